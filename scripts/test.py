@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Run every check: lint (ruff), types (pyright) and the whole test suite (pytest).
+
+Usage: python3 scripts/test.py [extra pytest arguments]
+Creates/updates .venv first; exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from _venv import BIN, ROOT, ensure
+
+
+def step(name: str, cmd: list[str]) -> None:
+    print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
+    started = time.monotonic()
+    result = subprocess.run(cmd, check=False, cwd=ROOT)
+    took = time.monotonic() - started
+    if result.returncode != 0:
+        print(f"=== {name} FAILED (exit {result.returncode}, {took:.0f}s)", flush=True)
+        sys.exit(result.returncode)
+    print(f"=== {name} ok ({took:.0f}s)", flush=True)
+
+
+def main() -> None:
+    python = ensure("dev")
+    step("ruff", [str(BIN / "ruff"), "check", "src", "tests", "benchmarks", "examples", "scripts"])
+    step(
+        "ruff format",
+        [
+            str(BIN / "ruff"),
+            "format",
+            "--check",
+            "src",
+            "tests",
+            "benchmarks",
+            "examples",
+            "scripts",
+        ],
+    )
+    step("pyright", [str(BIN / "pyright")])
+    step("pytest", [str(python), "-m", "pytest", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

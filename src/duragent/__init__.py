@@ -1,0 +1,73 @@
+"""Duragent: durable AI agents for Python.
+
+Temporal's programming model (workflows, activities, signals, queries, updates, timers,
+child workflows, replay) on an embedded engine backed by one SQLite file, with the OpenAI
+Agents SDK made durable on top.
+"""
+
+from . import activity, workflow
+from .client import Client, WorkflowExecution, WorkflowHandle, WorkflowStatus
+from .errors import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    ConfigurationError,
+    DuragentError,
+    FailureError,
+    NondeterminismError,
+    PayloadTooLargeError,
+    QueryError,
+    SerializationError,
+    StoreCorruptError,
+    StoreError,
+    StoreLockedError,
+    StoreVersionError,
+    TerminatedError,
+    TimeoutError,
+    UpdateRejectedError,
+    WorkflowAlreadyStartedError,
+    WorkflowFailureError,
+    WorkflowNotFoundError,
+    WorkflowNotRunningError,
+)
+from .history import WorkflowHistory
+from .retry import RetryPolicy
+from .worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActivityError",
+    "ApplicationError",
+    "CancelledError",
+    "ChildWorkflowError",
+    "Client",
+    "ConfigurationError",
+    "DuragentError",
+    "FailureError",
+    "NondeterminismError",
+    "PayloadTooLargeError",
+    "QueryError",
+    "RetryPolicy",
+    "SerializationError",
+    "StoreCorruptError",
+    "StoreError",
+    "StoreLockedError",
+    "StoreVersionError",
+    "TerminatedError",
+    "TimeoutError",
+    "UpdateRejectedError",
+    "Worker",
+    "WorkflowAlreadyStartedError",
+    "WorkflowExecution",
+    "WorkflowFailureError",
+    "WorkflowHandle",
+    "WorkflowHistory",
+    "WorkflowNotFoundError",
+    "WorkflowNotRunningError",
+    "WorkflowStatus",
+    "__version__",
+    "activity",
+    "workflow",
+]

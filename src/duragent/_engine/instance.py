@@ -1,0 +1,907 @@
+"""One workflow instance: events in, commands out.
+
+:meth:`WorkflowInstance.activate` applies a batch of input events (the run started, an
+activity finished, a timer fired, a signal arrived...) to the workflow object, runs its
+code on the deterministic loop until nothing is ready, and returns the commands the code
+asked for. It never raises: an unexpected exception in workflow code is returned as a
+*task failure*, which leaves the run open so that fixed code can continue it.
+
+The instance also implements :class:`~duragent._runtime.WorkflowRuntime`, the backend of
+the ``duragent.workflow`` functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import hashlib
+import inspect
+import random as _random
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NoReturn, cast
+
+from .._definitions import (
+    HandlerDefinition,
+    WorkflowDefinition,
+    get_activity_definition,
+    workflow_definition_of,
+)
+from .._runtime import ActivityOptions, ChildWorkflowOptions, WorkflowRuntime, current_runtime
+from ..errors import (
+    ActivityError,
+    ChildWorkflowError,
+    ConfigurationError,
+    FailureError,
+    QueryError,
+    UpdateRejectedError,
+    WorkflowAlreadyStartedError,
+)
+from ..serde import DataConverter, Payload
+from ..workflow import (
+    ActivityHandle,
+    ChildWorkflowHandle,
+    ContinueAsNewError,
+    ExternalWorkflowHandle,
+    WorkflowInfo,
+)
+from . import commands as cmd
+from . import events as ev
+from .failure import exception_from_failure, failure_from_exception
+from .loop import WorkflowEventLoop, WorkflowTimerHandle
+
+DEFAULT_CONTINUE_AS_NEW_THRESHOLD = 10_000
+PATCH_MARKER = "patch"
+
+
+class InstanceDisposed(BaseException):
+    """Raised into workflow code that runs while its evicted instance is torn down."""
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """A batch of input events for one workflow task."""
+
+    events: Sequence[ev.Event]
+    time: int
+    """Workflow time of this task, ms since the epoch."""
+    replaying: bool
+    history_length: int
+    """Last event id the task had seen."""
+    patches: frozenset[str] = frozenset()
+    """Patch ids recorded by this task in history (replay only)."""
+
+
+@dataclass(slots=True)
+class ActivationResult:
+    """The commands of one activation, or the task failure that prevented them."""
+
+    commands: list[cmd.Command]
+    failure: BaseException | None = None
+
+
+@dataclass(slots=True)
+class _PendingActivity:
+    handle: ActivityHandle[Any]
+    activity_type: str
+    result_type: Any
+
+
+@dataclass(slots=True)
+class _PendingChild:
+    handle: ChildWorkflowHandle[Any]
+    started: asyncio.Future[None]
+    workflow_type: str
+    result_type: Any
+
+
+@dataclass(slots=True)
+class _Condition:
+    fn: Callable[[], bool]
+    future: asyncio.Future[None]
+
+
+@dataclass(slots=True)
+class _Handlers:
+    """Handlers registered at run time with ``workflow.set_signal_handler``."""
+
+    signals: dict[str | None, Callable[..., Any]] = field(default_factory=lambda: {})
+
+
+class WorkflowInstance(WorkflowRuntime):
+    """A live workflow object plus the state the engine keeps for it."""
+
+    def __init__(
+        self,
+        definition: WorkflowDefinition,
+        *,
+        run_id: str,
+        converter: DataConverter,
+        continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
+    ) -> None:
+        self.definition = definition
+        self.run_id = run_id
+        self._converter = converter
+        self._continue_as_new_threshold = continue_as_new_threshold
+        self._loop = WorkflowEventLoop(self)
+        self._context = contextvars.copy_context()
+        self._context.run(current_runtime.set, self)
+
+        self._commands: list[cmd.Command] = []
+        self._next_seq = 1
+        self._activities: dict[int, _PendingActivity] = {}
+        self._timers: dict[int, WorkflowTimerHandle] = {}
+        self._children: dict[int, _PendingChild] = {}
+        self._externals: dict[int, asyncio.Future[None]] = {}
+        self._conditions: list[_Condition] = []
+        self._buffered_signals: dict[str, list[tuple[Payload, ...]]] = {}
+        self._runtime_handlers = _Handlers()
+        self._handler_tasks: set[asyncio.Task[Any]] = set()
+
+        self._object: Any = None
+        self._info: WorkflowInfo | None = None
+        self._main: asyncio.Task[Any] | None = None
+        self._start_args: list[Any] | None = None
+        self._time_ms = 0
+        self._replaying = False
+        self._history_length = 0
+        self._activation_patches: frozenset[str] = frozenset()
+        self._patches: dict[str, bool] = {}
+        self._random = _random.Random(int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:8]))
+        self._cancel_requested = False
+        self._read_only: str | None = None
+        self._task_failure: BaseException | None = None
+        self._disposed = False
+        self.closed = False
+        """Whether the code issued its close command (complete, fail, cancel, continue)."""
+
+    # ------------------------------------------------------------------------- activation
+
+    def activate(self, activation: Activation) -> ActivationResult:
+        """Apply one batch of input events and run the code until it waits again."""
+        self._commands = []
+        self._task_failure = None
+        self._time_ms = activation.time
+        self._loop.set_time_ms(activation.time)
+        self._replaying = activation.replaying
+        self._history_length = activation.history_length
+        self._activation_patches = activation.patches
+        try:
+            for event in activation.events:
+                self._apply(event)
+            if self._start_args is not None:
+                self._start_main(self._start_args)
+                self._start_args = None
+            self._loop.run_until_idle(self._check_conditions)
+            for exc in self._loop.take_unhandled():
+                self._fail_task(exc)
+            self._check_main()
+        except BaseException as exc:  # a bug here must not take the worker down
+            self._fail_task(exc)
+        if self._task_failure is not None:
+            return ActivationResult(commands=[], failure=self._task_failure)
+        return ActivationResult(commands=self._commands)
+
+    def _fail_task(self, exc: BaseException) -> None:
+        if self._task_failure is None:
+            self._task_failure = exc
+
+    def _apply(self, event: ev.Event) -> None:
+        handler = _APPLIERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def _on_started(self, event: ev.Event) -> None:
+        assert isinstance(event, ev.WorkflowExecutionStarted)
+        self._info = WorkflowInfo(
+            workflow_id=event.workflow_id,
+            run_id=self.run_id,
+            workflow_type=event.workflow_type,
+            task_queue=event.task_queue,
+            attempt=event.attempt,
+            start_time=datetime.fromtimestamp(event.time / 1000, tz=UTC),
+            parent_workflow_id=event.parent_workflow_id,
+            parent_run_id=event.parent_run_id,
+            continued_run_id=event.continued_from_run_id,
+            first_run_id=event.first_run_id or self.run_id,
+            _history_length=lambda: self._history_length,
+            _continue_as_new_threshold=self._continue_as_new_threshold,
+        )
+        arg_hints, _ = self.definition.hints
+        args = self._converter.decode_all(event.input, arg_hints, what="workflow argument")
+        cls = self.definition.cls
+        ctx = self._context.copy()
+        self._object = ctx.run(cls, *args) if self.definition.init_takes_args else ctx.run(cls)
+        # The run method starts after every event of this batch is applied, so signals that
+        # came with the start (signal-with-start) are handled before run's first line.
+        self._start_args = args
+
+    def _start_main(self, args: list[Any]) -> None:
+        run = getattr(self._object, self.definition.run_fn.__name__)
+        coro: Coroutine[Any, Any, Any] = run(*args)
+        self._main = self._loop.create_task(coro, name="workflow-run", context=self._context.copy())
+        if self._cancel_requested:
+            self._main.cancel()
+
+    def _check_main(self) -> None:
+        main = self._main
+        if main is None or not main.done() or self.closed:
+            return
+        if main.cancelled():
+            self._close(cmd.CancelWorkflow())
+            return
+        exc = main.exception()
+        if exc is None:
+            result = self._converter.encode(main.result(), what="workflow result")
+            self._close(cmd.CompleteWorkflow(result=result))
+        elif isinstance(exc, ContinueAsNewError):
+            self._close(self._continue_as_new_command(exc))
+        elif isinstance(exc, asyncio.CancelledError) and self._cancel_requested:
+            self._close(cmd.CancelWorkflow())
+        elif self._fails_workflow(exc):
+            self._close(cmd.FailWorkflow(failure=failure_from_exception(exc, self._converter)))
+        else:
+            self._fail_task(exc)
+
+    def _fails_workflow(self, exc: BaseException) -> bool:
+        return isinstance(exc, (FailureError, *self.definition.failure_exception_types))
+
+    def _close(self, command: cmd.Command) -> None:
+        self._commands.append(command)
+        self.closed = True
+
+    def _continue_as_new_command(self, exc: ContinueAsNewError) -> cmd.ContinueAsNew:
+        info = self.info()
+        workflow_type = exc.workflow_type or info.workflow_type
+        return cmd.ContinueAsNew(
+            workflow_type=workflow_type,
+            task_queue=exc.task_queue or info.task_queue,
+            input=self._converter.encode_all(exc.input_args, what="continue-as-new argument"),
+        )
+
+    def _check_conditions(self) -> bool:
+        """Resolve satisfied ``wait_condition`` calls; True if any was resolved."""
+        resolved = False
+        for cond in list(self._conditions):
+            if cond.future.done():
+                self._conditions.remove(cond)
+                continue
+            try:
+                ok = cond.fn()
+            except Exception as exc:
+                self._conditions.remove(cond)
+                cond.future.set_exception(exc)
+                resolved = True
+                continue
+            if ok:
+                self._conditions.remove(cond)
+                cond.future.set_result(None)
+                resolved = True
+        return resolved
+
+    # -- activity, timer, child and external resolutions -----------------------------------
+
+    def _on_activity_completed(self, event: ev.Event) -> None:
+        assert isinstance(event, ev.ActivityTaskCompleted)
+        pending = self._activities.pop(event.seq, None)
+        if pending is None or pending.handle.done():
+            return
+        try:
+            value = self._converter.decode(
+                event.result,
+                pending.result_type,
+                what=f"result of activity {pending.activity_type!r}",
+            )
+        except Exception as exc:
+            pending.handle.set_exception(exc)
+        else:
+            pending.handle.set_result(value)
+
+    def _on_activity_failed(self, event: ev.Event) -> None:
+        assert isinstance(
+            event, ev.ActivityTaskFailed | ev.ActivityTaskTimedOut | ev.ActivityTaskCanceled
+        )
+        pending = self._activities.pop(event.seq, None)
+        if pending is None or pending.handle.done():
+            return
+        if isinstance(event, ev.ActivityTaskCanceled):
+            from ..errors import CancelledError
+
+            cause: BaseException = CancelledError("activity cancelled")
+        else:
+            cause = exception_from_failure(event.failure, self._converter)
+        pending.handle.set_exception(
+            ActivityError(
+                f"activity {pending.activity_type!r} failed: {cause}",
+                activity_type=pending.activity_type,
+                activity_seq=event.seq,
+                attempt=event.attempt,
+                cause=cause,
+            )
+        )
+
+    def _on_timer_fired(self, event: ev.Event) -> None:
+        assert isinstance(event, ev.TimerFired)
+        handle = self._timers.pop(event.seq, None)
+        if handle is not None:
+            self._loop.fire_timer(handle)
+
+    def _on_child_started(self, event: ev.Event) -> None:
+        assert isinstance(event, ev.ChildWorkflowExecutionStarted)
+        child = self._children.get(event.seq)
+        if child is not None:
+            child.handle.first_execution_run_id = event.run_id
+            if not child.started.done():
+                child.started.set_result(None)
+
+    def _on_child_start_failed(self, event: ev.Event) -> None:
+        assert isinstance(event, ev.StartChildWorkflowExecutionFailed)
+        child = self._children.pop(event.seq, None)
+        if child is not None and not child.started.done():
+            child.started.set_exception(
+                WorkflowAlreadyStartedError(event.workflow_id, "", child.workflow_type)
+            )
+
+    def _on_child_closed(self, event: ev.Event) -> None:
+        assert isinstance(
+            event, ev.ChildWorkflowExecutionCompleted | ev.ChildWorkflowExecutionFailed
+        )
+        child = self._children.pop(event.seq, None)
+        if child is None or child.handle.done():
+            return
+        if isinstance(event, ev.ChildWorkflowExecutionCompleted):
+            try:
+                value = self._converter.decode(
+                    event.result,
+                    child.result_type,
+                    what=f"result of child workflow {child.handle.id!r}",
+                )
+            except Exception as exc:
+                child.handle.set_exception(exc)
+            else:
+                child.handle.set_result(value)
+            return
+        cause = exception_from_failure(event.failure, self._converter)
+        child.handle.set_exception(
+            ChildWorkflowError(
+                f"child workflow {child.handle.id!r} did not complete: {cause}",
+                workflow_id=child.handle.id,
+                workflow_type=child.workflow_type,
+                run_id=child.handle.first_execution_run_id,
+                cause=cause,
+            )
+        )
+
+    def _on_external_resolved(self, event: ev.Event) -> None:
+        assert isinstance(
+            event,
+            ev.ExternalWorkflowExecutionSignaled
+            | ev.ExternalWorkflowExecutionCancelRequested
+            | ev.ExternalWorkflowRequestFailed,
+        )
+        fut = self._externals.pop(event.seq, None)
+        if fut is None or fut.done():
+            return
+        if isinstance(event, ev.ExternalWorkflowRequestFailed):
+            fut.set_exception(exception_from_failure(event.failure, self._converter))
+        else:
+            fut.set_result(None)
+
+    # -- signals, cancellation, updates ------------------------------------------------------
+
+    def _on_signaled(self, event: ev.Event) -> None:
+        assert isinstance(event, ev.WorkflowExecutionSignaled)
+        self._deliver_signal(event.signal_name, event.input)
+
+    def _deliver_signal(self, name: str, payloads: tuple[Payload, ...]) -> None:
+        defn = self.definition.signals.get(name)
+        if defn is not None:
+            fn = getattr(self._object, defn.method_name)
+            args = self._converter.decode_all(payloads, defn.hints[0], what=f"signal {name!r}")
+            self._start_handler(fn, args, f"signal-{name}")
+            return
+        registered = self._runtime_handlers.signals.get(name)
+        if registered is not None:
+            args = self._converter.decode_all(payloads, (), what=f"signal {name!r}")
+            self._start_handler(registered, args, f"signal-{name}")
+            return
+        dynamic = self._runtime_handlers.signals.get(None)
+        if dynamic is None and self.definition.dynamic_signal is not None:
+            dynamic = getattr(self._object, self.definition.dynamic_signal.method_name)
+        if dynamic is not None:
+            raw = self._converter.decode_all(payloads, (), what=f"signal {name!r}")
+            self._start_handler(dynamic, [name, raw], f"signal-{name}")
+            return
+        # No handler yet: keep it until one is registered (set_signal_handler).
+        self._buffered_signals.setdefault(name, []).append(payloads)
+
+    def _start_handler(
+        self,
+        fn: Callable[..., Any],
+        args: Sequence[Any],
+        name: str,
+        on_done: Callable[[asyncio.Task[Any]], None] | None = None,
+    ) -> None:
+        async def run_handler() -> Any:
+            result = fn(*args)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+
+        task = self._loop.create_task(run_handler(), name=name, context=self._context.copy())
+        self._handler_tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._handler_tasks.discard(t)
+            if on_done is not None:
+                on_done(t)
+                return
+            if t.cancelled():
+                return
+            exc = t.exception()
+            if exc is None:
+                return
+            if self._fails_workflow(exc) and not self.closed:
+                failure = failure_from_exception(exc, self._converter)
+                self._close(cmd.FailWorkflow(failure=failure))
+            elif not isinstance(exc, asyncio.CancelledError):
+                self._fail_task(exc)
+
+        task.add_done_callback(done)
+
+    def _on_cancel_requested(self, event: ev.Event) -> None:
+        if self._cancel_requested:
+            return  # only the first request cancels; a second must not interrupt cleanup
+        self._cancel_requested = True
+        if self._main is not None and not self._main.done():
+            self._main.cancel()
+
+    def _on_update_accepted(self, event: ev.Event) -> None:
+        assert isinstance(event, ev.WorkflowExecutionUpdateAccepted)
+        handler = self._update_handler(event.update_name)
+        update_id = event.update_id
+        if handler is None:  # validated earlier, so only reachable if code changed
+            self._commands.append(
+                cmd.CompleteUpdate(
+                    update_id=update_id,
+                    failure=failure_from_exception(
+                        UpdateRejectedError(f"no update handler {event.update_name!r}"),
+                        self._converter,
+                    ),
+                )
+            )
+            return
+        defn, fn = handler
+        if defn.name is None:
+            args: list[Any] = [
+                event.update_name,
+                self._converter.decode_all(event.input, (), what="update"),
+            ]
+        else:
+            args = self._converter.decode_all(
+                event.input, defn.hints[0], what=f"update {event.update_name!r}"
+            )
+
+        def done(t: asyncio.Task[Any]) -> None:
+            if t.cancelled():
+                exc: BaseException | None = asyncio.CancelledError()
+            else:
+                exc = t.exception()
+            if exc is None:
+                result = self._converter.encode(t.result(), what="update result")
+                self._commands.append(cmd.CompleteUpdate(update_id=update_id, result=result))
+            elif isinstance(exc, FailureError | asyncio.CancelledError):
+                self._commands.append(
+                    cmd.CompleteUpdate(
+                        update_id=update_id,
+                        failure=failure_from_exception(exc, self._converter),
+                    )
+                )
+            else:
+                self._fail_task(exc)
+
+        self._start_handler(fn, args, f"update-{event.update_name}", on_done=done)
+
+    def _update_handler(self, name: str) -> tuple[HandlerDefinition, Callable[..., Any]] | None:
+        defn = self.definition.updates.get(name) or self.definition.dynamic_update
+        if defn is None or self._object is None:
+            return None
+        return defn, getattr(self._object, defn.method_name)
+
+    # ----------------------------------------------------------- read-only entry points
+
+    def query(self, name: str, args: Sequence[Payload]) -> Payload:
+        """Run a query handler against current state and return its encoded result.
+
+        Raises:
+            QueryError: No such handler, the handler failed, or it tried to change state.
+        """
+        if self._object is None:
+            raise QueryError("the workflow has not started yet")
+        defn = self.definition.queries.get(name) or self.definition.dynamic_query
+        if defn is None:
+            known = ", ".join(sorted(self.definition.queries)) or "none"
+            raise QueryError(
+                f"workflow {self.definition.name!r} has no query {name!r} (known: {known})"
+            )
+        fn = getattr(self._object, defn.method_name)
+        if defn.name is None:
+            call_args: list[Any] = [name, self._converter.decode_all(args, (), what="query")]
+        else:
+            call_args = self._converter.decode_all(args, defn.hints[0], what=f"query {name!r}")
+        before = dict(_attributes(self._object))
+        result = self._read_only_call(f"query {name!r}", fn, call_args, QueryError)
+        after = _attributes(self._object)
+        changed = [
+            k
+            for k in after.keys() | before.keys()
+            if k not in before or k not in after or after[k] is not before[k]
+        ]
+        if changed:
+            raise QueryError(
+                f"query {name!r} changed workflow state ({', '.join(sorted(changed))}); "
+                "queries must be read-only"
+            )
+        return self._converter.encode(result, what=f"result of query {name!r}")
+
+    def validate_update(self, name: str, args: Sequence[Payload]) -> None:
+        """Run the update's validator (if any); raise ``UpdateRejectedError`` to reject."""
+        handler = self._update_handler(name)
+        if handler is None:
+            known = ", ".join(sorted(self.definition.updates)) or "none"
+            raise UpdateRejectedError(
+                f"workflow {self.definition.name!r} has no update {name!r} (known: {known})"
+            )
+        defn, _ = handler
+        try:
+            decoded = self._converter.decode_all(args, defn.hints[0], what=f"update {name!r}")
+        except Exception as exc:
+            raise UpdateRejectedError(f"update {name!r}: {exc}", cause=exc) from exc
+        if defn.validator is None:
+            return
+        validator = defn.validator.__get__(self._object)
+        call_args: list[Any] = [name, decoded] if defn.name is None else decoded
+        self._read_only_call(
+            f"validator of update {name!r}", validator, call_args, UpdateRejectedError
+        )
+
+    def _read_only_call(
+        self,
+        what: str,
+        fn: Callable[..., Any],
+        args: Sequence[Any],
+        error: type[QueryError] | type[UpdateRejectedError],
+    ) -> Any:
+        self._read_only = what
+        try:
+            return self._context.copy().run(fn, *args)
+        except (QueryError, UpdateRejectedError):
+            raise
+        except Exception as exc:
+            raise error(f"{what} raised {type(exc).__name__}: {exc}", cause=exc) from exc
+        finally:
+            self._read_only = None
+
+    # ---------------------------------------------------------------------- timer sink
+
+    def start_timer(self, delay_ms: int, handle: WorkflowTimerHandle) -> None:
+        self._check_writable("start a timer")
+        seq = self._take_seq()
+        handle.seq = seq
+        self._timers[seq] = handle
+        self._commands.append(cmd.StartTimer(seq=seq, duration_ms=delay_ms))
+
+    def cancel_timer(self, handle: WorkflowTimerHandle) -> None:
+        if self._timers.pop(handle.seq, None) is None:
+            return
+        if not self._drop_pending(lambda c: isinstance(c, cmd.StartTimer) and c.seq == handle.seq):
+            self._commands.append(cmd.CancelTimer(seq=handle.seq))
+
+    def _drop_pending(self, pred: Callable[[cmd.Command], bool]) -> bool:
+        """Remove a not-yet-recorded command of this activation (started and cancelled in
+        the same task: nothing needs recording)."""
+        for i, c in enumerate(self._commands):
+            if pred(c):
+                del self._commands[i]
+                return True
+        return False
+
+    def _take_seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    def dispose(self) -> None:
+        """Tear down an evicted instance: cancel its coroutines (workflow code that tries
+        to issue commands while being torn down gets :class:`InstanceDisposed`) and drop
+        all state, so nothing runs later at garbage collection."""
+        if self._disposed:
+            return
+        self._disposed = True
+        tasks = [t for t in asyncio.all_tasks(self._loop) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(BaseException):  # teardown must not fail
+            self._loop.run_until_idle()
+        self._loop.take_unhandled()
+        self._loop.close()
+        self._conditions.clear()
+        self._activities.clear()
+        self._timers.clear()
+        self._children.clear()
+        self._externals.clear()
+        self._handler_tasks.clear()
+        self._main = None
+        self._object = None
+
+    def _check_writable(self, action: str) -> None:
+        if self._disposed:
+            raise InstanceDisposed()
+        if self._read_only is not None:
+            raise QueryError(f"{self._read_only} tried to {action}; it must be read-only")
+        if self.closed:
+            raise ConfigurationError(f"cannot {action}: the workflow has already closed")
+
+    # ------------------------------------------------------------------ WorkflowRuntime
+
+    def info(self) -> WorkflowInfo:
+        if self._info is None:
+            raise ConfigurationError("workflow info is not available before the run starts")
+        return self._info
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._time_ms / 1000, tz=UTC)
+
+    def random(self) -> _random.Random:
+        return self._random
+
+    def uuid4(self) -> uuid.UUID:
+        return uuid.UUID(int=self._random.getrandbits(128), version=4)
+
+    def is_replaying(self) -> bool:
+        return self._replaying
+
+    def start_activity(
+        self,
+        activity: Callable[..., Any] | str,
+        args: Sequence[Any],
+        options: ActivityOptions,
+        result_type: Any,
+    ) -> ActivityHandle[Any]:
+        self._check_writable("start an activity")
+        at_most_once = bool(options.at_most_once)
+        if isinstance(activity, str):
+            name = activity
+        else:
+            defn = get_activity_definition(activity)
+            if defn is None:
+                raise ConfigurationError(
+                    f"{activity!r} is not an @activity.defn function; pass it or its name"
+                )
+            if defn.dynamic:
+                raise ConfigurationError("call a dynamic activity by the type name it handles")
+            name = defn.name
+            if result_type is None:
+                result_type = defn.hints[1]
+            if options.at_most_once is None:
+                at_most_once = defn.at_most_once
+        if options.start_to_close_timeout is None and options.schedule_to_close_timeout is None:
+            raise ConfigurationError(
+                f"activity {name!r} needs start_to_close_timeout or schedule_to_close_timeout"
+            )
+        seq = self._take_seq()
+        handle: ActivityHandle[Any] = ActivityHandle(loop=self._loop)
+        handle._stable_hash = self._loop.next_hash()  # pyright: ignore[reportPrivateUsage]
+        self._activities[seq] = _PendingActivity(handle, name, result_type)
+
+        def on_cancel() -> None:
+            self._activities.pop(seq, None)
+            if not self._drop_pending(
+                lambda c: isinstance(c, cmd.ScheduleActivity) and c.seq == seq
+            ):
+                self._commands.append(cmd.RequestCancelActivity(seq=seq))
+
+        handle._on_cancel = on_cancel  # pyright: ignore[reportPrivateUsage]
+        self._commands.append(
+            cmd.ScheduleActivity(
+                seq=seq,
+                activity_type=name,
+                task_queue=options.task_queue or self.info().task_queue,
+                input=self._converter.encode_all(args, what=f"argument of activity {name!r}"),
+                start_to_close_timeout_ms=_ms(options.start_to_close_timeout),
+                schedule_to_close_timeout_ms=_ms(options.schedule_to_close_timeout),
+                heartbeat_timeout_ms=_ms(options.heartbeat_timeout),
+                retry_policy=options.retry_policy,
+                at_most_once=at_most_once,
+                summary=options.summary,
+            )
+        )
+        return handle
+
+    async def _wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> None:
+        if fn():
+            return
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._conditions.append(_Condition(fn, future))
+        if timeout is None:
+            await future
+        else:
+            await asyncio.wait_for(future, timeout)
+
+    def wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> Awaitable[None]:
+        self._check_writable("wait for a condition")
+        return self._wait_condition(fn, timeout)
+
+    def patched(self, patch_id: str, *, deprecated: bool) -> bool:
+        self._check_writable("check a patch")
+        if patch_id in self._patches:
+            return self._patches[patch_id]
+        use = deprecated or not self._replaying or patch_id in self._activation_patches
+        if use and not (deprecated and self._replaying):
+            self._commands.append(
+                cmd.RecordMarker(
+                    name=PATCH_MARKER, details={"id": patch_id, "deprecated": deprecated}
+                )
+            )
+        self._patches[patch_id] = use
+        return use
+
+    async def _start_child(
+        self,
+        workflow: Any,
+        args: Sequence[Any],
+        options: ChildWorkflowOptions,
+        result_type: Any,
+    ) -> ChildWorkflowHandle[Any]:
+        if isinstance(workflow, str):
+            workflow_type = workflow
+        else:
+            defn = workflow_definition_of(workflow)
+            workflow_type = defn.name
+            if result_type is None:
+                result_type = defn.hints[1]
+        info = self.info()
+        seq = self._take_seq()
+        workflow_id = options.id or f"{info.workflow_id}/child-{seq}"
+        handle: ChildWorkflowHandle[Any] = ChildWorkflowHandle(loop=self._loop)
+        handle._stable_hash = self._loop.next_hash()  # pyright: ignore[reportPrivateUsage]
+        handle.id = workflow_id
+        started: asyncio.Future[None] = self._loop.create_future()
+        self._children[seq] = _PendingChild(handle, started, workflow_type, result_type)
+        self._commands.append(
+            cmd.StartChildWorkflow(
+                seq=seq,
+                workflow_type=workflow_type,
+                workflow_id=workflow_id,
+                task_queue=options.task_queue or info.task_queue,
+                input=self._converter.encode_all(args, what=f"argument of child {workflow_type!r}"),
+                parent_close_policy=options.parent_close_policy,
+                memo=dict(options.memo or {}),
+            )
+        )
+
+        def on_cancel() -> None:
+            if seq in self._children:
+                self._children.pop(seq)
+                self._request_external(
+                    lambda s: cmd.RequestCancelExternal(seq=s, workflow_id=workflow_id, child=True)
+                )
+
+        async def signal(name: str, sargs: Sequence[Any]) -> None:
+            await self._request_external(
+                lambda s: cmd.SignalExternal(
+                    seq=s,
+                    workflow_id=workflow_id,
+                    signal_name=name,
+                    child=True,
+                    input=self._converter.encode_all(sargs, what=f"signal {name!r}"),
+                )
+            )
+
+        handle._on_cancel = on_cancel  # pyright: ignore[reportPrivateUsage]
+        handle._signal = signal  # pyright: ignore[reportPrivateUsage]
+        try:
+            await started
+        except asyncio.CancelledError:
+            # Cancelled before the child started: cancel the child too.
+            handle.cancel()
+            raise
+        return handle
+
+    def start_child_workflow(
+        self,
+        workflow: Any,
+        args: Sequence[Any],
+        options: ChildWorkflowOptions,
+        result_type: Any,
+    ) -> Awaitable[ChildWorkflowHandle[Any]]:
+        self._check_writable("start a child workflow")
+        return self._start_child(workflow, args, options, result_type)
+
+    def _request_external(self, make: Callable[[int], cmd.Command]) -> asyncio.Future[None]:
+        self._check_writable("signal or cancel another workflow")
+        seq = self._take_seq()
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._externals[seq] = future
+        self._commands.append(make(seq))
+        return future
+
+    def external_workflow(self, workflow_id: str, run_id: str | None) -> ExternalWorkflowHandle:
+        async def signal(name: str, args: Sequence[Any]) -> None:
+            await self._request_external(
+                lambda s: cmd.SignalExternal(
+                    seq=s,
+                    workflow_id=workflow_id,
+                    run_id=run_id or "",
+                    signal_name=name,
+                    input=self._converter.encode_all(args, what=f"signal {name!r}"),
+                )
+            )
+
+        async def cancel() -> None:
+            await self._request_external(
+                lambda s: cmd.RequestCancelExternal(
+                    seq=s, workflow_id=workflow_id, run_id=run_id or ""
+                )
+            )
+
+        return ExternalWorkflowHandle(workflow_id, run_id, signal, cancel)
+
+    def continue_as_new(
+        self, args: Sequence[Any], workflow: Any, task_queue: str | None
+    ) -> NoReturn:
+        self._check_writable("continue as new")
+        workflow_type = None
+        if workflow is not None:
+            workflow_type = (
+                workflow if isinstance(workflow, str) else workflow_definition_of(workflow).name
+            )
+        raise ContinueAsNewError(args, workflow_type, task_queue)
+
+    def set_handler(self, kind: str, name: str | None, fn: Callable[..., Any] | None) -> None:
+        if kind != "signal":
+            raise ConfigurationError(f"cannot register {kind} handlers at run time")
+        if fn is None:
+            self._runtime_handlers.signals.pop(name, None)
+            return
+        self._runtime_handlers.signals[name] = fn
+        # Deliver what was buffered for this name (or everything, for a dynamic handler).
+        names = [name] if name is not None else list(self._buffered_signals)
+        for n in names:
+            for payloads in self._buffered_signals.pop(n, []):
+                self._deliver_signal(n, payloads)
+
+    def all_handlers_finished(self) -> bool:
+        return not self._handler_tasks
+
+
+def _attributes(obj: object) -> dict[str, Any]:
+    """The instance attributes of a workflow object (empty for slotted classes)."""
+    return cast(dict[str, Any], getattr(obj, "__dict__", {}))
+
+
+def _ms(delta: Any) -> int | None:
+    return None if delta is None else int(delta.total_seconds() * 1000)
+
+
+_APPLIERS: dict[type[ev.Event], Callable[[WorkflowInstance, ev.Event], None]] = {
+    ev.WorkflowExecutionStarted: WorkflowInstance._on_started,  # pyright: ignore[reportPrivateUsage]
+    ev.ActivityTaskCompleted: WorkflowInstance._on_activity_completed,  # pyright: ignore[reportPrivateUsage]
+    ev.ActivityTaskFailed: WorkflowInstance._on_activity_failed,  # pyright: ignore[reportPrivateUsage]
+    ev.ActivityTaskTimedOut: WorkflowInstance._on_activity_failed,  # pyright: ignore[reportPrivateUsage]
+    ev.ActivityTaskCanceled: WorkflowInstance._on_activity_failed,  # pyright: ignore[reportPrivateUsage]
+    ev.TimerFired: WorkflowInstance._on_timer_fired,  # pyright: ignore[reportPrivateUsage]
+    ev.WorkflowExecutionSignaled: WorkflowInstance._on_signaled,  # pyright: ignore[reportPrivateUsage]
+    ev.WorkflowExecutionCancelRequested: WorkflowInstance._on_cancel_requested,  # pyright: ignore[reportPrivateUsage]
+    ev.WorkflowExecutionUpdateAccepted: WorkflowInstance._on_update_accepted,  # pyright: ignore[reportPrivateUsage]
+    ev.ChildWorkflowExecutionStarted: WorkflowInstance._on_child_started,  # pyright: ignore[reportPrivateUsage]
+    ev.StartChildWorkflowExecutionFailed: WorkflowInstance._on_child_start_failed,  # pyright: ignore[reportPrivateUsage]
+    ev.ChildWorkflowExecutionCompleted: WorkflowInstance._on_child_closed,  # pyright: ignore[reportPrivateUsage]
+    ev.ChildWorkflowExecutionFailed: WorkflowInstance._on_child_closed,  # pyright: ignore[reportPrivateUsage]
+    ev.ExternalWorkflowExecutionSignaled: WorkflowInstance._on_external_resolved,  # pyright: ignore[reportPrivateUsage]
+    ev.ExternalWorkflowExecutionCancelRequested: WorkflowInstance._on_external_resolved,  # pyright: ignore[reportPrivateUsage]
+    ev.ExternalWorkflowRequestFailed: WorkflowInstance._on_external_resolved,  # pyright: ignore[reportPrivateUsage]
+}

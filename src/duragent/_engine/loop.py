@@ -1,0 +1,311 @@
+"""The deterministic event loop a workflow instance runs on.
+
+Workflow code is ordinary ``async`` Python. It runs on this loop instead of the worker's:
+the loop has no I/O and no clock of its own. ``loop.time()`` is the workflow time of the
+current activation, and ``call_later``/``call_at`` (which ``asyncio.sleep``,
+``asyncio.wait_for`` and ``asyncio.timeout`` use) become durable timers through the
+:class:`TimerSink` the instance provides. Ready callbacks run strictly in FIFO order, so the
+same inputs always produce the same interleaving.
+
+The loop runs only while an activation is being applied (:meth:`run_until_idle`); in
+between, it is inert and holds no threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ..errors import ConfigurationError
+
+_NOT_ALLOWED = (
+    "is not allowed in workflow code: workflow code must be deterministic and do no I/O. "
+    "Put the call in an activity and use workflow.execute_activity()"
+)
+
+
+class TimerSink(Protocol):
+    """Receives timer requests from the loop (implemented by the workflow instance)."""
+
+    def start_timer(self, delay_ms: int, handle: WorkflowTimerHandle) -> None:
+        """Start a durable timer that runs ``handle`` when it fires."""
+        ...
+
+    def cancel_timer(self, handle: WorkflowTimerHandle) -> None:
+        """Cancel a timer started by :meth:`start_timer`."""
+        ...
+
+
+class WorkflowTimerHandle(asyncio.TimerHandle):
+    """A timer handle backed by a durable timer; ``seq`` identifies it in history."""
+
+    seq: int = 0
+
+    def __init__(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: WorkflowEventLoop,
+        context: contextvars.Context | None,
+    ) -> None:
+        super().__init__(when, callback, args, loop, context=context)
+        self._workflow_loop = loop
+
+    def cancel(self) -> None:
+        if not self.cancelled():
+            self._workflow_loop.timer_cancelled(self)
+        super().cancel()
+
+
+class WorkflowFuture(asyncio.Future[Any]):
+    """A future whose hash is its creation number on the loop, not its address, so that
+    iterating a set of futures (``asyncio.wait`` returns sets) is the same on replay."""
+
+    def __init__(self, *, loop: WorkflowEventLoop) -> None:
+        self._stable_hash = loop.next_hash()
+        super().__init__(loop=loop)
+
+    def __hash__(self) -> int:
+        return self._stable_hash
+
+
+class WorkflowTask(asyncio.Task[Any]):
+    """A task with a deterministic hash (see :class:`WorkflowFuture`)."""
+
+    def __init__(
+        self,
+        coro: Any,
+        *,
+        loop: WorkflowEventLoop,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        # Set before Task.__init__, which already hashes the task (into all_tasks).
+        self._stable_hash = loop.next_hash()
+        super().__init__(coro, loop=loop, name=name, context=context)
+
+    def __hash__(self) -> int:
+        return self._stable_hash
+
+
+class WorkflowEventLoop(asyncio.AbstractEventLoop):
+    """A single-threaded, clockless, I/O-free asyncio loop for one workflow instance."""
+
+    def __init__(self, timers: TimerSink) -> None:
+        self._ready: deque[asyncio.Handle] = deque()
+        self._timers = timers
+        self._time_s = 0.0
+        self._running = False
+        self._closed = False
+        self._unhandled: list[BaseException] = []
+        self._exception_handler: Callable[..., object] | None = None
+        self._hash_counter = 0
+
+    # -- driving --------------------------------------------------------------------------
+
+    def next_hash(self) -> int:
+        """A fresh creation number for a future or task of this loop."""
+        self._hash_counter += 1
+        return self._hash_counter
+
+    def set_time_ms(self, time_ms: int) -> None:
+        """Set workflow time for the activation about to run."""
+        self._time_s = time_ms / 1000.0
+
+    def run_until_idle(self, after_each_pass: Callable[[], bool] | None = None) -> None:
+        """Run ready callbacks until none are left.
+
+        ``after_each_pass`` is called whenever the ready queue drains; if it returns True
+        (it made something ready, e.g. a satisfied ``wait_condition``), the loop continues.
+        """
+        previous = asyncio.events._get_running_loop()  # pyright: ignore[reportPrivateUsage]
+        asyncio.events._set_running_loop(self)  # pyright: ignore[reportPrivateUsage]
+        self._running = True
+        try:
+            while True:
+                ready = self._ready
+                while ready:
+                    handle = ready.popleft()
+                    if not handle.cancelled():
+                        handle._run()  # pyright: ignore[reportPrivateUsage]
+                if after_each_pass is None or not after_each_pass():
+                    break
+        finally:
+            self._running = False
+            asyncio.events._set_running_loop(previous)  # pyright: ignore[reportPrivateUsage]
+
+    def take_unhandled(self) -> list[BaseException]:
+        """Exceptions that escaped callbacks since the last call (and clear them)."""
+        out, self._unhandled = self._unhandled, []
+        return out
+
+    def timer_cancelled(self, handle: WorkflowTimerHandle) -> None:
+        """Called by a timer handle when it is cancelled."""
+        self._timers.cancel_timer(handle)
+
+    # -- the AbstractEventLoop surface asyncio uses -----------------------------------------
+
+    def time(self) -> float:
+        return self._time_s
+
+    def call_soon(
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        handle = asyncio.Handle(callback, args, self, context=context)
+        self._ready.append(handle)
+        return handle
+
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        delay_ms = round(delay * 1000)
+        handle = WorkflowTimerHandle(self._time_s + delay, callback, args, self, context)
+        if delay_ms <= 0:
+            # Zero or negative delays need no durable timer: run on the next pass.
+            self._ready.append(handle)
+        else:
+            self._timers.start_timer(delay_ms, handle)
+        return handle
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        return self.call_later(when - self._time_s, callback, *args, context=context)
+
+    def fire_timer(self, handle: WorkflowTimerHandle) -> None:
+        """Run a timer's callback on the next pass (its durable timer fired)."""
+        if not handle.cancelled():
+            self._ready.append(handle)
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return WorkflowFuture(loop=self)
+
+    def create_task(  # type: ignore[override]
+        self,
+        coro: Any,
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task[Any]:
+        return WorkflowTask(coro, loop=self, name=name, context=context)
+
+    def get_debug(self) -> bool:
+        return False
+
+    def set_debug(self, enabled: bool) -> None:
+        pass
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        self._closed = True
+        self._ready.clear()
+
+    def get_task_factory(self) -> None:
+        return None
+
+    def set_task_factory(self, factory: Any) -> None:
+        raise ConfigurationError(f"set_task_factory {_NOT_ALLOWED}")
+
+    def get_exception_handler(self) -> Callable[..., object] | None:
+        return self._exception_handler
+
+    def set_exception_handler(self, handler: Callable[..., object] | None) -> None:
+        self._exception_handler = handler
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        # A never-retrieved task exception is reported when the task is garbage collected;
+        # that is not a failure of the current activation, so only callback errors count.
+        if isinstance(exc, BaseException) and "handle" in context:
+            self._unhandled.append(exc)
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        if self._exception_handler is not None:
+            self._exception_handler(self, context)
+        else:
+            self.default_exception_handler(context)
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        pass
+
+    # -- everything that would do I/O or block is refused ------------------------------------
+
+    def run_in_executor(self, executor: Any, func: Any, *args: Any) -> Any:
+        raise ConfigurationError(f"run_in_executor (asyncio.to_thread) {_NOT_ALLOWED}")
+
+    def run_forever(self) -> None:
+        raise ConfigurationError(f"run_forever {_NOT_ALLOWED}")
+
+    def run_until_complete(self, future: Any) -> Any:
+        raise ConfigurationError(f"run_until_complete {_NOT_ALLOWED}")
+
+    def stop(self) -> None:
+        pass
+
+    async def shutdown_asyncgens(self) -> None:
+        pass
+
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
+        pass
+
+
+def _refuse(name: str) -> Callable[..., Any]:
+    def refused(self: WorkflowEventLoop, *args: Any, **kwargs: Any) -> Any:
+        raise ConfigurationError(f"loop.{name}() {_NOT_ALLOWED}")
+
+    refused.__name__ = name
+    return refused
+
+
+# Sockets, subprocesses, signals, pipes, DNS, file descriptors: refused with a clear message
+# instead of AbstractEventLoop's bare NotImplementedError.
+for _name in (
+    "add_reader",
+    "add_writer",
+    "remove_reader",
+    "remove_writer",
+    "add_signal_handler",
+    "remove_signal_handler",
+    "getaddrinfo",
+    "getnameinfo",
+    "create_connection",
+    "create_server",
+    "create_datagram_endpoint",
+    "create_unix_connection",
+    "create_unix_server",
+    "connect_accepted_socket",
+    "connect_read_pipe",
+    "connect_write_pipe",
+    "subprocess_exec",
+    "subprocess_shell",
+    "sock_recv",
+    "sock_recv_into",
+    "sock_sendall",
+    "sock_connect",
+    "sock_accept",
+    "sock_sendfile",
+    "sendfile",
+    "start_tls",
+    "set_default_executor",
+):
+    setattr(WorkflowEventLoop, _name, _refuse(_name))

@@ -1,0 +1,129 @@
+"""The seam between workflow code and whatever runs it.
+
+``duragent.workflow`` functions look up the current :class:`WorkflowRuntime` in a context
+variable and delegate to it. The embedded engine's workflow instance is one runtime; a
+Temporal-backed runtime or a test double can be another, and workflow code does not change.
+"""
+
+from __future__ import annotations
+
+import random as _random
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from .retry import RetryPolicy
+    from .workflow import (
+        ActivityHandle,
+        ChildWorkflowHandle,
+        ExternalWorkflowHandle,
+        WorkflowInfo,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityOptions:
+    """Options of one activity invocation, as given to ``execute_activity``."""
+
+    task_queue: str | None = None
+    start_to_close_timeout: timedelta | None = None
+    schedule_to_close_timeout: timedelta | None = None
+    heartbeat_timeout: timedelta | None = None
+    retry_policy: RetryPolicy | None = None
+    at_most_once: bool | None = None
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChildWorkflowOptions:
+    """Options of one child workflow start."""
+
+    id: str | None = None
+    task_queue: str | None = None
+    parent_close_policy: str = "terminate"
+    memo: dict[str, Any] | None = None
+
+
+class WorkflowRuntime(ABC):
+    """What workflow code can ask of the engine running it."""
+
+    @abstractmethod
+    def info(self) -> WorkflowInfo: ...
+
+    @abstractmethod
+    def now(self) -> datetime: ...
+
+    @abstractmethod
+    def random(self) -> _random.Random: ...
+
+    @abstractmethod
+    def uuid4(self) -> uuid.UUID: ...
+
+    @abstractmethod
+    def is_replaying(self) -> bool: ...
+
+    @abstractmethod
+    def start_activity(
+        self,
+        activity: Callable[..., Any] | str,
+        args: Sequence[Any],
+        options: ActivityOptions,
+        result_type: Any,
+    ) -> ActivityHandle[Any]: ...
+
+    @abstractmethod
+    def wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> Awaitable[None]: ...
+
+    @abstractmethod
+    def patched(self, patch_id: str, *, deprecated: bool) -> bool: ...
+
+    @abstractmethod
+    def start_child_workflow(
+        self,
+        workflow: Any,
+        args: Sequence[Any],
+        options: ChildWorkflowOptions,
+        result_type: Any,
+    ) -> Awaitable[ChildWorkflowHandle[Any]]: ...
+
+    @abstractmethod
+    def external_workflow(self, workflow_id: str, run_id: str | None) -> ExternalWorkflowHandle: ...
+
+    @abstractmethod
+    def continue_as_new(
+        self, args: Sequence[Any], workflow: Any, task_queue: str | None
+    ) -> NoReturn: ...
+
+    @abstractmethod
+    def set_handler(self, kind: str, name: str | None, fn: Callable[..., Any] | None) -> None: ...
+
+    @abstractmethod
+    def all_handlers_finished(self) -> bool: ...
+
+
+current_runtime: ContextVar[WorkflowRuntime | None] = ContextVar(
+    "duragent_workflow_runtime", default=None
+)
+
+
+def runtime() -> WorkflowRuntime:
+    """The runtime of the workflow code that is running, or a clear error outside one."""
+    rt = current_runtime.get()
+    if rt is None:
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(
+            "not in workflow code: duragent.workflow functions can only be called from "
+            "inside a @workflow.defn class run by a worker or replayer"
+        )
+    return rt
+
+
+def in_workflow() -> bool:
+    """Whether the caller is running inside workflow code."""
+    return current_runtime.get() is not None

@@ -1,0 +1,1 @@
+"""Worker internals: polling, workflow tasks, activity tasks, the instance cache, faults."""

@@ -1,0 +1,282 @@
+"""Running activity attempts: decode arguments, call the function (async on the event loop,
+sync on a thread pool), relay heartbeats and cancellation, record the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+from typing import Any
+
+from .._clock import Clock
+from .._definitions import ActivityDefinition, check_arg_count
+from .._engine.failure import Failure, FailureKind, failure_from_exception
+from ..activity import ActivityContext, Info, current_context
+from ..errors import CancelledError, ConfigurationError, SerializationError, StoreError
+from ..serde import DataConverter
+from ..store.base import ActivityTask, WorkflowTask
+from ..store.sqlite import SqliteStore
+from .faults import crash_point
+
+log = logging.getLogger("duragent.worker")
+
+_HEARTBEAT_THROTTLE_MAX_S = 1.0
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class _Attempt:
+    """One running attempt and its heartbeat state."""
+
+    def __init__(self, task: ActivityTask, context: ActivityContext) -> None:
+        self.task = task
+        self.context = context
+        self.asyncio_task: asyncio.Task[None] | None = None
+        self.pending_details: tuple[Any, ...] | None = None
+        self.flush_scheduled = False
+        self.last_flush = 0.0
+
+
+class ActivityRunner:
+    """Runs claimed activity tasks; tracks what is in flight."""
+
+    def __init__(
+        self,
+        *,
+        store: SqliteStore,
+        converter: DataConverter,
+        clock: Clock,
+        worker_id: str,
+        activities: dict[str, ActivityDefinition],
+        dynamic: ActivityDefinition | None,
+        executor: Executor,
+        max_concurrent: int,
+        claim_workflow_for: tuple[str, str, Sequence[str]] | None,
+        process_workflow_task: Callable[[WorkflowTask], None],
+    ) -> None:
+        self.store = store
+        self.converter = converter
+        self.clock = clock
+        self.worker_id = worker_id
+        self.activities = activities
+        self.dynamic = dynamic
+        self.executor = executor
+        self.max_concurrent = max_concurrent
+        self.claim_workflow_for = claim_workflow_for
+        self.process_workflow_task = process_workflow_task
+        self.in_flight: dict[int, _Attempt] = {}
+        self.slot_freed = asyncio.Event()
+        self.shutting_down = False
+        self.completed = 0
+
+    @property
+    def types(self) -> list[str] | None:
+        """Activity types this worker claims (None: every type, it has a dynamic one)."""
+        return None if self.dynamic is not None else list(self.activities)
+
+    def free_slots(self) -> int:
+        return max(0, self.max_concurrent - len(self.in_flight))
+
+    def start(self, tasks: Sequence[ActivityTask]) -> None:
+        loop = asyncio.get_running_loop()
+        for task in tasks:
+            context = ActivityContext(
+                self._info(task), lambda d, t=task.task_id: self._heartbeat(t, d)
+            )
+            attempt = _Attempt(task, context)
+            self.in_flight[task.task_id] = attempt
+            attempt.asyncio_task = loop.create_task(
+                self._run(attempt), name=f"activity-{task.activity_type}"
+            )
+
+    def _info(self, task: ActivityTask) -> Info:
+        details: tuple[Any, ...] = ()
+        if task.heartbeat_details:
+            try:
+                details = tuple(self.converter.decode(p) for p in task.heartbeat_details)
+            except SerializationError:
+                details = ()
+        return Info(
+            activity_id=str(task.seq),
+            activity_type=task.activity_type,
+            attempt=task.attempt,
+            workflow_id=task.workflow_id,
+            workflow_run_id=task.run_id,
+            workflow_type=task.workflow_type,
+            task_queue=task.task_queue,
+            idempotency_key=task.idempotency_key,
+            scheduled_time=_dt(task.scheduled_time),
+            started_time=_dt(task.started_time),
+            heartbeat_details=details,
+            heartbeat_timeout_seconds=(
+                task.heartbeat_timeout_ms / 1000 if task.heartbeat_timeout_ms else None
+            ),
+        )
+
+    async def _run(self, attempt: _Attempt) -> None:
+        task = attempt.task
+        try:
+            outcome = await self._call(attempt)
+        finally:
+            self.in_flight.pop(task.task_id, None)
+            self.slot_freed.set()
+        if outcome is None:
+            return
+        kind, value = outcome
+        now = self.clock.now_ms()
+        try:
+            if kind == "ok":
+                crash_point("activity_returned", task.activity_type)
+                workflow_task = self.store.complete_activity_task(
+                    task, value, now, worker=self.worker_id, claim_for=self.claim_workflow_for
+                )
+                self.completed += 1
+                if workflow_task is not None:
+                    self.process_workflow_task(workflow_task)
+            elif kind == "cancelled":
+                self.store.fail_activity_task(
+                    task, value, now, worker=self.worker_id, cancelled=True
+                )
+            else:
+                self.store.fail_activity_task(task, value, now, worker=self.worker_id)
+        except StoreError:
+            log.exception(
+                "could not record the outcome of activity %s (run %s)",
+                task.activity_type,
+                task.run_id,
+            )
+
+    async def _call(self, attempt: _Attempt) -> tuple[str, Any] | None:
+        """Run the function. Returns ("ok", payload), ("failed", failure),
+        ("cancelled", failure), or None when the attempt was released (shutdown)."""
+        task = attempt.task
+        defn = self.activities.get(task.activity_type) or self.dynamic
+        if defn is None:  # claims filter by type, so only a changed registration gets here
+            self._release(task)
+            return None
+        try:
+            if defn.dynamic:
+                args: list[Any] = [self.converter.decode_all(task.input, (), what="argument")]
+            else:
+                check_arg_count(
+                    defn.fn, len(task.input), skip_self=False, what=f"activity {defn.name!r}"
+                )
+                args = self.converter.decode_all(
+                    task.input, defn.hints[0], what=f"argument of activity {defn.name!r}"
+                )
+        except (SerializationError, ConfigurationError) as err:
+            return "failed", self._non_retryable(err)
+        crash_point("activity_start", task.activity_type)
+        token = current_context.set(attempt.context)
+        try:
+            if defn.is_async:
+                result = await defn.fn(*args)
+            else:
+                ctx = contextvars.copy_context()
+                result = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, functools.partial(ctx.run, defn.fn, *args)
+                )
+        except asyncio.CancelledError:
+            if self.shutting_down:
+                self._release(task)
+                return None
+            return "cancelled", Failure(
+                message="activity cancelled", kind=FailureKind.CANCELLED, type="CancelledError"
+            )
+        except CancelledError as err:
+            if attempt.context.cancel_requested:
+                return "cancelled", failure_from_exception(err, self.converter)
+            return "failed", failure_from_exception(err, self.converter)
+        except BaseException as err:
+            if isinstance(err, KeyboardInterrupt | SystemExit):
+                raise
+            return "failed", failure_from_exception(err, self.converter)
+        finally:
+            current_context.reset(token)
+        try:
+            payload = self.converter.encode(result, what=f"result of activity {defn.name!r}")
+        except SerializationError as err:
+            return "failed", self._non_retryable(err)
+        return "ok", payload
+
+    def _non_retryable(self, err: BaseException) -> Failure:
+        failure = failure_from_exception(err, self.converter)
+        return Failure(
+            message=failure.message,
+            kind=failure.kind,
+            type=failure.type,
+            non_retryable=True,
+            stack_trace=failure.stack_trace,
+        )
+
+    def _release(self, task: ActivityTask) -> None:
+        try:
+            self.store.release_activity_task(task, self.clock.now_ms(), worker=self.worker_id)
+        except StoreError:
+            log.exception("could not release activity task %s", task.task_id)
+
+    # -- heartbeats ----------------------------------------------------------------------------
+
+    def _heartbeat(self, task_id: int, details: tuple[Any, ...]) -> None:
+        loop = self._loop
+        if threading.get_ident() != self._loop_thread:
+            loop.call_soon_threadsafe(self._on_heartbeat, task_id, details)
+        else:
+            self._on_heartbeat(task_id, details)
+
+    def bind_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+
+    def _on_heartbeat(self, task_id: int, details: tuple[Any, ...]) -> None:
+        attempt = self.in_flight.get(task_id)
+        if attempt is None:
+            return
+        attempt.pending_details = details
+        if attempt.flush_scheduled:
+            return
+        attempt.flush_scheduled = True
+        hb = attempt.task.heartbeat_timeout_ms
+        throttle = (
+            min(hb / 1000 * 0.8, _HEARTBEAT_THROTTLE_MAX_S) if hb else (_HEARTBEAT_THROTTLE_MAX_S)
+        )
+        delay = max(0.0, attempt.last_flush + throttle - self._loop.time())
+        self._loop.call_later(delay, self._flush, task_id)
+
+    def _flush(self, task_id: int) -> None:
+        attempt = self.in_flight.get(task_id)
+        if attempt is None:
+            return
+        attempt.flush_scheduled = False
+        attempt.last_flush = self._loop.time()
+        details = attempt.pending_details or ()
+        try:
+            payloads = self.converter.encode_all(details, what="heartbeat detail")
+            cancel = self.store.heartbeat_activity_task(attempt.task, payloads, self.clock.now_ms())
+        except Exception:
+            log.exception("heartbeat of activity %s failed", attempt.task.activity_type)
+            return
+        if cancel and not attempt.context.cancel_requested:
+            attempt.context.cancel_requested = True
+            defn = self.activities.get(attempt.task.activity_type) or self.dynamic
+            if defn is not None and defn.is_async and attempt.asyncio_task is not None:
+                attempt.asyncio_task.cancel()
+
+    async def shutdown(self, grace: float) -> None:
+        """Let in-flight attempts finish for ``grace`` seconds, then release the rest."""
+        if self.in_flight and grace > 0:
+            tasks = [a.asyncio_task for a in self.in_flight.values() if a.asyncio_task]
+            await asyncio.wait(tasks, timeout=grace)
+        self.shutting_down = True
+        remaining = [a.asyncio_task for a in self.in_flight.values() if a.asyncio_task]
+        for t in remaining:
+            t.cancel()
+        if remaining:
+            await asyncio.wait(remaining, timeout=5)

@@ -1,0 +1,201 @@
+"""Processing one workflow task: bring the run up to date (from the cache or by replaying
+its history), validate waiting updates, run a live activation, record the commands.
+
+Processing is synchronous and CPU-bound: workflow code never waits on I/O, and the store
+calls are short transactions. A worker therefore processes its workflow tasks one at a time
+and scales out with more processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .._clock import Clock
+from .._definitions import WorkflowDefinition
+from .._engine.failure import Failure, FailureKind, failure_from_exception
+from .._engine.instance import WorkflowInstance
+from .._engine.replay import ActivationFailedError, StaleRunError, UpdateRequest, WorkflowRun
+from ..errors import NondeterminismError, StoreError, UpdateRejectedError
+from ..serde import DataConverter
+from ..store.base import ActivityTask, TaskCompletion, WorkflowTask
+from ..store.sqlite import SqliteStore
+from .cache import RunCache
+from .faults import armed, crash_point
+
+log = logging.getLogger("duragent.worker")
+
+
+@dataclass
+class EagerSlots:
+    """How many activity tasks the worker can take on right now, and which."""
+
+    queue: str
+    types: Sequence[str] | None
+    free: Callable[[], int]
+
+
+class WorkflowTaskProcessor:
+    """Turns claimed workflow tasks into recorded commands."""
+
+    def __init__(
+        self,
+        *,
+        store: SqliteStore,
+        converter: DataConverter,
+        clock: Clock,
+        worker_id: str,
+        definitions: dict[str, WorkflowDefinition],
+        cache: RunCache,
+        eager: EagerSlots | None,
+        start_activities: Callable[[Sequence[ActivityTask]], None],
+        continue_as_new_threshold: int,
+    ) -> None:
+        self.store = store
+        self.converter = converter
+        self.clock = clock
+        self.worker_id = worker_id
+        self.definitions = definitions
+        self.cache = cache
+        self.eager = eager
+        self.start_activities = start_activities
+        self.continue_as_new_threshold = continue_as_new_threshold
+        self.replays = 0
+        self.tasks_processed = 0
+
+    def process(self, task: WorkflowTask | None) -> None:
+        """Process ``task`` and any follow-up task the store hands straight back."""
+        while task is not None:
+            task = self._process_one(task)
+
+    def _new_run(self, task: WorkflowTask) -> WorkflowRun:
+        definition = self.definitions[task.workflow_type]
+        instance = WorkflowInstance(
+            definition,
+            run_id=task.run_id,
+            converter=self.converter,
+            continue_as_new_threshold=self.continue_as_new_threshold,
+        )
+        return WorkflowRun(instance)
+
+    def _catch_up(self, task: WorkflowTask) -> WorkflowRun:
+        run = self.cache.get(task.run_id)
+        if run is not None:
+            try:
+                run.feed(self.store.read_history(task.run_id, after=run.last_event_id))
+                return run
+            except StaleRunError:
+                self.cache.evict(task.run_id)
+        run = self._new_run(task)
+        events = self.store.read_history(task.run_id)
+        self.replays += 1
+        if armed("mid_replay") and len(events) > 2:
+            half = len(events) // 2
+            run.feed(events[:half])
+            crash_point("mid_replay")
+            run.feed(events[half:])
+        else:
+            run.feed(events)
+        return run
+
+    def _process_one(self, task: WorkflowTask) -> WorkflowTask | None:
+        self.tasks_processed += 1
+        try:
+            run = self._catch_up(task)
+            accepted: list[UpdateRequest] = []
+            rejected: list[tuple[str, Failure]] = []
+            for update in task.updates:
+                try:
+                    run.instance.validate_update(update.name, update.input)
+                    accepted.append(update)
+                except UpdateRejectedError as err:
+                    rejected.append((update.update_id, failure_from_exception(err, self.converter)))
+            live = run.activate(self.clock.now_ms(), accepted)
+        except (NondeterminismError, ActivationFailedError, StaleRunError) as err:
+            cause = err.cause if isinstance(err, ActivationFailedError) else err
+            self._fail(task, cause)
+            return None
+        except StoreError:
+            self.cache.evict(task.run_id)
+            log.exception("store error while processing workflow task of run %s", task.run_id)
+            self._release(task)
+            return None
+        except Exception as err:  # decoding errors and other bugs: retried like a task failure
+            self._fail(task, err)
+            return None
+        if live is not None and live.failure is not None:
+            self._fail(task, live.failure)
+            return None
+        if live is None:
+            completion = TaskCompletion(
+                processed_through=0,
+                time=self.clock.now_ms(),
+                commands=(),
+                rejected_updates=rejected,
+            )
+        else:
+            completion = TaskCompletion(
+                processed_through=live.processed_through,
+                time=live.time,
+                commands=live.commands,
+                updates=live.updates,
+                rejected_updates=rejected,
+            )
+        crash_point("workflow_task_complete")
+        eager = self.eager
+        try:
+            outcome = self.store.complete_workflow_task(
+                task,
+                completion,
+                self.clock.now_ms(),
+                worker_id=self.worker_id,
+                keep=True,
+                eager_activity_types=eager.types if eager else None,
+                eager_queue=eager.queue if eager else "",
+                eager_slots=eager.free() if eager else 0,
+            )
+        except StoreError:
+            self.cache.evict(task.run_id)
+            log.exception("could not record workflow task of run %s", task.run_id)
+            return None
+        if outcome.lost:
+            self.cache.evict(task.run_id)
+            return None
+        if run.closed or run.instance.closed:
+            self.cache.evict(task.run_id)
+            run.instance.dispose()
+        else:
+            self.cache.put(task.run_id, run)
+        if outcome.eager_activities:
+            self.start_activities(outcome.eager_activities)
+        return outcome.continue_task
+
+    def _fail(self, task: WorkflowTask, err: BaseException) -> None:
+        """The task failed (nondeterminism, a bug in workflow code): keep the run open and
+        retry the task later, recording why for ``describe`` and ``duragent show``."""
+        self.cache.evict(task.run_id)
+        failure = failure_from_exception(err, self.converter)
+        if isinstance(err, NondeterminismError):
+            failure = Failure(
+                message=str(err),
+                kind=FailureKind.APPLICATION,
+                type="NondeterminismError",
+                stack_trace=failure.stack_trace,
+            )
+        log.warning(
+            "workflow task of %s (%s) failed (attempt %d): %s",
+            task.workflow_id,
+            task.run_id,
+            task.attempt + 1,
+            failure.describe(),
+        )
+        try:
+            self.store.fail_workflow_task(task, failure, self.clock.now_ms())
+        except StoreError:
+            log.exception("could not record the workflow task failure of run %s", task.run_id)
+
+    def _release(self, task: WorkflowTask) -> None:
+        with contextlib.suppress(StoreError):
+            self.store.release_workflow_task(task, self.clock.now_ms())

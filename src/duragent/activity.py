@@ -1,0 +1,165 @@
+"""The activity-side API: the ``@activity.defn`` decorator and what activity code can ask
+about its own execution (:func:`info`, :func:`heartbeat`, :func:`is_cancelled`).
+
+Activities are ordinary functions, sync or async, that may fail or have side effects. The
+engine runs them on workers and retries failed attempts under the caller's retry policy, so
+an activity may run more than once: pass :attr:`Info.idempotency_key` to downstream APIs
+that deduplicate, or declare the activity ``at_most_once``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar, overload
+
+from ._definitions import ACTIVITY_ATTR, ActivityDefinition
+from .errors import ConfigurationError
+
+__all__ = ["Info", "defn", "heartbeat", "in_activity", "info", "is_cancelled"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Info:
+    """Facts about the running activity attempt."""
+
+    activity_id: str
+    """The activity's sequence number within its workflow run."""
+    activity_type: str
+    attempt: int
+    """1 for the first attempt, 2 for the first retry, ..."""
+    workflow_id: str
+    workflow_run_id: str
+    workflow_type: str
+    task_queue: str
+    idempotency_key: str
+    """Stable across the retries of this activity and unique to it: pass it to APIs that
+    deduplicate requests (payments, emails, tickets)."""
+    scheduled_time: datetime
+    started_time: datetime
+    heartbeat_details: Sequence[Any] = field(default_factory=tuple)
+    """Details of the last heartbeat of a previous attempt (to resume progress)."""
+    heartbeat_timeout_seconds: float | None = None
+
+
+class ActivityContext:
+    """The worker-side state behind :func:`info` and :func:`heartbeat` (internal)."""
+
+    def __init__(self, info: Info, heartbeat: Callable[[tuple[Any, ...]], None]) -> None:
+        self.info = info
+        self._heartbeat = heartbeat
+        self.cancel_requested = False
+
+    def heartbeat(self, details: tuple[Any, ...]) -> None:
+        self._heartbeat(details)
+
+
+current_context: ContextVar[ActivityContext | None] = ContextVar(
+    "duragent_activity_context", default=None
+)
+
+
+def _context() -> ActivityContext:
+    ctx = current_context.get()
+    if ctx is None:
+        raise ConfigurationError(
+            "not in an activity: activity.info() and "
+            "activity.heartbeat() work only inside a running activity"
+        )
+    return ctx
+
+
+@overload
+def defn(fn: F) -> F: ...
+@overload
+def defn(
+    *, name: str | None = None, dynamic: bool = False, at_most_once: bool = False
+) -> Callable[[F], F]: ...
+def defn(
+    fn: F | None = None,
+    *,
+    name: str | None = None,
+    dynamic: bool = False,
+    at_most_once: bool = False,
+) -> F | Callable[[F], F]:
+    """Mark a function (sync or async) as an activity.
+
+    Args:
+        name: Activity type name; defaults to the function name.
+        dynamic: Make this the worker's catch-all activity: it receives every activity
+            type that has no handler of its own, called with one argument, the list of
+            the call's arguments as plain JSON values; ``info().activity_type`` names the
+            type that was requested.
+        at_most_once: Never re-run an attempt that may have started: if a worker dies
+            mid-attempt, the activity fails (``ActivityAttemptInterrupted``) instead of
+            being retried. Callers can override it per call.
+    """
+
+    def decorate(f: F) -> F:
+        if not callable(f):
+            raise ConfigurationError(f"@activity.defn must decorate a function, not {f!r}")
+        if dynamic and name:
+            raise ConfigurationError("a dynamic activity has no name")
+        is_async = inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(type(f).__call__)
+        setattr(
+            f,
+            ACTIVITY_ATTR,
+            ActivityDefinition(
+                name="" if dynamic else (name or f.__name__),
+                fn=f,
+                is_async=is_async,
+                dynamic=dynamic,
+                at_most_once=at_most_once,
+            ),
+        )
+        return f
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def info() -> Info:
+    """Facts about the running activity attempt."""
+    return _context().info
+
+
+def in_activity() -> bool:
+    """Whether the caller runs inside an activity."""
+    return current_context.get() is not None
+
+
+def heartbeat(*details: Any) -> None:
+    """Report progress; keeps a ``heartbeat_timeout`` from expiring.
+
+    ``details`` (JSON-able) are saved and handed to the next attempt as
+    ``info().heartbeat_details`` if this one fails. Heartbeats are how cancellation reaches
+    a running activity: after a cancellation request, an async activity is cancelled at its
+    next ``await``, and in a sync activity the next ``heartbeat()`` raises
+    :class:`~duragent.errors.CancelledError`.
+    """
+    ctx = _context()
+    if ctx.cancel_requested and not _in_event_loop():
+        # A sync activity (in a thread) cannot be interrupted from outside: raise here.
+        from .errors import CancelledError
+
+        raise CancelledError("activity cancellation was requested")
+    ctx.heartbeat(details)
+
+
+def is_cancelled() -> bool:
+    """Whether cancellation of this activity was requested."""
+    return _context().cancel_requested
+
+
+def _in_event_loop() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

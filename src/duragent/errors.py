@@ -1,0 +1,314 @@
+"""Every error Duragent raises, under one root.
+
+Each error says whether trying again can help: ``retryable`` is ``True`` for conditions that
+may pass (a locked database, an activity attempt that failed) and ``False`` for terminal
+ones (bad input, a newer store format, a workflow that failed for good).
+
+Error tree::
+
+    DuragentError
+    ├── FailureError                 an error that is recorded in history and crosses
+    │   │                            the workflow/activity boundary
+    │   ├── ApplicationError         raised by user code; carries type, details,
+    │   │                            non_retryable and retry_after
+    │   ├── CancelledError           the operation was cancelled
+    │   ├── TerminatedError          the workflow was terminated
+    │   ├── TimeoutError             an activity or workflow timed out (also a builtin
+    │   │                            TimeoutError)
+    │   ├── ActivityError            raised in a workflow when an activity failed for good
+    │   └── ChildWorkflowError       raised in a workflow when a child workflow failed
+    ├── WorkflowFailureError         raised by ``handle.result()`` when the run did not
+    │                                complete; ``cause`` holds the reason
+    ├── NondeterminismError          workflow code no longer matches its history
+    ├── WorkflowAlreadyStartedError  a running workflow already has this id
+    ├── WorkflowNotFoundError        no workflow with this id (or run id)
+    ├── WorkflowNotRunningError      the workflow is closed and cannot take this request
+    ├── QueryError                   a query failed or was rejected
+    ├── UpdateRejectedError          an update's validator rejected it
+    ├── SerializationError           a value cannot be converted to or from a payload
+    │   └── PayloadTooLargeError     a payload is over the configured size limit
+    ├── ConfigurationError           invalid arguments or definitions (bad decorator use,
+    │                                unknown URL scheme, ...)
+    └── StoreError                   the persistence layer failed
+        ├── StoreLockedError         another process held the database lock too long
+        ├── StoreCorruptError        the file is not a (valid) Duragent database
+        └── StoreVersionError        the database was written by a newer Duragent
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+__all__ = [
+    "ActivityError",
+    "ApplicationError",
+    "CancelledError",
+    "ChildWorkflowError",
+    "ConfigurationError",
+    "DuragentError",
+    "FailureError",
+    "NondeterminismError",
+    "PayloadTooLargeError",
+    "QueryError",
+    "SerializationError",
+    "StoreCorruptError",
+    "StoreError",
+    "StoreLockedError",
+    "StoreVersionError",
+    "TerminatedError",
+    "TimeoutError",
+    "TimeoutType",
+    "UpdateRejectedError",
+    "WorkflowAlreadyStartedError",
+    "WorkflowFailureError",
+    "WorkflowNotFoundError",
+    "WorkflowNotRunningError",
+]
+
+
+class DuragentError(Exception):
+    """Root of every error Duragent raises."""
+
+    retryable: ClassVar[bool] = False
+    """Whether trying the same operation again may succeed."""
+
+
+class FailureError(DuragentError):
+    """An error that is recorded in history and can cross process boundaries.
+
+    Attributes:
+        message: The human-readable message.
+        cause: The underlying failure, if any (also set as ``__cause__``).
+    """
+
+    def __init__(self, message: str, *, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+        if cause is not None:
+            self.__cause__ = cause
+
+
+class ApplicationError(FailureError):
+    """An error raised by user code in an activity or workflow.
+
+    Raise it to control retries: ``non_retryable=True`` stops retrying at once, and
+    ``retry_after`` asks for the next attempt no sooner than the given delay (for example
+    from a server's ``Retry-After`` header). ``type`` is matched against a retry policy's
+    ``non_retryable_error_types``; it defaults to the class name.
+
+    Args:
+        message: What went wrong.
+        *details: JSON-serializable values carried along with the error.
+        type: Error type name used for retry decisions.
+        non_retryable: Never retry this failure.
+        retry_after: Minimum delay before the next attempt.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *details: Any,
+        type: str | None = None,
+        non_retryable: bool = False,
+        retry_after: timedelta | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(message, cause=cause)
+        self.details: Sequence[Any] = details
+        self.type = type or builtins.type(self).__name__
+        self.non_retryable = non_retryable
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        """Retryable unless marked ``non_retryable``."""
+        return not self.non_retryable
+
+
+class CancelledError(FailureError):
+    """The activity, child workflow or workflow was cancelled."""
+
+    def __init__(self, message: str = "cancelled", *details: Any) -> None:
+        super().__init__(message)
+        self.details: Sequence[Any] = details
+
+
+class TerminatedError(FailureError):
+    """The workflow was terminated; no code ran after the request."""
+
+
+class TimeoutType:
+    """The kinds of timeout (string constants, as recorded in history)."""
+
+    START_TO_CLOSE = "START_TO_CLOSE"
+    SCHEDULE_TO_CLOSE = "SCHEDULE_TO_CLOSE"
+    HEARTBEAT = "HEARTBEAT"
+
+
+class TimeoutError(FailureError, builtins.TimeoutError):
+    """An activity attempt or an activity as a whole ran out of time.
+
+    Also a builtin ``TimeoutError``, so ``except TimeoutError`` catches it either way.
+
+    Attributes:
+        type: One of the :class:`TimeoutType` constants.
+        last_heartbeat_details: The details of the last heartbeat, if any.
+    """
+
+    retryable: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str,
+        last_heartbeat_details: Sequence[Any] = (),
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(message, cause=cause)
+        self.type = type
+        self.last_heartbeat_details = last_heartbeat_details
+
+
+class ActivityError(FailureError):
+    """Raised in workflow code when an activity failed for good (after its retries).
+
+    ``cause`` holds why: an :class:`ApplicationError`, a :class:`TimeoutError` or a
+    :class:`CancelledError`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        activity_type: str,
+        activity_seq: int,
+        attempt: int,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(message, cause=cause)
+        self.activity_type = activity_type
+        self.activity_seq = activity_seq
+        self.attempt = attempt
+
+
+class ChildWorkflowError(FailureError):
+    """Raised in workflow code when a child workflow did not complete successfully."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        workflow_id: str,
+        workflow_type: str,
+        run_id: str = "",
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(message, cause=cause)
+        self.workflow_id = workflow_id
+        self.workflow_type = workflow_type
+        self.run_id = run_id
+
+
+class WorkflowFailureError(DuragentError):
+    """Raised by ``WorkflowHandle.result()`` when the run failed, was cancelled,
+    terminated or timed out. ``cause`` (also ``__cause__``) says which."""
+
+    def __init__(self, message: str, *, cause: BaseException) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.__cause__ = cause
+
+
+class NondeterminismError(DuragentError):
+    """Workflow code produced different commands than its history recorded.
+
+    The run is not failed: its workflow task is retried, so deploying fixed code (or a
+    ``workflow.patched`` branch) lets it continue.
+
+    Attributes:
+        event_id: The history event where replay diverged (0 if at the end).
+        expected: What history recorded there.
+        actual: What the current code asked for.
+    """
+
+    def __init__(self, message: str, *, event_id: int = 0, expected: str = "", actual: str = ""):
+        super().__init__(message)
+        self.event_id = event_id
+        self.expected = expected
+        self.actual = actual
+
+
+class WorkflowAlreadyStartedError(DuragentError):
+    """A workflow with this id is already running."""
+
+    def __init__(self, workflow_id: str, run_id: str, workflow_type: str = "") -> None:
+        super().__init__(
+            f"workflow id {workflow_id!r} is already running (run {run_id}); "
+            "choose another id, wait for it to close, or use id_conflict_policy"
+        )
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.workflow_type = workflow_type
+
+
+class WorkflowNotFoundError(DuragentError):
+    """No workflow with this id (or run id) exists in the store."""
+
+
+class WorkflowNotRunningError(DuragentError):
+    """The workflow run is closed, so it cannot receive this signal, update or request."""
+
+
+class QueryError(DuragentError):
+    """A query failed: the handler raised, does not exist, or tried to change state."""
+
+    def __init__(self, message: str, *, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        if cause is not None:
+            self.__cause__ = cause
+
+
+class UpdateRejectedError(DuragentError):
+    """An update was rejected by its validator (or has no handler); nothing was recorded."""
+
+    def __init__(self, message: str, *, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        if cause is not None:
+            self.__cause__ = cause
+
+
+class SerializationError(DuragentError):
+    """A value could not be converted to or from a payload."""
+
+
+class PayloadTooLargeError(SerializationError):
+    """A payload is larger than the store's ``max_payload_bytes`` limit."""
+
+
+class ConfigurationError(DuragentError):
+    """Invalid definitions or arguments: fix the code or the call."""
+
+
+class StoreError(DuragentError):
+    """The persistence layer failed."""
+
+
+class StoreLockedError(StoreError):
+    """Another process held the database write lock for longer than the busy timeout."""
+
+    retryable: ClassVar[bool] = True
+
+
+class StoreCorruptError(StoreError):
+    """The database file is not a valid Duragent database."""
+
+
+class StoreVersionError(StoreError):
+    """The database (or a record in it) was written by a newer Duragent than this one."""

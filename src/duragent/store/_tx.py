@@ -1,0 +1,212 @@
+"""One write transaction: the low-level operations every state change is built from.
+
+A :class:`Tx` wraps the open SQLite connection inside ``BEGIN IMMEDIATE ... COMMIT`` and
+collects what must happen after commit (wake-up topics, payload digests now known to be
+stored).
+
+Payloads up to ``INLINE_PAYLOAD_BYTES`` are kept inline in the event; larger ones are
+stored once in the ``payloads`` table under their BLAKE2b digest and referenced, so the
+same content (the same conversation message, the same document) is never stored twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .._engine import events as ev
+from ..errors import StoreCorruptError
+from ..serde import Payload
+
+INLINE_PAYLOAD_BYTES: Final = 256
+WORKFLOW_KIND: Final = 0
+ACTIVITY_KIND: Final = 1
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@dataclass(slots=True)
+class RunRow:
+    """The columns of ``runs`` that state changes need."""
+
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    status: str
+    last_event_id: int
+    last_input_event_id: int
+    processed_through: int
+    first_run_id: str
+    parent_workflow_id: str | None
+    parent_run_id: str | None
+    parent_seq: int | None
+    parent_close_policy: str | None
+    history_bytes: int
+
+
+RUN_COLUMNS: Final = (
+    "run_id, workflow_id, workflow_type, task_queue, status, last_event_id, "
+    "last_input_event_id, processed_through, first_run_id, parent_workflow_id, "
+    "parent_run_id, parent_seq, parent_close_policy, history_bytes"
+)
+
+
+def run_row(values: Any) -> RunRow:
+    return RunRow(*values)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text."""
+    return _dumps(value)
+
+
+def payload_from_json(conn: sqlite3.Connection, value: Any) -> Payload:
+    """Resolve an event's payload reference (inline text or digest)."""
+    if isinstance(value, str):
+        return Payload(value.encode())
+    digest = bytes.fromhex(value["h"])
+    row = conn.execute("SELECT data FROM payloads WHERE digest = ?", (digest,)).fetchone()
+    if row is None:
+        raise StoreCorruptError(
+            f"history references payload {digest.hex()} which is missing from the database"
+        )
+    return Payload(bytes(row[0]))
+
+
+def decode_rows(conn: sqlite3.Connection, rows: Iterable[Any]) -> list[ev.Event]:
+    """Events from ``(event_id, type, time, attrs)`` rows."""
+    out: list[ev.Event] = []
+
+    def payload_in(v: Any) -> Payload:
+        return payload_from_json(conn, v)
+
+    for event_id, type_name, time, attrs in rows:
+        try:
+            out.append(ev.decode_event(type_name, event_id, time, json.loads(attrs), payload_in))
+        except (ValueError, TypeError, KeyError) as err:
+            raise StoreCorruptError(f"history event {event_id} cannot be decoded: {err}") from err
+    return out
+
+
+class Tx:
+    """An open write transaction at a given time."""
+
+    def __init__(self, conn: sqlite3.Connection, now: int, known_digests: set[bytes]) -> None:
+        self.c = conn
+        self.now = now
+        self.topics: set[str] = set()
+        self.new_digests: set[bytes] = set()
+        self._known = known_digests
+
+    # -- payloads and events ---------------------------------------------------------------
+
+    def payload_out(self, payload: Payload) -> Any:
+        data = payload.data
+        if len(data) <= INLINE_PAYLOAD_BYTES:
+            return data.decode()
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        if digest not in self._known and digest not in self.new_digests:
+            self.c.execute(
+                "INSERT OR IGNORE INTO payloads (digest, data) VALUES (?, ?)", (digest, data)
+            )
+            self.new_digests.add(digest)
+        return {"h": digest.hex()}
+
+    def payload_in(self, value: Any) -> Payload:
+        return payload_from_json(self.c, value)
+
+    def read_event(self, run_id: str, event_id: int) -> ev.Event:
+        row = self.c.execute(
+            "SELECT event_id, type, time, attrs FROM events WHERE run_id = ? AND event_id = ?",
+            (run_id, event_id),
+        ).fetchone()
+        if row is None:
+            raise StoreCorruptError(f"run {run_id} has no event {event_id}")
+        return decode_rows(self.c, [row])[0]
+
+    def run(self, run_id: str) -> RunRow | None:
+        row = self.c.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return run_row(row) if row is not None else None
+
+    def open_run(self, workflow_id: str, run_id: str | None = None) -> RunRow | None:
+        """The running run of ``workflow_id`` (optionally a specific run id)."""
+        if run_id:
+            row = self.c.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ? AND workflow_id = ? "
+                "AND status = 'running'",
+                (run_id, workflow_id),
+            ).fetchone()
+        else:
+            row = self.c.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE workflow_id = ? AND status = 'running'",
+                (workflow_id,),
+            ).fetchone()
+        return run_row(row) if row is not None else None
+
+    def append(self, run: RunRow, events: Iterable[ev.Event]) -> None:
+        """Insert events (ids already assigned) and advance the run's counters."""
+        rows: list[tuple[str, int, str, int, str]] = []
+        size = 0
+        last_input = run.last_input_event_id
+        for event in events:
+            attrs = dumps(ev.encode_event_attributes(event, self.payload_out))
+            size += len(attrs)
+            rows.append((run.run_id, event.event_id, event.TYPE, event.time, attrs))
+            if not event.IS_COMMAND:
+                last_input = event.event_id
+        if not rows:
+            return
+        self.c.executemany(
+            "INSERT INTO events (run_id, event_id, type, time, attrs) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+        run.last_event_id = rows[-1][1]
+        run.last_input_event_id = last_input
+        run.history_bytes += size
+        self.c.execute(
+            "UPDATE runs SET last_event_id = ?, last_input_event_id = ?, history_bytes = ? "
+            "WHERE run_id = ?",
+            (run.last_event_id, last_input, run.history_bytes, run.run_id),
+        )
+
+    def append_input(self, run: RunRow, make: Callable[[int, int], ev.Event]) -> ev.Event:
+        """Append one input event (``make(event_id, time)``) and make sure a workflow task
+        will process it."""
+        event = make(run.last_event_id + 1, self.now)
+        self.append(run, [event])
+        self.ensure_workflow_task(run)
+        return event
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    def ensure_workflow_task(self, run: RunRow) -> None:
+        self.c.execute(
+            "INSERT INTO tasks (kind, task_queue, type_name, run_id, seq, visible_at) "
+            "VALUES (0, ?, ?, ?, 0, ?) ON CONFLICT (run_id, kind, seq) DO NOTHING",
+            (run.task_queue, run.workflow_type, run.run_id, self.now),
+        )
+        self.topics.add(f"wf:{run.task_queue}")
+
+    def log_attempt(
+        self,
+        run_id: str,
+        seq: int,
+        attempt: int,
+        started_at: int | None,
+        worker: str | None,
+        outcome: str,
+        failure: str | None,
+    ) -> None:
+        """Record a failed, timed-out or interrupted activity attempt (for timelines)."""
+        self.c.execute(
+            "INSERT OR REPLACE INTO attempts (run_id, seq, attempt, started_at, ended_at, "
+            "worker, outcome, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, seq, attempt, started_at, self.now, worker, outcome, failure),
+        )

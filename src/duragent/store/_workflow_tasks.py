@@ -1,0 +1,394 @@
+"""Workflow task lifecycle inside a transaction: claim, complete (record the commands and
+carry out their effects), fail, release."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+from .._engine import commands as cmd
+from .._engine import events as ev
+from .._engine.failure import Failure, FailureKind
+from .._engine.replay import UpdateRequest
+from ..serde import Payload
+from . import _activities as activities
+from ._runs import close_run, create_run, new_run_id, request_cancel_run, signal_run
+from ._tx import RunRow, Tx, dumps
+from .base import ActivityTask, CompletionOutcome, RunStatus, TaskCompletion, WorkflowTask
+
+WORKFLOW_TASK_LEASE_MS: Final = 60_000
+_MAX_TASK_BACKOFF_MS: Final = 30_000
+
+
+def claim(
+    tx: Tx, owner: str, task_queue: str, types: Sequence[str], now: int
+) -> WorkflowTask | None:
+    if not types:
+        return None
+    rows = tx.c.execute(
+        "UPDATE tasks SET owner = ?, lease = lease + 1, lease_expires_at = ?, started_at = ? "
+        "WHERE task_id = (SELECT task_id FROM tasks WHERE kind = 0 AND task_queue = ? "
+        f"AND owner IS NULL AND visible_at <= ? AND type_name IN ({','.join('?' * len(types))}) "
+        "ORDER BY visible_at LIMIT 1) RETURNING task_id, lease, run_id, type_name, attempt",
+        [owner, now + WORKFLOW_TASK_LEASE_MS, now, task_queue, now, *types],
+    ).fetchall()
+    if not rows:
+        return None
+    task_id, lease, run_id, type_name, attempt = rows[0]
+    return load(tx, task_id, lease, run_id, type_name, task_queue, attempt)
+
+
+def load(
+    tx: Tx, task_id: int, lease: int, run_id: str, type_name: str, task_queue: str, attempt: int
+) -> WorkflowTask:
+    workflow_id = tx.c.execute(
+        "SELECT workflow_id FROM runs WHERE run_id = ?", (run_id,)
+    ).fetchone()[0]
+    updates = tuple(
+        UpdateRequest(
+            update_id=u,
+            name=n,
+            input=tuple(Payload(p.encode()) for p in json.loads(i)),
+            identity=ident,
+        )
+        for u, n, i, ident in tx.c.execute(
+            "SELECT update_id, name, input, identity FROM updates "
+            "WHERE run_id = ? AND status = 'requested' ORDER BY created_at",
+            (run_id,),
+        ).fetchall()
+    )
+    return WorkflowTask(
+        task_id=task_id,
+        lease=lease,
+        run_id=run_id,
+        workflow_id=workflow_id,
+        workflow_type=type_name,
+        task_queue=task_queue,
+        attempt=attempt,
+        updates=updates,
+    )
+
+
+def is_current(tx: Tx, task: WorkflowTask) -> bool:
+    row = tx.c.execute(
+        "SELECT lease, owner FROM tasks WHERE task_id = ?", (task.task_id,)
+    ).fetchone()
+    return row is not None and row[0] == task.lease and row[1] is not None
+
+
+def complete(
+    tx: Tx,
+    task: WorkflowTask,
+    completion: TaskCompletion,
+    *,
+    owner: str,
+    keep: bool,
+    eager_activity_types: Sequence[str] | None,
+    eager_queue: str,
+    eager_slots: int,
+) -> CompletionOutcome:
+    """Record a workflow task's commands and carry out their effects."""
+    if not is_current(tx, task):
+        return CompletionOutcome(lost=True)
+    run = tx.run(task.run_id)
+    if run is None or run.status != RunStatus.RUNNING:
+        tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
+        return CompletionOutcome()
+    time = completion.time
+    for update_id, failure in completion.rejected_updates:
+        tx.c.execute(
+            "UPDATE updates SET status = 'rejected', failure = ? "
+            "WHERE run_id = ? AND update_id = ?",
+            (dumps(failure.to_dict()), run.run_id, update_id),
+        )
+        tx.topics.add(f"run:{run.run_id}")
+    if not completion.commands and not completion.updates and completion.processed_through == 0:
+        return _finish_task(tx, task, run, keep)
+
+    next_id = run.last_event_id + 1
+    recorded: list[ev.Event] = []
+    for u in completion.updates:
+        recorded.append(
+            ev.WorkflowExecutionUpdateAccepted(
+                event_id=next_id,
+                time=time,
+                update_id=u.update_id,
+                update_name=u.name,
+                input=u.input,
+                identity=u.identity,
+            )
+        )
+        next_id += 1
+        tx.c.execute(
+            "UPDATE updates SET status = 'accepted' WHERE run_id = ? AND update_id = ?",
+            (run.run_id, u.update_id),
+        )
+    recorded.append(
+        ev.WorkflowTaskCompleted(
+            event_id=next_id,
+            time=time,
+            processed_through=completion.processed_through,
+            worker=owner,
+        )
+    )
+    next_id += 1
+    continued_run_id = ""
+    for c in completion.commands:
+        if isinstance(c, cmd.ContinueAsNew):
+            continued_run_id = new_run_id()
+        recorded.append(cmd.to_event(c, event_id=next_id, time=time, new_run_id=continued_run_id))
+        next_id += 1
+    tx.append(run, recorded)
+    # Accepted updates are input events, but this very task processes them.
+    processed = max(completion.processed_through, run.last_input_event_id)
+    tx.c.execute(
+        "UPDATE runs SET processed_through = ?, task_failure = NULL, task_attempts = 0 "
+        "WHERE run_id = ?",
+        (processed, run.run_id),
+    )
+    run.processed_through = processed
+
+    eager: list[ActivityTask] = []
+    close: ev.Event | None = None
+    for event in recorded:
+        if isinstance(event, ev.ActivityTaskScheduled):
+            claim_it = (
+                len(eager) < eager_slots
+                and event.task_queue == eager_queue
+                and (eager_activity_types is None or event.activity_type in eager_activity_types)
+            )
+            task_id = activities.schedule(tx, run, event, owner if claim_it else None)
+            if task_id is not None:
+                eager.append(activities.claim_by_id(tx, task_id))
+        elif isinstance(event, ev.TimerStarted):
+            tx.c.execute(
+                "INSERT OR REPLACE INTO timers (run_id, seq, fire_at) VALUES (?, ?, ?)",
+                (run.run_id, event.seq, event.fire_at),
+            )
+            tx.topics.add("timer")
+        elif isinstance(event, ev.TimerCanceled):
+            tx.c.execute("DELETE FROM timers WHERE run_id = ? AND seq = ?", (run.run_id, event.seq))
+        elif isinstance(event, ev.ActivityTaskCancelRequested):
+            activities.request_cancel(tx, run, event.seq)
+        elif isinstance(event, ev.StartChildWorkflowExecutionInitiated):
+            _start_child(tx, run, event)
+        elif isinstance(event, ev.RequestCancelExternalWorkflowExecutionInitiated):
+            _cancel_external(tx, run, event)
+        elif isinstance(event, ev.SignalExternalWorkflowExecutionInitiated):
+            _signal_external(tx, run, event)
+        elif isinstance(event, ev.WorkflowExecutionUpdateCompleted):
+            tx.c.execute(
+                "UPDATE updates SET status = 'completed', result = ?, failure = ? "
+                "WHERE run_id = ? AND update_id = ?",
+                (
+                    event.result.data.decode() if event.result is not None else None,
+                    dumps(event.failure.to_dict()) if event.failure is not None else None,
+                    run.run_id,
+                    event.update_id,
+                ),
+            )
+            tx.topics.add(f"run:{run.run_id}")
+        elif isinstance(event, ev.CLOSE_EVENT_TYPES):
+            close = event
+    if close is not None:
+        _close(tx, run, close)
+        return CompletionOutcome(eager_activities=tuple(eager))
+    outcome = _finish_task(tx, task, run, keep)
+    return CompletionOutcome(continue_task=outcome.continue_task, eager_activities=tuple(eager))
+
+
+def _finish_task(tx: Tx, task: WorkflowTask, run: RunRow, keep: bool) -> CompletionOutcome:
+    """Delete the task, or keep it for more input that arrived meanwhile."""
+    pending_updates = tx.c.execute(
+        "SELECT 1 FROM updates WHERE run_id = ? AND status = 'requested' LIMIT 1", (run.run_id,)
+    ).fetchone()
+    if run.last_input_event_id <= run.processed_through and not pending_updates:
+        tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
+        return CompletionOutcome()
+    if keep:
+        rows = tx.c.execute(
+            "UPDATE tasks SET lease = lease + 1, lease_expires_at = ?, attempt = 0 "
+            "WHERE task_id = ? RETURNING lease",
+            (tx.now + WORKFLOW_TASK_LEASE_MS, task.task_id),
+        ).fetchall()
+        return CompletionOutcome(
+            continue_task=load(
+                tx, task.task_id, rows[0][0], task.run_id, task.workflow_type, task.task_queue, 0
+            )
+        )
+    tx.c.execute(
+        "UPDATE tasks SET owner = NULL, lease_expires_at = NULL, visible_at = ?, attempt = 0 "
+        "WHERE task_id = ?",
+        (tx.now, task.task_id),
+    )
+    tx.topics.add(f"wf:{task.task_queue}")
+    return CompletionOutcome()
+
+
+def _close(tx: Tx, run: RunRow, event: ev.Event) -> None:
+    if isinstance(event, ev.WorkflowExecutionCompleted):
+        close_run(tx, run, RunStatus.COMPLETED, result=event.result)
+    elif isinstance(event, ev.WorkflowExecutionFailed):
+        close_run(tx, run, RunStatus.FAILED, failure=event.failure)
+    elif isinstance(event, ev.WorkflowExecutionCanceled):
+        close_run(
+            tx,
+            run,
+            RunStatus.CANCELED,
+            failure=Failure(
+                message="workflow cancelled",
+                kind=FailureKind.CANCELLED,
+                type="CancelledError",
+                details=event.details,
+            ),
+        )
+    elif isinstance(event, ev.WorkflowExecutionContinuedAsNew):
+        close_run(tx, run, RunStatus.CONTINUED_AS_NEW)
+        create_run(
+            tx,
+            run_id=event.new_run_id,
+            workflow_id=run.workflow_id,
+            workflow_type=event.workflow_type,
+            task_queue=event.task_queue,
+            input=event.input,
+            memo=event.memo,
+            continued_from=run,
+        )
+
+
+def _start_child(tx: Tx, parent: RunRow, event: ev.StartChildWorkflowExecutionInitiated) -> None:
+    existing = tx.open_run(event.workflow_id)
+    if existing is not None:
+        tx.append_input(
+            parent,
+            lambda event_id, time: ev.StartChildWorkflowExecutionFailed(
+                event_id=event_id,
+                time=time,
+                seq=event.seq,
+                workflow_id=event.workflow_id,
+                cause="already_started",
+            ),
+        )
+        return
+    child = create_run(
+        tx,
+        run_id=new_run_id(),
+        workflow_id=event.workflow_id,
+        workflow_type=event.workflow_type,
+        task_queue=event.task_queue,
+        input=event.input,
+        memo=event.memo,
+        parent=parent,
+        parent_seq=event.seq,
+        parent_close_policy=event.parent_close_policy,
+    )
+    tx.append_input(
+        parent,
+        lambda event_id, time: ev.ChildWorkflowExecutionStarted(
+            event_id=event_id,
+            time=time,
+            seq=event.seq,
+            workflow_id=event.workflow_id,
+            run_id=child.run_id,
+        ),
+    )
+
+
+def _not_found(workflow_id: str) -> Failure:
+    return Failure(
+        message=f"workflow {workflow_id!r} is not running",
+        kind=FailureKind.APPLICATION,
+        type="WorkflowNotFoundError",
+        non_retryable=True,
+    )
+
+
+def _cancel_external(
+    tx: Tx, run: RunRow, event: ev.RequestCancelExternalWorkflowExecutionInitiated
+) -> None:
+    target = tx.open_run(event.workflow_id, event.run_id or None)
+    if target is None:
+        tx.append_input(
+            run,
+            lambda event_id, time: ev.ExternalWorkflowRequestFailed(
+                event_id=event_id, time=time, seq=event.seq, failure=_not_found(event.workflow_id)
+            ),
+        )
+        return
+    request_cancel_run(tx, target, f"requested by workflow {run.workflow_id}")
+    _refresh(tx, run)
+    tx.append_input(
+        run,
+        lambda event_id, time: ev.ExternalWorkflowExecutionCancelRequested(
+            event_id=event_id, time=time, seq=event.seq
+        ),
+    )
+
+
+def _signal_external(
+    tx: Tx, run: RunRow, event: ev.SignalExternalWorkflowExecutionInitiated
+) -> None:
+    target = tx.open_run(event.workflow_id, event.run_id or None)
+    if target is None:
+        tx.append_input(
+            run,
+            lambda event_id, time: ev.ExternalWorkflowRequestFailed(
+                event_id=event_id, time=time, seq=event.seq, failure=_not_found(event.workflow_id)
+            ),
+        )
+        return
+    signal_run(tx, target, event.signal_name, event.input, identity=run.workflow_id)
+    _refresh(tx, run)
+    tx.append_input(
+        run,
+        lambda event_id, time: ev.ExternalWorkflowExecutionSignaled(
+            event_id=event_id, time=time, seq=event.seq
+        ),
+    )
+
+
+def _refresh(tx: Tx, run: RunRow) -> None:
+    """Re-read counters after a change made through another row object (a workflow
+    signalling or cancelling itself appends to its own history)."""
+    fresh = tx.run(run.run_id)
+    assert fresh is not None
+    run.last_event_id, run.last_input_event_id = fresh.last_event_id, fresh.last_input_event_id
+    run.history_bytes = fresh.history_bytes
+
+
+def fail(tx: Tx, task: WorkflowTask, failure: Failure) -> bool:
+    """Record a failed workflow task: the run stays open and the task is retried with
+    backoff. Returns False if the task was no longer ours."""
+    if not is_current(tx, task):
+        return False
+    attempt = task.attempt + 1
+    backoff = min(1000 * 2 ** min(attempt - 1, 10), _MAX_TASK_BACKOFF_MS)
+    tx.c.execute(
+        "UPDATE tasks SET owner = NULL, lease_expires_at = NULL, visible_at = ?, attempt = ?, "
+        "last_failure = ? WHERE task_id = ?",
+        (tx.now + backoff, attempt, dumps(failure.to_dict()), task.task_id),
+    )
+    tx.c.execute(
+        "UPDATE runs SET task_failure = ?, task_attempts = ? WHERE run_id = ?",
+        (dumps(failure.to_dict()), attempt, task.run_id),
+    )
+    tx.topics.add("timer")
+    tx.topics.add(f"run:{task.run_id}")
+    return True
+
+
+def release(tx: Tx, task: WorkflowTask) -> None:
+    if is_current(tx, task):
+        tx.c.execute(
+            "UPDATE tasks SET owner = NULL, lease_expires_at = NULL, visible_at = ? "
+            "WHERE task_id = ?",
+            (tx.now, task.task_id),
+        )
+        tx.topics.add(f"wf:{task.task_queue}")
+
+
+def owned_by(tx: Tx, worker: str) -> list[Any]:
+    return tx.c.execute(
+        "SELECT task_id, task_queue FROM tasks WHERE kind = 0 AND owner = ?", (worker,)
+    ).fetchall()

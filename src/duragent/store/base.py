@@ -1,0 +1,239 @@
+"""The persistence interface: what workers and clients need from a store.
+
+Every operation is a short, synchronous transaction that takes the current time as an
+argument (stores have no clock of their own, which is what lets the test environment skip
+time). Task ownership is fenced: a claim returns a lease token, and completing a task with
+a token that is no longer current changes nothing and reports ``lost``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .._engine.commands import Command
+from .._engine.events import Event
+from .._engine.failure import Failure
+from .._engine.replay import UpdateRequest
+from ..retry import RetryPolicy
+from ..serde import Payload
+
+
+class RunStatus:
+    """Status of a workflow run (string constants, as stored)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    TERMINATED = "terminated"
+    CONTINUED_AS_NEW = "continued_as_new"
+
+    CLOSED = (COMPLETED, FAILED, CANCELED, TERMINATED, CONTINUED_AS_NEW)
+
+
+class IdConflictPolicy:
+    """What ``start_workflow`` does when a run with the same workflow id is running."""
+
+    FAIL = "fail"
+    USE_EXISTING = "use_existing"
+    TERMINATE_EXISTING = "terminate_existing"
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """Everything needed to start a workflow run."""
+
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    input: tuple[Payload, ...] = ()
+    memo: dict[str, Any] = field(default_factory=lambda: {})
+    id_conflict_policy: str = IdConflictPolicy.FAIL
+    signal_name: str | None = None
+    """Signal-with-start: deliver this signal in the run's first task."""
+    signal_input: tuple[Payload, ...] = ()
+    identity: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    run_id: str
+    started: bool
+    """False when ``use_existing`` returned the running run."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """Visibility record of one run."""
+
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    status: str
+    start_time: int
+    close_time: int | None
+    history_length: int
+    history_bytes: int
+    first_run_id: str
+    parent_workflow_id: str | None = None
+    parent_run_id: str | None = None
+    task_failure: Failure | None = None
+    task_attempts: int = 0
+    pending_activities: int = 0
+    memo: dict[str, Any] = field(default_factory=lambda: {})
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowTask:
+    """A claimed workflow task."""
+
+    task_id: int
+    lease: int
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    attempt: int
+    updates: tuple[UpdateRequest, ...] = ()
+    """Update requests waiting for validation by this task."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityTask:
+    """A claimed activity attempt."""
+
+    task_id: int
+    lease: int
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    seq: int
+    activity_type: str
+    task_queue: str
+    input: tuple[Payload, ...]
+    attempt: int
+    scheduled_time: int
+    started_time: int
+    start_to_close_timeout_ms: int | None
+    schedule_to_close_deadline: int | None
+    heartbeat_timeout_ms: int | None
+    heartbeat_details: tuple[Payload, ...]
+    retry_policy: RetryPolicy | None
+    at_most_once: bool
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across attempts of this activity; unique per scheduled activity."""
+        return f"{self.run_id}:{self.seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCompletion:
+    """What a workflow task produced."""
+
+    processed_through: int
+    time: int
+    commands: Sequence[Command]
+    updates: Sequence[UpdateRequest] = ()
+    rejected_updates: Sequence[tuple[str, Failure]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionOutcome:
+    """What happened when a workflow task was completed."""
+
+    lost: bool = False
+    """The lease was no longer ours: nothing was recorded."""
+    continue_task: WorkflowTask | None = None
+    """More input arrived meanwhile; the task stays claimed by the caller."""
+    eager_activities: tuple[ActivityTask, ...] = ()
+    """Activity tasks scheduled by this completion and claimed for the caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRegistration:
+    worker_id: str
+    host: str
+    pid: int
+    pid_started: str
+    task_queue: str
+    workflow_types: tuple[str, ...]
+    activity_types: tuple[str, ...] | None
+    """None when the worker has a dynamic activity (it takes every type)."""
+
+
+class Store(Protocol):
+    """A Duragent store. See :mod:`duragent.store.sqlite` for the embedded default."""
+
+    # -- client side ------------------------------------------------------------------------
+    def start_workflow(self, request: StartRequest, now: int) -> StartResult: ...
+    def describe(self, workflow_id: str, run_id: str | None = None) -> RunRecord: ...
+    def read_history(self, run_id: str, after: int = 0) -> list[Event]: ...
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        workflow_type: str | None = None,
+        workflow_id_prefix: str | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]: ...
+    def signal(
+        self,
+        workflow_id: str,
+        run_id: str | None,
+        name: str,
+        input: tuple[Payload, ...],
+        now: int,
+        identity: str = "",
+    ) -> None: ...
+    def request_cancel(
+        self, workflow_id: str, run_id: str | None, reason: str, now: int
+    ) -> None: ...
+    def terminate(self, workflow_id: str, run_id: str | None, reason: str, now: int) -> None: ...
+
+    # -- worker side ------------------------------------------------------------------------
+    def register_worker(self, registration: WorkerRegistration, now: int) -> None: ...
+    def deregister_worker(self, worker_id: str) -> None: ...
+    def claim_workflow_task(
+        self, worker_id: str, task_queue: str, types: Sequence[str], now: int
+    ) -> WorkflowTask | None: ...
+    def complete_workflow_task(
+        self,
+        task: WorkflowTask,
+        completion: TaskCompletion,
+        now: int,
+        *,
+        keep: bool,
+        eager_activity_types: Sequence[str] | None,
+        eager_slots: int,
+    ) -> CompletionOutcome: ...
+    def fail_workflow_task(self, task: WorkflowTask, failure: Failure, now: int) -> None: ...
+    def release_workflow_task(self, task: WorkflowTask, now: int) -> None: ...
+    def claim_activity_task(
+        self, worker_id: str, task_queue: str, types: Sequence[str] | None, now: int
+    ) -> ActivityTask | None: ...
+    def complete_activity_task(
+        self,
+        task: ActivityTask,
+        result: Payload,
+        now: int,
+        *,
+        worker: str,
+        claim_workflow_task: bool,
+    ) -> WorkflowTask | None: ...
+    def fail_activity_task(
+        self,
+        task: ActivityTask,
+        failure: Failure,
+        now: int,
+        *,
+        worker: str,
+        cancelled: bool = False,
+    ) -> None: ...
+    def heartbeat_activity_task(
+        self, task: ActivityTask, details: tuple[Payload, ...], now: int
+    ) -> bool: ...
+    def housekeeping(self, now: int, worker_id: str) -> int | None: ...

@@ -1,0 +1,228 @@
+"""The SQLite schema, its version, and the checks made when a database is opened.
+
+``SCHEMA_VERSION`` is stored in the ``meta`` table. Opening a database with a newer version
+is refused with a clear error (nothing is written to it); an older version is migrated
+explicitly, step by step, inside one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+from .._engine.events import EVENT_SCHEMA_VERSION
+from ..errors import StoreCorruptError, StoreVersionError
+
+SCHEMA_VERSION: Final = 1
+"""Version table:
+    1: initial schema.
+"""
+
+APPLICATION_ID: Final = 0x44524741  # "DRGA", in the SQLite header: marks a Duragent file.
+
+DDL: Final = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE runs (
+    run_id              TEXT PRIMARY KEY,
+    workflow_id         TEXT NOT NULL,
+    workflow_type       TEXT NOT NULL,
+    task_queue          TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    start_time          INTEGER NOT NULL,
+    close_time          INTEGER,
+    last_event_id       INTEGER NOT NULL,
+    last_input_event_id INTEGER NOT NULL,
+    processed_through   INTEGER NOT NULL DEFAULT 0,
+    history_bytes       INTEGER NOT NULL DEFAULT 0,
+    first_run_id        TEXT NOT NULL,
+    parent_workflow_id  TEXT,
+    parent_run_id       TEXT,
+    parent_seq          INTEGER,
+    parent_close_policy TEXT,
+    task_failure        TEXT,
+    task_attempts       INTEGER NOT NULL DEFAULT 0,
+    memo                TEXT
+);
+CREATE UNIQUE INDEX runs_open_workflow_id ON runs(workflow_id) WHERE status = 'running';
+CREATE INDEX runs_by_workflow_id ON runs(workflow_id, start_time);
+CREATE INDEX runs_by_start ON runs(start_time);
+CREATE INDEX runs_by_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
+
+CREATE TABLE events (
+    run_id   TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    type     TEXT NOT NULL,
+    time     INTEGER NOT NULL,
+    attrs    TEXT NOT NULL,
+    PRIMARY KEY (run_id, event_id)
+) WITHOUT ROWID;
+
+CREATE TABLE payloads (
+    digest BLOB PRIMARY KEY,
+    data   BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE tasks (
+    task_id            INTEGER PRIMARY KEY,
+    kind               INTEGER NOT NULL,
+    task_queue         TEXT NOT NULL,
+    type_name          TEXT NOT NULL,
+    run_id             TEXT NOT NULL,
+    seq                INTEGER NOT NULL,
+    visible_at         INTEGER NOT NULL,
+    owner              TEXT,
+    lease              INTEGER NOT NULL DEFAULT 0,
+    lease_expires_at   INTEGER,
+    attempt            INTEGER NOT NULL DEFAULT 0,
+    scheduled_event_id INTEGER,
+    scheduled_time     INTEGER,
+    schedule_deadline  INTEGER,
+    start_to_close_ms  INTEGER,
+    heartbeat_ms       INTEGER,
+    retry_policy       TEXT,
+    at_most_once       INTEGER NOT NULL DEFAULT 0,
+    started_at         INTEGER,
+    heartbeat_at       INTEGER,
+    heartbeat_details  TEXT,
+    cancel_requested   INTEGER NOT NULL DEFAULT 0,
+    last_failure       TEXT,
+    UNIQUE (run_id, kind, seq)
+);
+CREATE INDEX tasks_to_poll ON tasks(kind, task_queue, visible_at) WHERE owner IS NULL;
+CREATE INDEX tasks_by_owner ON tasks(owner) WHERE owner IS NOT NULL;
+CREATE INDEX tasks_by_lease ON tasks(lease_expires_at) WHERE owner IS NOT NULL;
+CREATE INDEX tasks_by_deadline ON tasks(schedule_deadline) WHERE schedule_deadline IS NOT NULL;
+
+CREATE TABLE timers (
+    run_id  TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    fire_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX timers_by_due ON timers(fire_at);
+
+CREATE TABLE workers (
+    worker_id      TEXT PRIMARY KEY,
+    host           TEXT NOT NULL,
+    pid            INTEGER NOT NULL,
+    pid_started    TEXT NOT NULL,
+    task_queue     TEXT NOT NULL,
+    workflow_types TEXT NOT NULL,
+    activity_types TEXT,
+    started_at     INTEGER NOT NULL,
+    heartbeat_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE listeners (
+    address     TEXT PRIMARY KEY,
+    host        TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    pid_started TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE attempts (
+    run_id     TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    attempt    INTEGER NOT NULL,
+    started_at INTEGER,
+    ended_at   INTEGER NOT NULL,
+    worker     TEXT,
+    outcome    TEXT NOT NULL,
+    failure    TEXT,
+    PRIMARY KEY (run_id, seq, attempt)
+) WITHOUT ROWID;
+
+CREATE TABLE updates (
+    update_id  TEXT NOT NULL,
+    run_id     TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    input      TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    result     TEXT,
+    failure    TEXT,
+    identity   TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, update_id)
+) WITHOUT ROWID;
+CREATE INDEX updates_waiting ON updates(run_id) WHERE status = 'requested';
+
+CREATE TABLE queries (
+    query_id   INTEGER PRIMARY KEY,
+    run_id     TEXT NOT NULL,
+    task_queue TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    input      TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    owner      TEXT,
+    result     TEXT,
+    error      TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX queries_waiting ON queries(task_queue) WHERE status = 'requested';
+"""
+
+
+def _meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+
+
+def open_schema(conn: sqlite3.Connection, path: str) -> None:
+    """Create the schema in an empty database, or check an existing one.
+
+    Raises:
+        StoreCorruptError: The file is not SQLite, or is SQLite but not Duragent's.
+        StoreVersionError: The database was written by a newer Duragent.
+    """
+    try:
+        tables = {
+            str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    except sqlite3.DatabaseError as err:
+        raise StoreCorruptError(
+            f"{path} is not a valid Duragent database ({err}); nothing was changed. "
+            "Point Duragent at another file, or restore this one from a backup"
+        ) from err
+    if not tables:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                for statement in DDL.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("event_schema_version", str(EVENT_SCHEMA_VERSION)),
+                    ],
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return
+    if app_id != APPLICATION_ID or "meta" not in tables:
+        raise StoreCorruptError(
+            f"{path} is a SQLite database but not a Duragent one (tables: "
+            f"{', '.join(sorted(tables)[:5])}); nothing was changed. Use a new file"
+        )
+    meta = _meta(conn)
+    try:
+        version = int(meta["schema_version"])
+        event_version = int(meta.get("event_schema_version", "1"))
+    except (KeyError, ValueError) as err:
+        raise StoreCorruptError(f"{path} has a damaged meta table ({err})") from err
+    if version > SCHEMA_VERSION or event_version > EVENT_SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"{path} was written by a newer Duragent (schema version {version}, event "
+            f"version {event_version}; this Duragent supports up to {SCHEMA_VERSION} and "
+            f"{EVENT_SCHEMA_VERSION}). Upgrade Duragent to open it; nothing was changed"
+        )
+    if version < SCHEMA_VERSION:  # pragma: no cover - no older versions exist yet
+        raise StoreVersionError(f"{path} has schema version {version}; no migration exists")

@@ -1,0 +1,333 @@
+"""The worker: polls a task queue and runs workflow tasks and activity tasks.
+
+Start as many workers (in as many processes) as you like against one store; each task runs
+on one worker at a time. A worker that dies is noticed at once by the others on the same
+machine (its process is gone), and its work is picked up immediately.
+
+Example::
+
+    async with Worker(client, task_queue="agents", workflows=[Weather],
+                      activities=[get_weather_alerts]):
+        ...  # workflows on "agents" make progress while the block runs
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, Final
+
+from ._definitions import (
+    ActivityDefinition,
+    WorkflowDefinition,
+    get_activity_definition,
+    get_workflow_definition,
+)
+from ._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
+from ._worker.activities import ActivityRunner
+from ._worker.cache import RunCache
+from ._worker.workflow_tasks import EagerSlots, WorkflowTaskProcessor
+from .client import Client
+from .errors import ConfigurationError, StoreError
+from .store.base import WorkerRegistration, WorkflowTask
+from .store.liveness import process_start_marker, this_host
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("duragent.worker")
+
+_IDLE_POLL_S: Final = 1.0
+_HOUSEKEEPING_MAX_SLEEP_S: Final = 0.5
+_WORKER_HEARTBEAT_S: Final = 10.0
+
+
+class Worker:
+    """Runs the workflows and activities of one task queue.
+
+    Args:
+        client: The client whose store to work on.
+        task_queue: The queue to poll.
+        workflows: ``@workflow.defn`` classes this worker runs.
+        activities: ``@activity.defn`` functions this worker runs (at most one dynamic).
+        max_concurrent_activities: Activity attempts running at once.
+        max_cached_workflows: Workflow instances kept in memory; others are evicted and
+            rebuilt by replay when they have work, so waiting workflows cost no memory.
+        activity_executor: Runs sync activities; defaults to a thread pool of
+            ``max_concurrent_activities`` threads.
+        graceful_shutdown_timeout: How long shutdown lets running activities finish before
+            cancelling them and handing their tasks back (retried at once elsewhere).
+        identity: Worker id recorded in history; defaults to host, pid and a random suffix.
+        plugins: Plugins that add workflows/activities or adjust the worker
+            (``plugin.configure_worker(worker)`` is called before validation).
+        continue_as_new_threshold: History length at which
+            ``workflow.info().is_continue_as_new_suggested()`` turns true.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str,
+        workflows: Sequence[type] = (),
+        activities: Sequence[Callable[..., Any]] = (),
+        max_concurrent_activities: int = 100,
+        max_cached_workflows: int = 1000,
+        activity_executor: Executor | None = None,
+        graceful_shutdown_timeout: timedelta = timedelta(0),
+        identity: str | None = None,
+        plugins: Sequence[Any] = (),
+        continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
+    ) -> None:
+        if not task_queue:
+            raise ConfigurationError("a task queue is required")
+        if max_concurrent_activities < 1:
+            raise ConfigurationError("max_concurrent_activities must be >= 1")
+        self.client = client
+        self.task_queue = task_queue
+        self.workflows: list[type] = list(workflows)
+        self.activities: list[Callable[..., Any]] = list(activities)
+        self.plugins = tuple(plugins)
+        for plugin in (*client.plugins, *self.plugins):
+            configure = getattr(plugin, "configure_worker", None)
+            if configure is not None:
+                configure(self)
+        self.worker_id = identity or f"{this_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._workflow_defs = self._collect_workflows(self.workflows)
+        self._activity_defs, self._dynamic = self._collect_activities(self.activities)
+        if not self._workflow_defs and not self._activity_defs and self._dynamic is None:
+            raise ConfigurationError("a worker needs at least one workflow or activity")
+        self._grace = graceful_shutdown_timeout.total_seconds()
+        self._own_executor = activity_executor is None
+        self._executor = activity_executor or ThreadPoolExecutor(
+            max_workers=max_concurrent_activities, thread_name_prefix="duragent-activity"
+        )
+        self.cache = RunCache(max_cached_workflows)
+        store = client.store
+        self._activities = ActivityRunner(
+            store=store,
+            converter=client.converter,
+            clock=client.clock,
+            worker_id=self.worker_id,
+            activities=self._activity_defs,
+            dynamic=self._dynamic,
+            executor=self._executor,
+            max_concurrent=max_concurrent_activities,
+            claim_workflow_for=(
+                (self.worker_id, task_queue, list(self._workflow_defs))
+                if self._workflow_defs
+                else None
+            ),
+            process_workflow_task=self._process_eager_workflow_task,
+        )
+        has_activities = bool(self._activity_defs) or self._dynamic is not None
+        self._workflow_tasks = WorkflowTaskProcessor(
+            store=store,
+            converter=client.converter,
+            clock=client.clock,
+            worker_id=self.worker_id,
+            definitions=self._workflow_defs,
+            cache=self.cache,
+            eager=EagerSlots(task_queue, self._activities.types, self._activities.free_slots)
+            if has_activities
+            else None,
+            start_activities=self._activities.start,
+            continue_as_new_threshold=continue_as_new_threshold,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._stop: asyncio.Event | None = None
+
+    # -- registration ----------------------------------------------------------------------
+
+    @staticmethod
+    def _collect_workflows(workflows: Sequence[type]) -> dict[str, WorkflowDefinition]:
+        out: dict[str, WorkflowDefinition] = {}
+        for cls in workflows:
+            defn = get_workflow_definition(cls)
+            if defn is None:
+                raise ConfigurationError(f"{cls!r} is not a @workflow.defn class")
+            if defn.name in out and out[defn.name] is not defn:
+                raise ConfigurationError(f"two workflows are named {defn.name!r}")
+            out[defn.name] = defn
+        return out
+
+    @staticmethod
+    def _collect_activities(
+        activities: Sequence[Callable[..., Any]],
+    ) -> tuple[dict[str, ActivityDefinition], ActivityDefinition | None]:
+        out: dict[str, ActivityDefinition] = {}
+        dynamic: ActivityDefinition | None = None
+        for fn in activities:
+            defn = get_activity_definition(fn)
+            if defn is None:
+                raise ConfigurationError(
+                    f"{getattr(fn, '__qualname__', fn)!r} is not an @activity.defn function"
+                )
+            if defn.dynamic:
+                if dynamic is not None and dynamic is not defn:
+                    raise ConfigurationError("a worker can have only one dynamic activity")
+                dynamic = defn
+                continue
+            if defn.name in out and out[defn.name] is not defn:
+                raise ConfigurationError(f"two activities are named {defn.name!r}")
+            out[defn.name] = defn
+        return out, dynamic
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Worker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    async def start(self) -> None:
+        """Register the worker, recover the work of dead workers, and start polling."""
+        if self._started:
+            raise ConfigurationError("the worker is already running")
+        self._started = True
+        self._stop = asyncio.Event()
+        store = self.client.store
+        now = self.client.clock.now_ms()
+        store.register_worker(
+            WorkerRegistration(
+                worker_id=self.worker_id,
+                host=this_host(),
+                pid=os.getpid(),
+                pid_started=process_start_marker(os.getpid()),
+                task_queue=self.task_queue,
+                workflow_types=tuple(self._workflow_defs),
+                activity_types=(None if self._dynamic is not None else tuple(self._activity_defs)),
+            ),
+            now,
+        )
+        store.enable_remote_wakeups()
+        store.notifier.attach_loop(asyncio.get_running_loop())
+        self._activities.bind_loop()
+        store.reclaim_dead_workers(now)
+        store.housekeeping(now, self.worker_id)
+        loop = asyncio.get_running_loop()
+        if self._workflow_defs:
+            self._tasks.append(loop.create_task(self._poll_workflows(), name="duragent-wf-poll"))
+        if self._activity_defs or self._dynamic is not None:
+            self._tasks.append(loop.create_task(self._poll_activities(), name="duragent-act-poll"))
+        self._tasks.append(loop.create_task(self._housekeeping(), name="duragent-housekeeping"))
+
+    async def run(self) -> None:
+        """Start (if needed) and run until :meth:`shutdown` is called or the task is
+        cancelled."""
+        if not self._started:
+            await self.start()
+        assert self._stop is not None
+        try:
+            await self._stop.wait()
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop polling, let in-flight activities finish (up to the graceful timeout),
+        hand back the rest, and deregister."""
+        if not self._started:
+            return
+        self._started = False
+        if self._stop is not None:
+            self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self._activities.shutdown(self._grace)
+        self.cache.clear()
+        store = self.client.store
+        with contextlib.suppress(StoreError):
+            store.deregister_worker(self.worker_id)
+        if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- loops ----------------------------------------------------------------------------
+
+    def _process_eager_workflow_task(self, task: WorkflowTask) -> None:
+        self._workflow_tasks.process(task)
+
+    async def _poll_workflows(self) -> None:
+        store = self.client.store
+        clock = self.client.clock
+        types = list(self._workflow_defs)
+        topics = [f"wf:{self.task_queue}"]
+        while True:
+            listener = store.notifier.listen(topics)
+            try:
+                task = store.claim_workflow_task(
+                    self.worker_id, self.task_queue, types, clock.now_ms()
+                )
+            except StoreError:
+                log.exception("claiming a workflow task failed")
+                task = None
+            if task is None:
+                await listener.wait(_IDLE_POLL_S)
+                continue
+            listener.close()
+            self._workflow_tasks.process(task)
+            await asyncio.sleep(0)  # let activities and other loops run between tasks
+
+    async def _poll_activities(self) -> None:
+        store = self.client.store
+        clock = self.client.clock
+        runner = self._activities
+        topics = [f"act:{self.task_queue}"]
+        while True:
+            if runner.free_slots() <= 0:
+                runner.slot_freed.clear()
+                await runner.slot_freed.wait()
+                continue
+            listener = store.notifier.listen(topics)
+            try:
+                task = store.claim_activity_task(
+                    self.worker_id, self.task_queue, runner.types, clock.now_ms()
+                )
+            except StoreError:
+                log.exception("claiming an activity task failed")
+                task = None
+            if task is None:
+                await listener.wait(_IDLE_POLL_S)
+                continue
+            listener.close()
+            runner.start([task])
+            await asyncio.sleep(0)
+
+    async def _housekeeping(self) -> None:
+        store = self.client.store
+        clock = self.client.clock
+        loop = asyncio.get_running_loop()
+        last_heartbeat = loop.time()
+        topics = [f"wf:{self.task_queue}", f"act:{self.task_queue}"]
+        last_now = clock.now_ms()
+        while True:
+            listener = store.notifier.listen(["timer"])
+            now = clock.now_ms()
+            try:
+                store.reclaim_dead_workers(now)
+                next_due = store.housekeeping(now, self.worker_id)
+                if store.became_visible(last_now, now):
+                    # A retry backoff ended: wake the pollers (no commit announced it).
+                    store.notifier.notify(topics, remote=False)
+                if loop.time() - last_heartbeat > _WORKER_HEARTBEAT_S:
+                    store.heartbeat_worker(self.worker_id, now)
+                    last_heartbeat = loop.time()
+            except StoreError:
+                log.exception("worker housekeeping failed")
+                next_due = None
+            last_now = now
+            sleep = _HOUSEKEEPING_MAX_SLEEP_S
+            if next_due is not None:
+                sleep = min(sleep, max(0.001, (next_due - clock.now_ms()) / 1000))
+            await listener.wait(sleep)

@@ -1,0 +1,675 @@
+"""The workflow-side API: decorators for workflow classes and the functions workflow code
+calls (activities, timers, conditions, child workflows, deterministic time and randomness).
+
+Workflow code must be deterministic: given the same history it must ask for the same
+things in the same order. Use :func:`now`, :func:`random` and :func:`uuid4` instead of
+``datetime.now()``, ``random`` and ``uuid``, and do I/O only in activities. ``asyncio``
+works as usual (``sleep``, ``gather``, ``wait``, ``as_completed``, ``wait_for``, ``timeout``)
+and is durable: a sleep is a timer recorded in history.
+
+Every function here dispatches to the runtime of the workflow that is running (found
+through a context variable), so the same code runs on the embedded engine, on the
+replayer and in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import random as _random
+import uuid as _uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, NoReturn, TypeVar, cast, overload
+
+from ._definitions import (
+    HANDLER_ATTR,
+    WORKFLOW_ATTR,
+    HandlerDefinition,
+    WorkflowDefinition,
+)
+from ._runtime import ActivityOptions, ChildWorkflowOptions, in_workflow, runtime
+from .errors import ConfigurationError
+from .retry import RetryPolicy
+
+__all__ = [
+    "ActivityHandle",
+    "ChildWorkflowHandle",
+    "ContinueAsNewError",
+    "ExternalWorkflowHandle",
+    "ParentClosePolicy",
+    "WorkflowInfo",
+    "all_handlers_finished",
+    "continue_as_new",
+    "defn",
+    "deprecate_patch",
+    "execute_activity",
+    "execute_child_workflow",
+    "get_external_workflow_handle",
+    "in_workflow",
+    "info",
+    "init",
+    "is_replaying",
+    "logger",
+    "now",
+    "patched",
+    "query",
+    "random",
+    "run",
+    "set_dynamic_signal_handler",
+    "set_signal_handler",
+    "signal",
+    "sleep",
+    "start_activity",
+    "start_child_workflow",
+    "update",
+    "uuid4",
+    "wait_condition",
+]
+
+T = TypeVar("T")
+C = TypeVar("C", bound=type)
+F = TypeVar("F", bound=Callable[..., Any])
+
+_RUN_ATTR = "__duragent_run__"
+_INIT_ATTR = "__duragent_init__"
+_MISSING: Any = object()
+
+
+# ---------------------------------------------------------------------------- data types
+
+
+@dataclass(frozen=True)
+class WorkflowInfo:
+    """Facts about the running workflow (deterministic: the same on replay)."""
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    attempt: int
+    start_time: datetime
+    parent_workflow_id: str | None
+    parent_run_id: str | None
+    continued_run_id: str | None
+    first_run_id: str
+    _history_length: Callable[[], int]
+    _continue_as_new_threshold: int
+
+    def get_current_history_length(self) -> int:
+        """Number of events in this run's history as of the current workflow task."""
+        return self._history_length()
+
+    def is_continue_as_new_suggested(self) -> bool:
+        """Whether history has grown long enough that the workflow should
+        :func:`continue_as_new` to keep replay fast."""
+        return self._history_length() >= self._continue_as_new_threshold
+
+
+class ParentClosePolicy:
+    """What happens to a running child when its parent closes."""
+
+    TERMINATE = "terminate"
+    REQUEST_CANCEL = "request_cancel"
+    ABANDON = "abandon"
+
+
+class ContinueAsNewError(BaseException):
+    """Raised by :func:`continue_as_new`; not an ``Exception``, so a broad
+    ``except Exception`` in workflow code does not swallow it."""
+
+    def __init__(self, args: Sequence[Any], workflow_type: str | None, task_queue: str | None):
+        super().__init__("continue as new")
+        self.input_args = tuple(args)
+        self.workflow_type = workflow_type
+        self.task_queue = task_queue
+
+
+class ActivityHandle(asyncio.Future[T], Generic[T]):
+    """A started activity: await it for the result, ``cancel()`` it to request
+    cancellation (the awaiting code gets ``asyncio.CancelledError`` at once)."""
+
+    _on_cancel: Callable[[], None] | None = None
+    _stable_hash: int = 0
+
+    def __hash__(self) -> int:
+        # Set by the runtime to a creation number: deterministic set iteration on replay.
+        return self._stable_hash or id(self)
+
+    def cancel(self, msg: Any = None) -> bool:
+        if self.done():
+            return False
+        hook, self._on_cancel = self._on_cancel, None
+        if hook is not None:
+            hook()
+        return super().cancel(msg)
+
+
+class ChildWorkflowHandle(asyncio.Future[T], Generic[T]):
+    """A started child workflow: await it for the result; ``signal()`` it; cancel it by
+    cancelling the handle (the child receives a cancellation request)."""
+
+    id: str = ""
+    first_execution_run_id: str = ""
+    _on_cancel: Callable[[], None] | None = None
+    _signal: Callable[[str, Sequence[Any]], Awaitable[None]] | None = None
+    _stable_hash: int = 0
+
+    def __hash__(self) -> int:
+        return self._stable_hash or id(self)
+
+    def cancel(self, msg: Any = None) -> bool:
+        if self.done():
+            return False
+        hook, self._on_cancel = self._on_cancel, None
+        if hook is not None:
+            hook()
+        return super().cancel(msg)
+
+    async def signal(
+        self, signal: Callable[..., Any] | str, arg: Any = _MISSING, *, args: Sequence[Any] = ()
+    ) -> None:
+        """Send a signal to the child workflow."""
+        assert self._signal is not None
+        await self._signal(_handler_name(signal, "signal"), _one_or_many(arg, args))
+
+
+class ExternalWorkflowHandle:
+    """A handle to another workflow, for signalling or cancelling it from workflow code."""
+
+    def __init__(
+        self,
+        workflow_id: str,
+        run_id: str | None,
+        signal_fn: Callable[[str, Sequence[Any]], Awaitable[None]],
+        cancel_fn: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.id = workflow_id
+        self.run_id = run_id
+        self._signal_fn = signal_fn
+        self._cancel_fn = cancel_fn
+
+    async def signal(
+        self, signal: Callable[..., Any] | str, arg: Any = _MISSING, *, args: Sequence[Any] = ()
+    ) -> None:
+        """Send a signal; raises if the workflow does not exist or is closed."""
+        await self._signal_fn(_handler_name(signal, "signal"), _one_or_many(arg, args))
+
+    async def cancel(self) -> None:
+        """Request cancellation of the workflow."""
+        await self._cancel_fn()
+
+
+# ---------------------------------------------------------------------------- decorators
+
+
+@overload
+def defn(cls: C) -> C: ...
+@overload
+def defn(
+    *,
+    name: str | None = None,
+    failure_exception_types: Sequence[type[BaseException]] = (),
+) -> Callable[[C], C]: ...
+def defn(
+    cls: C | None = None,
+    *,
+    name: str | None = None,
+    failure_exception_types: Sequence[type[BaseException]] = (),
+) -> C | Callable[[C], C]:
+    """Mark a class as a workflow.
+
+    The class needs exactly one ``async`` method decorated with :func:`run`, and may have
+    :func:`signal`, :func:`query` and :func:`update` handlers.
+
+    Args:
+        name: Workflow type name; defaults to the class name.
+        failure_exception_types: Exception types that fail the workflow when raised from
+            it. By default only :class:`duragent.errors.FailureError` subclasses (such as
+            ``ApplicationError``) fail a workflow; any other exception is treated as a bug:
+            the workflow task is retried, so a code fix lets the run continue.
+    """
+
+    def decorate(target: C) -> C:
+        if not inspect.isclass(target):
+            raise ConfigurationError(f"@workflow.defn must decorate a class, not {target!r}")
+        run_fns: list[Callable[..., Any]] = []
+        handlers: list[HandlerDefinition] = []
+        init_takes_args = False
+        for klass in reversed(target.__mro__):
+            for attr, member in vars(klass).items():
+                if getattr(member, _RUN_ATTR, False):
+                    run_fns = [f for f in run_fns if f.__name__ != attr] + [member]
+                handler = getattr(member, HANDLER_ATTR, None)
+                if isinstance(handler, HandlerDefinition):
+                    handlers = [h for h in handlers if h.method_name != attr] + [handler]
+                if attr == "__init__" and getattr(member, _INIT_ATTR, False):
+                    init_takes_args = True
+        if len(run_fns) != 1:
+            raise ConfigurationError(
+                f"workflow {target.__qualname__} must have exactly one @workflow.run method, "
+                f"found {len(run_fns)}"
+            )
+        run_fn = run_fns[0]
+        if not inspect.iscoroutinefunction(run_fn):
+            raise ConfigurationError(
+                f"@workflow.run method {target.__qualname__}.{run_fn.__name__} must be async"
+            )
+        definition = WorkflowDefinition(
+            name=name or target.__name__,
+            cls=target,
+            run_fn=run_fn,
+            init_takes_args=init_takes_args,
+            failure_exception_types=tuple(failure_exception_types),
+        )
+        for h in handlers:
+            table = {
+                "signal": definition.signals,
+                "query": definition.queries,
+                "update": definition.updates,
+            }[h.kind]
+            if h.name is None:
+                setattr(definition, f"dynamic_{h.kind}", h)
+            elif h.name in table:
+                raise ConfigurationError(
+                    f"workflow {target.__qualname__} has two {h.kind} handlers named {h.name!r}"
+                )
+            else:
+                table[h.name] = h
+        setattr(target, WORKFLOW_ATTR, definition)
+        setattr(run_fn, WORKFLOW_ATTR, definition)
+        return cast(C, target)
+
+    return decorate(cls) if cls is not None else decorate
+
+
+def run(fn: F) -> F:
+    """Mark the ``async`` entry-point method of a workflow class."""
+    setattr(fn, _RUN_ATTR, True)
+    return fn
+
+
+def init(fn: F) -> F:
+    """Mark ``__init__`` as taking the same arguments as the run method, so handlers can
+    use them before ``run`` starts."""
+    if fn.__name__ != "__init__":
+        raise ConfigurationError("@workflow.init can only decorate __init__")
+    setattr(fn, _INIT_ATTR, True)
+    return fn
+
+
+def _handler_decorator(
+    kind: str, fn: Any, name: str | None, dynamic: bool, unfinished_policy: str = ""
+) -> Any:
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        is_async = inspect.iscoroutinefunction(f)
+        if kind == "query" and is_async:
+            raise ConfigurationError(f"@workflow.query {f.__qualname__} must not be async")
+        handler = HandlerDefinition(
+            kind=kind,
+            name=None if dynamic else (name or f.__name__),
+            method_name=f.__name__,
+            fn=f,
+            is_async=is_async,
+            unfinished_policy=unfinished_policy or "warn_and_abandon",
+        )
+        setattr(f, HANDLER_ATTR, handler)
+        if kind == "update":
+
+            def validator(v: Callable[..., Any]) -> Callable[..., Any]:
+                if inspect.iscoroutinefunction(v):
+                    raise ConfigurationError(f"update validator {v.__qualname__} must not be async")
+                handler.validator = v
+                return v
+
+            setattr(f, "validator", validator)  # noqa: B010
+        return f
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+@overload
+def signal(fn: F) -> F: ...
+@overload
+def signal(
+    *, name: str | None = None, dynamic: bool = False, unfinished_policy: str = ""
+) -> Callable[[F], F]: ...
+def signal(
+    fn: F | None = None,
+    *,
+    name: str | None = None,
+    dynamic: bool = False,
+    unfinished_policy: str = "",
+) -> F | Callable[[F], F]:
+    """Mark a method as a signal handler (sync or async). ``dynamic=True`` makes it the
+    catch-all handler, called as ``handler(name, args)``."""
+    return _handler_decorator("signal", fn, name, dynamic, unfinished_policy)  # type: ignore[no-any-return]
+
+
+@overload
+def query(fn: F) -> F: ...
+@overload
+def query(*, name: str | None = None, dynamic: bool = False) -> Callable[[F], F]: ...
+def query(
+    fn: F | None = None, *, name: str | None = None, dynamic: bool = False
+) -> F | Callable[[F], F]:
+    """Mark a (non-async) method as a read-only query handler."""
+    return _handler_decorator("query", fn, name, dynamic)  # type: ignore[no-any-return]
+
+
+@overload
+def update(fn: F) -> F: ...
+@overload
+def update(
+    *, name: str | None = None, dynamic: bool = False, unfinished_policy: str = ""
+) -> Callable[[F], F]: ...
+def update(
+    fn: F | None = None,
+    *,
+    name: str | None = None,
+    dynamic: bool = False,
+    unfinished_policy: str = "",
+) -> F | Callable[[F], F]:
+    """Mark a method as an update handler: like a signal that returns a result.
+
+    Decorate a non-async method with ``@<handler>.validator`` to reject updates before
+    they are recorded (raise any exception to reject).
+    """
+    return _handler_decorator("update", fn, name, dynamic, unfinished_policy)  # type: ignore[no-any-return]
+
+
+def _handler_name(ref: Callable[..., Any] | str, kind: str) -> str:
+    if isinstance(ref, str):
+        return ref
+    handler = getattr(ref, HANDLER_ATTR, None)
+    if not isinstance(handler, HandlerDefinition) or handler.kind != kind:
+        raise ConfigurationError(f"{ref!r} is not a @workflow.{kind} method")
+    if handler.name is None:
+        raise ConfigurationError(f"{ref!r} is a dynamic {kind} handler; pass a name instead")
+    return handler.name
+
+
+def _one_or_many(arg: Any, args: Sequence[Any]) -> Sequence[Any]:
+    if arg is not _MISSING:
+        if args:
+            raise ConfigurationError("pass either one positional argument or args=[...]")
+        return (arg,)
+    return tuple(args)
+
+
+# ---------------------------------------------------------------------- runtime functions
+
+
+def info() -> WorkflowInfo:
+    """Facts about the running workflow."""
+    return runtime().info()
+
+
+def now() -> datetime:
+    """Deterministic current time (UTC) of the workflow: the time of the current task."""
+    return runtime().now()
+
+
+def random() -> _random.Random:
+    """A deterministic random generator, seeded per run."""
+    return runtime().random()
+
+
+def uuid4() -> _uuid.UUID:
+    """A deterministic random UUID (version 4)."""
+    return runtime().uuid4()
+
+
+def is_replaying() -> bool:
+    """Whether the code is re-running recorded history (e.g. to skip logging)."""
+    return runtime().is_replaying()
+
+
+def _seconds(duration: timedelta | float | None) -> float | None:
+    if duration is None:
+        return None
+    return duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
+
+
+async def sleep(duration: timedelta | float) -> None:
+    """Durable sleep: a timer recorded in history (same as ``asyncio.sleep`` here)."""
+    seconds = _seconds(duration)
+    assert seconds is not None
+    await asyncio.sleep(seconds)
+
+
+async def wait_condition(
+    fn: Callable[[], bool], *, timeout: timedelta | float | None = None
+) -> None:
+    """Wait until ``fn()`` is true (checked after every change of workflow state).
+
+    Raises:
+        asyncio.TimeoutError: ``timeout`` passed first (a durable timer).
+    """
+    await runtime().wait_condition(fn, _seconds(timeout))
+
+
+def start_activity(
+    activity: Callable[..., Any] | str,
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    task_queue: str | None = None,
+    start_to_close_timeout: timedelta | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    heartbeat_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    at_most_once: bool | None = None,
+    result_type: Any = None,
+    summary: str = "",
+) -> ActivityHandle[Any]:
+    """Schedule an activity and return a handle to await (see :func:`execute_activity`)."""
+    return runtime().start_activity(
+        activity,
+        _one_or_many(arg, args),
+        ActivityOptions(
+            task_queue=task_queue,
+            start_to_close_timeout=start_to_close_timeout,
+            schedule_to_close_timeout=schedule_to_close_timeout,
+            heartbeat_timeout=heartbeat_timeout,
+            retry_policy=retry_policy,
+            at_most_once=at_most_once,
+            summary=summary,
+        ),
+        result_type,
+    )
+
+
+async def execute_activity(
+    activity: Callable[..., Any] | str,
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    task_queue: str | None = None,
+    start_to_close_timeout: timedelta | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    heartbeat_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    at_most_once: bool | None = None,
+    result_type: Any = None,
+    summary: str = "",
+) -> Any:
+    """Run an activity and return its result.
+
+    Args:
+        activity: An ``@activity.defn`` function, or an activity type name.
+        arg: The single argument (or use ``args=[...]`` for several).
+        task_queue: Task queue of the activity; defaults to the workflow's.
+        start_to_close_timeout: Limit on one attempt. One of this and
+            ``schedule_to_close_timeout`` is required.
+        schedule_to_close_timeout: Limit on all attempts together, retries included.
+        heartbeat_timeout: An attempt that does not heartbeat this often is timed out.
+        retry_policy: How failed attempts are retried; defaults to unlimited attempts with
+            exponential backoff from 1 s to 100 s.
+        at_most_once: Never re-run an attempt that may have started: if its worker dies
+            mid-attempt the activity fails with an ``ActivityError`` instead.
+        result_type: Type to decode the result into when ``activity`` is a name
+            (otherwise the function's return annotation is used).
+        summary: A short description shown in timelines.
+
+    Raises:
+        ActivityError: The activity failed for good; ``cause`` says why.
+    """
+    return await start_activity(
+        activity,
+        arg,
+        args=args,
+        task_queue=task_queue,
+        start_to_close_timeout=start_to_close_timeout,
+        schedule_to_close_timeout=schedule_to_close_timeout,
+        heartbeat_timeout=heartbeat_timeout,
+        retry_policy=retry_policy,
+        at_most_once=at_most_once,
+        result_type=result_type,
+        summary=summary,
+    )
+
+
+def patched(patch_id: str) -> bool:
+    """Whether to take the new code path of a change to a running workflow.
+
+    Returns True in new runs (and records the decision); in a run whose history predates
+    the change it returns False, so old runs keep replaying the old path::
+
+        if workflow.patched("send-email-v2"):
+            await workflow.execute_activity(send_email_v2, ...)
+        else:
+            await workflow.execute_activity(send_email, ...)
+    """
+    return runtime().patched(patch_id, deprecated=False)
+
+
+def deprecate_patch(patch_id: str) -> None:
+    """Declare that no run still needs the old path of ``patch_id``: the ``patched`` branch
+    can be removed, and histories with or without the patch marker both replay."""
+    runtime().patched(patch_id, deprecated=True)
+
+
+async def start_child_workflow(
+    workflow: Any,
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    id: str | None = None,
+    task_queue: str | None = None,
+    parent_close_policy: str = ParentClosePolicy.TERMINATE,
+    memo: dict[str, Any] | None = None,
+    result_type: Any = None,
+) -> ChildWorkflowHandle[Any]:
+    """Start a child workflow and return its handle once it has started.
+
+    Args:
+        workflow: The child's ``run`` method, class, or workflow type name.
+        id: Workflow id of the child; defaults to ``"<parent id>/child-<n>"``.
+        parent_close_policy: A :class:`ParentClosePolicy` value.
+
+    Raises:
+        WorkflowAlreadyStartedError: A workflow with this id is already running.
+    """
+    return await runtime().start_child_workflow(
+        workflow,
+        _one_or_many(arg, args),
+        ChildWorkflowOptions(
+            id=id, task_queue=task_queue, parent_close_policy=parent_close_policy, memo=memo
+        ),
+        result_type,
+    )
+
+
+async def execute_child_workflow(
+    workflow: Any,
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    id: str | None = None,
+    task_queue: str | None = None,
+    parent_close_policy: str = ParentClosePolicy.TERMINATE,
+    memo: dict[str, Any] | None = None,
+    result_type: Any = None,
+) -> Any:
+    """Run a child workflow and return its result.
+
+    Raises:
+        ChildWorkflowError: The child failed, was cancelled or terminated.
+    """
+    handle = await start_child_workflow(
+        workflow,
+        arg,
+        args=args,
+        id=id,
+        task_queue=task_queue,
+        parent_close_policy=parent_close_policy,
+        memo=memo,
+        result_type=result_type,
+    )
+    return await handle
+
+
+def get_external_workflow_handle(
+    workflow_id: str, *, run_id: str | None = None
+) -> ExternalWorkflowHandle:
+    """A handle to signal or cancel another workflow from workflow code."""
+    return runtime().external_workflow(workflow_id, run_id)
+
+
+def continue_as_new(
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    workflow: Any = None,
+    task_queue: str | None = None,
+) -> NoReturn:
+    """Close this run and start a new run of the same workflow id with a fresh history.
+
+    Raises ``ContinueAsNewError`` (a ``BaseException``); let it propagate out of ``run``.
+    """
+    runtime().continue_as_new(_one_or_many(arg, args), workflow, task_queue)
+
+
+def set_signal_handler(name: str, handler: Callable[..., Any] | None) -> None:
+    """Register (or with ``None`` remove) a signal handler at run time. Signals that
+    arrived earlier for this name are delivered to it now, in order."""
+    runtime().set_handler("signal", name, handler)
+
+
+def set_dynamic_signal_handler(handler: Callable[..., Any] | None) -> None:
+    """Register a catch-all signal handler, called as ``handler(name, args)``."""
+    runtime().set_handler("signal", None, handler)
+
+
+def all_handlers_finished() -> bool:
+    """Whether no signal or update handler is still running (await it before returning
+    from ``run`` so that none is abandoned)."""
+    return runtime().all_handlers_finished()
+
+
+class _ReplaySafeLogger(logging.LoggerAdapter[logging.Logger]):
+    """Logs only when not replaying, and tags records with the workflow id."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        if in_workflow() and runtime().is_replaying():
+            return False
+        return super().isEnabledFor(level)
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        if in_workflow():
+            wf = runtime().info()
+            msg = f"{msg} [{wf.workflow_type} {wf.workflow_id}]"
+        return msg, kwargs
+
+
+logger = _ReplaySafeLogger(logging.getLogger("duragent.workflow"), {})
+"""A logger for workflow code that stays quiet while history is replayed."""
+
+
+# Kept for introspection by tools (e.g. the CLI) without importing internals.
+WorkflowDefinitionType = WorkflowDefinition
