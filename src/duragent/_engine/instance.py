@@ -729,7 +729,10 @@ class WorkflowInstance(WorkflowRuntime):
         if timeout is None:
             await future
         else:
-            await asyncio.wait_for(future, timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation of the workflow that arrives together with the condition.
+            async with asyncio.timeout(timeout):
+                await future
 
     def wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> Awaitable[None]:
         self._check_writable("wait for a condition")

@@ -165,12 +165,11 @@ class Listener:
     async def wait(self, timeout: float) -> bool:
         """Wait for a notification (True) or the timeout (False)."""
         try:
-            if timeout <= 0:
-                return self._fut.done()
-            await asyncio.wait_for(asyncio.shield(self._fut), timeout)
-            return True
-        except TimeoutError:
-            return False
+            if timeout > 0 and not self._fut.done():
+                # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that
+                # races with the future completing, and the caller would never stop.
+                await asyncio.wait((self._fut,), timeout=timeout)
+            return self._fut.done()
         finally:
             self.close()
 

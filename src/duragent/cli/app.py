@@ -1,0 +1,77 @@
+"""The ``duragent`` command group: the global ``--db`` option and error reporting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from ..errors import DuragentError
+from ._common import DEFAULT_DB, CliState, err
+from .list_cmd import list_command
+from .show_cmd import show_command
+from .worker_cmd import worker_command
+from .workflow_cmds import (
+    cancel_command,
+    export_command,
+    result_command,
+    signal_command,
+    start_command,
+    terminate_command,
+)
+
+
+def report_error(message: str) -> None:
+    """Print ``error: message`` in red on stderr (no traceback)."""
+    err().print(f"[bold red]error:[/] [red]{escape(message)}[/]")
+
+
+class DuragentGroup(click.Group):
+    """A click group that turns Duragent errors into one red line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; a :class:`DuragentError` (or a timeout while waiting)
+        becomes ``error: <message>`` on stderr and exit status 1."""
+        try:
+            return super().invoke(ctx)
+        except DuragentError as error:
+            report_error(str(error))
+            ctx.exit(1)
+        except TimeoutError as error:  # handle.result(timeout=...) ran out of time
+            report_error(str(error) or "timed out")
+            ctx.exit(1)
+        except OSError as error:  # unreadable module file, unwritable export path, ...
+            report_error(str(error))
+            ctx.exit(1)
+
+
+@click.group(cls=DuragentGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar="DURAGENT_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    metavar="URL",
+    help="Store URL: sqlite:///relative.db, sqlite:////absolute.db or a file path "
+    "(env DURAGENT_DB).",
+)
+@click.version_option(package_name="duragent", prog_name="duragent")
+@click.pass_context
+def cli(ctx: click.Context, db: str) -> None:
+    """Duragent: durable AI agents on one SQLite file.
+
+    Run workers, start and inspect workflows, and see every step they took.
+    """
+    ctx.obj = CliState(db=db)
+
+
+cli.add_command(worker_command)
+cli.add_command(start_command)
+cli.add_command(list_command)
+cli.add_command(show_command)
+cli.add_command(result_command)
+cli.add_command(cancel_command)
+cli.add_command(terminate_command)
+cli.add_command(signal_command)
+cli.add_command(export_command)

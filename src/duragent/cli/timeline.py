@@ -1,0 +1,296 @@
+"""A workflow run's history as a timeline: one step per thing that happened.
+
+Pure data: :func:`build_timeline` folds the events of one run (plus the store's record of
+failed activity attempts and still-pending activities) into :class:`Step` rows in the order
+they began; ``show_cmd`` renders them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._engine import events as ev
+from .._engine.failure import Failure
+from ._common import fmt_duration, fmt_time, payload_text, payloads_text, to_json, truncate
+
+
+class State:
+    """How a step ended (or that it has not yet)."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    CANCELLED = "cancelled"
+    RUNNING = "running"
+    WAITING = "waiting"
+    INFO = "info"
+
+
+@dataclass
+class Note:
+    """A line under a step: an earlier attempt, a pending attempt, who sent a signal."""
+
+    text: str
+    state: str = State.INFO
+    order: int = 1 << 30
+    """Sort key among a step's notes: the attempt number for attempt lines."""
+
+
+@dataclass
+class Step:
+    """One row of the timeline.
+
+    Attributes:
+        event_id: The event where the step began.
+        time: When it began (epoch milliseconds).
+        title: What it is, e.g. ``activity flaky #1``.
+        state: A :class:`State` value.
+        detail: Input, result or error, cut to one line.
+        duration_ms: How long it took (None while running or for instant steps).
+        attempts: Activity attempts made (0 for other steps).
+        notes: Lines shown under the step.
+    """
+
+    event_id: int
+    time: int
+    title: str
+    state: str = State.INFO
+    detail: str = ""
+    duration_ms: int | None = None
+    attempts: int = 0
+    notes: list[Note] = field(default_factory=lambda: [])
+
+
+def describe_failure(failure: Failure | None) -> str:
+    """One line for a recorded failure (type, message, root cause)."""
+    return "" if failure is None else failure.describe()
+
+
+_OUTCOME_STATE = {
+    "failed": State.FAILED,
+    "timed_out": State.TIMED_OUT,
+    "interrupted": State.FAILED,
+    "cancelled": State.CANCELLED,
+}
+
+
+def _attempt_note(a: dict[str, Any]) -> Note:
+    outcome = str(a.get("outcome", "failed"))
+    started, ended = a.get("started_at"), a.get("ended_at")
+    took = f" after {fmt_duration(ended - started)}" if started and ended else ""
+    worker = f" on {a['worker']}" if a.get("worker") else ""
+    reason = describe_failure(a.get("failure"))
+    text = f"attempt {a['attempt']} {outcome.replace('_', ' ')}{took}{worker}"
+    state = _OUTCOME_STATE.get(outcome, State.FAILED)
+    return Note(f"{text}: {truncate(reason, 160)}" if reason else text, state, int(a["attempt"]))
+
+
+def _pending_note(p: dict[str, Any], now_ms: int) -> Note:
+    attempt = int(p.get("attempt") or 0)
+    last = describe_failure(p.get("last_failure"))
+    if p.get("owner"):
+        since = p.get("started_at")
+        running = f" for {fmt_duration(now_ms - since)}" if since else ""
+        text = f"attempt {attempt} running on {p['owner']}{running}"
+        state = State.RUNNING
+        order = attempt
+    elif attempt == 0:
+        text = "waiting for a worker to pick up attempt 1"
+        state = State.WAITING
+        order = 1
+    else:
+        visible = p.get("visible_at")
+        when = f" at {fmt_time(visible)}" if visible and visible > now_ms else " now"
+        text = f"attempt {attempt + 1} due{when}"
+        state = State.WAITING
+        order = attempt + 1
+    if last:
+        text += f"; last failure: {truncate(last, 120)}"
+    return Note(text, state, order)
+
+
+class _Builder:
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+        self.steps: list[Step] = []
+        self.activities: dict[int, Step] = {}
+        self.timers: dict[int, Step] = {}
+        self.children: dict[int, Step] = {}
+        self.externals: dict[int, Step] = {}
+        self.updates: dict[str, Step] = {}
+
+    def add(self, e: ev.Event, title: str, state: str = State.INFO, detail: str = "") -> Step:
+        step = Step(event_id=e.event_id, time=e.time, title=title, state=state, detail=detail)
+        self.steps.append(step)
+        return step
+
+    def close(self, step: Step | None, e: ev.Event, state: str, detail: str) -> None:
+        if step is None:
+            return
+        step.state = state
+        step.detail = detail
+        step.duration_ms = e.time - step.time
+
+    def event(self, e: ev.Event) -> None:
+        match e:
+            case ev.WorkflowExecutionStarted():
+                s = self.add(e, "workflow started", State.INFO, payloads_text(e.input))
+                if e.parent_workflow_id:
+                    s.notes.append(Note(f"child of workflow {e.parent_workflow_id}"))
+                if e.continued_from_run_id:
+                    s.notes.append(Note(f"continued from run {e.continued_from_run_id}"))
+            case ev.ActivityTaskScheduled():
+                title = f"activity {e.activity_type} #{e.seq}"
+                if e.summary:
+                    title += f" ({e.summary})"
+                s = self.add(e, title, State.WAITING, payloads_text(e.input))
+                self.activities[e.seq] = s
+            case ev.ActivityTaskCompleted():
+                s = self.activities.get(e.seq)
+                self.close(s, e, State.OK, payload_text(e.result))
+                if s is not None:
+                    s.attempts = e.attempt
+                    if e.attempt > 1:  # under the failed attempts listed before it
+                        ran = (
+                            f" in {fmt_duration(e.time - e.started_time)}" if e.started_time else ""
+                        )
+                        note = f"attempt {e.attempt} completed{ran}"
+                        s.notes.append(Note(note, State.OK, e.attempt))
+            case ev.ActivityTaskFailed():
+                s = self.activities.get(e.seq)
+                self.close(s, e, State.FAILED, describe_failure(e.failure))
+                if s is not None:
+                    s.attempts = e.attempt
+            case ev.ActivityTaskTimedOut():
+                s = self.activities.get(e.seq)
+                self.close(s, e, State.TIMED_OUT, describe_failure(e.failure))
+                if s is not None:
+                    s.attempts = e.attempt
+            case ev.ActivityTaskCanceled():
+                s = self.activities.get(e.seq)
+                self.close(s, e, State.CANCELLED, payloads_text(e.details))
+                if s is not None:
+                    s.attempts = e.attempt
+            case ev.ActivityTaskCancelRequested():
+                s = self.activities.get(e.seq)
+                if s is not None:
+                    s.notes.append(Note(f"cancellation requested at {fmt_time(e.time)}"))
+            case ev.TimerStarted():
+                s = self.add(e, f"timer {fmt_duration(e.duration_ms)} #{e.seq}", State.WAITING)
+                s.detail = f"fires at {fmt_time(e.fire_at)}"
+                self.timers[e.seq] = s
+            case ev.TimerFired():
+                self.close(self.timers.get(e.seq), e, State.OK, f"fired at {fmt_time(e.time)}")
+            case ev.TimerCanceled():
+                self.close(self.timers.get(e.seq), e, State.CANCELLED, "cancelled")
+            case ev.WorkflowExecutionSignaled():
+                s = self.add(e, f"signal {e.signal_name}", State.OK, payloads_text(e.input))
+                if e.identity:
+                    s.notes.append(Note(f"sent by {e.identity}"))
+            case ev.WorkflowExecutionCancelRequested():
+                s = self.add(e, "cancel requested", State.CANCELLED, e.reason)
+                if e.identity:
+                    s.notes.append(Note(f"requested by {e.identity}"))
+            case ev.WorkflowExecutionUpdateAccepted():
+                s = self.add(e, f"update {e.update_name}", State.RUNNING, payloads_text(e.input))
+                s.notes.append(Note(f"update id {e.update_id}"))
+                self.updates[e.update_id] = s
+            case ev.WorkflowExecutionUpdateCompleted():
+                s = self.updates.get(e.update_id)
+                if e.failure is not None:
+                    self.close(s, e, State.FAILED, describe_failure(e.failure))
+                else:
+                    self.close(s, e, State.OK, payload_text(e.result))
+            case ev.StartChildWorkflowExecutionInitiated():
+                title = f"child {e.workflow_type} {e.workflow_id}"
+                s = self.add(e, title, State.WAITING, payloads_text(e.input))
+                self.children[e.seq] = s
+            case ev.ChildWorkflowExecutionStarted():
+                s = self.children.get(e.seq)
+                if s is not None:
+                    s.state = State.RUNNING
+                    s.notes.append(Note(f"run {e.run_id} started at {fmt_time(e.time)}"))
+            case ev.StartChildWorkflowExecutionFailed():
+                detail = f"could not start: {e.cause.replace('_', ' ')}"
+                self.close(self.children.get(e.seq), e, State.FAILED, detail)
+            case ev.ChildWorkflowExecutionCompleted():
+                self.close(self.children.get(e.seq), e, State.OK, payload_text(e.result))
+            case ev.ChildWorkflowExecutionFailed():
+                detail = describe_failure(e.failure)
+                self.close(self.children.get(e.seq), e, State.FAILED, detail)
+            case ev.SignalExternalWorkflowExecutionInitiated():
+                title = f"signal {e.signal_name} → {e.workflow_id}"
+                s = self.add(e, title, State.WAITING, payloads_text(e.input))
+                self.externals[e.seq] = s
+            case ev.RequestCancelExternalWorkflowExecutionInitiated():
+                s = self.add(e, f"cancel → {e.workflow_id}", State.WAITING)
+                self.externals[e.seq] = s
+            case ev.ExternalWorkflowExecutionSignaled():
+                self.close(self.externals.get(e.seq), e, State.OK, "delivered")
+            case ev.ExternalWorkflowExecutionCancelRequested():
+                self.close(self.externals.get(e.seq), e, State.OK, "delivered")
+            case ev.ExternalWorkflowRequestFailed():
+                detail = describe_failure(e.failure)
+                self.close(self.externals.get(e.seq), e, State.FAILED, detail)
+            case ev.MarkerRecorded():
+                self.add(e, f"marker {e.name}", State.INFO, to_json(e.details) if e.details else "")
+            case ev.WorkflowExecutionCompleted():
+                self.add(e, "workflow completed", State.OK, payload_text(e.result))
+            case ev.WorkflowExecutionFailed():
+                self.add(e, "workflow failed", State.FAILED, describe_failure(e.failure))
+            case ev.WorkflowExecutionCanceled():
+                self.add(e, "workflow cancelled", State.CANCELLED, payloads_text(e.details))
+            case ev.WorkflowExecutionTerminated():
+                s = self.add(e, "workflow terminated", State.FAILED, e.reason)
+                if e.identity:
+                    s.notes.append(Note(f"terminated by {e.identity}"))
+            case ev.WorkflowExecutionContinuedAsNew():
+                detail = f"new run {e.new_run_id}: {payloads_text(e.input)}"
+                self.add(e, "continued as new", State.OK, detail)
+            case _:
+                pass  # workflow task markers are bookkeeping, not steps
+
+
+def build_timeline(
+    events: Sequence[ev.Event],
+    attempts: Sequence[dict[str, Any]] = (),
+    pending: Sequence[dict[str, Any]] = (),
+    *,
+    now_ms: int,
+) -> list[Step]:
+    """Fold a run's events into timeline steps, in the order they began.
+
+    Args:
+        events: The run's history.
+        attempts: Failed, timed-out and interrupted activity attempts
+            (``SqliteStore.attempts``), listed under their activity.
+        pending: Activities not finished yet (``SqliteStore.pending_activities``).
+        now_ms: The current time, for "running for ..." notes.
+    """
+    b = _Builder(now_ms)
+    for e in events:
+        b.event(e)
+    for a in attempts:
+        step = b.activities.get(int(a["seq"]))
+        if step is not None:
+            step.notes.append(_attempt_note(a))
+            step.attempts = max(step.attempts, int(a["attempt"]))
+    for p in pending:
+        step = b.activities.get(int(p["seq"]))
+        if step is None:
+            continue
+        note = _pending_note(p, now_ms)
+        step.notes.append(note)
+        step.state = State.RUNNING if note.state == State.RUNNING else State.WAITING
+        step.attempts = max(step.attempts, int(p.get("attempt") or 0))
+        step.duration_ms = now_ms - step.time
+    for step in b.activities.values():
+        step.notes.sort(key=lambda n: n.order)  # attempts in order, other notes after
+    return b.steps
+
+
+def workflow_tasks(events: Sequence[ev.Event]) -> int:
+    """How many workflow tasks the run has completed."""
+    return sum(1 for e in events if isinstance(e, ev.WorkflowTaskCompleted))
