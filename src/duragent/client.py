@@ -162,6 +162,7 @@ class Client:
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 10_000,
         identity: str | None = None,
         plugins: Sequence[Any] = (),
     ) -> Client:
@@ -173,6 +174,8 @@ class Client:
             max_payload_bytes: Largest encoded argument/result accepted.
             synchronous: ``"NORMAL"`` (survives process crashes) or ``"FULL"`` (also power
                 loss).
+            busy_timeout_ms: How long to wait for another process's write lock before
+                raising ``StoreLockedError``.
             identity: Who is acting, recorded with signals and terminations.
             plugins: Plugins that extend the client (e.g. the OpenAI Agents plugin).
 
@@ -181,7 +184,7 @@ class Client:
             StoreVersionError: The database was written by a newer Duragent.
         """
         path = _parse_target(target)
-        store = SqliteStore(path, synchronous=synchronous)
+        store = SqliteStore(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
         return cls(
             store, converter=DataConverter(max_payload_bytes), identity=identity, plugins=plugins
         )

@@ -101,6 +101,9 @@ class Tx:
         self.now = now
         self.topics: set[str] = set()
         self.new_digests: set[bytes] = set()
+        self.closing: set[str] = set()
+        """Runs whose close is being recorded in this transaction: they take no more
+        input (a workflow that signals itself, then completes, in one task)."""
         self._known = known_digests
 
     # -- payloads and events ---------------------------------------------------------------
@@ -176,9 +179,11 @@ class Tx:
             (run.last_event_id, last_input, run.history_bytes, run.run_id),
         )
 
-    def append_input(self, run: RunRow, make: Callable[[int, int], ev.Event]) -> ev.Event:
+    def append_input(self, run: RunRow, make: Callable[[int, int], ev.Event]) -> ev.Event | None:
         """Append one input event (``make(event_id, time)``) and make sure a workflow task
-        will process it."""
+        will process it. Nothing is appended to a run that is closing."""
+        if run.run_id in self.closing:
+            return None
         event = make(run.last_event_id + 1, self.now)
         self.append(run, [event])
         self.ensure_workflow_task(run)

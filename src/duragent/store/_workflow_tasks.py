@@ -151,6 +151,8 @@ def complete(
 
     eager: list[ActivityTask] = []
     close: ev.Event | None = None
+    if any(isinstance(e, ev.CLOSE_EVENT_TYPES) for e in recorded):
+        tx.closing.add(run.run_id)
     for event in recorded:
         if isinstance(event, ev.ActivityTaskScheduled):
             claim_it = (
@@ -192,6 +194,7 @@ def complete(
         elif isinstance(event, ev.CLOSE_EVENT_TYPES):
             close = event
     if close is not None:
+        tx.closing.discard(run.run_id)
         _close(tx, run, close)
         return CompletionOutcome(eager_activities=tuple(eager))
     outcome = _finish_task(tx, task, run, keep)

@@ -69,15 +69,23 @@ def _notifier_for(path: str) -> Notifier:
         return notifier
 
 
-def _map_error(err: sqlite3.Error, path: str) -> StoreError:
+def _map_error(err: sqlite3.Error, path: str, busy_timeout_ms: int = 0) -> StoreError:
     text = str(err)
     if isinstance(err, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return StoreLockedError(
-            f"{path} is locked by another process (waited {DEFAULT_BUSY_TIMEOUT_MS} ms): "
-            f"{text}. Retry, or find the process holding a long transaction"
+            f"{path} is locked by another process (waited {busy_timeout_ms} ms): "
+            f"{text}. Nothing was changed; retry, or find the process holding a long "
+            "transaction"
         )
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return StoreCorruptError(f"{path} is damaged: {text}")
+    if "not a database" in text:
+        return StoreCorruptError(
+            f"{path} is not a valid Duragent database ({text}); nothing was changed. "
+            "Point Duragent at another file, or restore this one from a backup"
+        )
+    if "malformed" in text or "corrupt" in text:
+        return StoreCorruptError(
+            f"{path} is damaged ({text}); restore it from a backup or use a new file"
+        )
     return StoreError(f"database error on {path}: {text}")
 
 
@@ -101,6 +109,7 @@ class SqliteStore:
         if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError("synchronous must be NORMAL, FULL or EXTRA")
         self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
         self._known_digests: set[bytes] = set()
         self._peers: list[str] = []
@@ -124,7 +133,7 @@ class SqliteStore:
             open_schema(conn, path)
         except sqlite3.Error as err:
             conn.close()
-            raise _map_error(err, path) from err
+            raise _map_error(err, path, busy_timeout_ms) from err
         except BaseException:
             conn.close()
             raise
@@ -144,13 +153,13 @@ class SqliteStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as err:
-                raise _map_error(err, self.path) from err
+                raise _map_error(err, self.path, self._busy_timeout_ms) from err
             tx = Tx(conn, now, self._known_digests)
             try:
                 yield tx
             except sqlite3.Error as err:
                 conn.execute("ROLLBACK")
-                raise _map_error(err, self.path) from err
+                raise _map_error(err, self.path, self._busy_timeout_ms) from err
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -159,7 +168,7 @@ class SqliteStore:
             except sqlite3.Error as err:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-                raise _map_error(err, self.path) from err
+                raise _map_error(err, self.path, self._busy_timeout_ms) from err
             if len(self._known_digests) > _DIGEST_CACHE_MAX:
                 self._known_digests.clear()
             self._known_digests.update(tx.new_digests)
@@ -172,7 +181,7 @@ class SqliteStore:
             try:
                 yield self._conn
             except sqlite3.Error as err:
-                raise _map_error(err, self.path) from err
+                raise _map_error(err, self.path, self._busy_timeout_ms) from err
 
     # -- client side --------------------------------------------------------------------------
 
@@ -470,7 +479,7 @@ class SqliteStore:
                     Tx(self._conn, now, self._known_digests), worker_id, task_queue, types, now
                 )
             except sqlite3.Error as err:
-                raise _map_error(err, self.path) from err
+                raise _map_error(err, self.path, self._busy_timeout_ms) from err
 
     def complete_workflow_task(
         self,
