@@ -30,6 +30,10 @@ def report_error(message: str) -> None:
 class DuragentGroup(click.Group):
     """A click group that turns Duragent errors into one red line and exit status 1."""
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Commands in the order they were added (workers first, then a run's life)."""
+        return list(self.commands)
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; a :class:`DuragentError` (or a timeout while waiting)
         becomes ``error: <message>`` on stderr and exit status 1."""

@@ -14,11 +14,11 @@ from ..store.base import RunStatus
 from ._common import (
     STATUS_STYLES,
     CliState,
-    connect,
     fmt_dt,
     fmt_duration,
     out,
     run,
+    session,
     to_json,
 )
 
@@ -96,13 +96,10 @@ async def _list(
     limit: int,
     as_json: bool,
 ) -> None:
-    client = await connect(state)
-    try:
+    async with session(state) as client:
         runs = await client.list_workflows(
             status=status, workflow_type=workflow_type, workflow_id_prefix=prefix, limit=limit
         )
-    finally:
-        await client.close()
     if as_json:
         click.echo(to_json([execution_dict(e) for e in runs], indent=2))
         return

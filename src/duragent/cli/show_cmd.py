@@ -19,12 +19,12 @@ from ..client import WorkflowExecution
 from ..history import WorkflowHistory
 from ._common import (
     CliState,
-    connect,
     fmt_bytes,
     fmt_dt,
     fmt_duration,
     out,
     run,
+    session,
     status_markup,
     to_json,
     truncate,
@@ -65,7 +65,8 @@ def _header(e: WorkflowExecution, events: list[ev.Event]) -> Table:
     grid.add_row("task queue", Text(e.task_queue))
     status = Text.from_markup(status_markup(e.status))
     if e.pending_activities:
-        status.append(f"  ({e.pending_activities} activities pending)", style="dim")
+        n = e.pending_activities
+        status.append(f"  ({n} pending {'activity' if n == 1 else 'activities'})", style="dim")
     grid.add_row("status", status)
     grid.add_row("started", fmt_dt(e.start_time))
     if e.close_time is not None:
@@ -112,7 +113,13 @@ def _timeline(steps: list[Step], start: datetime) -> Table:
     for s in steps:
         style = _STATE_STYLES.get(s.state, "")
         failed = s.state in (State.FAILED, State.TIMED_OUT)
-        detail = truncate(s.detail, 200 if failed else 80)
+        detail = Text(truncate(s.detail, 200 if failed else 80), style="red" if failed else "")
+        for i, note in enumerate(s.notes):
+            if detail or i:
+                detail.append("\n")
+            branch = "└ " if i == len(s.notes) - 1 else "├ "
+            detail.append(branch, style="dim")
+            detail.append(note.text, style=_STATE_STYLES.get(note.state, "dim"))
         table.add_row(
             str(s.event_id),
             _clock(s.time, start),
@@ -120,11 +127,8 @@ def _timeline(steps: list[Step], start: datetime) -> Table:
             Text(_STATE_LABELS.get(s.state, s.state), style=style),
             str(s.attempts) if s.attempts else "",
             fmt_duration(s.duration_ms) if s.duration_ms is not None else "",
-            Text(detail, style="red" if failed else ""),
+            detail,
         )
-        for note in s.notes:
-            note_style = _STATE_STYLES.get(note.state, "dim")
-            table.add_row("", "", Text("  └", style="dim"), "", "", "", Text(note.text, note_style))
     return table
 
 
@@ -133,8 +137,7 @@ def _jsonable(item: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _show(state: CliState, workflow_id: str, run_id: str | None, as_json: bool) -> None:
-    client = await connect(state)
-    try:
+    async with session(state) as client:
         handle = client.get_workflow_handle(workflow_id, run_id=run_id)
         execution = await handle.describe()
         store = client.store
@@ -142,8 +145,6 @@ async def _show(state: CliState, workflow_id: str, run_id: str | None, as_json: 
         attempts = store.attempts(execution.run_id)
         pending = store.pending_activities(execution.run_id)
         failure = store.describe(workflow_id, execution.run_id).task_failure
-    finally:
-        await client.close()
     if as_json:
         data = WorkflowHistory(workflow_id, execution.run_id, events).to_dict()
         data["execution"] = execution_dict(execution)
@@ -160,7 +161,7 @@ async def _show(state: CliState, workflow_id: str, run_id: str | None, as_json: 
     out().print(Group(*parts))
 
 
-@click.command("show")
+@click.command("show", short_help="Show a workflow run as a timeline.")
 @click.argument("workflow_id")
 @click.option("--run", "run_id", metavar="RUN_ID", help="A specific run (default: the latest).")
 @click.option(

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from ..errors import ConfigurationError
 from ..worker import Worker
-from ._common import CliState, connect, err, run
+from ._common import CliState, err, run, session
 from .loading import AppDefinitions, load_app
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -58,8 +58,7 @@ async def _run_worker(
     max_cached_workflows: int,
     shutdown_grace: float,
 ) -> None:
-    client = await connect(state, create=True)
-    try:
+    async with session(state, create=True) as client:
         worker = Worker(
             client,
             task_queue=queue,
@@ -83,11 +82,9 @@ async def _run_worker(
             await worker.shutdown()
             await running  # re-raises if the worker itself failed
         err().print("[dim]worker stopped[/]")
-    finally:
-        await client.close()
 
 
-@click.command("worker")
+@click.command("worker", short_help="Run a worker for a module's workflows.")
 @click.argument("module")
 @click.option(
     "--task-queue",

@@ -11,7 +11,7 @@ import click
 from rich.markup import escape
 
 from ..client import new_workflow_id
-from ._common import CliState, connect, err, parse_args, run, to_json
+from ._common import CliState, err, parse_args, run, session, to_json
 
 _RUN_OPTION = click.option(
     "--run", "run_id", metavar="RUN_ID", help="A specific run (default: the latest run)."
@@ -28,8 +28,7 @@ async def _start(
     timeout: float | None,
     as_json: bool,
 ) -> None:
-    client = await connect(state, create=True)
-    try:
+    async with session(state, create=True, wakeups=True) as client:
         handle = await client.start_workflow(
             workflow_type, args=args, id=workflow_id, task_queue=task_queue
         )
@@ -50,11 +49,9 @@ async def _start(
             click.echo(to_json(data))
         elif wait:
             click.echo(to_json(result))
-    finally:
-        await client.close()
 
 
-@click.command("start")
+@click.command("start", short_help="Start a workflow and print its run id.")
 @click.argument("workflow_type")
 @click.argument("args", nargs=-1)
 @click.option("--id", "workflow_id", metavar="ID", help="Workflow id (default: a random one).")
@@ -107,16 +104,13 @@ def start_command(
 async def _result(
     state: CliState, workflow_id: str, run_id: str | None, timeout: float | None
 ) -> None:
-    client = await connect(state)
-    try:
+    async with session(state, wakeups=True) as client:
         handle = client.get_workflow_handle(workflow_id, run_id=run_id)
         await handle.describe()  # a clear "not found" before waiting
         click.echo(to_json(await handle.result(timeout=timeout)))
-    finally:
-        await client.close()
 
 
-@click.command("result")
+@click.command("result", short_help="Wait for a workflow's result.")
 @click.argument("workflow_id")
 @_RUN_OPTION
 @click.option(
@@ -139,8 +133,7 @@ def result_command(
 async def _act(
     state: CliState, workflow_id: str, run_id: str | None, action: str, **kw: Any
 ) -> None:
-    client = await connect(state)
-    try:
+    async with session(state, wakeups=True) as client:
         handle = client.get_workflow_handle(workflow_id, run_id=run_id)
         if action == "cancel":
             await handle.cancel(kw["reason"])
@@ -151,11 +144,9 @@ async def _act(
         else:
             await handle.signal(kw["name"], args=kw["args"])
             click.echo(f"sent signal {kw['name']} to workflow {workflow_id}")
-    finally:
-        await client.close()
 
 
-@click.command("cancel")
+@click.command("cancel", short_help="Request cancellation of a workflow.")
 @click.argument("workflow_id")
 @_RUN_OPTION
 @click.option("--reason", default="", help="Why (recorded in history).")
@@ -165,7 +156,7 @@ def cancel_command(state: CliState, workflow_id: str, run_id: str | None, reason
     run(_act(state, workflow_id, run_id, "cancel", reason=reason))
 
 
-@click.command("terminate")
+@click.command("terminate", short_help="Stop a workflow at once.")
 @click.argument("workflow_id")
 @_RUN_OPTION
 @click.option("--reason", default="", help="Why (recorded in history).")
@@ -175,7 +166,7 @@ def terminate_command(state: CliState, workflow_id: str, run_id: str | None, rea
     run(_act(state, workflow_id, run_id, "terminate", reason=reason))
 
 
-@click.command("signal")
+@click.command("signal", short_help="Send a signal to a workflow.")
 @click.argument("workflow_id")
 @click.argument("name")
 @click.argument("args", nargs=-1)
@@ -204,11 +195,8 @@ def _write_atomically(path: Path, text: str) -> None:
 async def _export(
     state: CliState, workflow_id: str, run_id: str | None, output: Path | None
 ) -> None:
-    client = await connect(state)
-    try:
+    async with session(state) as client:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-    finally:
-        await client.close()
     text = history.to_json() + "\n"
     if output is None:
         click.echo(text, nl=False)
@@ -220,7 +208,7 @@ async def _export(
     )
 
 
-@click.command("export")
+@click.command("export", short_help="Write a workflow's history as JSON.")
 @click.argument("workflow_id")
 @_RUN_OPTION
 @click.option(

@@ -1,0 +1,196 @@
+"""The CLI against a real worker process: start, list, show, result, signal, cancel,
+terminate and export."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from duragent import WorkflowHistory
+
+from .conftest import QUEUE, Cli
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _start(cli: Cli, *args: str) -> str:
+    result = cli.ok("start", *args, "--task-queue", QUEUE)
+    run_id = result.stdout.strip().splitlines()[0]
+    assert RUN_ID.match(run_id), result.stdout
+    return run_id
+
+
+def _execution(cli: Cli, workflow_id: str) -> dict[str, Any]:
+    return cli.json("show", workflow_id, "--json")["execution"]
+
+
+def test_start_wait_prints_run_id_then_result(app_cli: Cli) -> None:
+    result = app_cli.ok(
+        "start", "Greeter", "world", "--id", "greet-1", "-q", QUEUE, "--wait", "--timeout", "10"
+    )
+    lines = result.stdout.strip().splitlines()
+    assert RUN_ID.match(lines[0])
+    assert json.loads(lines[1]) == "Hello, world!"
+    assert "started Greeter" in result.stderr
+
+
+def test_start_json_wait(app_cli: Cli) -> None:
+    data = app_cli.json(
+        "start", "Greeter", '"json"', "--id", "greet-json", "-q", QUEUE, "--wait", "--json"
+    )
+    assert data["workflow_id"] == "greet-json"
+    assert RUN_ID.match(data["run_id"])
+    assert data["result"] == "Hello, json!"
+
+
+def test_result_prints_json_and_list_shows_the_run(app_cli: Cli) -> None:
+    _start(app_cli, "Greeter", "listed", "--id", "greet-list")
+    assert json.loads(app_cli.ok("result", "greet-list", "--timeout", "10").stdout) == (
+        "Hello, listed!"
+    )
+
+    table = app_cli.ok("list").stdout
+    row = next(line for line in table.splitlines() if "greet-list" in line)
+    assert "Greeter" in row
+    assert "completed" in row
+
+    runs = app_cli.json("list", "--json", "--type", "Greeter")
+    mine = next(r for r in runs if r["workflow_id"] == "greet-list")
+    assert mine["status"] == "completed"
+    assert mine["history_length"] >= 5
+    assert all(r["workflow_type"] == "Greeter" for r in runs)
+    running = app_cli.json("list", "--json", "--status", "running")
+    assert all(r["workflow_id"] != "greet-list" for r in running)
+
+
+def test_show_lists_failed_attempts_of_an_activity(app_cli: Cli) -> None:
+    _start(app_cli, "Flaky", "k", "--id", "flaky-1")
+    app_cli.ok("result", "flaky-1", "--timeout", "10")
+
+    text = app_cli.ok("show", "flaky-1").stdout
+    assert "flaky-1" in text
+    assert "completed" in text
+    assert "activity flaky #1" in text
+    assert "attempt 1 failed" in text
+    assert "transient failure #1 for k" in text
+    assert "attempt 2 failed" in text
+    assert "transient failure #2 for k" in text
+    assert "attempt 3 completed" in text
+    assert text.index("attempt 1 failed") < text.index("attempt 2 failed")
+    assert text.index("attempt 2 failed") < text.index("attempt 3 completed")
+    assert "timer 10ms" in text
+    assert "workflow completed" in text
+    assert '"k ok after 3 attempts"' in text
+
+    data = app_cli.json("show", "flaky-1", "--json")
+    assert [a["attempt"] for a in data["attempts"]] == [1, 2]
+    assert data["attempts"][0]["failure"]["message"] == "transient failure #1 for k"
+    assert data["execution"]["status"] == "completed"
+    history = WorkflowHistory.from_dict(data)  # the export format, plus extra keys
+    assert history.workflow_type == "Flaky"
+
+
+def test_show_of_a_run_stuck_on_a_task_failure(app_cli: Cli) -> None:
+    _start(app_cli, "Buggy", "--id", "buggy-1")
+    try:
+        app_cli.wait_for(
+            lambda: _execution(app_cli, "buggy-1")["task_failure"] is not None,
+            "the workflow task to fail",
+        )
+        text = app_cli.ok("show", "buggy-1").stdout
+        assert "workflow task failing" in text
+        assert "RuntimeError: bug in workflow code: division by zero in step 3" in text
+        assert "cli_app.py" in text  # where the bug is
+        assert "running" in text
+        row = next(line for line in app_cli.ok("list").stdout.splitlines() if "buggy-1" in line)
+        assert "task failing" in row
+    finally:
+        app_cli.ok("terminate", "buggy-1")
+
+
+def test_show_of_an_activity_waiting_for_its_next_attempt(app_cli: Cli) -> None:
+    _start(app_cli, "Stubborn", "billing-api", "--id", "stubborn-1")
+    try:
+
+        def failed_once() -> bool:
+            pending = app_cli.json("show", "stubborn-1", "--json")["pending_activities"]
+            return bool(pending) and pending[0]["last_failure"] is not None
+
+        app_cli.wait_for(failed_once, "the first attempt to fail")
+        text = app_cli.ok("show", "stubborn-1").stdout
+        assert "activity always_fails #1" in text
+        assert "attempt 1 failed" in text
+        assert "billing-api is down (attempt 1)" in text
+        assert "attempt 2 due at" in text
+        assert "last failure" in text
+        assert "1 pending activity" in text
+    finally:
+        app_cli.ok("terminate", "stubborn-1")
+
+
+def test_signal_delivers_in_order(app_cli: Cli) -> None:
+    _start(app_cli, "Waiter", "2", "--id", "waiter-signal")
+    assert "sent signal finish" in app_cli.ok("signal", "waiter-signal", "finish", "first").stdout
+    app_cli.ok("signal", "waiter-signal", "finish", '"second"')
+    result = app_cli.ok("result", "waiter-signal", "--timeout", "10")
+    assert json.loads(result.stdout) == ["first", "second"]
+    text = app_cli.ok("show", "waiter-signal").stdout
+    assert text.count("signal finish") == 2
+
+
+def test_cancel_closes_the_run_as_cancelled(app_cli: Cli) -> None:
+    _start(app_cli, "Waiter", "5", "--id", "waiter-cancel")
+    out = app_cli.ok("cancel", "waiter-cancel", "--reason", "not needed").stdout
+    assert "cancellation requested" in out
+    result = app_cli("result", "waiter-cancel", "--timeout", "10")
+    assert result.exit_code == 1
+    assert "cancelled" in result.stderr
+    assert _execution(app_cli, "waiter-cancel")["status"] == "canceled"
+    text = app_cli.ok("show", "waiter-cancel").stdout
+    assert "cancel requested" in text
+    assert "not needed" in text
+    assert "workflow cancelled" in text
+
+
+def test_terminate_closes_the_run_at_once(app_cli: Cli) -> None:
+    _start(app_cli, "Waiter", "5", "--id", "waiter-terminate")
+    app_cli.ok("terminate", "waiter-terminate", "--reason", "operator said so")
+    assert _execution(app_cli, "waiter-terminate")["status"] == "terminated"
+    result = app_cli("result", "waiter-terminate", "--timeout", "5")
+    assert result.exit_code == 1
+    assert "terminated" in result.stderr
+    assert "operator said so" in app_cli.ok("show", "waiter-terminate").stdout
+    # A closed run takes no more signals.
+    late = app_cli("signal", "waiter-terminate", "finish", "late")
+    assert late.exit_code == 1
+    assert "not running" in late.stderr
+
+
+def test_result_of_a_failed_workflow_exits_1(app_cli: Cli) -> None:
+    _start(app_cli, "Failing", "out of budget", "--id", "failing-1")
+    result = app_cli("result", "failing-1", "--timeout", "10")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error:")
+    assert "out of budget" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "workflow failed" in app_cli.ok("show", "failing-1").stdout
+
+
+def test_export_writes_history_that_reads_back(app_cli: Cli, tmp_path: Path) -> None:
+    run_id = _start(app_cli, "Greeter", "export", "--id", "greet-export")
+    app_cli.ok("result", "greet-export", "--timeout", "10")
+    target = tmp_path / "history.json"
+    result = app_cli.ok("export", "greet-export", "-o", str(target))
+    assert "wrote" in result.stderr
+    history = WorkflowHistory.from_json(target.read_text())
+    assert history.workflow_id == "greet-export"
+    assert history.run_id == run_id
+    assert history.workflow_type == "Greeter"
+    types = [e.TYPE for e in history.events]
+    assert types[0] == "WorkflowExecutionStarted"
+    assert "ActivityTaskScheduled" in types
+    assert types[-1] == "WorkflowExecutionCompleted"
+    stdout = app_cli.ok("export", "greet-export", "--run", run_id).stdout
+    assert WorkflowHistory.from_json(stdout).to_dict() == history.to_dict()
