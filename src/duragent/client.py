@@ -185,6 +185,10 @@ class Client:
         """
         path = _parse_target(target)
         store = SqliteStore(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        # Workers in other processes then react to starts and signals at once, and
+        # result() wakes as soon as they finish, instead of at the next poll.
+        store.enable_remote_wakeups()
+        store.notifier.attach_loop(asyncio.get_running_loop())
         return cls(
             store, converter=DataConverter(max_payload_bytes), identity=identity, plugins=plugins
         )

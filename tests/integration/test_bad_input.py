@@ -8,6 +8,7 @@ import asyncio
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,8 @@ from duragent import (
     StoreLockedError,
     StoreVersionError,
     Worker,
+    WorkflowExecution,
+    WorkflowHandle,
     activity,
     workflow,
 )
@@ -62,6 +65,15 @@ class Buggy:
         if not buggy_fixed:
             raise ZeroDivisionError("bug in workflow code")
         return "fixed"
+
+
+async def wait_for_task_failure(handle: WorkflowHandle[Any]) -> WorkflowExecution:
+    for _ in range(200):
+        desc = await handle.describe()
+        if desc.task_failure:
+            return desc
+        await asyncio.sleep(0.02)
+    raise AssertionError("no workflow task failure was recorded")
 
 
 async def test_file_that_is_not_sqlite(tmp_path: Path) -> None:
@@ -147,11 +159,7 @@ async def test_nondeterministic_deploy_keeps_the_run_open_until_fixed(client: Cl
         handle = await client.start_workflow(EvolvingV1.run, id="evo", task_queue="q")
         await asyncio.sleep(0.15)  # inside the sleep
     async with Worker(client, task_queue="q", workflows=[EvolvingBroken], activities=[echo]):
-        for _ in range(100):
-            desc = await handle.describe()
-            if desc.task_failure:
-                break
-            await asyncio.sleep(0.05)
+        desc = await wait_for_task_failure(handle)
     assert desc.status == "running"
     assert desc.task_failure is not None and "NondeterminismError" in desc.task_failure
     assert "ScheduleActivity(seq=1, type='echo')" in desc.task_failure
@@ -166,11 +174,7 @@ async def test_bug_in_workflow_code_is_retried_after_a_fix(client: Client) -> No
     buggy_fixed = False
     async with Worker(client, task_queue="q", workflows=[Buggy]):
         handle = await client.start_workflow(Buggy.run, id="bug", task_queue="q")
-        for _ in range(100):
-            desc = await handle.describe()
-            if desc.task_failure:
-                break
-            await asyncio.sleep(0.02)
+        desc = await wait_for_task_failure(handle)
     assert desc.status == "running" and "ZeroDivisionError" in (desc.task_failure or "")
     buggy_fixed = True
     async with Worker(client, task_queue="q", workflows=[Buggy]):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -98,48 +98,17 @@ async def connect(state: CliState, *, create: bool = False) -> Client:
     return await Client.connect(state.db)
 
 
-@contextlib.contextmanager
-def live_wakeups(client: Client) -> Iterator[None]:
-    """Exchange wake-ups with worker processes while the block runs.
-
-    Without this a command's changes reach workers at their next poll (up to a second
-    later) and a waiting ``result`` polls too; with it, workers react at once and a result
-    is printed as soon as the run closes. Must be entered on the running event loop.
-    """
-    store = client.store
-    notifier = store.notifier
-    if notifier.address is not None:
-        # Something else in this process (a worker) manages wake-ups for this file.
-        yield
-        return
-    store.enable_remote_wakeups()
-    notifier.attach_loop(asyncio.get_running_loop())
-    try:
-        yield
-    finally:
-        # The notifier is per file and process and outlives this client and event loop:
-        # close what was opened here, so a later client in this process starts afresh.
-        notifier.close()
-
-
 @contextlib.asynccontextmanager
-async def session(
-    state: CliState, *, create: bool = False, wakeups: bool = False
-) -> AsyncIterator[Client]:
+async def session(state: CliState, *, create: bool = False) -> AsyncIterator[Client]:
     """A connected client, closed when the block ends.
 
     Args:
         state: The CLI state holding the URL.
         create: Whether a missing database file may be created (see :func:`connect`).
-        wakeups: Exchange wake-ups with worker processes (see :func:`live_wakeups`).
     """
     client = await connect(state, create=create)
     try:
-        if wakeups:
-            with live_wakeups(client):
-                yield client
-        else:
-            yield client
+        yield client
     finally:
         await client.close()
 

@@ -28,7 +28,7 @@ async def _start(
     timeout: float | None,
     as_json: bool,
 ) -> None:
-    async with session(state, create=True, wakeups=True) as client:
+    async with session(state, create=True) as client:
         handle = await client.start_workflow(
             workflow_type, args=args, id=workflow_id, task_queue=task_queue
         )
@@ -104,7 +104,7 @@ def start_command(
 async def _result(
     state: CliState, workflow_id: str, run_id: str | None, timeout: float | None
 ) -> None:
-    async with session(state, wakeups=True) as client:
+    async with session(state) as client:
         handle = client.get_workflow_handle(workflow_id, run_id=run_id)
         await handle.describe()  # a clear "not found" before waiting
         click.echo(to_json(await handle.result(timeout=timeout)))
@@ -133,7 +133,7 @@ def result_command(
 async def _act(
     state: CliState, workflow_id: str, run_id: str | None, action: str, **kw: Any
 ) -> None:
-    async with session(state, wakeups=True) as client:
+    async with session(state) as client:
         handle = client.get_workflow_handle(workflow_id, run_id=run_id)
         if action == "cancel":
             await handle.cancel(kw["reason"])

@@ -34,7 +34,8 @@ class Notifier:
         self._socket: socket.socket | None = None
         self._reader_loop: asyncio.AbstractEventLoop | None = None
         self.address: str | None = None
-        self._peers: Callable[[], list[str]] = list
+        # Every open store on this file can list the peers; a closed one is dropped.
+        self._peer_sources: list[Callable[[], list[str]]] = []
 
     # -- local ---------------------------------------------------------------------------
 
@@ -88,7 +89,11 @@ class Notifier:
         ``peers`` returns the addresses of the other listening processes. Only Linux has
         abstract sockets; elsewhere this is a no-op and polling does the work.
         """
-        if self._socket is not None or not sys.platform.startswith("linux"):
+        if not sys.platform.startswith("linux"):
+            return None
+        if peers not in self._peer_sources:
+            self._peer_sources.append(peers)
+        if self._socket is not None:
             return self.address
         address = f"duragent-{namespace}-{os.getpid()}-{id(self):x}"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -100,20 +105,27 @@ class Notifier:
         sock.setblocking(False)
         self._socket = sock
         self.address = address
-        self._peers = peers
         return address
 
+    def remove_peer_source(self, peers: Callable[[], list[str]]) -> None:
+        """Forget a peer source (its store is closing)."""
+        with contextlib.suppress(ValueError):
+            self._peer_sources.remove(peers)
+
     def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Read remote wake-ups on ``loop`` (once per notifier)."""
-        if self._socket is None or self._reader_loop is not None:
+        """Read remote wake-ups on ``loop`` (the newest loop wins: a process normally has
+        one, but test runners start a fresh loop per test)."""
+        if self._socket is None or self._reader_loop is loop:
             return
+        self.detach_loop()
         self._reader_loop = loop
         loop.add_reader(self._socket.fileno(), self._on_readable)
 
     def detach_loop(self) -> None:
-        if self._socket is not None and self._reader_loop is not None:
+        old = self._reader_loop
+        if self._socket is not None and old is not None and not old.is_closed():
             with contextlib.suppress(Exception):
-                self._reader_loop.remove_reader(self._socket.fileno())
+                old.remove_reader(self._socket.fileno())
         self._reader_loop = None
 
     def _on_readable(self) -> None:
@@ -137,7 +149,14 @@ class Notifier:
         if sock is None:
             return
         payload = "\n".join(topics).encode()[:_MAX_DATAGRAM]
-        for address in self._peers():
+        addresses: list[str] = []
+        for source in list(self._peer_sources):
+            try:
+                addresses = source()
+                break
+            except Exception:  # a store that is closing: try the next one
+                continue
+        for address in addresses:
             if address == self.address:
                 continue
             # Non-blocking: a full or vanished peer misses a wake-up and polls instead.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -53,6 +54,8 @@ from .schema import open_schema
 DEFAULT_BUSY_TIMEOUT_MS: Final = 10_000
 _DIGEST_CACHE_MAX: Final = 100_000
 _PEERS_REFRESH_S: Final = 1.0
+
+log = logging.getLogger("duragent.store")
 
 _notifiers: dict[str, Notifier] = {}
 _notifiers_lock = threading.Lock()
@@ -143,6 +146,7 @@ class SqliteStore:
     # -- plumbing ----------------------------------------------------------------------------
 
     def close(self) -> None:
+        self.notifier.remove_peer_source(self._peer_addresses)
         with self._lock:
             self._conn.close()
 
@@ -173,7 +177,10 @@ class SqliteStore:
                 self._known_digests.clear()
             self._known_digests.update(tx.new_digests)
         if tx.topics:
-            self.notifier.notify(tx.topics)
+            try:
+                self.notifier.notify(tx.topics)
+            except Exception:  # the change is committed: a missed wake-up only delays
+                log.exception("wake-up notification failed")
 
     @contextlib.contextmanager
     def _read(self) -> Generator[sqlite3.Connection]:
@@ -695,7 +702,8 @@ class SqliteStore:
     # -- cross-process wake-ups ------------------------------------------------------------
 
     def enable_remote_wakeups(self) -> None:
-        """Receive wake-ups from other processes using this database (Linux)."""
+        """Exchange wake-ups with other processes using this database (Linux): must be
+        called from the event loop that waits."""
         if self.path == ":memory:":
             return
         address = self.notifier.enable_remote(
