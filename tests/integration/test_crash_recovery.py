@@ -3,6 +3,7 @@ right result, and an activity whose completion was recorded must never run again
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,14 @@ async def completed_attempts(client: Client, workflow_id: str) -> dict[str, int]
         for e in history.events
         if e.TYPE == "ActivityTaskCompleted"
     }
+
+
+async def wait_for_workers(client: Client, n: int) -> None:
+    for _ in range(500):
+        if len(client.store.known_types("kill")[0]) and client.store.count_workers() >= n:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{n} workers did not register")
 
 
 async def test_kill_before_an_activity_starts(tmp_path: Path) -> None:
@@ -122,6 +131,7 @@ async def test_two_workers_never_run_the_same_task_at_once(tmp_path: Path) -> No
         client = await Client.connect(f"sqlite:///{h.db}")
         h.spawn()
         h.spawn()
+        await wait_for_workers(client, 2)
         handles = [
             await client.start_workflow(
                 Fanout.run, args=[f"w{i}", 10], id=f"f{i}", task_queue="kill"

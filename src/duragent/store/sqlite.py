@@ -460,6 +460,17 @@ class SqliteStore:
         with self._read() as conn:
             conn.execute("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
 
+    def count_workers(self, task_queue: str | None = None) -> int:
+        """Registered workers (of ``task_queue``, if given)."""
+        with self._read() as conn:
+            if task_queue is None:
+                return int(conn.execute("SELECT count(*) FROM workers").fetchone()[0])
+            return int(
+                conn.execute(
+                    "SELECT count(*) FROM workers WHERE task_queue = ?", (task_queue,)
+                ).fetchone()[0]
+            )
+
     def known_types(self, task_queue: str) -> tuple[set[str], set[str] | None]:
         """Workflow and activity types the live workers of ``task_queue`` handle
         (activity types None: some worker takes every type)."""
@@ -614,6 +625,20 @@ class SqliteStore:
                 (now,),
             ).fetchone()
         return int(row[0]) if row and row[0] is not None else None
+
+    def is_idle(self, now: int) -> bool:
+        """Whether nothing can run now: no task is claimed or claimable, no timer is due,
+        and no query or update is waiting. The time-skipping test environment advances
+        its clock only then."""
+        with self._read() as conn:
+            busy = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM tasks WHERE owner IS NOT NULL OR visible_at <= ?1)"
+                " OR EXISTS (SELECT 1 FROM timers WHERE fire_at <= ?1)"
+                " OR EXISTS (SELECT 1 FROM updates WHERE status = 'requested')"
+                " OR EXISTS (SELECT 1 FROM queries WHERE status IN ('requested', 'claimed'))",
+                (now,),
+            ).fetchone()[0]
+        return not busy
 
     def became_visible(self, since: int, now: int) -> bool:
         """Whether an unclaimed task's backoff ended in ``(since, now]``."""
