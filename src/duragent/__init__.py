@@ -6,7 +6,13 @@ Agents SDK made durable on top.
 """
 
 from . import activity, workflow
-from .client import Client, WorkflowExecution, WorkflowHandle, WorkflowStatus
+from .client import (
+    Client,
+    WorkflowExecution,
+    WorkflowHandle,
+    WorkflowStatus,
+    WorkflowUpdateHandle,
+)
 from .errors import (
     ActivityError,
     ApplicationError,
@@ -25,6 +31,7 @@ from .errors import (
     StoreVersionError,
     TerminatedError,
     TimeoutError,
+    UpdateFailedError,
     UpdateRejectedError,
     WorkflowAlreadyStartedError,
     WorkflowFailureError,
@@ -57,6 +64,7 @@ __all__ = [
     "StoreVersionError",
     "TerminatedError",
     "TimeoutError",
+    "UpdateFailedError",
     "UpdateRejectedError",
     "Worker",
     "WorkflowAlreadyStartedError",
@@ -67,6 +75,7 @@ __all__ = [
     "WorkflowNotFoundError",
     "WorkflowNotRunningError",
     "WorkflowStatus",
+    "WorkflowUpdateHandle",
     "__version__",
     "activity",
     "workflow",

@@ -17,22 +17,39 @@ from datetime import UTC, datetime
 from typing import Any, Final, Generic, TypeVar
 
 from ._clock import Clock, SystemClock
-from ._definitions import workflow_definition_of
+from ._definitions import HANDLER_ATTR, HandlerDefinition, workflow_definition_of
 from ._engine import events as ev
 from ._engine.failure import Failure, exception_from_failure
 from .errors import (
     CancelledError,
     ConfigurationError,
+    QueryError,
     TerminatedError,
+    UpdateFailedError,
+    UpdateRejectedError,
     WorkflowFailureError,
     WorkflowNotFoundError,
 )
 from .history import WorkflowHistory
 from .serde import DEFAULT_MAX_PAYLOAD_BYTES, DataConverter
-from .store.base import IdConflictPolicy, RunRecord, RunStatus, StartRequest
+from .store.base import (
+    IdConflictPolicy,
+    RunRecord,
+    RunStatus,
+    StartRequest,
+    UpdateOutcome,
+    UpdateSpec,
+)
 from .store.sqlite import SqliteStore
+from .workflow import _handler_name  # pyright: ignore[reportPrivateUsage]
 
-__all__ = ["Client", "WorkflowExecution", "WorkflowHandle", "WorkflowStatus"]
+__all__ = [
+    "Client",
+    "WorkflowExecution",
+    "WorkflowHandle",
+    "WorkflowStatus",
+    "WorkflowUpdateHandle",
+]
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -326,6 +343,63 @@ class Client:
             **kwargs,
         )
 
+    async def start_update_with_start_workflow(
+        self,
+        workflow: Any,
+        arg: Any = _MISSING,
+        *,
+        id: str,
+        task_queue: str,
+        update: Callable[..., Any] | str,
+        update_args: Sequence[Any] = (),
+        update_id: str | None = None,
+        args: Sequence[Any] = (),
+        id_conflict_policy: str = IdConflictPolicy.USE_EXISTING,
+        result_type: Any = None,
+    ) -> WorkflowUpdateHandle[Any]:
+        """Send an update to the running workflow with this id, or start it and deliver
+        the update in its first task: one atomic step (the stateless-HTTP pattern).
+
+        Returns once the update is accepted. Raises like :meth:`WorkflowHandle.start_update`.
+        """
+        name, hint = _handler_ref(update, "update")
+        spec = UpdateSpec(
+            update_id=update_id or uuid.uuid4().hex,
+            name=name,
+            input=self.converter.encode_all(tuple(update_args), what=f"update {name!r}"),
+            identity=self.identity,
+        )
+        wf_name, _, _ = self._workflow_ref(workflow)
+        request = StartRequest(
+            workflow_id=id,
+            workflow_type=wf_name,
+            task_queue=task_queue,
+            input=self.converter.encode_all(_args(arg, args), what="workflow argument"),
+            id_conflict_policy=id_conflict_policy,
+            update=spec,
+            identity=self.identity,
+        )
+        started = self.store.start_workflow(request, self._now())
+        handle: WorkflowUpdateHandle[Any] = WorkflowUpdateHandle(
+            self,
+            id,
+            started.run_id,
+            spec.update_id,
+            result_type if result_type is not None else hint,
+        )
+        outcome = await handle._wait(  # pyright: ignore[reportPrivateUsage]
+            ("accepted", "completed", "rejected", "failed"), None
+        )
+        handle._raise_if_rejected(outcome)  # pyright: ignore[reportPrivateUsage]
+        return handle
+
+    async def execute_update_with_start_workflow(
+        self, workflow: Any, arg: Any = _MISSING, **kwargs: Any
+    ) -> Any:
+        """Like :meth:`start_update_with_start_workflow`, returning the update's result."""
+        handle = await self.start_update_with_start_workflow(workflow, arg, **kwargs)
+        return await handle.result()
+
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
     ) -> WorkflowHandle[Any]:
@@ -362,9 +436,82 @@ class Client:
 
 
 def _signal_name(ref: Callable[..., Any] | str) -> str:
-    from .workflow import _handler_name  # pyright: ignore[reportPrivateUsage]
-
     return _handler_name(ref, "signal")
+
+
+def _handler_ref(ref: Callable[..., Any] | str, kind: str) -> tuple[str, Any]:
+    """(handler name, return hint) of a ``@workflow.query``/``update`` method or name."""
+    name = _handler_name(ref, kind)
+    handler = getattr(ref, HANDLER_ATTR, None)
+    hint = handler.hints[1] if isinstance(handler, HandlerDefinition) else None
+    return name, hint
+
+
+def _args(arg: Any, args: Sequence[Any]) -> tuple[Any, ...]:
+    if arg is not _MISSING:
+        if args:
+            raise ConfigurationError("pass either one positional argument or args=[...]")
+        return (arg,)
+    return tuple(args)
+
+
+class WorkflowUpdateHandle(Generic[T]):
+    """An update that was accepted by the workflow (or is waiting to be validated)."""
+
+    def __init__(
+        self, client: Client, workflow_id: str, run_id: str, update_id: str, result_type: Any
+    ) -> None:
+        self.client = client
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.id = update_id
+        self.result_type = result_type
+
+    async def _wait(self, stages: tuple[str, ...], timeout: float | None) -> UpdateOutcome:
+        store = self.client.store
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        poll = 0.002
+        while True:
+            listener = store.notifier.listen([f"run:{self.run_id}"])
+            outcome = store.update_outcome(self.run_id, self.id)
+            if outcome is not None and outcome.status in stages:
+                listener.close()
+                return outcome
+            wait = poll if deadline is None else min(poll, max(0.0, deadline - loop.time()))
+            if deadline is not None and wait <= 0:
+                listener.close()
+                raise TimeoutError(f"update {self.id!r} did not finish within {timeout}s")
+            if not await listener.wait(wait):
+                poll = min(poll * 2, _POLL_MAX_S)
+
+    def _raise_if_rejected(self, outcome: UpdateOutcome) -> None:
+        if outcome.status == "rejected":
+            cause = (
+                exception_from_failure(outcome.failure, self.client.converter)
+                if outcome.failure
+                else None
+            )
+            raise UpdateRejectedError(f"update {self.id!r} was rejected: {cause}", cause=cause)
+
+    async def result(self, *, timeout: float | None = None) -> T:
+        """Wait for the update's handler to finish and return its result.
+
+        Raises:
+            UpdateRejectedError: The validator rejected it (nothing was recorded).
+            UpdateFailedError: The handler raised, or the workflow closed first.
+        """
+        outcome = await self._wait(("completed", "rejected", "failed"), timeout)
+        self._raise_if_rejected(outcome)
+        if outcome.failure is not None:
+            cause = exception_from_failure(outcome.failure, self.client.converter)
+            raise UpdateFailedError(f"update {self.id!r} failed: {cause}", cause=cause)
+        assert outcome.result is not None
+        return self.client.converter.decode(
+            outcome.result,
+            self.result_type,  # type: ignore[no-any-return]
+            what=f"result of update {self.id!r}",
+        )
 
 
 class WorkflowHandle(Generic[T]):
@@ -482,6 +629,122 @@ class WorkflowHandle(Generic[T]):
     async def terminate(self, reason: str = "") -> None:
         """Stop the run at once; no workflow code runs after this."""
         self.client.store.terminate(self.id, self._target_run(), reason, self.client._now())  # pyright: ignore[reportPrivateUsage]
+
+    async def query(
+        self,
+        query: Callable[..., Any] | str,
+        arg: Any = _MISSING,
+        *,
+        args: Sequence[Any] = (),
+        result_type: Any = None,
+        timeout: float = 10.0,
+    ) -> Any:
+        """Ask a ``@workflow.query`` handler (read-only; nothing is recorded). Closed
+        workflows can be queried too.
+
+        Raises:
+            QueryError: No such handler, the handler failed or tried to change state, or no
+                worker for the workflow's task queue answered within ``timeout`` seconds.
+        """
+        name, hint = _handler_ref(query, "query")
+        input = self.client.converter.encode_all(_args(arg, args), what=f"query {name!r}")
+        store = self.client.store
+        query_id = store.request_query(self.id, self._target_run(), name, input, self.client._now())  # pyright: ignore[reportPrivateUsage]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        poll = 0.002
+        while True:
+            listener = store.notifier.listen([f"query:{query_id}"])
+            status, result, error = store.take_query_answer(query_id)
+            if status == "answered":
+                listener.close()
+                assert result is not None
+                return self.client.converter.decode(
+                    result,
+                    result_type if result_type is not None else hint,
+                    what=f"result of query {name!r}",
+                )
+            if status == "failed":
+                listener.close()
+                raise QueryError(error or f"query {name!r} failed")
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                listener.close()
+                store.cancel_query(query_id)
+                queue = (await self.describe()).task_queue
+                raise QueryError(
+                    f"no worker answered query {name!r} within {timeout}s; is a worker for "
+                    f"task queue {queue!r} running?"
+                )
+            if not await listener.wait(min(poll, remaining)):
+                poll = min(poll * 2, _POLL_MAX_S)
+
+    async def start_update(
+        self,
+        update: Callable[..., Any] | str,
+        arg: Any = _MISSING,
+        *,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+        timeout: float | None = None,
+    ) -> WorkflowUpdateHandle[Any]:
+        """Send an update and wait until the workflow accepts it (its validator passed and
+        the update is recorded in history); its handler may still be running.
+
+        Raises:
+            UpdateRejectedError: The validator rejected it; nothing was recorded.
+            WorkflowNotRunningError: The workflow has closed.
+        """
+        name, hint = _handler_ref(update, "update")
+        input = self.client.converter.encode_all(_args(arg, args), what=f"update {name!r}")
+        update_id = id or uuid.uuid4().hex
+        run_id = self.client.store.request_update(
+            self.id,
+            self._target_run(),
+            UpdateSpec(update_id=update_id, name=name, input=input, identity=self.client.identity),
+            self.client._now(),  # pyright: ignore[reportPrivateUsage]
+        )
+        handle: WorkflowUpdateHandle[Any] = WorkflowUpdateHandle(
+            self.client,
+            self.id,
+            run_id,
+            update_id,
+            result_type if result_type is not None else hint,
+        )
+        outcome = await handle._wait(  # pyright: ignore[reportPrivateUsage]
+            ("accepted", "completed", "rejected", "failed"), timeout
+        )
+        handle._raise_if_rejected(outcome)  # pyright: ignore[reportPrivateUsage]
+        return handle
+
+    async def execute_update(
+        self,
+        update: Callable[..., Any] | str,
+        arg: Any = _MISSING,
+        *,
+        args: Sequence[Any] = (),
+        id: str | None = None,
+        result_type: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send an update and return its handler's result (see :meth:`start_update`).
+
+        Raises:
+            UpdateRejectedError: The validator rejected it; nothing was recorded.
+            UpdateFailedError: The handler raised.
+        """
+        handle = await self.start_update(
+            update, arg, args=args, id=id, result_type=result_type, timeout=timeout
+        )
+        return await handle.result(timeout=timeout)
+
+    def get_update_handle(
+        self, update_id: str, *, result_type: Any = None, run_id: str | None = None
+    ) -> WorkflowUpdateHandle[Any]:
+        """A handle to an update sent earlier (by id)."""
+        target = run_id or self._target_run() or self.client.store.describe(self.id).run_id
+        return WorkflowUpdateHandle(self.client, self.id, target, update_id, result_type)
 
     async def fetch_history(self) -> WorkflowHistory:
         """The run's complete event history."""

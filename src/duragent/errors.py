@@ -25,6 +25,7 @@ Error tree::
     ├── WorkflowNotRunningError      the workflow is closed and cannot take this request
     ├── QueryError                   a query failed or was rejected
     ├── UpdateRejectedError          an update's validator rejected it
+    ├── UpdateFailedError            an accepted update's handler failed
     ├── SerializationError           a value cannot be converted to or from a payload
     │   └── PayloadTooLargeError     a payload is over the configured size limit
     ├── ConfigurationError           invalid arguments or definitions (bad decorator use,
@@ -61,6 +62,7 @@ __all__ = [
     "TerminatedError",
     "TimeoutError",
     "TimeoutType",
+    "UpdateFailedError",
     "UpdateRejectedError",
     "WorkflowAlreadyStartedError",
     "WorkflowFailureError",
@@ -282,6 +284,16 @@ class UpdateRejectedError(DuragentError):
         self.cause = cause
         if cause is not None:
             self.__cause__ = cause
+
+
+class UpdateFailedError(DuragentError):
+    """An accepted update's handler failed (or the workflow closed before it finished);
+    ``cause`` says why."""
+
+    def __init__(self, message: str, *, cause: BaseException) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.__cause__ = cause
 
 
 class SerializationError(DuragentError):

@@ -216,6 +216,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         if self._workflow_defs:
             self._tasks.append(loop.create_task(self._poll_workflows(), name="duragent-wf-poll"))
+            self._tasks.append(loop.create_task(self._poll_queries(), name="duragent-query-poll"))
         if self._activity_defs or self._dynamic is not None:
             self._tasks.append(loop.create_task(self._poll_activities(), name="duragent-act-poll"))
         self._tasks.append(loop.create_task(self._housekeeping(), name="duragent-housekeeping"))
@@ -278,6 +279,25 @@ class Worker:
             listener.close()
             self._workflow_tasks.process(task)
             await asyncio.sleep(0)  # let activities and other loops run between tasks
+
+    async def _poll_queries(self) -> None:
+        store = self.client.store
+        clock = self.client.clock
+        types = list(self._workflow_defs)
+        topics = [f"q:{self.task_queue}"]
+        while True:
+            listener = store.notifier.listen(topics)
+            try:
+                query = store.claim_query(self.worker_id, self.task_queue, types, clock.now_ms())
+            except StoreError:
+                log.exception("claiming a query failed")
+                query = None
+            if query is None:
+                await listener.wait(_IDLE_POLL_S)
+                continue
+            listener.close()
+            self._workflow_tasks.answer_query(query)
+            await asyncio.sleep(0)
 
     async def _poll_activities(self) -> None:
         store = self.client.store

@@ -22,7 +22,7 @@ import uuid as _uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, NoReturn, TypeVar, cast, overload
+from typing import Any, Generic, NoReturn, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ._definitions import (
     HANDLER_ATTR,
@@ -40,6 +40,7 @@ __all__ = [
     "ContinueAsNewError",
     "ExternalWorkflowHandle",
     "ParentClosePolicy",
+    "UpdateMethod",
     "WorkflowInfo",
     "all_handlers_finished",
     "continue_as_new",
@@ -72,6 +73,8 @@ __all__ = [
 T = TypeVar("T")
 C = TypeVar("C", bound=type)
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R_co = TypeVar("R_co", covariant=True)
 
 _RUN_ATTR = "__duragent_run__"
 _INIT_ATTR = "__duragent_init__"
@@ -361,19 +364,30 @@ def query(
     return _handler_decorator("query", fn, name, dynamic)  # type: ignore[no-any-return]
 
 
+class UpdateMethod(Protocol[P, R_co]):
+    """An ``@workflow.update`` method: callable as before, plus ``.validator``."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def validator(self, fn: Callable[..., None]) -> Callable[..., None]:
+        """Register a non-async validator taking the same arguments as the update;
+        raising any exception rejects the update (nothing is recorded)."""
+        ...
+
+
 @overload
-def update(fn: F) -> F: ...
+def update(fn: Callable[P, R_co]) -> UpdateMethod[P, R_co]: ...
 @overload
 def update(
     *, name: str | None = None, dynamic: bool = False, unfinished_policy: str = ""
-) -> Callable[[F], F]: ...
+) -> Callable[[Callable[P, R_co]], UpdateMethod[P, R_co]]: ...
 def update(
-    fn: F | None = None,
+    fn: Callable[P, R_co] | None = None,
     *,
     name: str | None = None,
     dynamic: bool = False,
     unfinished_policy: str = "",
-) -> F | Callable[[F], F]:
+) -> UpdateMethod[P, R_co] | Callable[[Callable[P, R_co]], UpdateMethod[P, R_co]]:
     """Mark a method as an update handler: like a signal that returns a result.
 
     Decorate a non-async method with ``@<handler>.validator`` to reject updates before

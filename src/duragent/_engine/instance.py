@@ -196,6 +196,17 @@ class WorkflowInstance(WorkflowRuntime):
 
     def _on_started(self, event: ev.Event) -> None:
         assert isinstance(event, ev.WorkflowExecutionStarted)
+        self.construct(event)
+
+    def construct(self, event: ev.WorkflowExecutionStarted) -> None:
+        """Create the workflow object from its start event (once).
+
+        Normally the first activation does this; a worker calls it earlier when updates
+        must be validated before that activation runs (``__init__`` is the same call
+        either way, so replay is unaffected).
+        """
+        if self._info is not None:
+            return
         self._info = WorkflowInfo(
             workflow_id=event.workflow_id,
             run_id=self.run_id,

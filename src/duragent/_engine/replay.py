@@ -221,6 +221,14 @@ class WorkflowRun:
             actual=code,
         )
 
+    def construct_pending(self) -> None:
+        """Create the workflow object now if its start event is still pending, so update
+        validators can run before the first activation."""
+        for event in self._pending:
+            if isinstance(event, ev.WorkflowExecutionStarted):
+                self.instance.construct(event)
+                return
+
     def activate(self, now_ms: int, updates: Sequence[UpdateRequest] = ()) -> LiveActivation | None:
         """Run a live activation of the pending input events (and accepted updates).
 

@@ -18,9 +18,9 @@ from .._definitions import WorkflowDefinition
 from .._engine.failure import Failure, FailureKind, failure_from_exception
 from .._engine.instance import WorkflowInstance
 from .._engine.replay import ActivationFailedError, StaleRunError, UpdateRequest, WorkflowRun
-from ..errors import NondeterminismError, StoreError, UpdateRejectedError
-from ..serde import DataConverter
-from ..store.base import ActivityTask, TaskCompletion, WorkflowTask
+from ..errors import NondeterminismError, QueryError, StoreError, UpdateRejectedError
+from ..serde import DataConverter, Payload
+from ..store.base import ActivityTask, QueryTask, TaskCompletion, WorkflowTask
 from ..store.sqlite import SqliteStore
 from .cache import RunCache
 from .faults import armed, crash_point
@@ -70,7 +70,34 @@ class WorkflowTaskProcessor:
         while task is not None:
             task = self._process_one(task)
 
-    def _new_run(self, task: WorkflowTask) -> WorkflowRun:
+    def answer_query(self, query: QueryTask) -> None:
+        """Answer a query from current state: the cached run, brought up to date with
+        history (replaying recorded tasks only; pending input is not processed)."""
+        result: Payload | None = None
+        error: str | None = None
+        try:
+            run = self._catch_up(query)
+            result = run.instance.query(query.name, query.input)
+            if run.closed or run.instance.closed:
+                self.cache.evict(query.run_id)
+            else:
+                self.cache.put(query.run_id, run)
+        except QueryError as err:
+            # The handler may have changed state: rebuild from history next time.
+            self.cache.evict(query.run_id)
+            error = str(err)
+        except (NondeterminismError, ActivationFailedError, StaleRunError) as err:
+            self.cache.evict(query.run_id)
+            error = f"the workflow cannot be replayed to answer the query: {err}"
+        except Exception as err:
+            self.cache.evict(query.run_id)
+            error = f"{type(err).__name__}: {err}"
+        try:
+            self.store.answer_query(query.query_id, result, error, self.clock.now_ms())
+        except StoreError:
+            log.exception("could not record the answer to query %s", query.query_id)
+
+    def _new_run(self, task: WorkflowTask | QueryTask) -> WorkflowRun:
         definition = self.definitions[task.workflow_type]
         instance = WorkflowInstance(
             definition,
@@ -80,7 +107,7 @@ class WorkflowTaskProcessor:
         )
         return WorkflowRun(instance)
 
-    def _catch_up(self, task: WorkflowTask) -> WorkflowRun:
+    def _catch_up(self, task: WorkflowTask | QueryTask) -> WorkflowRun:
         run = self.cache.get(task.run_id)
         if run is not None:
             try:
@@ -106,6 +133,8 @@ class WorkflowTaskProcessor:
             run = self._catch_up(task)
             accepted: list[UpdateRequest] = []
             rejected: list[tuple[str, Failure]] = []
+            if task.updates:
+                run.construct_pending()
             for update in task.updates:
                 try:
                     run.instance.validate_update(update.name, update.input)

@@ -164,11 +164,6 @@ def close_run(
         "AND status IN ('requested', 'accepted')",
         (closed_failure, run.run_id),
     )
-    tx.c.execute(
-        "UPDATE queries SET status = 'failed', error = 'the workflow closed' "
-        "WHERE run_id = ? AND status IN ('requested', 'claimed')",
-        (run.run_id,),
-    )
     tx.topics.add(f"run:{run.run_id}")
     tx.topics.add(f"wfid:{run.workflow_id}")
     if status != RunStatus.CONTINUED_AS_NEW:

@@ -54,7 +54,40 @@ class StartRequest:
     signal_name: str | None = None
     """Signal-with-start: deliver this signal in the run's first task."""
     signal_input: tuple[Payload, ...] = ()
+    update: UpdateSpec | None = None
+    """Update-with-start: deliver this update in the run's first task."""
     identity: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSpec:
+    """An update to deliver to a run (update-with-start, or a plain update request)."""
+
+    update_id: str
+    name: str
+    input: tuple[Payload, ...] = ()
+    identity: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTask:
+    """A claimed query: answered from the cached instance or by replaying history."""
+
+    query_id: int
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    name: str
+    input: tuple[Payload, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOutcome:
+    """Where an update stands: requested, accepted, rejected, completed or failed."""
+
+    status: str
+    result: Payload | None = None
+    failure: Failure | None = None
 
 
 @dataclass(frozen=True, slots=True)

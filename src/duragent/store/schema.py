@@ -151,10 +151,11 @@ CREATE TABLE updates (
 CREATE INDEX updates_waiting ON updates(run_id) WHERE status = 'requested';
 
 CREATE TABLE queries (
-    query_id   INTEGER PRIMARY KEY,
-    run_id     TEXT NOT NULL,
-    task_queue TEXT NOT NULL,
-    name       TEXT NOT NULL,
+    query_id      INTEGER PRIMARY KEY,
+    run_id        TEXT NOT NULL,
+    task_queue    TEXT NOT NULL,
+    workflow_type TEXT NOT NULL,
+    name          TEXT NOT NULL,
     input      TEXT NOT NULL,
     status     TEXT NOT NULL,
     owner      TEXT,

@@ -32,6 +32,7 @@ from ..errors import (
 )
 from ..serde import Payload
 from . import _activities as activities
+from . import _messages as messages
 from . import _workflow_tasks as workflow_tasks
 from ._runs import create_run, new_run_id, request_cancel_run, signal_run, terminate_run
 from ._tx import RunRow, Tx, decode_rows, dumps
@@ -39,11 +40,14 @@ from .base import (
     ActivityTask,
     CompletionOutcome,
     IdConflictPolicy,
+    QueryTask,
     RunRecord,
     RunStatus,
     StartRequest,
     StartResult,
     TaskCompletion,
+    UpdateOutcome,
+    UpdateSpec,
     WorkerRegistration,
     WorkflowTask,
 )
@@ -206,6 +210,8 @@ class SqliteStore:
                             request.signal_input,
                             request.identity,
                         )
+                    if request.update is not None:
+                        messages.request_update(tx, existing, request.update)
                     return StartResult(existing.run_id, started=False)
                 if policy == IdConflictPolicy.TERMINATE_EXISTING:
                     terminate_run(tx, existing, "terminated by a new start with the same id")
@@ -224,6 +230,8 @@ class SqliteStore:
             )
             if request.signal_name is not None:
                 signal_run(tx, run, request.signal_name, request.signal_input, request.identity)
+            if request.update is not None:
+                messages.request_update(tx, run, request.update)
             return StartResult(run.run_id, started=True)
 
     def _find_run(self, conn: sqlite3.Connection, workflow_id: str, run_id: str | None) -> Any:
@@ -377,6 +385,76 @@ class SqliteStore:
     def terminate(self, workflow_id: str, run_id: str | None, reason: str, now: int) -> None:
         with self._write(now) as tx:
             terminate_run(tx, self._open_run(tx, workflow_id, run_id), reason)
+
+    # -- updates and queries ------------------------------------------------------------------
+
+    def request_update(
+        self, workflow_id: str, run_id: str | None, spec: UpdateSpec, now: int
+    ) -> str:
+        """Queue an update for the run; returns the run id it was sent to.
+
+        Raises:
+            WorkflowNotFoundError: No such workflow.
+            WorkflowNotRunningError: The workflow has closed.
+        """
+        with self._write(now) as tx:
+            run = self._open_run(tx, workflow_id, run_id)
+            messages.request_update(tx, run, spec)
+            return run.run_id
+
+    def update_outcome(self, run_id: str, update_id: str) -> UpdateOutcome | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT status, result, failure FROM updates WHERE run_id = ? AND update_id = ?",
+                (run_id, update_id),
+            ).fetchone()
+        return messages.update_outcome(row) if row is not None else None
+
+    def request_query(
+        self,
+        workflow_id: str,
+        run_id: str | None,
+        name: str,
+        input: tuple[Payload, ...],
+        now: int,
+    ) -> int:
+        """Queue a query (closed runs can be queried too); returns its id."""
+        with self._read() as conn:
+            found_run_id = str(self._find_run(conn, workflow_id, run_id)[0])
+        with self._write(now) as tx:
+            run = tx.run(found_run_id)
+            assert run is not None
+            return messages.request_query(tx, run, name, input)
+
+    def claim_query(
+        self, worker_id: str, task_queue: str, types: list[str], now: int
+    ) -> QueryTask | None:
+        with self._write(now) as tx:
+            return messages.claim_query(tx, worker_id, task_queue, types)
+
+    def answer_query(
+        self, query_id: int, result: Payload | None, error: str | None, now: int
+    ) -> None:
+        with self._write(now) as tx:
+            messages.answer_query(tx, query_id, result, error)
+
+    def take_query_answer(self, query_id: int) -> tuple[str, Payload | None, str | None]:
+        """(status, result, error) of a query; the row is deleted once answered."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT status, result, error FROM queries WHERE query_id = ?", (query_id,)
+            ).fetchone()
+            if row is None:
+                return "failed", None, "the query was lost"
+            status, result, error = row
+            if status in ("answered", "failed"):
+                conn.execute("DELETE FROM queries WHERE query_id = ?", (query_id,))
+        return str(status), Payload(result.encode()) if result is not None else None, error
+
+    def cancel_query(self, query_id: int) -> None:
+        """Drop a query nobody answered in time."""
+        with self._read() as conn:
+            conn.execute("DELETE FROM queries WHERE query_id = ?", (query_id,))
 
     def attempts(self, run_id: str) -> list[dict[str, Any]]:
         """Failed, timed-out and interrupted activity attempts of a run (for timelines)."""
@@ -721,6 +799,12 @@ class SqliteStore:
                     )
                     tx.topics.add(f"wf:{queue}")
                 activities.interrupted(tx, worker_id)
+                for (queue,) in tx.c.execute(
+                    "UPDATE queries SET status = 'requested', owner = NULL "
+                    "WHERE owner = ? AND status = 'claimed' RETURNING task_queue",
+                    (worker_id,),
+                ).fetchall():
+                    tx.topics.add(f"q:{queue}")
                 tx.c.execute("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
         return len(dead)
 
