@@ -59,6 +59,15 @@ class Cli:
         )
         return result
 
+    def fail(self, *args: str) -> Result:
+        """Run and require exit status 1 (a reported error)."""
+        result = self(*args)
+        assert result.exit_code == 1, (
+            f"duragent {' '.join(args)} exited {result.exit_code}, expected 1\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}"
+        )
+        return result
+
     def json(self, *args: str) -> Any:
         """Run with exit status 0 and parse stdout as JSON."""
         return json.loads(self.ok(*args).stdout)

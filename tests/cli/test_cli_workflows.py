@@ -194,3 +194,13 @@ def test_export_writes_history_that_reads_back(app_cli: Cli, tmp_path: Path) -> 
     assert types[-1] == "WorkflowExecutionCompleted"
     stdout = app_cli.ok("export", "greet-export", "--run", run_id).stdout
     assert WorkflowHistory.from_json(stdout).to_dict() == history.to_dict()
+
+
+def test_query_and_update(app_cli: Cli) -> None:
+    _start(app_cli, "Waiter", "3", "--id", "msg-1")
+    assert json.loads(app_cli.ok("update", "msg-1", "add", "one", "--timeout", "10").stdout) == 1
+    assert app_cli.json("query", "msg-1", "received") == ["one"]
+    rejected = app_cli.fail("update", "msg-1", "add", '""', "--timeout", "10")
+    assert "empty message" in rejected.stderr
+    missing = app_cli.fail("query", "msg-1", "nope")
+    assert "no query 'nope'" in missing.stderr

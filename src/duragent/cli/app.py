@@ -10,6 +10,7 @@ from rich.markup import escape
 from ..errors import DuragentError
 from ._common import DEFAULT_DB, CliState, err
 from .list_cmd import list_command
+from .message_cmds import query_command, update_command
 from .show_cmd import show_command
 from .worker_cmd import worker_command
 from .workflow_cmds import (
@@ -79,3 +80,5 @@ cli.add_command(cancel_command)
 cli.add_command(terminate_command)
 cli.add_command(signal_command)
 cli.add_command(export_command)
+cli.add_command(query_command)
+cli.add_command(update_command)
