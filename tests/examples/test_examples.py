@@ -1,0 +1,28 @@
+"""Every example runs end to end (as a user would run it)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_crash_demo_survives_sigkill() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.crash_demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "killed with SIGKILL" in out
+    assert "completed steps and their attempts: [1, 2, 1, 1]" in out
+    assert "interrupted" in out  # the timeline shows the attempt the crash cut short
