@@ -17,7 +17,7 @@ encoding) raises :class:`~duragent.errors.SerializationError` naming it instead 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import pydantic
@@ -44,14 +44,34 @@ _NULL: Final = _JSON_HEADER + b"null"
 class Payload:
     """One encoded value: envelope header plus data, immutable bytes.
 
-    Attributes:
-        data: The complete envelope (header line and body).
+    A payload read from a store may be *lazy*: its bytes are fetched on first access of
+    :attr:`data` (replay never touches most recorded inputs, so it never loads them).
     """
 
-    __slots__ = ("data",)
+    __slots__ = ("_data", "_load")
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
+    def __init__(
+        self, data: bytes | None = None, *, load: Callable[[], bytes] | None = None
+    ) -> None:
+        if data is None and load is None:
+            raise ValueError("a Payload needs data or a loader")
+        self._data = data
+        self._load = load
+
+    @property
+    def data(self) -> bytes:
+        """The complete envelope (header line and body)."""
+        data = self._data
+        if data is None:
+            assert self._load is not None
+            data = self._data = self._load()
+            self._load = None
+        return data
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the bytes are in memory (False for a lazy payload not yet read)."""
+        return self._data is not None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Payload) and other.data == self.data

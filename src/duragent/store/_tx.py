@@ -11,16 +11,17 @@ same content (the same conversation message, the same document) is never stored 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from .._engine import events as ev
-from ..errors import StoreCorruptError
+from ..errors import StoreCorruptError, StoreError
 from ..serde import Payload
+from . import chunks
 
 INLINE_PAYLOAD_BYTES: Final = 256
 WORKFLOW_KIND: Final = 0
@@ -65,26 +66,42 @@ def dumps(value: Any) -> str:
     return _dumps(value)
 
 
-def payload_from_json(conn: sqlite3.Connection, value: Any) -> Payload:
-    """Resolve an event's payload reference (inline text or digest)."""
-    if isinstance(value, str):
-        return Payload(value.encode())
-    digest = bytes.fromhex(value["h"])
-    row = conn.execute("SELECT data FROM payloads WHERE digest = ?", (digest,)).fetchone()
-    if row is None:
-        raise StoreCorruptError(
-            f"history references payload {digest.hex()} which is missing from the database"
-        )
-    return Payload(bytes(row[0]))
+class PayloadReader:
+    """Turns payload references in events into payloads; referenced (large) payloads are
+    lazy and fetched on first use, under the store's lock."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._conn = conn
+        self._lock = lock
+
+    def fetch(self, key: bytes) -> bytes:
+        with self._lock:
+            try:
+                row = self._conn.execute(
+                    "SELECT data FROM payloads WHERE digest = ?", (key,)
+                ).fetchone()
+            except sqlite3.Error as err:
+                raise StoreError(f"cannot read payload {key.hex()}: {err}") from err
+        if row is None:
+            raise StoreCorruptError(
+                f"history references payload {key.hex()}, which is missing from the database"
+            )
+        return bytes(row[0])
+
+    def payload(self, value: Any) -> Payload:
+        if isinstance(value, str):
+            return Payload(value.encode())
+        if "t" in value:
+            key = bytes.fromhex(value["t"])
+            return Payload(load=lambda: chunks.join(self.fetch(key), self.fetch))
+        key = bytes.fromhex(value["h"])
+        return Payload(load=lambda: self.fetch(key))
 
 
-def decode_rows(conn: sqlite3.Connection, rows: Iterable[Any]) -> list[ev.Event]:
+def decode_rows(reader: PayloadReader, rows: Iterable[Any]) -> list[ev.Event]:
     """Events from ``(event_id, type, time, attrs)`` rows."""
     out: list[ev.Event] = []
-
-    def payload_in(v: Any) -> Payload:
-        return payload_from_json(conn, v)
-
+    payload_in = reader.payload
     for event_id, type_name, time, attrs in rows:
         try:
             out.append(ev.decode_event(type_name, event_id, time, json.loads(attrs), payload_in))
@@ -96,8 +113,15 @@ def decode_rows(conn: sqlite3.Connection, rows: Iterable[Any]) -> list[ev.Event]
 class Tx:
     """An open write transaction at a given time."""
 
-    def __init__(self, conn: sqlite3.Connection, now: int, known_digests: set[bytes]) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        now: int,
+        known_digests: set[bytes],
+        reader: PayloadReader,
+    ) -> None:
         self.c = conn
+        self.reader = reader
         self.now = now
         self.topics: set[str] = set()
         self.new_digests: set[bytes] = set()
@@ -108,20 +132,30 @@ class Tx:
 
     # -- payloads and events ---------------------------------------------------------------
 
+    def store_blob(self, key: bytes, data: bytes) -> None:
+        """Store content-addressed bytes once."""
+        if key not in self._known and key not in self.new_digests:
+            self.c.execute(
+                "INSERT OR IGNORE INTO payloads (digest, data) VALUES (?, ?)", (key, data)
+            )
+            self.new_digests.add(key)
+
     def payload_out(self, payload: Payload) -> Any:
         data = payload.data
         if len(data) <= INLINE_PAYLOAD_BYTES:
             return data.decode()
-        digest = hashlib.blake2b(data, digest_size=16).digest()
-        if digest not in self._known and digest not in self.new_digests:
-            self.c.execute(
-                "INSERT OR IGNORE INTO payloads (digest, data) VALUES (?, ?)", (digest, data)
-            )
-            self.new_digests.add(digest)
-        return {"h": digest.hex()}
+        if len(data) >= chunks.CHUNK_PAYLOAD_MIN and data.startswith(chunks.JSON_HEADER):
+            tree = chunks.split(data[len(chunks.JSON_HEADER) :], self.store_blob)
+            if tree is not None:
+                key = chunks.digest(tree)
+                self.store_blob(key, tree)
+                return {"t": key.hex()}
+        key = chunks.digest(data)
+        self.store_blob(key, data)
+        return {"h": key.hex()}
 
     def payload_in(self, value: Any) -> Payload:
-        return payload_from_json(self.c, value)
+        return self.reader.payload(value)
 
     def read_event(self, run_id: str, event_id: int) -> ev.Event:
         row = self.c.execute(
@@ -130,7 +164,7 @@ class Tx:
         ).fetchone()
         if row is None:
             raise StoreCorruptError(f"run {run_id} has no event {event_id}")
-        return decode_rows(self.c, [row])[0]
+        return decode_rows(self.reader, [row])[0]
 
     def run(self, run_id: str) -> RunRow | None:
         row = self.c.execute(

@@ -35,7 +35,7 @@ from . import _activities as activities
 from . import _messages as messages
 from . import _workflow_tasks as workflow_tasks
 from ._runs import create_run, new_run_id, request_cancel_run, signal_run, terminate_run
-from ._tx import RunRow, Tx, decode_rows, dumps
+from ._tx import PayloadReader, RunRow, Tx, decode_rows, dumps
 from .base import (
     ActivityTask,
     CompletionOutcome,
@@ -145,6 +145,7 @@ class SqliteStore:
             conn.close()
             raise
         self._conn = conn
+        self._reader = PayloadReader(conn, self._lock)
         self.notifier = _notifier_for(path)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class SqliteStore:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as err:
                 raise _map_error(err, self.path, self._busy_timeout_ms) from err
-            tx = Tx(conn, now, self._known_digests)
+            tx = Tx(conn, now, self._known_digests, self._reader)
             try:
                 yield tx
             except sqlite3.Error as err:
@@ -309,7 +310,7 @@ class SqliteStore:
                 "ORDER BY event_id",
                 (run_id, after),
             ).fetchall()
-            return decode_rows(conn, rows)
+            return decode_rows(self._reader, rows)
 
     def read_event(self, run_id: str, event_id: int) -> ev.Event | None:
         with self._read() as conn:
@@ -317,7 +318,7 @@ class SqliteStore:
                 "SELECT event_id, type, time, attrs FROM events WHERE run_id = ? AND event_id = ?",
                 (run_id, event_id),
             ).fetchone()
-            return decode_rows(conn, [row])[0] if row is not None else None
+            return decode_rows(self._reader, [row])[0] if row is not None else None
 
     def list_runs(
         self,
@@ -572,7 +573,11 @@ class SqliteStore:
         with self._lock:
             try:
                 return workflow_tasks.claim(
-                    Tx(self._conn, now, self._known_digests), worker_id, task_queue, types, now
+                    Tx(self._conn, now, self._known_digests, self._reader),
+                    worker_id,
+                    task_queue,
+                    types,
+                    now,
                 )
             except sqlite3.Error as err:
                 raise _map_error(err, self.path, self._busy_timeout_ms) from err
