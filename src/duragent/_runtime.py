@@ -105,6 +105,15 @@ class WorkflowRuntime(ABC):
     @abstractmethod
     def all_handlers_finished(self) -> bool: ...
 
+    @abstractmethod
+    def run_state(self) -> dict[str, Any]:
+        """Per-run storage for integrations (a usage tally, a budget). It lives with the
+        instance, so a replay rebuilds it from scratch instead of counting twice."""
+
+    @abstractmethod
+    def record_marker(self, name: str, details: dict[str, Any]) -> None:
+        """Record a fact in history (replayed like any command)."""
+
 
 current_runtime: ContextVar[WorkflowRuntime | None] = ContextVar(
     "duragent_workflow_runtime", default=None

@@ -50,10 +50,20 @@ class Info:
 class ActivityContext:
     """The worker-side state behind :func:`info` and :func:`heartbeat` (internal)."""
 
-    def __init__(self, info: Info, heartbeat: Callable[[tuple[Any, ...]], None]) -> None:
+    def __init__(
+        self,
+        info: Info,
+        heartbeat: Callable[[tuple[Any, ...]], None],
+        *,
+        store: Any = None,
+        worker_id: str = "",
+    ) -> None:
         self.info = info
         self._heartbeat = heartbeat
         self.cancel_requested = False
+        self.store = store
+        """The worker's store, for integrations that record facts (the usage ledger)."""
+        self.worker_id = worker_id
 
     def heartbeat(self, details: tuple[Any, ...]) -> None:
         self._heartbeat(details)
@@ -62,6 +72,11 @@ class ActivityContext:
 current_context: ContextVar[ActivityContext | None] = ContextVar(
     "duragent_activity_context", default=None
 )
+
+
+def context() -> ActivityContext:
+    """The running attempt's internal context (for integrations, not application code)."""
+    return _context()
 
 
 def _context() -> ActivityContext:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import uuid
@@ -67,6 +68,8 @@ class Worker:
             (``plugin.configure_worker(worker)`` is called before validation).
         continue_as_new_threshold: History length at which
             ``workflow.info().is_continue_as_new_suggested()`` turns true.
+        workflow_failure_exception_types: Exception types that fail a workflow (rather
+            than its task) when raised from any workflow this worker runs.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Worker:
         identity: str | None = None,
         plugins: Sequence[Any] = (),
         continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (),
     ) -> None:
         if not task_queue:
             raise ConfigurationError("a task queue is required")
@@ -93,12 +97,24 @@ class Worker:
         self.workflows: list[type] = list(workflows)
         self.activities: list[Callable[..., Any]] = list(activities)
         self.plugins = tuple(plugins)
+        self.workflow_failure_exception_types: list[type[BaseException]] = list(
+            workflow_failure_exception_types
+        )
         for plugin in (*client.plugins, *self.plugins):
             configure = getattr(plugin, "configure_worker", None)
             if configure is not None:
                 configure(self)
         self.worker_id = identity or f"{this_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._workflow_defs = self._collect_workflows(self.workflows)
+        if self.workflow_failure_exception_types:
+            extra = tuple(self.workflow_failure_exception_types)
+            self._workflow_defs = {
+                name: dataclasses.replace(
+                    defn,
+                    failure_exception_types=(*defn.failure_exception_types, *extra),
+                )
+                for name, defn in self._workflow_defs.items()
+            }
         self._activity_defs, self._dynamic = self._collect_activities(self.activities)
         if not self._workflow_defs and not self._activity_defs and self._dynamic is None:
             raise ConfigurationError("a worker needs at least one workflow or activity")
@@ -257,7 +273,17 @@ class Worker:
     # -- loops ----------------------------------------------------------------------------
 
     def _process_eager_workflow_task(self, task: WorkflowTask) -> None:
-        self._workflow_tasks.process(task)
+        self._guarded(self._workflow_tasks.process, task)
+
+    def _guarded(self, fn: Callable[[Any], None], task: Any) -> None:
+        """A bug in processing one task must not stop the worker: log it and go on (the
+        task's lease expires and it is retried)."""
+        try:
+            fn(task)
+        except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
+            raise
+        except BaseException:
+            log.exception("internal error while processing %r", task)
 
     async def _poll_workflows(self) -> None:
         store = self.client.store
@@ -277,7 +303,7 @@ class Worker:
                 await listener.wait(_IDLE_POLL_S)
                 continue
             listener.close()
-            self._workflow_tasks.process(task)
+            self._guarded(self._workflow_tasks.process, task)
             await asyncio.sleep(0)  # let activities and other loops run between tasks
 
     async def _poll_queries(self) -> None:
@@ -296,7 +322,7 @@ class Worker:
                 await listener.wait(_IDLE_POLL_S)
                 continue
             listener.close()
-            self._workflow_tasks.answer_query(query)
+            self._guarded(self._workflow_tasks.answer_query, query)
             await asyncio.sleep(0)
 
     async def _poll_activities(self) -> None:

@@ -79,8 +79,7 @@ class Cart:
 
 
 def worker(client: Client, **kwargs: object) -> Worker:
-    return Worker(client, task_queue="q", workflows=[Cart], activities=[lookup],
-                  **kwargs)  # type: ignore[arg-type]
+    return Worker(client, task_queue="q", workflows=[Cart], activities=[lookup], **kwargs)  # type: ignore[arg-type]
 
 
 async def test_updates_return_results_and_are_recorded(client: Client) -> None:
@@ -138,9 +137,11 @@ async def test_start_update_then_result(client: Client) -> None:
 async def test_update_with_start(client: Client) -> None:
     async with worker(client):
         first = await client.execute_update_with_start_workflow(
-            Cart.run, id="cart", task_queue="q", update=Cart.add, update_args=["fig"])
+            Cart.run, id="cart", task_queue="q", update=Cart.add, update_args=["fig"]
+        )
         second = await client.execute_update_with_start_workflow(
-            Cart.run, id="cart", task_queue="q", update=Cart.add, update_args=["plum"])
+            Cart.run, id="cart", task_queue="q", update=Cart.add, update_args=["plum"]
+        )
         assert (first, second) == (3, 4)
         handle = client.get_workflow_handle("cart")
         assert await handle.query(Cart.count) == 2

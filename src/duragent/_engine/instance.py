@@ -155,6 +155,7 @@ class WorkflowInstance(WorkflowRuntime):
         self._read_only: str | None = None
         self._task_failure: BaseException | None = None
         self._disposed = False
+        self._run_state: dict[str, Any] = {}
         self.closed = False
         """Whether the code issued its close command (complete, fail, cancel, continue)."""
 
@@ -634,7 +635,8 @@ class WorkflowInstance(WorkflowRuntime):
         self._disposed = True
         tasks = [t for t in asyncio.all_tasks(self._loop) if not t.done()]
         for task in tasks:
-            task.cancel()
+            with contextlib.suppress(BaseException):
+                task.cancel()
         with contextlib.suppress(BaseException):  # teardown must not fail
             self._loop.run_until_idle()
         self._loop.take_unhandled()
@@ -709,6 +711,8 @@ class WorkflowInstance(WorkflowRuntime):
         self._activities[seq] = _PendingActivity(handle, name, result_type)
 
         def on_cancel() -> None:
+            if self._disposed:
+                return
             self._activities.pop(seq, None)
             if not self._drop_pending(
                 lambda c: isinstance(c, cmd.ScheduleActivity) and c.seq == seq
@@ -798,6 +802,8 @@ class WorkflowInstance(WorkflowRuntime):
         )
 
         def on_cancel() -> None:
+            if self._disposed:
+                return  # torn down on eviction: nothing to tell the child
             if seq in self._children:
                 self._children.pop(seq)
                 self._request_external(
@@ -890,6 +896,13 @@ class WorkflowInstance(WorkflowRuntime):
 
     def all_handlers_finished(self) -> bool:
         return not self._handler_tasks
+
+    def run_state(self) -> dict[str, Any]:
+        return self._run_state
+
+    def record_marker(self, name: str, details: dict[str, Any]) -> None:
+        self._check_writable("record a marker")
+        self._commands.append(cmd.RecordMarker(name=name, details=details))
 
 
 def _attributes(obj: object) -> dict[str, Any]:

@@ -17,7 +17,13 @@ from .._clock import Clock
 from .._definitions import ActivityDefinition, check_arg_count
 from .._engine.failure import Failure, FailureKind, failure_from_exception
 from ..activity import ActivityContext, Info, current_context
-from ..errors import CancelledError, ConfigurationError, SerializationError, StoreError
+from ..errors import (
+    CancelledError,
+    ConfigurationError,
+    SerializationError,
+    StoreError,
+    TimeoutType,
+)
 from ..serde import DataConverter
 from ..store.base import ActivityTask, WorkflowTask
 from ..store.sqlite import SqliteStore
@@ -42,6 +48,8 @@ class _Attempt:
         self.pending_details: tuple[Any, ...] | None = None
         self.flush_scheduled = False
         self.last_flush = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.timed_out = False
 
 
 class ActivityRunner:
@@ -71,7 +79,7 @@ class ActivityRunner:
         self.max_concurrent = max_concurrent
         self.claim_workflow_for = claim_workflow_for
         self.process_workflow_task = process_workflow_task
-        self.in_flight: dict[int, _Attempt] = {}
+        self.in_flight: dict[tuple[int, int], _Attempt] = {}
         self.slot_freed = asyncio.Event()
         self.shutting_down = False
         self.completed = 0
@@ -88,13 +96,22 @@ class ActivityRunner:
         loop = asyncio.get_running_loop()
         for task in tasks:
             context = ActivityContext(
-                self._info(task), lambda d, t=task.task_id: self._heartbeat(t, d)
+                self._info(task),
+                lambda d, t=(task.task_id, task.lease): self._heartbeat(t, d),
+                store=self.store,
+                worker_id=self.worker_id,
             )
             attempt = _Attempt(task, context)
-            self.in_flight[task.task_id] = attempt
+            self.in_flight[(task.task_id, task.lease)] = attempt
             attempt.asyncio_task = loop.create_task(
                 self._run(attempt), name=f"activity-{task.activity_type}"
             )
+            deadline = self._deadline_ms(task)
+            if deadline is not None:
+                # Past its timeout the attempt is abandoned here too, not only in the store:
+                # a late result must not be computed in vain or hold a slot.
+                delay = max(0.0, (deadline - self.clock.now_ms()) / 1000)
+                attempt.timer = loop.call_later(delay, self._time_out, attempt)
 
     def _info(self, task: ActivityTask) -> Info:
         details: tuple[Any, ...] = ()
@@ -120,12 +137,34 @@ class ActivityRunner:
             ),
         )
 
+    @staticmethod
+    def _deadline_ms(task: ActivityTask) -> int | None:
+        deadlines = [
+            d
+            for d in (
+                task.started_time + task.start_to_close_timeout_ms
+                if task.start_to_close_timeout_ms is not None
+                else None,
+                task.schedule_to_close_deadline,
+            )
+            if d is not None
+        ]
+        return min(deadlines) if deadlines else None
+
+    def _time_out(self, attempt: _Attempt) -> None:
+        task = attempt.asyncio_task
+        if task is not None and not task.done():
+            attempt.timed_out = True
+            task.cancel()
+
     async def _run(self, attempt: _Attempt) -> None:
         task = attempt.task
         try:
             outcome = await self._call(attempt)
         finally:
-            self.in_flight.pop(task.task_id, None)
+            self.in_flight.pop((task.task_id, task.lease), None)
+            if attempt.timer is not None:
+                attempt.timer.cancel()
             self.slot_freed.set()
         if outcome is None:
             return
@@ -187,6 +226,18 @@ class ActivityRunner:
             if self.shutting_down:
                 self._release(task)
                 return None
+            if attempt.timed_out:
+                kind = (
+                    TimeoutType.SCHEDULE_TO_CLOSE
+                    if task.schedule_to_close_deadline is not None
+                    and self.clock.now_ms() >= task.schedule_to_close_deadline
+                    else TimeoutType.START_TO_CLOSE
+                )
+                return "failed", Failure(
+                    message=f"activity attempt {task.attempt} exceeded its {kind} timeout",
+                    kind=FailureKind.TIMEOUT,
+                    type=kind,
+                )
             return "cancelled", Failure(
                 message="activity cancelled", kind=FailureKind.CANCELLED, type="CancelledError"
             )
@@ -224,7 +275,7 @@ class ActivityRunner:
 
     # -- heartbeats ----------------------------------------------------------------------------
 
-    def _heartbeat(self, task_id: int, details: tuple[Any, ...]) -> None:
+    def _heartbeat(self, task_id: tuple[int, int], details: tuple[Any, ...]) -> None:
         loop = self._loop
         if threading.get_ident() != self._loop_thread:
             loop.call_soon_threadsafe(self._on_heartbeat, task_id, details)
@@ -235,7 +286,7 @@ class ActivityRunner:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
 
-    def _on_heartbeat(self, task_id: int, details: tuple[Any, ...]) -> None:
+    def _on_heartbeat(self, task_id: tuple[int, int], details: tuple[Any, ...]) -> None:
         attempt = self.in_flight.get(task_id)
         if attempt is None:
             return
@@ -250,7 +301,7 @@ class ActivityRunner:
         delay = max(0.0, attempt.last_flush + throttle - self._loop.time())
         self._loop.call_later(delay, self._flush, task_id)
 
-    def _flush(self, task_id: int) -> None:
+    def _flush(self, task_id: tuple[int, int]) -> None:
         attempt = self.in_flight.get(task_id)
         if attempt is None:
             return

@@ -181,9 +181,18 @@ def load(tx: Tx, row: Any) -> ActivityTask:
     )
 
 
-def is_current(tx: Tx, task_id: int, lease: int) -> bool:
-    row = tx.c.execute("SELECT lease, owner FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
-    return row is not None and row[0] == lease and row[1] is not None
+def is_current(tx: Tx, task: ActivityTask) -> bool:
+    """Whether ``task`` is still this attempt's: same row, same lease, same activity."""
+    row = tx.c.execute(
+        "SELECT lease, owner, run_id, seq FROM tasks WHERE task_id = ?", (task.task_id,)
+    ).fetchone()
+    return (
+        row is not None
+        and row[0] == task.lease
+        and row[1] is not None
+        and row[2] == task.run_id
+        and row[3] == task.seq
+    )
 
 
 def complete(tx: Tx, task: ActivityTask, result: Payload, worker: str) -> RunRow | None:

@@ -72,9 +72,9 @@ def load(
 
 def is_current(tx: Tx, task: WorkflowTask) -> bool:
     row = tx.c.execute(
-        "SELECT lease, owner FROM tasks WHERE task_id = ?", (task.task_id,)
+        "SELECT lease, owner, run_id FROM tasks WHERE task_id = ?", (task.task_id,)
     ).fetchone()
-    return row is not None and row[0] == task.lease and row[1] is not None
+    return row is not None and row[0] == task.lease and row[1] is not None and row[2] == task.run_id
 
 
 def complete(

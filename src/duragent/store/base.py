@@ -187,6 +187,27 @@ class CompletionOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageEntry:
+    """One billable call (e.g. a model request) as it happened, recorded by the activity
+    attempt that made it, before the attempt's result is committed. Entries of attempts
+    whose result was lost (a crash) are what was paid twice."""
+
+    run_id: str
+    seq: int
+    attempt: int
+    kind: str
+    name: str
+    agent: str = ""
+    requests: int = 1
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    latency_ms: int = 0
+    time: int = 0
+    worker: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerRegistration:
     worker_id: str
     host: str

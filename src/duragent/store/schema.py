@@ -67,7 +67,9 @@ CREATE TABLE payloads (
 ) WITHOUT ROWID;
 
 CREATE TABLE tasks (
-    task_id            INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: an id is never reused, so a late result of an attempt whose task was
+    -- deleted (timed out, cancelled) can never land on another task.
+    task_id            INTEGER PRIMARY KEY AUTOINCREMENT,
     kind               INTEGER NOT NULL,
     task_queue         TEXT NOT NULL,
     type_name          TEXT NOT NULL,
@@ -149,6 +151,24 @@ CREATE TABLE updates (
     PRIMARY KEY (run_id, update_id)
 ) WITHOUT ROWID;
 CREATE INDEX updates_waiting ON updates(run_id) WHERE status = 'requested';
+
+CREATE TABLE usage_ledger (
+    entry_id      INTEGER PRIMARY KEY,
+    run_id        TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    attempt       INTEGER NOT NULL,
+    kind          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    agent         TEXT NOT NULL DEFAULT '',
+    requests      INTEGER NOT NULL DEFAULT 1,
+    input_tokens  INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens INTEGER NOT NULL DEFAULT 0,
+    latency_ms    INTEGER NOT NULL DEFAULT 0,
+    time          INTEGER NOT NULL,
+    worker        TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX usage_ledger_by_run ON usage_ledger(run_id, seq);
 
 CREATE TABLE queries (
     query_id      INTEGER PRIMARY KEY,

@@ -48,6 +48,7 @@ from .base import (
     TaskCompletion,
     UpdateOutcome,
     UpdateSpec,
+    UsageEntry,
     WorkerRegistration,
     WorkflowTask,
 )
@@ -457,6 +458,67 @@ class SqliteStore:
         with self._read() as conn:
             conn.execute("DELETE FROM queries WHERE query_id = ?", (query_id,))
 
+    # -- usage ledger --------------------------------------------------------------------------
+
+    def record_usage(self, entry: UsageEntry) -> None:
+        """Append a billable call to the ledger (its own short transaction)."""
+        with self._read() as conn:
+            conn.execute(
+                "INSERT INTO usage_ledger (run_id, seq, attempt, kind, name, agent, requests, "
+                "input_tokens, output_tokens, cached_tokens, latency_ms, time, worker) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.run_id,
+                    entry.seq,
+                    entry.attempt,
+                    entry.kind,
+                    entry.name,
+                    entry.agent,
+                    entry.requests,
+                    entry.input_tokens,
+                    entry.output_tokens,
+                    entry.cached_tokens,
+                    entry.latency_ms,
+                    entry.time,
+                    entry.worker,
+                ),
+            )
+
+    def usage_entries(self, run_ids: Sequence[str]) -> list[UsageEntry]:
+        """Ledger entries of the given runs, in order."""
+        if not run_ids:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT run_id, seq, attempt, kind, name, agent, requests, input_tokens, "
+                "output_tokens, cached_tokens, latency_ms, time, worker FROM usage_ledger "
+                f"WHERE run_id IN ({','.join('?' * len(run_ids))}) ORDER BY entry_id",
+                list(run_ids),
+            ).fetchall()
+        return [UsageEntry(*row) for row in rows]
+
+    def runs_of_workflow(self, workflow_id: str) -> list[str]:
+        """Run ids of a workflow id, oldest first (continue-as-new chains)."""
+        with self._read() as conn:
+            return [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT run_id FROM runs WHERE workflow_id = ? ORDER BY start_time, rowid",
+                    (workflow_id,),
+                ).fetchall()
+            ]
+
+    def child_runs(self, run_id: str) -> list[str]:
+        """Run ids whose parent run is ``run_id``."""
+        with self._read() as conn:
+            return [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT run_id FROM runs WHERE parent_run_id = ? ORDER BY start_time",
+                    (run_id,),
+                ).fetchall()
+            ]
+
     def attempts(self, run_id: str) -> list[dict[str, Any]]:
         """Failed, timed-out and interrupted activity attempts of a run (for timelines)."""
         with self._read() as conn:
@@ -632,7 +694,7 @@ class SqliteStore:
         """Record a successful attempt. With ``claim_for=(worker_id, task_queue, types)``
         the run's next workflow task is claimed for that worker in the same transaction."""
         with self._write(now) as tx:
-            if not activities.is_current(tx, task.task_id, task.lease):
+            if not activities.is_current(tx, task):
                 return None
             run = activities.complete(tx, task, result, worker)
             if run is None or claim_for is None:
@@ -663,7 +725,7 @@ class SqliteStore:
         cancelled: bool = False,
     ) -> None:
         with self._write(now) as tx:
-            if not activities.is_current(tx, task.task_id, task.lease):
+            if not activities.is_current(tx, task):
                 return
             if cancelled:
                 activities.cancelled(tx, task, worker)
@@ -673,7 +735,7 @@ class SqliteStore:
     def release_activity_task(self, task: ActivityTask, now: int, *, worker: str) -> None:
         """Give an attempt back unfinished (worker shutdown): it is retried at once."""
         with self._write(now) as tx:
-            if not activities.is_current(tx, task.task_id, task.lease):
+            if not activities.is_current(tx, task):
                 return
             tx.c.execute(
                 "UPDATE tasks SET owner = NULL, lease_expires_at = NULL, visible_at = ? "

@@ -1,0 +1,189 @@
+"""The model activity: performs one model call with a real model provider.
+
+The engine owns retries. The OpenAI client's own retries must be off (the default provider
+is built with ``max_retries=0``), and provider errors are mapped to retryable or terminal
+failures: 408, 409, 429 and 5xx are retried with backoff that honours ``retry-after-ms`` /
+``retry-after``; other 4xx fail at once with the provider's message. The moment a provider
+answers, the call's usage is written to the store's usage ledger, so a response whose
+completion is later lost to a crash still shows up as paid.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Final
+
+from agents import ModelProvider, ModelResponse
+
+from .. import activity
+from ..errors import ApplicationError, ConfigurationError
+from ..store.base import UsageEntry
+from ._request import (
+    ModelCallRequest,
+    ModelCallResult,
+    RecordedOutputSchema,
+    rebuild_handoff,
+    rebuild_tool,
+    response_to_json,
+    settings_from_json,
+    tracing_from_int,
+)
+
+MODEL_ACTIVITY: Final = "duragent.openai_agents.invoke_model"
+_RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
+
+
+def default_model_provider() -> ModelProvider:
+    """The provider used when none is configured: any OpenAI-compatible endpoint from the
+    environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``), else the offline local model."""
+    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+        return openai_provider()
+    try:
+        from ..models.local import LocalModelProvider
+    except ImportError as err:
+        raise ConfigurationError(
+            "no model is configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for another "
+            "OpenAI-compatible endpoint), pass OpenAIAgentsPlugin(model_provider=...), or "
+            f"install the offline local model ({err})"
+        ) from err
+    return LocalModelProvider()
+
+
+def openai_provider(
+    *, api_key: str | None = None, base_url: str | None = None, use_responses: bool | None = None
+) -> ModelProvider:
+    """An OpenAI(-compatible) provider whose client never retries on its own."""
+    from agents import OpenAIProvider
+    from openai import AsyncOpenAI
+
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+    client = AsyncOpenAI(
+        api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+        base_url=base_url,
+        max_retries=0,
+    )
+    if use_responses is None:
+        # Other OpenAI-compatible servers (vLLM, llama.cpp, Ollama) speak chat completions.
+        use_responses = base_url is None
+    return OpenAIProvider(openai_client=client, use_responses=use_responses)
+
+
+def _retry_after(headers: Any) -> timedelta | None:
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return timedelta(milliseconds=float(ms))
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return timedelta(seconds=float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        if parsed is None:
+            return None
+        seconds = parsed.timestamp() - time.time()
+        return timedelta(seconds=max(0.0, seconds))
+
+
+def provider_error(err: BaseException) -> ApplicationError | None:
+    """Map an OpenAI client error to a retryable or terminal ``ApplicationError``."""
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - openai ships with openai-agents
+        return None
+    if isinstance(err, openai.APIStatusError):
+        status = err.status_code
+        headers = err.response.headers
+        should = (headers.get("x-should-retry") or "").lower()
+        retryable = status in _RETRYABLE_STATUSES or status >= 500
+        if should in ("true", "false"):
+            retryable = should == "true"
+        return ApplicationError(
+            f"model provider returned HTTP {status}: {err.message}",
+            {"status": status, "request_id": err.request_id},
+            type=f"HTTP{status}",
+            non_retryable=not retryable,
+            retry_after=_retry_after(headers),
+        )
+    if isinstance(err, openai.APIConnectionError):  # includes APITimeoutError
+        return ApplicationError(f"cannot reach the model provider: {err}", type=type(err).__name__)
+    return None
+
+
+def make_model_activity(get_provider: Callable[[], ModelProvider]) -> Callable[..., Any]:
+    """The model activity, bound to a lazily created provider."""
+
+    @activity.defn(name=MODEL_ACTIVITY)
+    async def invoke_model(request: ModelCallRequest) -> ModelCallResult:
+        """Perform one model call and return its response with usage and latency."""
+        provider = get_provider()
+        model = provider.get_model(request.model)
+        output_schema = (
+            RecordedOutputSchema(request.output_schema) if request.output_schema else None
+        )
+        started = time.monotonic()
+        try:
+            response: ModelResponse = await model.get_response(
+                system_instructions=request.system_instructions,
+                input=request.input,  # type: ignore[arg-type]
+                model_settings=settings_from_json(request.model_settings),
+                tools=[rebuild_tool(t) for t in request.tools],
+                output_schema=output_schema,
+                handoffs=[rebuild_handoff(h) for h in request.handoffs],
+                tracing=tracing_from_int(request.tracing),
+                previous_response_id=request.previous_response_id,
+                conversation_id=request.conversation_id,
+                prompt=request.prompt,  # type: ignore[arg-type]
+            )
+        except Exception as err:
+            mapped = provider_error(err)
+            if mapped is not None:
+                raise mapped from err
+            raise
+        latency_ms = int((time.monotonic() - started) * 1000)
+        name = request.model or getattr(model, "model", None) or type(model).__name__
+        _record_usage(request, response, str(name), latency_ms)
+        return ModelCallResult(
+            response=response_to_json(response), model=str(name), latency_ms=latency_ms
+        )
+
+    return invoke_model
+
+
+def _record_usage(
+    request: ModelCallRequest, response: ModelResponse, model: str, latency_ms: int
+) -> None:
+    ctx = activity.context()
+    store = ctx.store
+    if store is None:
+        return
+    info = ctx.info
+    usage = response.usage
+    store.record_usage(
+        UsageEntry(
+            run_id=info.workflow_run_id,
+            seq=int(info.activity_id),
+            attempt=info.attempt,
+            kind="model",
+            name=model,
+            agent=request.agent,
+            requests=usage.requests or 1,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.input_tokens_details.cached_tokens
+            if usage.input_tokens_details
+            else 0,
+            latency_ms=latency_ms,
+            time=int(time.time() * 1000),
+            worker=ctx.worker_id,
+        )
+    )

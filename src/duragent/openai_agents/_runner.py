@@ -1,0 +1,142 @@
+"""``Runner.run`` inside a workflow, made durable.
+
+The plugin installs :class:`DurableAgentRunner` as the SDK's default runner. Outside
+workflow code it behaves exactly like the SDK's runner. Inside, before delegating, it:
+
+* routes every model call through :class:`DurableModelProvider` (each call an activity),
+* routes every function tool of every reachable agent through the tool activity,
+* turns tracing off for the run (trace ids and exporter threads are not deterministic),
+* refuses what cannot be made durable, with a clear message (a ``Model`` object instead of
+  a model name, MCP servers, sessions, streaming, ``run_sync``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from agents import Agent, FunctionTool, Handoff, Model, RunConfig, RunResult
+from agents.run import AgentRunner
+from agents.run_state import RunState
+
+from .. import workflow
+from .._runtime import in_workflow
+from ..errors import ConfigurationError
+from ._model_stub import (
+    DurableModelProvider,
+    DurableModelStub,
+    ModelActivityParameters,
+    RunScope,
+    ScopedHooks,
+)
+from ._tools import ToolOptions, make_durable
+
+
+class DurableAgentRunner(AgentRunner):
+    """The SDK runner, made durable inside workflows."""
+
+    def __init__(self, model_params: ModelActivityParameters, tool_options: ToolOptions):
+        super().__init__()
+        self.model_params = model_params
+        self.tool_options = tool_options
+
+    async def run(self, starting_agent: Agent[Any], input: Any, **kwargs: Any) -> RunResult:
+        if not in_workflow():
+            return await super().run(starting_agent, input, **kwargs)
+        kwargs = self._prepare(starting_agent, input, kwargs)
+        return await super().run(starting_agent, input, **kwargs)
+
+    def run_sync(self, starting_agent: Agent[Any], input: Any, **kwargs: Any) -> RunResult:
+        if in_workflow():
+            raise ConfigurationError(
+                "Runner.run_sync cannot run inside a workflow; await Runner.run instead"
+            )
+        return super().run_sync(starting_agent, input, **kwargs)
+
+    def run_streamed(self, starting_agent: Agent[Any], input: Any, **kwargs: Any) -> Any:
+        if in_workflow():
+            raise ConfigurationError(
+                "Runner.run_streamed is not supported inside durable workflows yet; use Runner.run"
+            )
+        return super().run_streamed(starting_agent, input, **kwargs)
+
+    def _prepare(self, agent: Agent[Any], input: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if kwargs.get("session") is not None:
+            raise ConfigurationError(
+                "sessions do I/O and cannot be used inside a workflow; keep the conversation "
+                "in workflow state (the built-in chat workflow does)"
+            )
+        config = kwargs.get("run_config")
+        if config is None:
+            config = RunConfig()
+        elif isinstance(config, dict):
+            config = RunConfig(**config)  # pyright: ignore[reportUnknownArgumentType]
+        if isinstance(config.model, Model) and not isinstance(config.model, DurableModelStub):
+            raise ConfigurationError(
+                "RunConfig.model is a Model object; inside a workflow name the model "
+                "(RunConfig(model='gpt-4o')) and configure the provider with "
+                "OpenAIAgentsPlugin(model_provider=...)"
+            )
+        scope = RunScope()
+        kwargs["run_config"] = dataclasses.replace(
+            config,
+            model_provider=DurableModelProvider(scope, self.model_params),
+            tracing_disabled=True,
+            group_id=config.group_id or workflow.info().workflow_id,
+        )
+        kwargs["hooks"] = ScopedHooks(scope, kwargs.get("hooks"))
+        seen: set[int] = set()
+        self._make_agent_durable(agent, seen)
+        if isinstance(input, RunState):
+            current = getattr(input, "_current_agent", None)
+            if isinstance(current, Agent):
+                self._make_agent_durable(current, seen)  # pyright: ignore[reportUnknownArgumentType]
+        return kwargs
+
+    def _make_agent_durable(self, agent: Agent[Any], seen: set[int]) -> None:
+        if id(agent) in seen:
+            return
+        seen.add(id(agent))
+        if isinstance(agent.model, Model):
+            raise ConfigurationError(
+                f"agent {agent.name!r} has a Model object; inside a workflow give it a model "
+                "name (Agent(model='gpt-4o') or none for the default) and configure the "
+                "provider with OpenAIAgentsPlugin(model_provider=...)"
+            )
+        if agent.mcp_servers:
+            raise ConfigurationError(
+                f"agent {agent.name!r} uses MCP servers, which durable workflows do not "
+                "support yet; wrap the MCP calls in activities and use activity_as_tool"
+            )
+        for tool in agent.tools:
+            if not isinstance(tool, FunctionTool):
+                continue
+            nested = getattr(tool, "_agent_instance", None)
+            if getattr(tool, "_is_agent_tool", False) and isinstance(nested, Agent):
+                self._make_agent_durable(nested, seen)  # pyright: ignore[reportUnknownArgumentType]
+            else:
+                make_durable(tool, self.tool_options)
+        for handoff in agent.handoffs:
+            if isinstance(handoff, Agent):
+                self._make_agent_durable(handoff, seen)  # pyright: ignore[reportUnknownArgumentType]
+            else:
+                self._wrap_handoff(handoff, seen)  # pyright: ignore[reportUnknownArgumentType]
+
+    def _wrap_handoff(self, handoff: Handoff[Any, Any], seen: set[int]) -> None:
+        target = getattr(handoff, "_agent_ref", None)
+        agent = target() if callable(target) else None
+        if isinstance(agent, Agent):
+            self._make_agent_durable(agent, seen)  # pyright: ignore[reportUnknownArgumentType]
+            return
+        invoke = handoff.on_invoke_handoff
+        if getattr(invoke, "_duragent_wrapped", False):
+            return
+
+        async def on_invoke(ctx: Any, input_json: str) -> Any:
+            new_agent = await invoke(ctx, input_json)
+            if in_workflow() and isinstance(new_agent, Agent):
+                self._make_agent_durable(new_agent, set())  # pyright: ignore[reportUnknownArgumentType]
+            return new_agent
+
+        on_invoke._duragent_wrapped = True  # type: ignore[attr-defined]
+        handoff.on_invoke_handoff = on_invoke

@@ -1,0 +1,339 @@
+"""Durable tools.
+
+Every ``@function_tool`` an agent uses inside a workflow runs as an activity: journaled,
+retried under a policy, visible in history, never executed inside workflow code. The tool
+object itself is kept (only its implementation is routed through the activity), so the SDK's
+argument parsing, approvals, guardrails and error formatting behave exactly as usual.
+
+The activity finds the implementation by the tool function's import path, so any worker
+process that imports the same code can run it. ``activity_as_tool`` turns a registered
+``@activity.defn`` function into a tool directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Final
+
+import pydantic
+import pydantic_core
+from agents import FunctionTool, RunContextWrapper
+from agents.function_schema import function_schema
+from agents.tool_context import ToolContext
+
+from .. import activity, workflow
+from .._definitions import get_activity_definition
+from .._runtime import in_workflow
+from ..errors import ActivityError, ApplicationError, ConfigurationError
+from ..retry import RetryPolicy
+
+TOOL_ACTIVITY: Final = "duragent.openai_agents.invoke_tool"
+INTERRUPTED: Final = "ActivityAttemptInterrupted"
+_OPTIONS_ATTR: Final = "_duragent_tool_options"
+
+
+@dataclass(frozen=True)
+class ToolOptions:
+    """How a tool runs as an activity.
+
+    Attributes:
+        start_to_close_timeout: Limit on one attempt.
+        retry_policy: Retries of failed attempts. After the last one the model sees the
+            tool's error message (the SDK's ``failure_error_function``).
+        at_most_once: Never re-run an attempt a crash interrupted: the model is told the
+            call may or may not have taken effect (``on_interrupted="tell_model"``), or
+            the run fails (``"fail"``).
+        on_interrupted: What an interrupted at-most-once call does.
+        task_queue: Run the tool on another queue.
+    """
+
+    start_to_close_timeout: timedelta = timedelta(minutes=5)
+    retry_policy: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(
+            initial_interval=timedelta(seconds=1), maximum_attempts=3
+        )
+    )
+    at_most_once: bool = False
+    on_interrupted: str = "tell_model"
+    task_queue: str | None = None
+
+
+def durable_tool(
+    tool: FunctionTool,
+    *,
+    start_to_close_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    at_most_once: bool | None = None,
+    on_interrupted: str | None = None,
+    task_queue: str | None = None,
+) -> FunctionTool:
+    """Set how ``tool`` runs as an activity (defaults: the plugin's tool options).
+
+    Returns the same tool, for use as a decorator-style call::
+
+        send_payment = durable_tool(function_tool(send_payment), at_most_once=True)
+    """
+    changes = {
+        k: v
+        for k, v in {
+            "start_to_close_timeout": start_to_close_timeout,
+            "retry_policy": retry_policy,
+            "at_most_once": at_most_once,
+            "on_interrupted": on_interrupted,
+            "task_queue": task_queue,
+        }.items()
+        if v is not None
+    }
+    if changes.get("on_interrupted", "tell_model") not in ("tell_model", "fail"):
+        raise ConfigurationError("on_interrupted must be 'tell_model' or 'fail'")
+    setattr(tool, _OPTIONS_ATTR, changes)
+    return tool
+
+
+@dataclass
+class ToolCallRequest:
+    """One tool call, as recorded in history (the tool activity's input)."""
+
+    tool: str
+    name: str
+    call_id: str
+    arguments: str
+    agent: str = ""
+
+
+_registry: dict[str, FunctionTool] = {}
+
+
+def interrupted_message(tool_name: str) -> str:
+    return (
+        f"The call to {tool_name} was interrupted by a crash while it ran. It may or may not "
+        "have taken effect, and it was not run again. Check its effect before calling it "
+        "again."
+    )
+
+
+class DurableInvoke:
+    """Stands in for a tool's implementation: inside a workflow it runs the tool activity;
+    elsewhere it calls the original implementation."""
+
+    def __init__(
+        self, original: Callable[..., Any], key: str, tool: FunctionTool, defaults: ToolOptions
+    ) -> None:
+        self.original = original
+        self.key = key
+        self.tool = tool
+        self.defaults = defaults
+
+    def options(self) -> ToolOptions:
+        overrides: dict[str, Any] = getattr(self.tool, _OPTIONS_ATTR, None) or {}
+        return dataclasses.replace(self.defaults, **overrides) if overrides else self.defaults
+
+    async def __call__(self, ctx: Any, input: str) -> Any:
+        if not in_workflow():
+            return await self.original(ctx, input)
+        options = self.options()
+        call_id = str(getattr(ctx, "tool_call_id", "") or "")
+        agent = getattr(getattr(ctx, "agent", None), "name", "") or ""
+        try:
+            return await workflow.execute_activity(
+                TOOL_ACTIVITY,
+                ToolCallRequest(
+                    tool=self.key,
+                    name=self.tool.name,
+                    call_id=call_id,
+                    arguments=input,
+                    agent=agent,
+                ),
+                start_to_close_timeout=options.start_to_close_timeout,
+                retry_policy=options.retry_policy,
+                at_most_once=options.at_most_once,
+                task_queue=options.task_queue,
+                summary=self.tool.name,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if (
+                isinstance(cause, ApplicationError)
+                and cause.type == INTERRUPTED
+                and options.on_interrupted == "tell_model"
+            ):
+                return interrupted_message(self.tool.name)
+            raise
+
+
+def _import_path(tool: FunctionTool, impl: Any) -> str | None:
+    """``module:qualname`` under which the tool (or its function) can be imported."""
+    invoker = tool.on_invoke_tool
+    getter = getattr(invoker, "_get_wrapped_callable", None)
+    fn = getter() if getter is not None else None
+    if not callable(fn):
+        fn = impl
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", "")
+    if not module or not qualname or "<" in qualname:
+        return None
+    return f"{module}:{qualname}"
+
+
+def make_durable(tool: FunctionTool, defaults: ToolOptions) -> None:
+    """Route ``tool``'s implementation through the tool activity (idempotent)."""
+    if getattr(tool, "_is_agent_tool", False):
+        return  # an agent-as-tool runs a nested Runner.run, which is already durable
+    invoker: Any = tool.on_invoke_tool
+    if isinstance(invoker, DurableInvoke) or getattr(invoker, "_duragent_activity_tool", False):
+        return
+    impl = getattr(invoker, "_invoke_tool_impl", None)
+    if isinstance(impl, DurableInvoke):
+        return
+    original = impl if impl is not None else invoker
+    key = _import_path(tool, original) or f"local:{tool.name}"
+    wrapper = DurableInvoke(original, key, tool, defaults)
+    if impl is not None:
+        # An SDK @function_tool: keep its failure handling, replace the implementation.
+        invoker._invoke_tool_impl = wrapper
+    else:
+        tool.on_invoke_tool = wrapper
+    _registry[key] = tool
+
+
+def _resolve(key: str, name: str) -> Callable[..., Any]:
+    tool = _registry.get(key)
+    if tool is None and not key.startswith("local:"):
+        module_name, _, qualname = key.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as err:
+            raise ApplicationError(
+                f"tool {name!r} cannot be loaded from {key}: {err}", non_retryable=True
+            ) from err
+        if isinstance(obj, FunctionTool):
+            tool = obj
+    if tool is None:
+        raise ApplicationError(
+            f"tool {name!r} is not known to this worker: define tools at module level (so "
+            "any worker can import them) or pass them to OpenAIAgentsPlugin(tools=[...])",
+            non_retryable=True,
+        )
+    invoker: Any = tool.on_invoke_tool
+    impl = getattr(invoker, "_invoke_tool_impl", invoker)
+    if isinstance(impl, DurableInvoke):
+        impl = impl.original
+    return impl  # type: ignore[no-any-return]
+
+
+def register_tools(tools: list[FunctionTool], defaults: ToolOptions) -> None:
+    """Make tools known to this process's tool activity up front."""
+    for tool in tools:
+        make_durable(tool, defaults)
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return pydantic_core.to_jsonable_python(value)
+    except pydantic_core.PydanticSerializationError:
+        return str(value)
+
+
+@activity.defn(name=TOOL_ACTIVITY)
+async def invoke_tool(request: ToolCallRequest) -> Any:
+    """Run one function tool call (exceptions fail the attempt and are retried)."""
+    impl = _resolve(request.tool, request.name)
+    ctx: ToolContext[Any] = ToolContext(
+        context=None,
+        tool_name=request.name,
+        tool_call_id=request.call_id,
+        tool_arguments=request.arguments,
+    )
+    return _jsonable(await impl(ctx, request.arguments))
+
+
+def activity_as_tool(
+    fn: Callable[..., Any],
+    *,
+    start_to_close_timeout: timedelta = timedelta(minutes=5),
+    retry_policy: RetryPolicy | None = None,
+    at_most_once: bool | None = None,
+    task_queue: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    strict_json_schema: bool = True,
+    needs_approval: bool = False,
+) -> FunctionTool:
+    """Turn an ``@activity.defn`` function into an agent tool.
+
+    The tool's JSON schema comes from the function's signature and docstring; calling the
+    tool inside a workflow runs the activity (on a worker that registered it). When all
+    retries fail, the model sees the error message instead of the run failing.
+
+    Args:
+        fn: A function decorated with ``@activity.defn``.
+        start_to_close_timeout: Limit on one attempt.
+        retry_policy: Retries of failed attempts (default: 3 attempts).
+        at_most_once: Never re-run an attempt a crash interrupted (default: the activity's
+            own ``at_most_once``); the model is told the outcome is unknown.
+        task_queue: Queue of the workers that registered the activity.
+        name: Tool name (default: the activity name).
+        description: Tool description (default: the docstring).
+        needs_approval: Pause the run for a human decision before each call.
+    """
+    defn = get_activity_definition(fn)
+    if defn is None or defn.dynamic:
+        raise ConfigurationError(f"{fn!r} is not an @activity.defn function")
+    schema = function_schema(
+        fn,
+        name_override=name or defn.name,
+        description_override=description,
+        strict_json_schema=strict_json_schema,
+    )
+    if schema.takes_context:
+        raise ConfigurationError("an activity used as a tool cannot take a run context")
+    policy = retry_policy or RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+    tool_name = schema.name
+
+    async def on_invoke(ctx: RunContextWrapper[Any], input: str) -> Any:
+        try:
+            data = json.loads(input) if input else {}
+            parsed = schema.params_pydantic_model(**data)
+        except (ValueError, pydantic.ValidationError) as err:
+            return f"Invalid arguments for {tool_name}: {err}"
+        args, kwargs = schema.to_call_args(parsed)
+        if kwargs:
+            raise ConfigurationError(
+                f"activity {defn.name!r} takes keyword-only arguments; activities take "
+                "positional arguments"
+            )
+        if not in_workflow():
+            result = fn(*args)
+            return await result if hasattr(result, "__await__") else result
+        try:
+            return await workflow.execute_activity(
+                defn.name,
+                args=args,
+                start_to_close_timeout=start_to_close_timeout,
+                retry_policy=policy,
+                at_most_once=at_most_once,
+                task_queue=task_queue,
+                summary=tool_name,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == INTERRUPTED:
+                return interrupted_message(tool_name)
+            return f"An error occurred while running the tool {tool_name}: {cause}"
+
+    on_invoke._duragent_activity_tool = True  # type: ignore[attr-defined]
+    return FunctionTool(
+        name=tool_name,
+        description=schema.description or "",
+        params_json_schema=schema.params_json_schema,
+        on_invoke_tool=on_invoke,
+        strict_json_schema=strict_json_schema,
+        needs_approval=needs_approval,
+    )

@@ -1,0 +1,94 @@
+"""``OpenAIAgentsPlugin``: makes the OpenAI Agents SDK durable on a Duragent worker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agents import AgentsException, FunctionTool, ModelProvider
+from agents.run import set_default_agent_runner
+
+from . import _model_stub
+from ._model_activity import default_model_provider, make_model_activity
+from ._model_stub import Budget, ModelActivityParameters
+from ._runner import DurableAgentRunner
+from ._tools import ToolOptions, invoke_tool, register_tools
+
+
+class OpenAIAgentsPlugin:
+    """Pass to ``Worker(..., plugins=[OpenAIAgentsPlugin()])``.
+
+    Inside workflows run by that worker, ``Runner.run(agent, input)`` becomes durable: each
+    model call and each tool call is an activity, recorded in history and never repeated
+    after a crash. The worker also gets the built-in agent and chat workflows.
+
+    Args:
+        model_provider: Where model calls go (an SDK ``ModelProvider``, or a function
+            returning one, called once per worker process on first use). Default: any
+            OpenAI-compatible endpoint from ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``, else the
+            offline local model. Agents name their model as usual (``Agent(model="...")``).
+        model_params: Timeouts and retry policy of model calls.
+        tool_options: Default timeouts, retries and at-most-once behaviour of tool calls
+            (per tool: ``durable_tool(...)``).
+        budget: Default spending limit of every workflow run.
+        tools: Tools to register up front (needed only for tools not importable by module
+            path, e.g. created inside a function).
+        builtin_workflows: Register the built-in agent and chat workflows.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_provider: ModelProvider | Callable[[], ModelProvider] | None = None,
+        model_params: ModelActivityParameters | None = None,
+        tool_options: ToolOptions | None = None,
+        budget: Budget | None = None,
+        tools: Sequence[FunctionTool] = (),
+        builtin_workflows: bool = True,
+    ) -> None:
+        self.model_params = model_params or ModelActivityParameters()
+        self.tool_options = tool_options or ToolOptions()
+        self.budget = budget
+        self._provider_source = model_provider
+        self._provider: ModelProvider | None = None
+        self._provider_lock = threading.Lock()
+        self._tools = list(tools)
+        self._builtin_workflows = builtin_workflows
+        self.model_activity = make_model_activity(self._get_provider)
+
+    def _get_provider(self) -> ModelProvider:
+        with self._provider_lock:
+            if self._provider is None:
+                source = self._provider_source
+                if source is None:
+                    self._provider = default_model_provider()
+                elif isinstance(source, ModelProvider):
+                    self._provider = source
+                else:
+                    self._provider = source()
+            return self._provider
+
+    def configure_worker(self, worker: Any) -> None:
+        """Add the model and tool activities (and built-in workflows) and install the
+        durable runner."""
+        names = {getattr(a, "__name__", None) for a in worker.activities}
+        for fn in (self.model_activity, invoke_tool):
+            if fn not in worker.activities and fn.__name__ not in names:
+                worker.activities.append(fn)
+        if self._builtin_workflows:
+            from .workflows import AgentWorkflow, ChatWorkflow
+
+            for cls in (AgentWorkflow, ChatWorkflow):
+                if cls not in worker.workflows:
+                    worker.workflows.append(cls)
+        # Errors the SDK raises from Runner.run (max turns, guardrail tripwires, bad model
+        # output) fail the workflow instead of retrying its task forever.
+        if AgentsException not in worker.workflow_failure_exception_types:
+            worker.workflow_failure_exception_types.append(AgentsException)
+        register_tools(self._tools, self.tool_options)
+        set_default_agent_runner(DurableAgentRunner(self.model_params, self.tool_options))
+        _model_stub.default_budget = self.budget
+
+    def configure_client(self, client: Any) -> None:
+        """Nothing to configure on the client side today."""

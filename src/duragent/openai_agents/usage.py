@@ -1,0 +1,176 @@
+"""The usage ledger: what a run spent on model calls, and what recovery did not re-pay.
+
+Two records are compared:
+
+* **history**: every model call whose response was recorded (that response, and only it, is
+  what the workflow used);
+* **the ledger**: every response a provider actually returned, written by the model
+  activity the moment it arrived, before its result was committed.
+
+A ledger entry whose attempt is not the recorded one was paid for and then lost (its
+worker died before committing it), so it was paid again: that is the re-paid count, which
+is zero unless a crash hit the short window between a response and its commit. Runs that
+moved to another worker (a crash, or just load) had their recorded calls *served from
+history*: replayed, not repeated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._engine import events as ev
+from ..client import Client
+from ..store.base import UsageEntry
+from ._model_activity import MODEL_ACTIVITY
+
+
+@dataclass
+class ModelCall:
+    """One recorded model call."""
+
+    run_id: str
+    seq: int
+    agent: str
+    model: str
+    attempt: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    latency_ms: int
+    time: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass
+class AgentTotals:
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+
+@dataclass
+class UsageReport:
+    """Model usage of a workflow (all its runs, and its child workflows if asked)."""
+
+    workflow_id: str
+    runs: list[str]
+    calls: list[ModelCall]
+    provider_calls: int
+    """Responses providers returned, recorded or not (from the ledger)."""
+    repaid_calls: int
+    repaid_tokens: int
+    handovers: int
+    """Times the run moved to another worker and replayed its history."""
+    served_from_history: int
+    tokens_served_from_history: int
+    by_agent: dict[str, AgentTotals] = field(default_factory=lambda: {})
+
+    @property
+    def model_calls(self) -> int:
+        return len(self.calls)
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(c.input_tokens for c in self.calls)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(c.output_tokens for c in self.calls)
+
+    @property
+    def cached_tokens(self) -> int:
+        return sum(c.cached_tokens for c in self.calls)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+def _usage_numbers(response: dict[str, Any]) -> tuple[int, int, int]:
+    usage = response.get("usage") or {}
+    details = usage.get("input_tokens_details") or {}
+    return (
+        int(usage.get("input_tokens") or 0),
+        int(usage.get("output_tokens") or 0),
+        int(details.get("cached_tokens") or 0),
+    )
+
+
+async def usage_report(
+    client: Client, workflow_id: str, *, include_children: bool = True
+) -> UsageReport:
+    """Build the usage report of ``workflow_id`` from history and the ledger."""
+    store = client.store
+    runs = store.runs_of_workflow(workflow_id)
+    if include_children:
+        queue = list(runs)
+        while queue:
+            for child in store.child_runs(queue.pop()):
+                if child not in runs:
+                    runs.append(child)
+                    queue.append(child)
+    calls: list[ModelCall] = []
+    handovers = served = served_tokens = 0
+    for run_id in runs:
+        events = store.read_history(run_id)
+        agents: dict[int, str] = {}
+        run_calls: list[ModelCall] = []
+        last_worker: str | None = None
+        for event in events:
+            if isinstance(event, ev.ActivityTaskScheduled):
+                if event.activity_type == MODEL_ACTIVITY:
+                    agents[event.seq] = event.summary
+            elif isinstance(event, ev.ActivityTaskCompleted) and event.seq in agents:
+                result = event.result.to_json_value()
+                inp, out, cached = _usage_numbers(result.get("response") or {})
+                run_calls.append(
+                    ModelCall(
+                        run_id=run_id,
+                        seq=event.seq,
+                        agent=agents[event.seq],
+                        model=str(result.get("model", "")),
+                        attempt=event.attempt,
+                        input_tokens=inp,
+                        output_tokens=out,
+                        cached_tokens=cached,
+                        latency_ms=int(result.get("latency_ms", 0)),
+                        time=event.time,
+                    )
+                )
+            elif isinstance(event, ev.WorkflowTaskCompleted):
+                worker = event.worker
+                if last_worker is not None and worker and worker != last_worker:
+                    handovers += 1
+                    served += len(run_calls)
+                    served_tokens += sum(c.total_tokens for c in run_calls)
+                last_worker = worker or last_worker
+        calls.extend(run_calls)
+    ledger = store.usage_entries(runs)
+    recorded = {(c.run_id, c.seq, c.attempt) for c in calls}
+    repaid: list[UsageEntry] = [
+        e for e in ledger if e.kind == "model" and (e.run_id, e.seq, e.attempt) not in recorded
+    ]
+    by_agent: dict[str, AgentTotals] = {}
+    for c in calls:
+        totals = by_agent.setdefault(c.agent or "(unnamed)", AgentTotals())
+        totals.model_calls += 1
+        totals.input_tokens += c.input_tokens
+        totals.output_tokens += c.output_tokens
+        totals.cached_tokens += c.cached_tokens
+    return UsageReport(
+        workflow_id=workflow_id,
+        runs=runs,
+        calls=calls,
+        provider_calls=sum(1 for e in ledger if e.kind == "model"),
+        repaid_calls=len(repaid),
+        repaid_tokens=sum(e.input_tokens + e.output_tokens for e in repaid),
+        handovers=handovers,
+        served_from_history=served,
+        tokens_served_from_history=served_tokens,
+        by_agent=by_agent,
+    )
