@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from duragent import Client, Worker, activity, workflow
+from duragent._engine import events as ev
 from duragent.store import chunks
 
 TURNS = 200
@@ -55,16 +56,14 @@ async def test_long_conversation_history_grows_linearly(client: Client, db_path:
         handle = await client.start_workflow(LongChat.run, TURNS, id="chat", task_queue="q")
         assert await handle.result(timeout=120) == 2 * TURNS
     history = await handle.fetch_history()
-    naive = sum(
-        len(p.data) for e in history.events if e.TYPE == "ActivityTaskScheduled" for p in e.input
-    )  # type: ignore[attr-defined]
+    scheduled = [e for e in history.events if isinstance(e, ev.ActivityTaskScheduled)]
+    naive = sum(len(p.data) for e in scheduled for p in e.input)
     attrs, blobs = stored_bytes(db_path)
     stored = attrs + blobs
     # Naive journaling stores every input whole: quadratic in the number of turns.
     assert naive > 20 * stored, (naive, stored)
     # And the inputs still read back exactly (lazily reassembled from shared chunks).
-    last = [e for e in history.events if e.TYPE == "ActivityTaskScheduled"][-1]
-    conversation = last.input[0].to_json_value()  # type: ignore[attr-defined]
+    conversation = scheduled[-1].input[0].to_json_value()
     assert len(conversation) == 2 * TURNS - 1
     assert conversation[0]["content"].startswith("Question 0:")
 

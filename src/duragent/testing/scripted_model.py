@@ -193,11 +193,11 @@ class ScriptedModelProvider(ModelProvider):
 
     def __init__(
         self,
-        scripts: Mapping[str | None, Sequence[ScriptedTurn]] | Sequence[ScriptedTurn],
+        scripts: Mapping[Any, Sequence[ScriptedTurn]] | Sequence[ScriptedTurn],
         *,
         call_log: str | os.PathLike[str] | None = None,
     ) -> None:
-        self._scripts: Mapping[str | None, Sequence[ScriptedTurn]] | None = (
+        self._scripts: Mapping[Any, Sequence[ScriptedTurn]] | None = (
             scripts if isinstance(scripts, Mapping) else None
         )
         self._default = None if isinstance(scripts, Mapping) else list(scripts)
