@@ -7,6 +7,7 @@ still works.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ def _hints(fn: Callable[..., Any], *, skip_self: bool) -> tuple[tuple[Any, ...],
     return args, hints.get("return")
 
 
+@functools.lru_cache(maxsize=4096)
 def _param_count(fn: Callable[..., Any], *, skip_self: bool) -> tuple[int, int, bool]:
     """(required, maximum, has *args) positional parameter counts of ``fn``."""
     params = list(inspect.signature(fn).parameters.values())

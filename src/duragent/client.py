@@ -53,6 +53,9 @@ __all__ = [
 
 T = TypeVar("T")
 _MISSING: Any = object()
+# Wake-ups (in-process, and across processes on Linux) end waits at once; polling is only
+# the safety net, so it can start slow.
+_POLL_START_S: Final = 0.05
 _POLL_MAX_S: Final = 0.5
 
 
@@ -471,7 +474,7 @@ class WorkflowUpdateHandle(Generic[T]):
         store = self.client.store
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        poll = 0.002
+        poll = _POLL_START_S
         while True:
             listener = store.notifier.listen([f"run:{self.run_id}"])
             outcome = store.update_outcome(self.run_id, self.id)
@@ -559,7 +562,7 @@ class WorkflowHandle(Generic[T]):
         run_id = self.run_id or store.describe(self.id).run_id
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        poll = 0.002
+        poll = _POLL_START_S
         while True:
             listener = store.notifier.listen([f"run:{run_id}"])
             status, last_event_id = store.run_status(run_id)
@@ -652,7 +655,7 @@ class WorkflowHandle(Generic[T]):
         query_id = store.request_query(self.id, self._target_run(), name, input, self.client._now())  # pyright: ignore[reportPrivateUsage]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        poll = 0.002
+        poll = _POLL_START_S
         while True:
             listener = store.notifier.listen([f"query:{query_id}"])
             status, result, error = store.take_query_answer(query_id)

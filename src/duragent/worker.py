@@ -140,6 +140,8 @@ class Worker:
                 else None
             ),
             process_workflow_task=self._process_eager_workflow_task,
+            evict=self.cache.evict,
+            is_cached=self.cache.__contains__,
         )
         has_activities = bool(self._activity_defs) or self._dynamic is not None
         self._workflow_tasks = WorkflowTaskProcessor(

@@ -88,13 +88,16 @@ async def test_kill_after_return_before_completion_is_recorded(tmp_path: Path) -
 
 
 async def test_kill_before_a_workflow_task_is_recorded(tmp_path: Path) -> None:
+    """The worker dies while recording the workflow task that follows s1. A cached run
+    commits an activity's result together with the task it triggers, so s1's result is
+    lost with it and s1 runs again (at-least-once); s0, recorded earlier, does not."""
     with harness(tmp_path) as h:
         client = await Client.connect(f"sqlite:///{h.db}")
         handle = await client.start_workflow(Pipeline.run, 3, id="p", task_queue="kill")
         h.expect_crash(h.spawn("workflow_task_complete@3"))
         h.spawn()
         assert await handle.result(timeout=30) == ["S0", "S1", "S2"]
-        assert h.starts() == {"s0": 1, "s1": 1, "s2": 1}
+        assert h.starts() == {"s0": 1, "s1": 2, "s2": 1}
         await client.close()
 
 

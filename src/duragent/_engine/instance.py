@@ -633,7 +633,7 @@ class WorkflowInstance(WorkflowRuntime):
         if self._disposed:
             return
         self._disposed = True
-        tasks = [t for t in asyncio.all_tasks(self._loop) if not t.done()]
+        tasks = [t for t in list(self._loop.tasks) if not t.done()]
         for task in tasks:
             with contextlib.suppress(BaseException):
                 task.cancel()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -87,6 +88,7 @@ class WorkflowTask(asyncio.Task[Any]):
         # Set before Task.__init__, which already hashes the task (into all_tasks).
         self._stable_hash = loop.next_hash()
         super().__init__(coro, loop=loop, name=name, context=context)
+        loop.tasks.add(self)
 
     def __hash__(self) -> int:
         return self._stable_hash
@@ -104,6 +106,8 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self._unhandled: list[BaseException] = []
         self._exception_handler: Callable[..., object] | None = None
         self._hash_counter = 0
+        self.tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        """Tasks of this loop (asyncio.all_tasks would scan every task in the process)."""
 
     # -- driving --------------------------------------------------------------------------
 

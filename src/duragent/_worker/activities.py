@@ -68,6 +68,8 @@ class ActivityRunner:
         max_concurrent: int,
         claim_workflow_for: tuple[str, str, Sequence[str]] | None,
         process_workflow_task: Callable[[WorkflowTask], None],
+        evict: Callable[[str], None] = lambda run_id: None,
+        is_cached: Callable[[str], bool] = lambda run_id: False,
     ) -> None:
         self.store = store
         self.converter = converter
@@ -79,6 +81,8 @@ class ActivityRunner:
         self.max_concurrent = max_concurrent
         self.claim_workflow_for = claim_workflow_for
         self.process_workflow_task = process_workflow_task
+        self.evict = evict
+        self.is_cached = is_cached
         self.in_flight: dict[tuple[int, int], _Attempt] = {}
         self.slot_freed = asyncio.Event()
         self.shutting_down = False
@@ -173,12 +177,19 @@ class ActivityRunner:
         try:
             if kind == "ok":
                 crash_point("activity_returned", task.activity_type)
-                workflow_task = self.store.complete_activity_task(
-                    task, value, now, worker=self.worker_id, claim_for=self.claim_workflow_for
-                )
+                if self.is_cached(task.run_id):
+                    # The result and the workflow task it triggers commit together: one
+                    # commit, and a cached run answers in microseconds, so the result is
+                    # held back only briefly. (A replay would not be: commit first then.)
+                    try:
+                        with self.store.batch(now):
+                            self._complete(task, value, now)
+                    except StoreError:
+                        self.evict(task.run_id)  # nothing committed; the cache moved on
+                        raise
+                else:
+                    self._complete(task, value, now)
                 self.completed += 1
-                if workflow_task is not None:
-                    self.process_workflow_task(workflow_task)
             elif kind == "cancelled":
                 self.store.fail_activity_task(
                     task, value, now, worker=self.worker_id, cancelled=True
@@ -191,6 +202,13 @@ class ActivityRunner:
                 task.activity_type,
                 task.run_id,
             )
+
+    def _complete(self, task: ActivityTask, value: Any, now: int) -> None:
+        workflow_task = self.store.complete_activity_task(
+            task, value, now, worker=self.worker_id, claim_for=self.claim_workflow_for
+        )
+        if workflow_task is not None:
+            self.process_workflow_task(workflow_task)
 
     async def _call(self, attempt: _Attempt) -> tuple[str, Any] | None:
         """Run the function. Returns ("ok", payload), ("failed", failure),

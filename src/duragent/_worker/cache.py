@@ -23,6 +23,9 @@ class RunCache:
     def __len__(self) -> int:
         return len(self._runs)
 
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self._runs
+
     def get(self, run_id: str) -> WorkflowRun | None:
         run = self._runs.get(run_id)
         if run is not None:

@@ -111,7 +111,11 @@ class WorkflowTaskProcessor:
         run = self.cache.get(task.run_id)
         if run is not None:
             try:
-                run.feed(self.store.read_history(task.run_id, after=run.last_event_id))
+                new = task.new_events if isinstance(task, WorkflowTask) else ()
+                if new and new[0].event_id == run.last_event_id + 1:
+                    run.feed(new)  # just appended by the claim: no need to read it back
+                else:
+                    run.feed(self.store.read_history(task.run_id, after=run.last_event_id))
                 return run
             except StaleRunError:
                 self.cache.evict(task.run_id)
@@ -196,6 +200,14 @@ class WorkflowTaskProcessor:
             self.cache.evict(task.run_id)
             run.instance.dispose()
         else:
+            recorded = outcome.recorded
+            if recorded and recorded[0].event_id == run.last_event_id + 1:
+                # Nothing else arrived in between: confirm from memory, not a read back.
+                try:
+                    run.feed(recorded)
+                except StaleRunError:
+                    self.cache.evict(task.run_id)
+                    return outcome.continue_task
             self.cache.put(task.run_id, run)
         if outcome.eager_activities:
             self.start_activities(outcome.eager_activities)

@@ -32,10 +32,12 @@ TASK_COLUMNS: Final = (
 )
 
 
-def schedule(tx: Tx, run: RunRow, event: ev.ActivityTaskScheduled, owner: str | None) -> int | None:
+def schedule(
+    tx: Tx, run: RunRow, event: ev.ActivityTaskScheduled, owner: str | None
+) -> ActivityTask | None:
     """Insert the task for a scheduled activity; claim it for ``owner`` if given.
 
-    Returns the task id when claimed.
+    Returns the claimed task.
     """
     deadline = (
         event.time + event.schedule_to_close_timeout_ms
@@ -92,7 +94,28 @@ def schedule(tx: Tx, run: RunRow, event: ev.ActivityTaskScheduled, owner: str | 
             tx.now,
         ),
     )
-    return cur.lastrowid
+    assert cur.lastrowid is not None
+    # Built from what is in hand: re-reading the row and the event would double the cost.
+    return ActivityTask(
+        task_id=cur.lastrowid,
+        lease=1,
+        run_id=run.run_id,
+        workflow_id=run.workflow_id,
+        workflow_type=run.workflow_type,
+        seq=event.seq,
+        activity_type=event.activity_type,
+        task_queue=event.task_queue,
+        input=event.input,
+        attempt=1,
+        scheduled_time=event.time,
+        started_time=tx.now,
+        start_to_close_timeout_ms=event.start_to_close_timeout_ms,
+        schedule_to_close_deadline=deadline,
+        heartbeat_timeout_ms=event.heartbeat_timeout_ms,
+        heartbeat_details=(),
+        retry_policy=event.retry_policy,
+        at_most_once=event.at_most_once,
+    )
 
 
 def _lease_expiry(now: int, stc: int | None, hb: int | None, deadline: int | None) -> int:
@@ -125,11 +148,6 @@ def claim(tx: Tx, owner: str, task_queue: str, types: Any, now: int) -> Activity
     if not rows:
         return None
     return load(tx, rows[0])
-
-
-def claim_by_id(tx: Tx, task_id: int) -> ActivityTask:
-    row = tx.c.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
-    return load(tx, row)
 
 
 def load(tx: Tx, row: Any) -> ActivityTask:
@@ -195,13 +213,26 @@ def is_current(tx: Tx, task: ActivityTask) -> bool:
     )
 
 
-def complete(tx: Tx, task: ActivityTask, result: Payload, worker: str) -> RunRow | None:
-    """Record a successful attempt; returns the run (None if it is no longer running)."""
-    tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
+def take(tx: Tx, task: ActivityTask) -> bool:
+    """Delete the attempt's task if it is still this attempt's (same lease, same
+    activity); False when the attempt was superseded (timed out, reclaimed, cancelled)."""
+    cur = tx.c.execute(
+        "DELETE FROM tasks WHERE task_id = ? AND lease = ? AND owner IS NOT NULL "
+        "AND run_id = ? AND seq = ?",
+        (task.task_id, task.lease, task.run_id, task.seq),
+    )
+    return cur.rowcount == 1
+
+
+def complete(
+    tx: Tx, task: ActivityTask, result: Payload, worker: str
+) -> tuple[RunRow, ev.Event] | None:
+    """Record a successful attempt whose task was taken (:func:`take`); returns the run
+    and the appended event (None if the run is no longer running)."""
     run = tx.run(task.run_id)
     if run is None or run.status != RunStatus.RUNNING:
         return None
-    tx.append_input(
+    event = tx.append_input(
         run,
         lambda event_id, time: ev.ActivityTaskCompleted(
             event_id=event_id,
@@ -213,7 +244,7 @@ def complete(tx: Tx, task: ActivityTask, result: Payload, worker: str) -> RunRow
             worker=worker,
         ),
     )
-    return run
+    return (run, event) if event is not None else None
 
 
 def fail_attempt(

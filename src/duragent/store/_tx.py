@@ -187,8 +187,11 @@ class Tx:
             ).fetchone()
         return run_row(row) if row is not None else None
 
-    def append(self, run: RunRow, events: Iterable[ev.Event]) -> None:
-        """Insert events (ids already assigned) and advance the run's counters."""
+    def append(
+        self, run: RunRow, events: Iterable[ev.Event], *, processed_through: int | None = None
+    ) -> None:
+        """Insert events (ids already assigned) and advance the run's counters (and, for a
+        workflow task's completion, what it processed, in the same statement)."""
         rows: list[tuple[str, int, str, int, str]] = []
         size = 0
         last_input = run.last_input_event_id
@@ -207,10 +210,19 @@ class Tx:
         run.last_event_id = rows[-1][1]
         run.last_input_event_id = last_input
         run.history_bytes += size
+        if processed_through is None:
+            self.c.execute(
+                "UPDATE runs SET last_event_id = ?, last_input_event_id = ?, history_bytes = ? "
+                "WHERE run_id = ?",
+                (run.last_event_id, last_input, run.history_bytes, run.run_id),
+            )
+            return
+        # Accepted updates are input events, but the completing task processes them.
+        run.processed_through = max(processed_through, last_input)
         self.c.execute(
-            "UPDATE runs SET last_event_id = ?, last_input_event_id = ?, history_bytes = ? "
-            "WHERE run_id = ?",
-            (run.last_event_id, last_input, run.history_bytes, run.run_id),
+            "UPDATE runs SET last_event_id = ?, last_input_event_id = ?, history_bytes = ?, "
+            "processed_through = ?, task_failure = NULL, task_attempts = 0 WHERE run_id = ?",
+            (run.last_event_id, last_input, run.history_bytes, run.processed_through, run.run_id),
         )
 
     def append_input(self, run: RunRow, make: Callable[[int, int], ev.Event]) -> ev.Event | None:

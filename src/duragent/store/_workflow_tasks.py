@@ -40,11 +40,20 @@ def claim(
 
 
 def load(
-    tx: Tx, task_id: int, lease: int, run_id: str, type_name: str, task_queue: str, attempt: int
+    tx: Tx,
+    task_id: int,
+    lease: int,
+    run_id: str,
+    type_name: str,
+    task_queue: str,
+    attempt: int,
+    *,
+    workflow_id: str | None = None,
 ) -> WorkflowTask:
-    workflow_id = tx.c.execute(
-        "SELECT workflow_id FROM runs WHERE run_id = ?", (run_id,)
-    ).fetchone()[0]
+    if workflow_id is None:
+        workflow_id = str(
+            tx.c.execute("SELECT workflow_id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+        )
     updates = tuple(
         UpdateRequest(
             update_id=u,
@@ -139,15 +148,7 @@ def complete(
             continued_run_id = new_run_id()
         recorded.append(cmd.to_event(c, event_id=next_id, time=time, new_run_id=continued_run_id))
         next_id += 1
-    tx.append(run, recorded)
-    # Accepted updates are input events, but this very task processes them.
-    processed = max(completion.processed_through, run.last_input_event_id)
-    tx.c.execute(
-        "UPDATE runs SET processed_through = ?, task_failure = NULL, task_attempts = 0 "
-        "WHERE run_id = ?",
-        (processed, run.run_id),
-    )
-    run.processed_through = processed
+    tx.append(run, recorded, processed_through=completion.processed_through)
 
     eager: list[ActivityTask] = []
     close: ev.Event | None = None
@@ -160,9 +161,9 @@ def complete(
                 and event.task_queue == eager_queue
                 and (eager_activity_types is None or event.activity_type in eager_activity_types)
             )
-            task_id = activities.schedule(tx, run, event, owner if claim_it else None)
-            if task_id is not None:
-                eager.append(activities.claim_by_id(tx, task_id))
+            claimed = activities.schedule(tx, run, event, owner if claim_it else None)
+            if claimed is not None:
+                eager.append(claimed)
         elif isinstance(event, ev.TimerStarted):
             tx.c.execute(
                 "INSERT OR REPLACE INTO timers (run_id, seq, fire_at) VALUES (?, ?, ?)",
@@ -196,9 +197,13 @@ def complete(
     if close is not None:
         tx.closing.discard(run.run_id)
         _close(tx, run, close)
-        return CompletionOutcome(eager_activities=tuple(eager))
+        return CompletionOutcome(eager_activities=tuple(eager), recorded=tuple(recorded))
     outcome = _finish_task(tx, task, run, keep)
-    return CompletionOutcome(continue_task=outcome.continue_task, eager_activities=tuple(eager))
+    return CompletionOutcome(
+        continue_task=outcome.continue_task,
+        eager_activities=tuple(eager),
+        recorded=tuple(recorded),
+    )
 
 
 def _finish_task(tx: Tx, task: WorkflowTask, run: RunRow, keep: bool) -> CompletionOutcome:
@@ -217,7 +222,14 @@ def _finish_task(tx: Tx, task: WorkflowTask, run: RunRow, keep: bool) -> Complet
         ).fetchall()
         return CompletionOutcome(
             continue_task=load(
-                tx, task.task_id, rows[0][0], task.run_id, task.workflow_type, task.task_queue, 0
+                tx,
+                task.task_id,
+                rows[0][0],
+                task.run_id,
+                task.workflow_type,
+                task.task_queue,
+                0,
+                workflow_id=task.workflow_id,
             )
         )
     tx.c.execute(

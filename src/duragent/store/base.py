@@ -132,6 +132,9 @@ class WorkflowTask:
     attempt: int
     updates: tuple[UpdateRequest, ...] = ()
     """Update requests waiting for validation by this task."""
+    new_events: tuple[Event, ...] = ()
+    """Events appended by the transaction that claimed this task (the activity completion
+    that triggered it), so a cached run can take them without reading them back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +187,9 @@ class CompletionOutcome:
     """More input arrived meanwhile; the task stays claimed by the caller."""
     eager_activities: tuple[ActivityTask, ...] = ()
     """Activity tasks scheduled by this completion and claimed for the caller."""
+    recorded: tuple[Event, ...] = ()
+    """The events this completion appended (accepted updates, the task marker, its
+    command events), so a cached run can take them without reading them back."""
 
 
 @dataclass(frozen=True, slots=True)
