@@ -11,6 +11,7 @@ completion is later lost to a crash still shows up as paid.
 from __future__ import annotations
 
 import email.utils
+import importlib
 import os
 import time
 from collections.abc import Callable
@@ -43,14 +44,16 @@ def default_model_provider() -> ModelProvider:
     if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
         return openai_provider()
     try:
-        from ..models.local import LocalModelProvider
+        # Optional: the offline model needs llama-cpp-python and the SmolLM2 weights.
+        local = importlib.import_module("duragent.models.local")
+        provider: ModelProvider = local.LocalModelProvider()
     except ImportError as err:
         raise ConfigurationError(
             "no model is configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for another "
             "OpenAI-compatible endpoint), pass OpenAIAgentsPlugin(model_provider=...), or "
             f"install the offline local model ({err})"
         ) from err
-    return LocalModelProvider()
+    return provider
 
 
 def openai_provider(
