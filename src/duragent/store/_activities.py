@@ -11,6 +11,7 @@ workflow (or a person) decides.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Final
 
 from .._engine import events as ev
@@ -225,7 +226,13 @@ def take(tx: Tx, task: ActivityTask) -> bool:
 
 
 def complete(
-    tx: Tx, task: ActivityTask, result: Payload, worker: str
+    tx: Tx,
+    task: ActivityTask,
+    result: Payload,
+    worker: str,
+    *,
+    claim: Callable[[RunRow], str | None] | None = None,
+    lease_ms: int = 0,
 ) -> tuple[RunRow, ev.Event] | None:
     """Record a successful attempt whose task was taken (:func:`take`); returns the run
     and the appended event (None if the run is no longer running)."""
@@ -243,6 +250,8 @@ def complete(
             started_time=task.started_time,
             worker=worker,
         ),
+        claim_for=claim(run) if claim is not None else None,
+        lease_ms=lease_ms,
     )
     return (run, event) if event is not None else None
 

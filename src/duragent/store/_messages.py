@@ -30,11 +30,17 @@ def payloads_from_json(text: str) -> tuple[Payload, ...]:
 def request_update(tx: Tx, run: RunRow, spec: UpdateSpec) -> None:
     """Queue an update for validation by the run's next workflow task (idempotent per
     update id)."""
-    tx.c.execute(
+    cur = tx.c.execute(
         "INSERT INTO updates (update_id, run_id, name, input, status, identity, created_at) "
         "VALUES (?, ?, ?, ?, 'requested', ?, ?) ON CONFLICT (run_id, update_id) DO NOTHING",
         (spec.update_id, run.run_id, spec.name, payloads_json(spec.input), spec.identity, tx.now),
     )
+    if cur.rowcount == 1:
+        run.pending_updates += 1
+        tx.c.execute(
+            "UPDATE runs SET pending_updates = pending_updates + 1 WHERE run_id = ?",
+            (run.run_id,),
+        )
     tx.ensure_workflow_task(run)
 
 

@@ -146,8 +146,10 @@ def close_run(
 ) -> None:
     """Mark ``run`` closed (its close event is already appended) and apply the effects."""
     run.status = status
+    run.pending_updates = 0
     tx.c.execute(
-        "UPDATE runs SET status = ?, close_time = ?, task_failure = NULL WHERE run_id = ?",
+        "UPDATE runs SET status = ?, close_time = ?, task_failure = NULL, pending_updates = 0 "
+        "WHERE run_id = ?",
         (status, tx.now, run.run_id),
     )
     tx.c.execute("DELETE FROM tasks WHERE run_id = ?", (run.run_id,))

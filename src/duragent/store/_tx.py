@@ -48,12 +48,14 @@ class RunRow:
     parent_seq: int | None
     parent_close_policy: str | None
     history_bytes: int
+    pending_updates: int = 0
+    """Update requests waiting for validation (saves a query per task when none are)."""
 
 
 RUN_COLUMNS: Final = (
     "run_id, workflow_id, workflow_type, task_queue, status, last_event_id, "
     "last_input_event_id, processed_through, first_run_id, parent_workflow_id, "
-    "parent_run_id, parent_seq, parent_close_policy, history_bytes"
+    "parent_run_id, parent_seq, parent_close_policy, history_bytes, pending_updates"
 )
 
 
@@ -125,6 +127,12 @@ class Tx:
         self.now = now
         self.topics: set[str] = set()
         self.new_digests: set[bytes] = set()
+        self.wrote = False
+        """Whether a nested write (see SqliteStore.batch) completed in this transaction."""
+        self.claimed: set[tuple[int, int]] = set()
+        self.claimed_new: tuple[int, int] | None = None
+        """(task id, lease) of the last workflow task created already claimed."""
+        """(task id, lease) of tasks claimed in this transaction."""
         self.closing: set[str] = set()
         """Runs whose close is being recorded in this transaction: they take no more
         input (a workflow that signals itself, then completes, in one task)."""
@@ -225,25 +233,63 @@ class Tx:
             (run.last_event_id, last_input, run.history_bytes, run.processed_through, run.run_id),
         )
 
-    def append_input(self, run: RunRow, make: Callable[[int, int], ev.Event]) -> ev.Event | None:
+    def append_input(
+        self,
+        run: RunRow,
+        make: Callable[[int, int], ev.Event],
+        *,
+        claim_for: str | None = None,
+        lease_ms: int = 0,
+    ) -> ev.Event | None:
         """Append one input event (``make(event_id, time)``) and make sure a workflow task
-        will process it. Nothing is appended to a run that is closing."""
+        will process it (created already claimed by ``claim_for``, if given and no task
+        existed). Nothing is appended to a run that is closing."""
         if run.run_id in self.closing:
             return None
         event = make(run.last_event_id + 1, self.now)
         self.append(run, [event])
-        self.ensure_workflow_task(run)
+        self.ensure_workflow_task(run, claim_for=claim_for, lease_ms=lease_ms)
         return event
 
     # -- tasks -------------------------------------------------------------------------------
 
-    def ensure_workflow_task(self, run: RunRow) -> None:
-        self.c.execute(
-            "INSERT INTO tasks (kind, task_queue, type_name, run_id, seq, visible_at) "
-            "VALUES (0, ?, ?, ?, 0, ?) ON CONFLICT (run_id, kind, seq) DO NOTHING",
-            (run.task_queue, run.workflow_type, run.run_id, self.now),
-        )
-        self.topics.add(f"wf:{run.task_queue}")
+    def pop_claimed_new(self) -> tuple[int, int] | None:
+        """The workflow task last created already claimed (and forget it)."""
+        found, self.claimed_new = self.claimed_new, None
+        return found
+
+    def ensure_workflow_task(
+        self, run: RunRow, *, claim_for: str | None = None, lease_ms: int = 0
+    ) -> None:
+        """Make sure the run has a workflow task. With ``claim_for``, a task created here is
+        created claimed by that worker (recorded in :attr:`claimed_new`)."""
+        if claim_for is None:
+            self.c.execute(
+                "INSERT INTO tasks (kind, task_queue, type_name, run_id, seq, visible_at) "
+                "VALUES (0, ?, ?, ?, 0, ?) ON CONFLICT (run_id, kind, seq) DO NOTHING",
+                (run.task_queue, run.workflow_type, run.run_id, self.now),
+            )
+            self.topics.add(f"wf:{run.task_queue}")
+            return
+        rows = self.c.execute(
+            "INSERT INTO tasks (kind, task_queue, type_name, run_id, seq, visible_at, owner, "
+            "lease, lease_expires_at, started_at) VALUES (0, ?, ?, ?, 0, ?, ?, 1, ?, ?) "
+            "ON CONFLICT (run_id, kind, seq) DO NOTHING RETURNING task_id",
+            (
+                run.task_queue,
+                run.workflow_type,
+                run.run_id,
+                self.now,
+                claim_for,
+                self.now + lease_ms,
+                self.now,
+            ),
+        ).fetchall()
+        if rows:
+            self.claimed_new = (int(rows[0][0]), 1)
+            self.claimed.add(self.claimed_new)
+        else:
+            self.topics.add(f"wf:{run.task_queue}")
 
     def log_attempt(
         self,

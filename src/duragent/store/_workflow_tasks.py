@@ -49,23 +49,29 @@ def load(
     attempt: int,
     *,
     workflow_id: str | None = None,
+    pending_updates: int | None = None,
 ) -> WorkflowTask:
-    if workflow_id is None:
-        workflow_id = str(
-            tx.c.execute("SELECT workflow_id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+    if workflow_id is None or pending_updates is None:
+        row = tx.c.execute(
+            "SELECT workflow_id, pending_updates FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        workflow_id, pending_updates = str(row[0]), int(row[1])
+    updates = (
+        ()
+        if not pending_updates
+        else tuple(
+            UpdateRequest(
+                update_id=u,
+                name=n,
+                input=tuple(Payload(p.encode()) for p in json.loads(i)),
+                identity=ident,
+            )
+            for u, n, i, ident in tx.c.execute(
+                "SELECT update_id, name, input, identity FROM updates "
+                "WHERE run_id = ? AND status = 'requested' ORDER BY created_at",
+                (run_id,),
+            ).fetchall()
         )
-    updates = tuple(
-        UpdateRequest(
-            update_id=u,
-            name=n,
-            input=tuple(Payload(p.encode()) for p in json.loads(i)),
-            identity=ident,
-        )
-        for u, n, i, ident in tx.c.execute(
-            "SELECT update_id, name, input, identity FROM updates "
-            "WHERE run_id = ? AND status = 'requested' ORDER BY created_at",
-            (run_id,),
-        ).fetchall()
     )
     return WorkflowTask(
         task_id=task_id,
@@ -98,13 +104,21 @@ def complete(
     eager_slots: int,
 ) -> CompletionOutcome:
     """Record a workflow task's commands and carry out their effects."""
-    if not is_current(tx, task):
+    # A task claimed earlier in this same transaction cannot have been taken away.
+    if (task.task_id, task.lease) not in tx.claimed and not is_current(tx, task):
         return CompletionOutcome(lost=True)
     run = tx.run(task.run_id)
     if run is None or run.status != RunStatus.RUNNING:
         tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
         return CompletionOutcome()
     time = completion.time
+    decided = len(completion.rejected_updates) + len(completion.updates)
+    if decided:
+        run.pending_updates = max(0, run.pending_updates - decided)
+        tx.c.execute(
+            "UPDATE runs SET pending_updates = ? WHERE run_id = ?",
+            (run.pending_updates, run.run_id),
+        )
     for update_id, failure in completion.rejected_updates:
         tx.c.execute(
             "UPDATE updates SET status = 'rejected', failure = ? "
@@ -208,10 +222,7 @@ def complete(
 
 def _finish_task(tx: Tx, task: WorkflowTask, run: RunRow, keep: bool) -> CompletionOutcome:
     """Delete the task, or keep it for more input that arrived meanwhile."""
-    pending_updates = tx.c.execute(
-        "SELECT 1 FROM updates WHERE run_id = ? AND status = 'requested' LIMIT 1", (run.run_id,)
-    ).fetchone()
-    if run.last_input_event_id <= run.processed_through and not pending_updates:
+    if run.last_input_event_id <= run.processed_through and not run.pending_updates:
         tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
         return CompletionOutcome()
     if keep:

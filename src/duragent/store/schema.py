@@ -45,6 +45,7 @@ CREATE TABLE runs (
     parent_close_policy TEXT,
     task_failure        TEXT,
     task_attempts       INTEGER NOT NULL DEFAULT 0,
+    pending_updates     INTEGER NOT NULL DEFAULT 0,
     memo                TEXT
 );
 CREATE UNIQUE INDEX runs_open_workflow_id ON runs(workflow_id) WHERE status = 'running';

@@ -210,16 +210,22 @@ class SqliteStore:
 
     def _nested(self, outer: Tx, now: int) -> Generator[Tx]:
         conn = self._conn
-        conn.execute("SAVEPOINT nested_write")
+        # Nothing written yet: a failure rolls the whole transaction back anyway.
+        savepoint = outer.wrote
+        if savepoint:
+            conn.execute("SAVEPOINT nested_write")
         saved_now, outer.now = outer.now, now
         try:
             yield outer
         except BaseException:
-            conn.execute("ROLLBACK TO nested_write")
-            conn.execute("RELEASE nested_write")
+            if savepoint:
+                conn.execute("ROLLBACK TO nested_write")
+                conn.execute("RELEASE nested_write")
             raise
         else:
-            conn.execute("RELEASE nested_write")
+            if savepoint:
+                conn.execute("RELEASE nested_write")
+            outer.wrote = True
         finally:
             outer.now = saved_now
 
@@ -731,24 +737,43 @@ class SqliteStore:
         with self._write(now) as tx:
             if not activities.take(tx, task):
                 return None
-            completed = activities.complete(tx, task, result, worker)
-            if completed is None or claim_for is None:
+            owner, queue, types = claim_for or ("", "", ())
+
+            def eligible(run: RunRow) -> str | None:
+                ok = claim_for is not None and run.task_queue == queue
+                return owner if ok and run.workflow_type in types else None
+
+            tx.pop_claimed_new()
+            completed = activities.complete(
+                tx,
+                task,
+                result,
+                worker,
+                claim=eligible,
+                lease_ms=workflow_tasks.WORKFLOW_TASK_LEASE_MS,
+            )
+            if completed is None:
                 return None
             run, event = completed
-            owner, queue, types = claim_for
-            if run.task_queue != queue or run.workflow_type not in types:
+            if eligible(run) is None:
                 return None
-            rows = tx.c.execute(
-                "UPDATE tasks SET owner = ?, lease = lease + 1, lease_expires_at = ?, "
-                "started_at = ? WHERE run_id = ? AND kind = 0 AND owner IS NULL "
-                "AND visible_at <= ? RETURNING task_id, lease, attempt",
-                (owner, now + workflow_tasks.WORKFLOW_TASK_LEASE_MS, now, run.run_id, now),
-            ).fetchall()
-            if not rows:
-                return None
-            # Claimed right here: waking pollers for it would only cost them a claim query.
-            tx.topics.discard(f"wf:{queue}")
-            task_id, lease, attempt = rows[0]
+            created = tx.pop_claimed_new()
+            if created is not None:
+                task_id, lease = created  # the new task was created claimed
+                attempt = 0
+            else:  # a task existed already: claim it if nobody holds it
+                rows = tx.c.execute(
+                    "UPDATE tasks SET owner = ?, lease = lease + 1, lease_expires_at = ?, "
+                    "started_at = ? WHERE run_id = ? AND kind = 0 AND owner IS NULL "
+                    "AND visible_at <= ? RETURNING task_id, lease, attempt",
+                    (owner, now + workflow_tasks.WORKFLOW_TASK_LEASE_MS, now, run.run_id, now),
+                ).fetchall()
+                if not rows:
+                    return None
+                # Claimed right here: waking pollers would only cost them a claim query.
+                tx.topics.discard(f"wf:{queue}")
+                task_id, lease, attempt = rows[0]
+                tx.claimed.add((task_id, lease))
             claimed = workflow_tasks.load(
                 tx,
                 task_id,
@@ -758,6 +783,7 @@ class SqliteStore:
                 run.task_queue,
                 attempt,
                 workflow_id=run.workflow_id,
+                pending_updates=run.pending_updates,
             )
             return dataclasses.replace(claimed, new_events=(event,))
 
