@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -46,6 +47,8 @@ log = logging.getLogger("duragent.worker")
 _IDLE_POLL_S: Final = 1.0
 _HOUSEKEEPING_MAX_SLEEP_S: Final = 0.5
 _WORKER_HEARTBEAT_S: Final = 10.0
+_BATCH_MAX_TASKS: Final = 32
+_BATCH_MAX_S: Final = 0.005
 
 
 class Worker:
@@ -305,8 +308,30 @@ class Worker:
                 await listener.wait(_IDLE_POLL_S)
                 continue
             listener.close()
-            self._guarded(self._workflow_tasks.process, task)
-            await asyncio.sleep(0)  # let activities and other loops run between tasks
+            try:
+                self._process_batch(task, types)
+            except StoreError:
+                log.exception("committing a batch of workflow tasks failed")
+                self.cache.clear()  # cached runs may be ahead of what was committed
+            await asyncio.sleep(0)  # let activities and other loops run between batches
+
+    def _process_batch(self, task: WorkflowTask, types: list[str]) -> None:
+        """Process ``task`` and, while more are ready, a few more, in one transaction:
+        under load one commit serves many workflow tasks (each in its own savepoint)."""
+        store = self.client.store
+        clock = self.client.clock
+        deadline = time.monotonic() + _BATCH_MAX_S
+        with store.batch(clock.now_ms()):
+            processed = 0
+            next_task: WorkflowTask | None = task
+            while next_task is not None:
+                self._guarded(self._workflow_tasks.process, next_task)
+                processed += 1
+                if processed >= _BATCH_MAX_TASKS or time.monotonic() > deadline:
+                    break
+                next_task = store.claim_workflow_task(
+                    self.worker_id, self.task_queue, types, clock.now_ms()
+                )
 
     async def _poll_queries(self) -> None:
         store = self.client.store
