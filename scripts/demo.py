@@ -9,11 +9,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from _venv import ROOT, ensure
+from _venv import ROOT, ensure, ensure_local_model
 
 
 def main() -> None:
-    python = ensure("dev")
+    python = ensure("dev,agents")
+    ensure_local_model(python)
     result = subprocess.run([str(python), "-m", "examples.crash_demo"], cwd=ROOT, check=False)
     sys.exit(result.returncode)
 

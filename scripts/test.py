@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from _venv import BIN, ROOT, ensure
+from _venv import BIN, ROOT, ensure, ensure_local_model
 
 
 def step(name: str, cmd: list[str]) -> None:
@@ -26,7 +26,8 @@ def step(name: str, cmd: list[str]) -> None:
 
 
 def main() -> None:
-    python = ensure("dev")
+    python = ensure("dev,agents")
+    ensure_local_model(python)
     code = [d for d in ("src", "tests", "benchmarks", "examples", "scripts") if (ROOT / d).is_dir()]
     step("ruff", [str(BIN / "ruff"), "check", *code])
     step("ruff format", [str(BIN / "ruff"), "format", "--check", *code])
