@@ -34,7 +34,9 @@ class Cli:
 
     url: str
 
-    def __call__(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
+    def __call__(
+        self, *args: str, env: dict[str, str | None] | None = None, input: str | None = None
+    ) -> Result:
         runner = CliRunner()
         full_env: dict[str, str | None] = {
             "COLUMNS": "200",
@@ -42,7 +44,7 @@ class Cli:
             "DURAGENT_TASK_QUEUE": None,
         }
         full_env.update(env or {})
-        result = runner.invoke(cli, ["--db", self.url, *args], env=full_env)
+        result = runner.invoke(cli, ["--db", self.url, *args], env=full_env, input=input)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise AssertionError(
                 f"duragent {' '.join(args)} raised {result.exception!r}\n"
@@ -50,18 +52,18 @@ class Cli:
             ) from result.exception
         return result
 
-    def ok(self, *args: str) -> Result:
+    def ok(self, *args: str, input: str | None = None) -> Result:
         """Run and require exit status 0."""
-        result = self(*args)
+        result = self(*args, input=input)
         assert result.exit_code == 0, (
             f"duragent {' '.join(args)} exited {result.exit_code}\n"
             f"stdout: {result.stdout}\nstderr: {result.stderr}"
         )
         return result
 
-    def fail(self, *args: str) -> Result:
+    def fail(self, *args: str, input: str | None = None) -> Result:
         """Run and require exit status 1 (a reported error)."""
-        result = self(*args)
+        result = self(*args, input=input)
         assert result.exit_code == 1, (
             f"duragent {' '.join(args)} exited {result.exit_code}, expected 1\n"
             f"stdout: {result.stdout}\nstderr: {result.stderr}"

@@ -157,7 +157,7 @@ def test_worker_with_a_module_without_workflows(run_cli: Cli, tmp_path: Path) ->
     app.write_text("TASK_QUEUE = 'q'\n")
     result = run_cli("worker", str(app))
     assert result.exit_code == 1
-    assert "defines no @workflow.defn classes or @activity.defn functions" in result.stderr
+    assert "defines no @workflow.defn classes, @activity.defn functions or PLUGINS" in result.stderr
 
 
 def test_worker_without_a_task_queue(run_cli: Cli, tmp_path: Path) -> None:

@@ -8,6 +8,12 @@ Examples::
     duragent show w-1
     duragent signal w-1 approve
     duragent export w-1 -o w-1.json
+    duragent --db sqlite:///app.db worker myapp.agents --agents
+    duragent agent run myapp.agents:weather_agent "Weather in Paris?" --id a-1
+    duragent approvals
+    duragent approve a-1 call_123
+    duragent usage a-1
+    duragent agent chat c-1 --agent myapp.agents:support_agent
 """
 
 from __future__ import annotations

@@ -9,9 +9,12 @@ from rich.markup import escape
 
 from ..errors import DuragentError
 from ._common import DEFAULT_DB, CliState, err
+from .agent_cmds import agent_group
+from .approval_cmds import approvals_command, approve_command, reject_command
 from .list_cmd import list_command
 from .message_cmds import query_command, update_command
 from .show_cmd import show_command
+from .usage_cmd import usage_command
 from .worker_cmd import worker_command
 from .workflow_cmds import (
     cancel_command,
@@ -66,7 +69,9 @@ class DuragentGroup(click.Group):
 def cli(ctx: click.Context, db: str) -> None:
     """Duragent: durable AI agents on one SQLite file.
 
-    Run workers, start and inspect workflows, and see every step they took.
+    Run workers, start and inspect workflows, and see every step they took. Run agents
+    (`agent run`, `agent chat`), decide on tool calls waiting for approval (`approvals`,
+    `approve`, `reject`) and see what they spent (`usage`).
     """
     ctx.obj = CliState(db=db)
 
@@ -82,3 +87,8 @@ cli.add_command(signal_command)
 cli.add_command(export_command)
 cli.add_command(query_command)
 cli.add_command(update_command)
+cli.add_command(agent_group)
+cli.add_command(approvals_command)
+cli.add_command(approve_command)
+cli.add_command(reject_command)
+cli.add_command(usage_command)

@@ -1,4 +1,4 @@
-"""Importing a user's module and finding the workflows and activities it defines."""
+"""Importing a user's module and finding the workflows, activities and plugins it defines."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,12 +26,14 @@ class AppDefinitions:
         workflows: ``@workflow.defn`` classes.
         activities: ``@activity.defn`` functions.
         task_queue: The module's ``TASK_QUEUE``, if it defines one.
+        plugins: The module's ``PLUGINS`` (worker plugins, e.g. ``OpenAIAgentsPlugin()``).
     """
 
     module: ModuleType
     workflows: list[type]
     activities: list[Callable[..., Any]]
     task_queue: str | None
+    plugins: list[Any] = field(default_factory=lambda: [])
 
     @property
     def workflow_names(self) -> list[str]:
@@ -47,6 +49,11 @@ class AppDefinitions:
             if d is not None:
                 names.append("* (dynamic)" if d.dynamic else d.name)
         return names
+
+    @property
+    def plugin_names(self) -> list[str]:
+        """Class names of the plugins."""
+        return [type(p).__name__ for p in self.plugins]
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -152,15 +159,38 @@ def _unique(items: Sequence[Any]) -> list[Any]:
     return out
 
 
-def discover(module: ModuleType) -> AppDefinitions:
-    """Find the workflows and activities of ``module``.
+def _plugins(module: ModuleType) -> list[Any]:
+    plugins = _listed(module, "PLUGINS") or []
+    for plugin in plugins:
+        if isinstance(plugin, type):
+            raise ConfigurationError(
+                f"{module.__name__}.PLUGINS holds the class {plugin.__name__}; "
+                f"list an instance: {plugin.__name__}()"
+            )
+        if not callable(getattr(plugin, "configure_worker", None)):
+            raise ConfigurationError(
+                f"{module.__name__}.PLUGINS holds {plugin!r}, which is not a worker plugin "
+                "(it has no configure_worker method)"
+            )
+    return _unique(plugins)
+
+
+def discover(module: ModuleType, *, require_definitions: bool = True) -> AppDefinitions:
+    """Find the workflows, activities and plugins of ``module``.
 
     Every module-level ``@workflow.defn`` class and ``@activity.defn`` function is taken,
-    unless the module lists them itself in ``WORKFLOWS`` / ``ACTIVITIES``.
+    unless the module lists them itself in ``WORKFLOWS`` / ``ACTIVITIES``. Worker plugins
+    come from ``PLUGINS`` (a list of plugin objects, e.g. ``[OpenAIAgentsPlugin()]``).
+
+    Args:
+        module: The imported module.
+        require_definitions: Fail when the module offers nothing to run (no workflows,
+            activities or plugins). The worker command passes False when it adds a plugin
+            of its own (``--agents``).
 
     Raises:
-        ConfigurationError: ``WORKFLOWS``/``ACTIVITIES`` hold something else, or the module
-            defines neither workflows nor activities.
+        ConfigurationError: ``WORKFLOWS``/``ACTIVITIES``/``PLUGINS`` hold something else,
+            or the module defines nothing to run.
     """
     members = list(vars(module).values())
     workflows = _listed(module, "WORKFLOWS")
@@ -182,10 +212,11 @@ def discover(module: ModuleType) -> AppDefinitions:
                     f"{module.__name__}.ACTIVITIES holds {a!r}, "
                     "which is not an @activity.defn function"
                 )
-    if not workflows and not activities:
+    plugins = _plugins(module)
+    if require_definitions and not workflows and not activities and not plugins:
         raise ConfigurationError(
-            f"module {module.__name__!r} defines no @workflow.defn classes or "
-            "@activity.defn functions"
+            f"module {module.__name__!r} defines no @workflow.defn classes, "
+            "@activity.defn functions or PLUGINS"
         )
     queue = getattr(module, "TASK_QUEUE", None)
     if queue is not None and not isinstance(queue, str):
@@ -195,9 +226,11 @@ def discover(module: ModuleType) -> AppDefinitions:
         workflows=_unique(workflows),
         activities=_unique(activities),
         task_queue=queue or None,
+        plugins=plugins,
     )
 
 
-def load_app(spec: str) -> AppDefinitions:
-    """Import ``spec`` and discover its workflows and activities (see :func:`discover`)."""
-    return discover(import_app_module(spec))
+def load_app(spec: str, *, require_definitions: bool = True) -> AppDefinitions:
+    """Import ``spec`` and discover its workflows, activities and plugins (see
+    :func:`discover`)."""
+    return discover(import_app_module(spec), require_definitions=require_definitions)

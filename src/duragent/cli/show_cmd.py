@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Group, RenderableType
@@ -29,8 +29,14 @@ from ._common import (
     to_json,
     truncate,
 )
+from .agent_rows import MODEL_ACTIVITY
 from .list_cmd import execution_dict, run_duration_ms
 from .timeline import State, Step, build_timeline, workflow_tasks
+from .usage_cmd import report_dict, usage_section
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..openai_agents import UsageReport
 
 _STATE_STYLES = {
     State.OK: "green",
@@ -132,11 +138,27 @@ def _timeline(steps: list[Step], start: datetime) -> Table:
     return table
 
 
+async def _usage(client: Client, workflow_id: str, events: list[ev.Event]) -> UsageReport | None:
+    """The usage report when the run made model calls (and the Agents SDK is installed)."""
+    if not any(
+        isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MODEL_ACTIVITY
+        for e in events
+    ):
+        return None
+    try:
+        from ..openai_agents import usage_report
+    except ImportError:  # recorded by a worker that had the SDK; this process has not
+        return None
+    return await usage_report(client, workflow_id)
+
+
 def _jsonable(item: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.to_dict() if isinstance(v, Failure) else v) for k, v in item.items()}
 
 
 async def _show(state: CliState, workflow_id: str, run_id: str | None, as_json: bool) -> None:
+    # Everything is rendered inside the session: large payloads are read from the store on
+    # first access.
     async with session(state) as client:
         handle = client.get_workflow_handle(workflow_id, run_id=run_id)
         execution = await handle.describe()
@@ -145,19 +167,24 @@ async def _show(state: CliState, workflow_id: str, run_id: str | None, as_json: 
         attempts = store.attempts(execution.run_id)
         pending = store.pending_activities(execution.run_id)
         failure = store.describe(workflow_id, execution.run_id).task_failure
-    if as_json:
-        data = WorkflowHistory(workflow_id, execution.run_id, events).to_dict()
-        data["execution"] = execution_dict(execution)
-        data["attempts"] = [_jsonable(a) for a in attempts]
-        data["pending_activities"] = [_jsonable(p) for p in pending]
-        click.echo(to_json(data, indent=2))
-        return
-    steps = build_timeline(events, attempts, pending, now_ms=int(time.time() * 1000))
+        usage = await _usage(client, workflow_id, events)
+        if as_json:
+            data = WorkflowHistory(workflow_id, execution.run_id, events).to_dict()
+            data["execution"] = execution_dict(execution)
+            data["attempts"] = [_jsonable(a) for a in attempts]
+            data["pending_activities"] = [_jsonable(p) for p in pending]
+            if usage is not None:
+                data["usage"] = report_dict(usage)
+            click.echo(to_json(data, indent=2))
+            return
+        steps = build_timeline(events, attempts, pending, now_ms=int(time.time() * 1000))
     parts: list[RenderableType] = [_header(execution, events)]
     if execution.task_failure:
         parts.append(_task_failure_panel(execution, failure))
     parts.append(Text())
     parts.append(_timeline(steps, execution.start_time))
+    if usage is not None:
+        parts += [Text(), usage_section(usage)]
     out().print(Group(*parts))
 
 
@@ -177,5 +204,7 @@ def show_command(state: CliState, workflow_id: str, run_id: str | None, as_json:
     Lists each activity with its attempts (failed ones included), timers, signals,
     cancellation, child workflows, updates and how the run closed. A workflow whose task
     keeps failing (a bug, or code that no longer matches its history) shows why in red.
+    Agent runs show each model call as 'model <agent>' and each tool call as
+    'tool <name>', followed by the run's usage (as `duragent usage ID` reports it).
     """
     run(_show(state, workflow_id, run_id, as_json))

@@ -14,6 +14,7 @@ from typing import Any
 from .._engine import events as ev
 from .._engine.failure import Failure
 from ._common import fmt_duration, fmt_time, payload_text, payloads_text, to_json, truncate
+from .agent_rows import agent_title, request_detail, result_detail
 
 
 class State:
@@ -116,6 +117,7 @@ class _Builder:
         self.now_ms = now_ms
         self.steps: list[Step] = []
         self.activities: dict[int, Step] = {}
+        self.activity_types: dict[int, str] = {}
         self.timers: dict[int, Step] = {}
         self.children: dict[int, Step] = {}
         self.externals: dict[int, Step] = {}
@@ -142,14 +144,21 @@ class _Builder:
                 if e.continued_from_run_id:
                     s.notes.append(Note(f"continued from run {e.continued_from_run_id}"))
             case ev.ActivityTaskScheduled():
-                title = f"activity {e.activity_type} #{e.seq}"
-                if e.summary:
-                    title += f" ({e.summary})"
-                s = self.add(e, title, State.WAITING, payloads_text(e.input))
+                title = agent_title(e.activity_type, e.summary, e.seq)
+                if title is None:
+                    title = f"activity {e.activity_type} #{e.seq}"
+                    if e.summary:
+                        title += f" ({e.summary})"
+                detail = request_detail(e.activity_type, e.input)
+                s = self.add(
+                    e, title, State.WAITING, payloads_text(e.input) if detail is None else detail
+                )
                 self.activities[e.seq] = s
+                self.activity_types[e.seq] = e.activity_type
             case ev.ActivityTaskCompleted():
                 s = self.activities.get(e.seq)
-                self.close(s, e, State.OK, payload_text(e.result))
+                detail = result_detail(self.activity_types.get(e.seq, ""), e.result)
+                self.close(s, e, State.OK, payload_text(e.result) if detail is None else detail)
                 if s is not None:
                     s.attempts = e.attempt
                     if e.attempt > 1:  # under the failed attempts listed before it

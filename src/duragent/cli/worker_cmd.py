@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from datetime import timedelta
+from typing import Any
 
 import click
 from rich.markup import escape
 
+from .._definitions import get_activity_definition, get_workflow_definition
 from ..errors import ConfigurationError
 from ..worker import Worker
 from ._common import CliState, err, run, session
@@ -19,14 +22,72 @@ from .loading import AppDefinitions, load_app
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _banner(state: CliState, app: AppDefinitions, queue: str, worker: Worker) -> None:
+def agents_plugin() -> Any:
+    """A new ``OpenAIAgentsPlugin()`` with the default model provider.
+
+    Raises:
+        ConfigurationError: The OpenAI Agents SDK is not installed.
+    """
+    try:
+        from ..openai_agents import OpenAIAgentsPlugin
+    except ImportError as error:
+        raise ConfigurationError(
+            f"--agents needs the OpenAI Agents SDK: pip install 'duragent[agents]' ({error})"
+        ) from error
+    return OpenAIAgentsPlugin()
+
+
+def _is_agents_plugin(plugin: Any) -> bool:
+    return type(plugin).__name__ == "OpenAIAgentsPlugin"
+
+
+def _default_model() -> str:
+    """Where the plugin's default provider sends model calls (mirrors its choice)."""
+    base_url = os.environ.get("OPENAI_BASE_URL")
+    if base_url:
+        return f"OpenAI-compatible endpoint {base_url}"
+    if os.environ.get("OPENAI_API_KEY"):
+        return "OpenAI (OPENAI_API_KEY)"
+    return "offline local model"
+
+
+def describe_plugin(plugin: Any) -> str:
+    """A plugin's class name, with the model provider for the OpenAI Agents plugin."""
+    name = type(plugin).__name__
+    if not _is_agents_plugin(plugin):
+        return name
+    # The provider is created lazily; describe what was configured without creating it.
+    source = getattr(plugin, "_provider_source", None)
+    if source is None:
+        model = _default_model()
+    elif hasattr(source, "get_model"):  # a ModelProvider
+        model = type(source).__name__
+    else:  # a function returning one
+        model = f"{getattr(source, '__qualname__', 'provider factory')}()"
+    return f"{name} (models: {model})"
+
+
+def _worker_names(worker: Worker) -> tuple[list[str], list[str]]:
+    """Workflow and activity type names the worker runs (plugins' included)."""
+    workflows = [d.name for w in worker.workflows if (d := get_workflow_definition(w)) is not None]
+    activities: list[str] = []
+    for fn in worker.activities:
+        d = get_activity_definition(fn)
+        if d is not None:
+            activities.append("* (dynamic)" if d.dynamic else d.name)
+    return workflows, activities
+
+
+def _banner(state: CliState, plugins: list[Any], queue: str, worker: Worker) -> None:
+    workflows, activities = _worker_names(worker)
     console = err()
     console.print(
         f"[bold]duragent worker[/] [dim]{escape(worker.worker_id)}[/]\n"
         f"  db          {escape(state.db)}\n"
         f"  task queue  [cyan]{escape(queue)}[/]\n"
-        f"  workflows   {escape(', '.join(app.workflow_names) or '-')}\n"
-        f"  activities  {escape(', '.join(app.activity_names) or '-')}\n"
+        f"  workflows   {escape(', '.join(workflows) or '-')}\n"
+        f"  activities  {escape(', '.join(activities) or '-')}\n"
+        f"  plugins     {escape(', '.join(describe_plugin(p) for p in plugins) or '-')}\n"
         "[dim]Ctrl+C or SIGTERM stops it gracefully.[/]"
     )
 
@@ -53,6 +114,7 @@ def _install_stop_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event)
 async def _run_worker(
     state: CliState,
     app: AppDefinitions,
+    plugins: list[Any],
     queue: str,
     max_concurrent_activities: int,
     max_cached_workflows: int,
@@ -67,12 +129,13 @@ async def _run_worker(
             max_concurrent_activities=max_concurrent_activities,
             max_cached_workflows=max_cached_workflows,
             graceful_shutdown_timeout=timedelta(seconds=shutdown_grace),
+            plugins=plugins,
         )
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         _install_stop_handlers(loop, stop)
         await worker.start()
-        _banner(state, app, queue, worker)
+        _banner(state, plugins, queue, worker)
         running = asyncio.create_task(worker.run(), name="duragent-worker")
         stopping = asyncio.create_task(stop.wait(), name="duragent-worker-stop")
         try:
@@ -121,6 +184,13 @@ async def _run_worker(
     show_default=True,
     help="Logging level of the worker's log on stderr.",
 )
+@click.option(
+    "--agents",
+    "with_agents",
+    is_flag=True,
+    help="Add OpenAIAgentsPlugin() (model calls go to OPENAI_BASE_URL / OPENAI_API_KEY, "
+    "else the offline local model) unless the module's PLUGINS has one.",
+)
 @click.pass_obj
 def worker_command(
     state: CliState,
@@ -130,16 +200,22 @@ def worker_command(
     max_cached_workflows: int,
     shutdown_grace: float,
     log_level: str,
+    with_agents: bool,
 ) -> None:
     """Run a worker for the workflows and activities defined in MODULE.
 
     MODULE is a dotted module name (importable from the current directory) or a path to a
     .py file. Every @workflow.defn class and @activity.defn function at module level is
-    registered, unless the module lists them in WORKFLOWS / ACTIVITIES. The task queue
-    defaults to the module's TASK_QUEUE. Runs until SIGINT or SIGTERM, then shuts down
-    gracefully.
+    registered, unless the module lists them in WORKFLOWS / ACTIVITIES. Worker plugins come
+    from the module's PLUGINS list (e.g. [OpenAIAgentsPlugin(model_provider=...)]), which
+    also brings the built-in agent workflows used by `duragent agent run|chat`. The task
+    queue defaults to the module's TASK_QUEUE. Runs until SIGINT or SIGTERM, then shuts
+    down gracefully.
     """
-    app = load_app(module)
+    app = load_app(module, require_definitions=not with_agents)
+    plugins = list(app.plugins)
+    if with_agents and not any(_is_agents_plugin(p) for p in plugins):
+        plugins.append(agents_plugin())
     queue = task_queue or app.task_queue
     if not queue:
         raise ConfigurationError(
@@ -153,6 +229,7 @@ def worker_command(
         _run_worker(
             state,
             app,
+            plugins,
             queue,
             max_concurrent_activities,
             max_cached_workflows,

@@ -197,7 +197,8 @@ async def _export(
 ) -> None:
     async with session(state) as client:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-    text = history.to_json() + "\n"
+        # Inside the session: large payloads are read from the store on first access.
+        text = history.to_json() + "\n"
     if output is None:
         click.echo(text, nl=False)
         return

@@ -1,0 +1,101 @@
+"""Timeline rows of agent runs: model calls and tool calls, in words.
+
+The OpenAI Agents plugin runs every model call as the activity
+``duragent.openai_agents.invoke_model`` (its summary is the agent's name) and every function
+tool as ``duragent.openai_agents.invoke_tool`` (its summary is the tool's name). Their raw
+payloads are large (a model call's input is the whole conversation), so the timeline shows
+``model <agent>`` / ``tool <name>`` rows with a short account of what went in and came out.
+Pure functions over recorded payloads: nothing here imports the Agents SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from ..errors import SerializationError
+from ..serde import Payload
+from ._common import to_json, truncate
+
+MODEL_ACTIVITY: Final = "duragent.openai_agents.invoke_model"
+"""Activity type of model calls (``duragent.openai_agents.MODEL_ACTIVITY``)."""
+TOOL_ACTIVITY: Final = "duragent.openai_agents.invoke_tool"
+"""Activity type of function tool calls (``duragent.openai_agents.TOOL_ACTIVITY``)."""
+
+
+def agent_title(activity_type: str, summary: str, seq: int) -> str | None:
+    """``model <agent> #seq`` or ``tool <name> #seq``; None for other activities."""
+    if activity_type == MODEL_ACTIVITY:
+        return f"model {summary or '(unnamed agent)'} #{seq}"
+    if activity_type == TOOL_ACTIVITY:
+        return f"tool {summary or '?'} #{seq}"
+    return None
+
+
+def _value(payloads: Sequence[Payload] | Payload | None) -> Any:
+    payload = payloads[0] if isinstance(payloads, Sequence) and payloads else payloads
+    if not isinstance(payload, Payload):
+        return None
+    try:
+        return payload.to_json_value()
+    except (SerializationError, ValueError):
+        return None
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [str(p.get("text", "")) for p in content if isinstance(p, dict)]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType, reportUnknownMemberType]
+        return " ".join(p for p in parts if p)
+    return ""
+
+
+def item_text(item: Any) -> str:
+    """One conversation item (input or output) in a few words."""
+    if not isinstance(item, dict):
+        return str(item)
+    kind = item.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if kind == "function_call":
+        return f"{item.get('name')}({item.get('arguments', '')})"  # pyright: ignore[reportUnknownMemberType]
+    if kind == "function_call_output":
+        return f"tool output: {item.get('output', '')}"  # pyright: ignore[reportUnknownMemberType]
+    role = item.get("role")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if role is not None or kind == "message":
+        return f"{role or 'assistant'}: {_content_text(item.get('content'))}"  # pyright: ignore[reportUnknownMemberType]
+    return str(kind or to_json(item))
+
+
+def request_detail(activity_type: str, payloads: Sequence[Payload]) -> str | None:
+    """What went into a model or tool call; None for other activities."""
+    if activity_type not in (MODEL_ACTIVITY, TOOL_ACTIVITY):
+        return None
+    value = _value(payloads)
+    if not isinstance(value, dict):
+        return None
+    if activity_type == TOOL_ACTIVITY:
+        return str(value.get("arguments", ""))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    items: Any = value.get("input")  # pyright: ignore[reportUnknownMemberType]
+    if isinstance(items, str):
+        return f"user: {truncate(items, 60)}"
+    if not isinstance(items, list) or not items:
+        return ""
+    count = len(items)  # pyright: ignore[reportUnknownArgumentType]
+    last = item_text(items[-1])
+    return f"{count} item{'' if count == 1 else 's'}, last {last}"
+
+
+def result_detail(activity_type: str, result: Payload | None) -> str | None:
+    """What a model call answered (tool calls it asked for, or its message) and its
+    tokens; None for other activities (their result is shown as is)."""
+    if activity_type != MODEL_ACTIVITY:
+        return None
+    value = _value(result)
+    if not isinstance(value, dict):
+        return None
+    response: Any = value.get("response") or {}  # pyright: ignore[reportUnknownMemberType]
+    outputs: Any = response.get("output") or []
+    said = "; ".join(item_text(i) for i in outputs) if isinstance(outputs, list) else ""
+    usage: Any = response.get("usage") or {}
+    tokens = f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens"
+    return f"{tokens} → {said or '(no output)'}"
