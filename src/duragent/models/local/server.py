@@ -38,7 +38,7 @@ def start_server(
 
     The server serves the bundled SmolLM2 weights under the model name ``smollm2`` and is
     ready in about a second. Stop it with ``process.terminate()`` and ``process.wait()``.
-    Its output goes to a log file whose path is in the error if it fails to start.
+    If it fails to start, the error includes the end of its output and the log file's path.
 
     Args:
         port: The port; default: a free one.
@@ -102,6 +102,8 @@ def start_server(
                 f"log: {log.name}\n{_tail(log.name)}"
             )
         if _ready(base_url):
+            # The log is only kept for start-up failures (the server keeps its open handle).
+            Path(log.name).unlink(missing_ok=True)
             return process, base_url
         if time.monotonic() > deadline:
             process.terminate()
