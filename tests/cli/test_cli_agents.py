@@ -28,13 +28,6 @@ CHAT_AGENT = f"{APP}:make_chat_agent"
 CALL = "call-banker-0-0"
 """The call id the scripted banker model gives its send_money call."""
 
-CHAT_ENGINE_BUG = pytest.mark.xfail(
-    reason="engine: wait_condition predicates are evaluated outside the workflow's context "
-    "(_engine/instance.py, _check_conditions), so duragent.Chat's predicate, which calls "
-    "workflow.info(), fails its first workflow task; remove this mark once that is fixed",
-    strict=False,
-)
-
 
 @dataclass
 class AgentsApp:
@@ -201,7 +194,6 @@ def test_agent_run_prints_pending_approvals_while_it_waits(agents_app: AgentsApp
     assert f"reject bank-wait {CALL} --message TEXT" in result.stderr
 
 
-@CHAT_ENGINE_BUG
 def test_chat_with_piped_stdin_replies_and_ends(agents_cli: Cli) -> None:
     result = agents_cli.ok(
         "agent",
@@ -223,7 +215,6 @@ def test_chat_with_piped_stdin_replies_and_ends(agents_cli: Cli) -> None:
     assert execution["status"] == "completed"
 
 
-@CHAT_ENGINE_BUG
 def test_chat_left_running_with_eof_and_rejoined(agents_cli: Cli) -> None:
     first = agents_cli.ok(
         "agent", "chat", "chat-2", "--agent", CHAT_AGENT, "--timeout", "3", input="one\n"

@@ -139,3 +139,26 @@ def test_to_thread_in_workflow_code_is_refused() -> None:
     assert live is not None
     with pytest.raises(ConfigurationError):
         raise live.failure  # type: ignore[misc]
+
+
+def test_wait_condition_predicate_may_call_workflow_functions() -> None:
+    @workflow.defn
+    class UsesInfo:
+        def __init__(self) -> None:
+            self.go = False
+
+        @workflow.run
+        async def run(self) -> str:
+            await workflow.wait_condition(
+                lambda: self.go or workflow.info().get_current_history_length() > 100
+            )
+            return workflow.info().workflow_id
+
+        @workflow.signal
+        def start(self) -> None:
+            self.go = True
+
+    h = HistoryBuilder(UsesInfo.run)
+    assert h.step() == []
+    h.add(ev.WorkflowExecutionSignaled, signal_name="start")
+    assert kinds(h.step()) == ["CompleteWorkflow"]

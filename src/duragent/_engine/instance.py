@@ -102,6 +102,8 @@ class _PendingChild:
 class _Condition:
     fn: Callable[[], bool]
     future: asyncio.Future[None]
+    context: contextvars.Context
+    """The waiting task's context: the predicate may call workflow functions."""
 
 
 @dataclass(slots=True)
@@ -282,7 +284,7 @@ class WorkflowInstance(WorkflowRuntime):
                 self._conditions.remove(cond)
                 continue
             try:
-                ok = cond.fn()
+                ok = cond.context.run(cond.fn)
             except Exception as exc:
                 self._conditions.remove(cond)
                 cond.future.set_exception(exc)
@@ -740,7 +742,7 @@ class WorkflowInstance(WorkflowRuntime):
         if fn():
             return
         future: asyncio.Future[None] = self._loop.create_future()
-        self._conditions.append(_Condition(fn, future))
+        self._conditions.append(_Condition(fn, future, contextvars.copy_context()))
         if timeout is None:
             await future
         else:

@@ -28,47 +28,103 @@ Requires the ``openai-agents`` package (``pip install duragent[agents]``).
 
 from __future__ import annotations
 
-try:
-    import agents as _agents  # noqa: F401
-except ImportError as _err:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "duragent.openai_agents needs the OpenAI Agents SDK: pip install 'duragent[agents]'"
-    ) from _err
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ._model_activity import MODEL_ACTIVITY, openai_provider, provider_error
-from ._model_stub import (
-    Budget,
-    BudgetExceededError,
-    ModelActivityParameters,
-    UsageTally,
-    tally,
-)
-from ._request import ModelCallRequest, ModelCallResult
-from ._tools import TOOL_ACTIVITY, ToolOptions, activity_as_tool, durable_tool
-from .approvals import (
-    ApprovalDecision,
-    ApprovalRequest,
-    ApprovalsMixin,
-    decide,
-    pending_approvals,
-)
-from .plugin import OpenAIAgentsPlugin
-from .usage import AgentTotals, ModelCall, UsageReport, usage_report
-from .workflows import (
-    AgentOutcome,
-    AgentRequest,
-    AgentWorkflow,
-    ChatRequest,
-    ChatSummary,
-    ChatWorkflow,
-    UsageSummary,
-    agent_reference,
-    load_agent,
-    run_agent,
-    send_message,
-    start_agent,
-    start_chat,
-)
+from ._names import MODEL_ACTIVITY, TOOL_ACTIVITY
+
+if TYPE_CHECKING:
+    from ._model_activity import openai_provider, provider_error
+    from ._model_stub import (
+        Budget,
+        BudgetExceededError,
+        ModelActivityParameters,
+        UsageTally,
+        tally,
+    )
+    from ._request import ModelCallRequest, ModelCallResult
+    from ._tools import ToolOptions, activity_as_tool, durable_tool
+    from .approvals import (
+        ApprovalDecision,
+        ApprovalRequest,
+        ApprovalsMixin,
+        decide,
+        pending_approvals,
+    )
+    from .plugin import OpenAIAgentsPlugin
+    from .usage import AgentTotals, ModelCall, UsageReport, usage_report
+    from .workflows import (
+        AgentOutcome,
+        AgentRequest,
+        AgentWorkflow,
+        ChatRequest,
+        ChatSummary,
+        ChatWorkflow,
+        UsageSummary,
+        agent_reference,
+        load_agent,
+        run_agent,
+        send_message,
+        start_agent,
+        start_chat,
+    )
+
+# Exports load on first use: reading usage or approvals from history must not pay for
+# importing the whole Agents SDK (seconds, for a CLI command).
+_EXPORTS: dict[str, str] = {
+    "openai_provider": "_model_activity",
+    "provider_error": "_model_activity",
+    "Budget": "_model_stub",
+    "BudgetExceededError": "_model_stub",
+    "ModelActivityParameters": "_model_stub",
+    "UsageTally": "_model_stub",
+    "tally": "_model_stub",
+    "ModelCallRequest": "_request",
+    "ModelCallResult": "_request",
+    "ToolOptions": "_tools",
+    "activity_as_tool": "_tools",
+    "durable_tool": "_tools",
+    "ApprovalDecision": "approvals",
+    "ApprovalRequest": "approvals",
+    "ApprovalsMixin": "approvals",
+    "decide": "approvals",
+    "pending_approvals": "approvals",
+    "OpenAIAgentsPlugin": "plugin",
+    "AgentTotals": "usage",
+    "ModelCall": "usage",
+    "UsageReport": "usage",
+    "usage_report": "usage",
+    "AgentOutcome": "workflows",
+    "AgentRequest": "workflows",
+    "AgentWorkflow": "workflows",
+    "ChatRequest": "workflows",
+    "ChatSummary": "workflows",
+    "ChatWorkflow": "workflows",
+    "UsageSummary": "workflows",
+    "agent_reference": "workflows",
+    "load_agent": "workflows",
+    "run_agent": "workflows",
+    "send_message": "workflows",
+    "start_agent": "workflows",
+    "start_chat": "workflows",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    except ImportError as err:
+        if "agents" in str(err) or "openai" in str(err):
+            raise ImportError(
+                "duragent.openai_agents needs the OpenAI Agents SDK: pip install 'duragent[agents]'"
+            ) from err
+        raise
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MODEL_ACTIVITY",

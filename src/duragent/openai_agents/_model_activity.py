@@ -23,6 +23,7 @@ from agents import ModelProvider, ModelResponse
 from .. import activity
 from ..errors import ApplicationError, ConfigurationError
 from ..store.base import UsageEntry
+from ._names import MODEL_ACTIVITY
 from ._request import (
     ModelCallRequest,
     ModelCallResult,
@@ -34,7 +35,6 @@ from ._request import (
     tracing_from_int,
 )
 
-MODEL_ACTIVITY: Final = "duragent.openai_agents.invoke_model"
 _RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
 
 

@@ -31,8 +31,8 @@ from .._definitions import get_activity_definition
 from .._runtime import in_workflow
 from ..errors import ActivityError, ApplicationError, ConfigurationError
 from ..retry import RetryPolicy
+from ._names import TOOL_ACTIVITY
 
-TOOL_ACTIVITY: Final = "duragent.openai_agents.invoke_tool"
 INTERRUPTED: Final = "ActivityAttemptInterrupted"
 _OPTIONS_ATTR: Final = "_duragent_tool_options"
 

@@ -10,19 +10,17 @@ stopped. Decide through :func:`decide`, the CLI (``duragent approve|reject``) or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
-
-from agents import Agent, Runner, RunResult
-from agents.items import ToolApprovalItem
+from typing import TYPE_CHECKING, Any
 
 from .. import workflow
 from .._runtime import runtime
 from ..client import WorkflowHandle
 from ..errors import ApplicationError
+from ._names import APPROVAL_MARKER, DECIDE_UPDATE, PENDING_QUERY
 
-APPROVAL_MARKER: Final = "duragent.approval_requested"
-DECIDE_UPDATE: Final = "duragent_decide_approval"
-PENDING_QUERY: Final = "duragent_pending_approvals"
+if TYPE_CHECKING:
+    from agents import Agent, RunResult
+    from agents.items import ToolApprovalItem
 
 
 @dataclass
@@ -87,6 +85,8 @@ class ApprovalsMixin:
 
     async def run_agent(self, agent: Agent[Any], input: Any, **kwargs: Any) -> RunResult:
         """``Runner.run`` that waits durably for approvals until the run finishes."""
+        from agents import Runner
+
         result = await Runner.run(agent, input, **kwargs)
         pending, decided = self._approvals()
         while result.interruptions:

@@ -22,7 +22,7 @@ from typing import Any
 from .._engine import events as ev
 from ..client import Client
 from ..store.base import UsageEntry
-from ._model_activity import MODEL_ACTIVITY
+from ._names import MODEL_ACTIVITY
 
 
 @dataclass

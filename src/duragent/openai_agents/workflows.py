@@ -214,6 +214,8 @@ class ChatWorkflow(ApprovalsMixin):
     @workflow.update
     async def send(self, message: str) -> str:
         """Add a user message and return the agent's reply."""
+        # A message can arrive with the start, before run() has read its request.
+        await workflow.wait_condition(lambda: self.request is not None)
         async with self.lock:
             assert self.request is not None
             agent = load_agent(self.request.agent)
