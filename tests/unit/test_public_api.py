@@ -1,0 +1,159 @@
+"""The public API is pinned: adding or removing a name is a deliberate change made here."""
+
+from __future__ import annotations
+
+import duragent
+import duragent.openai_agents
+import duragent.testing
+from duragent import activity, workflow
+
+PUBLIC = {
+    "duragent": [
+        "ActivityError",
+        "ApplicationError",
+        "CancelledError",
+        "ChildWorkflowError",
+        "Client",
+        "ConfigurationError",
+        "DuragentError",
+        "FailureError",
+        "NondeterminismError",
+        "PayloadTooLargeError",
+        "QueryError",
+        "RetryPolicy",
+        "SerializationError",
+        "StoreCorruptError",
+        "StoreError",
+        "StoreLockedError",
+        "StoreVersionError",
+        "TerminatedError",
+        "TimeoutError",
+        "UpdateFailedError",
+        "UpdateRejectedError",
+        "Worker",
+        "WorkflowAlreadyStartedError",
+        "WorkflowExecution",
+        "WorkflowFailureError",
+        "WorkflowHandle",
+        "WorkflowHistory",
+        "WorkflowNotFoundError",
+        "WorkflowNotRunningError",
+        "WorkflowStatus",
+        "WorkflowUpdateHandle",
+        "__version__",
+        "activity",
+        "workflow",
+    ],
+    "duragent.workflow": [
+        "ActivityHandle",
+        "ChildWorkflowHandle",
+        "ContinueAsNewError",
+        "ExternalWorkflowHandle",
+        "ParentClosePolicy",
+        "UpdateMethod",
+        "WorkflowInfo",
+        "all_handlers_finished",
+        "continue_as_new",
+        "defn",
+        "deprecate_patch",
+        "execute_activity",
+        "execute_child_workflow",
+        "get_external_workflow_handle",
+        "in_workflow",
+        "info",
+        "init",
+        "is_replaying",
+        "logger",
+        "now",
+        "patched",
+        "query",
+        "random",
+        "run",
+        "set_dynamic_signal_handler",
+        "set_signal_handler",
+        "signal",
+        "sleep",
+        "start_activity",
+        "start_child_workflow",
+        "update",
+        "uuid4",
+        "wait_condition",
+    ],
+    "duragent.activity": ["Info", "defn", "heartbeat", "in_activity", "info", "is_cancelled"],
+    "duragent.testing": [
+        "ReplayResult",
+        "ReplayResults",
+        "Replayer",
+        "ScriptedModelProvider",
+        "WorkflowEnvironment",
+        "message",
+        "tool_call",
+    ],
+    "duragent.openai_agents": [
+        "AgentOutcome",
+        "AgentRequest",
+        "AgentTotals",
+        "AgentWorkflow",
+        "ApprovalDecision",
+        "ApprovalRequest",
+        "ApprovalsMixin",
+        "Budget",
+        "BudgetExceededError",
+        "ChatRequest",
+        "ChatSummary",
+        "ChatWorkflow",
+        "MODEL_ACTIVITY",
+        "ModelActivityParameters",
+        "ModelCall",
+        "ModelCallRequest",
+        "ModelCallResult",
+        "OpenAIAgentsPlugin",
+        "TOOL_ACTIVITY",
+        "ToolOptions",
+        "UsageReport",
+        "UsageSummary",
+        "UsageTally",
+        "activity_as_tool",
+        "agent_reference",
+        "decide",
+        "durable_tool",
+        "load_agent",
+        "openai_provider",
+        "pending_approvals",
+        "provider_error",
+        "run_agent",
+        "send_message",
+        "start_agent",
+        "start_chat",
+        "tally",
+        "usage_report",
+    ],
+}
+
+MODULES = {
+    "duragent": duragent,
+    "duragent.workflow": workflow,
+    "duragent.activity": activity,
+    "duragent.testing": duragent.testing,
+    "duragent.openai_agents": duragent.openai_agents,
+}
+
+
+def test_exports_are_pinned() -> None:
+    for name, module in MODULES.items():
+        assert sorted(module.__all__) == sorted(PUBLIC[name]), name
+
+
+def test_every_export_resolves_and_public_callables_are_documented() -> None:
+    for name, module in MODULES.items():
+        for attr in module.__all__:
+            value = getattr(module, attr)
+            if callable(value) and not attr.startswith("_") and attr != "logger":
+                assert (getattr(value, "__doc__", None) or "").strip(), f"{name}.{attr}"
+
+
+def test_every_error_says_whether_it_is_retryable() -> None:
+    for attr in duragent.__all__:
+        value = getattr(duragent, attr)
+        if isinstance(value, type) and issubclass(value, duragent.DuragentError):
+            assert isinstance(getattr(value, "retryable", None), bool | property), attr
