@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from duragent import Client, SerializationError, Worker, WorkflowFailureError
+from duragent._engine import events as ev
 from duragent.serde import DataConverter, Payload
 from duragent.testing import Replayer
 
@@ -42,8 +43,8 @@ async def test_v1_store_is_read_replayed_and_continued(old_store: Client) -> Non
     history = await client.get_workflow_handle("recorded").fetch_history()
     inputs = [
         e.input[0].to_json_value()
-        for e in history.events  # type: ignore[attr-defined]
-        if e.TYPE == "ActivityTaskScheduled"
+        for e in history.events
+        if isinstance(e, ev.ActivityTaskScheduled)
     ]
     assert [len(i) for i in inputs] == [40, 80]
     replayer = Replayer(workflows=[Recorded, Waiting, Failing])
