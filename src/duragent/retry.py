@@ -68,25 +68,29 @@ class RetryPolicy:
         return self.maximum_attempts == 0 or attempt < self.maximum_attempts
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able form, as recorded in history."""
-        return {
-            "initial_interval_ms": _ms(self.initial_interval),
-            "backoff_coefficient": self.backoff_coefficient,
-            "maximum_interval_ms": (
-                _ms(self.maximum_interval) if self.maximum_interval is not None else None
-            ),
-            "maximum_attempts": self.maximum_attempts,
-            "non_retryable_error_types": list(self.non_retryable_error_types),
-        }
+        """A JSON-able form, as recorded in history: only what differs from the defaults
+        (every scheduled activity records its policy, so this is kept small)."""
+        out: dict[str, Any] = {}
+        if self.initial_interval != timedelta(seconds=1):
+            out["initial_interval_ms"] = _ms(self.initial_interval)
+        if self.backoff_coefficient != 2.0:
+            out["backoff_coefficient"] = self.backoff_coefficient
+        if self.maximum_interval is not None:
+            out["maximum_interval_ms"] = _ms(self.maximum_interval)
+        if self.maximum_attempts:
+            out["maximum_attempts"] = self.maximum_attempts
+        if self.non_retryable_error_types:
+            out["non_retryable_error_types"] = list(self.non_retryable_error_types)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RetryPolicy:
         """Inverse of :meth:`to_dict`."""
         max_ms = data.get("maximum_interval_ms")
         return cls(
-            initial_interval=timedelta(milliseconds=data["initial_interval_ms"]),
-            backoff_coefficient=float(data["backoff_coefficient"]),
+            initial_interval=timedelta(milliseconds=data.get("initial_interval_ms", 1000)),
+            backoff_coefficient=float(data.get("backoff_coefficient", 2.0)),
             maximum_interval=timedelta(milliseconds=max_ms) if max_ms is not None else None,
-            maximum_attempts=int(data["maximum_attempts"]),
+            maximum_attempts=int(data.get("maximum_attempts", 0)),
             non_retryable_error_types=tuple(data.get("non_retryable_error_types", ())),
         )

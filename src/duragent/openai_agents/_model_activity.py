@@ -129,23 +129,22 @@ def make_model_activity(get_provider: Callable[[], ModelProvider]) -> Callable[.
     async def invoke_model(request: ModelCallRequest) -> ModelCallResult:
         """Perform one model call and return its response with usage and latency."""
         provider = get_provider()
-        model = provider.get_model(request.model)
-        output_schema = (
-            RecordedOutputSchema(request.output_schema) if request.output_schema else None
-        )
+        config = request.config
+        model = provider.get_model(config.model)
+        output_schema = RecordedOutputSchema(config.output_schema) if config.output_schema else None
         started = time.monotonic()
         try:
             response: ModelResponse = await model.get_response(
-                system_instructions=request.system_instructions,
+                system_instructions=config.system_instructions,
                 input=request.input,  # type: ignore[arg-type]
-                model_settings=settings_from_json(request.model_settings),
-                tools=[rebuild_tool(t) for t in request.tools],
+                model_settings=settings_from_json(config.model_settings),
+                tools=[rebuild_tool(t) for t in config.tools],
                 output_schema=output_schema,
-                handoffs=[rebuild_handoff(h) for h in request.handoffs],
-                tracing=tracing_from_int(request.tracing),
+                handoffs=[rebuild_handoff(h) for h in config.handoffs],
+                tracing=tracing_from_int(config.tracing),
                 previous_response_id=request.previous_response_id,
                 conversation_id=request.conversation_id,
-                prompt=request.prompt,  # type: ignore[arg-type]
+                prompt=config.prompt,  # type: ignore[arg-type]
             )
         except Exception as err:
             mapped = provider_error(err)
@@ -153,7 +152,7 @@ def make_model_activity(get_provider: Callable[[], ModelProvider]) -> Callable[.
                 raise mapped from err
             raise
         latency_ms = int((time.monotonic() - started) * 1000)
-        name = request.model or getattr(model, "model", None) or type(model).__name__
+        name = config.model or getattr(model, "model", None) or type(model).__name__
         _record_usage(request, response, str(name), latency_ms)
         return ModelCallResult(
             response=response_to_json(response), model=str(name), latency_ms=latency_ms
@@ -178,7 +177,7 @@ def _record_usage(
             attempt=info.attempt,
             kind="model",
             name=model,
-            agent=request.agent,
+            agent=request.config.agent,
             requests=usage.requests or 1,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,

@@ -30,6 +30,7 @@ from ..errors import ApplicationError, ConfigurationError
 from ..retry import RetryPolicy
 from ._model_activity import MODEL_ACTIVITY
 from ._request import (
+    ModelCallConfig,
     ModelCallRequest,
     ModelCallResult,
     describe_handoff,
@@ -231,18 +232,20 @@ class DurableModelStub(Model):
         run_tally = tally()
         run_tally.check_budget()
         request = ModelCallRequest(
-            model=self.model,
-            agent=self._scope.agent,
-            system_instructions=system_instructions,
+            config=ModelCallConfig(
+                model=self.model,
+                agent=self._scope.agent,
+                system_instructions=system_instructions,
+                model_settings=settings_to_json(model_settings),
+                tools=[describe_tool(t) for t in tools],
+                handoffs=[describe_handoff(h) for h in handoffs],
+                output_schema=describe_output_schema(output_schema),
+                tracing=tracing.value,
+                prompt=dict(prompt) if prompt else None,
+            ),
             input=input if isinstance(input, str) else [dict(i) for i in input],  # type: ignore[arg-type]
-            model_settings=settings_to_json(model_settings),
-            tools=[describe_tool(t) for t in tools],
-            handoffs=[describe_handoff(h) for h in handoffs],
-            output_schema=describe_output_schema(output_schema),
-            tracing=tracing.value,
             previous_response_id=previous_response_id,
             conversation_id=conversation_id,
-            prompt=dict(prompt) if prompt else None,
         )
         params = self._params
         result: ModelCallResult = await workflow.execute_activity(

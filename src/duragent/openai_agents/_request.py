@@ -30,21 +30,29 @@ _response_adapter: pydantic.TypeAdapter[ModelResponse] = pydantic.TypeAdapter(Mo
 
 
 @dataclass
-class ModelCallRequest:
-    """One model call, as recorded in history (the activity's input)."""
+class ModelCallConfig:
+    """What an agent's model calls share from one turn to the next (stored once: every
+    call's history refers to the same recorded copy)."""
 
     model: str | None
     agent: str
     system_instructions: str | None
-    input: str | list[dict[str, Any]]
     model_settings: dict[str, Any]
     tools: list[dict[str, Any]] = field(default_factory=lambda: [])
     handoffs: list[dict[str, Any]] = field(default_factory=lambda: [])
     output_schema: dict[str, Any] | None = None
     tracing: int = 0
+    prompt: dict[str, Any] | None = None
+
+
+@dataclass
+class ModelCallRequest:
+    """One model call, as recorded in history (the activity's input)."""
+
+    config: ModelCallConfig
+    input: str | list[dict[str, Any]]
     previous_response_id: str | None = None
     conversation_id: str | None = None
-    prompt: dict[str, Any] | None = None
 
 
 @dataclass

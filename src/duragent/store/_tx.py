@@ -121,9 +121,13 @@ class Tx:
         now: int,
         known_digests: set[bytes],
         reader: PayloadReader,
+        prefixes: chunks.PrefixIndex | None = None,
     ) -> None:
         self.c = conn
         self.reader = reader
+        self.prefixes = prefixes
+        self.new_prefixes: dict[bytes, bytes] = {}
+        """Lists stored in this transaction, for the prefix index once committed."""
         self.now = now
         self.topics: set[str] = set()
         self.new_digests: set[bytes] = set()
@@ -153,7 +157,12 @@ class Tx:
         if len(data) <= INLINE_PAYLOAD_BYTES:
             return data.decode()
         if len(data) >= chunks.CHUNK_PAYLOAD_MIN and data.startswith(chunks.JSON_HEADER):
-            tree = chunks.split(data[len(chunks.JSON_HEADER) :], self.store_blob)
+            tree = chunks.split(
+                data[len(chunks.JSON_HEADER) :],
+                self.store_blob,
+                self.prefixes,
+                self.new_prefixes,
+            )
             if tree is not None:
                 key = chunks.digest(tree)
                 self.store_blob(key, tree)

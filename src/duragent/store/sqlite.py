@@ -35,6 +35,7 @@ from ..serde import Payload
 from . import _activities as activities
 from . import _messages as messages
 from . import _workflow_tasks as workflow_tasks
+from . import chunks
 from ._runs import create_run, new_run_id, request_cancel_run, signal_run, terminate_run
 from ._tx import PayloadReader, RunRow, Tx, decode_rows, dumps
 from .base import (
@@ -148,6 +149,7 @@ class SqliteStore:
             raise
         self._conn = conn
         self._open_tx: Tx | None = None
+        self._prefixes = chunks.PrefixIndex()
         self._reader = PayloadReader(conn, self._lock)
         self.notifier = _notifier_for(path)
 
@@ -181,7 +183,7 @@ class SqliteStore:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as err:
                 raise _map_error(err, self.path, self._busy_timeout_ms) from err
-            tx = Tx(conn, now, self._known_digests, self._reader)
+            tx = Tx(conn, now, self._known_digests, self._reader, self._prefixes)
             self._open_tx = tx
             try:
                 yield tx
@@ -202,6 +204,7 @@ class SqliteStore:
             if len(self._known_digests) > _DIGEST_CACHE_MAX:
                 self._known_digests.clear()
             self._known_digests.update(tx.new_digests)
+            self._prefixes.add(tx.new_prefixes)
         if tx.topics:
             try:
                 self.notifier.notify(tx.topics)
@@ -215,12 +218,15 @@ class SqliteStore:
         if savepoint:
             conn.execute("SAVEPOINT nested_write")
         saved_now, outer.now = outer.now, now
+        # What this write adds to the caches must go if it is rolled back.
+        digests, prefixes = set(outer.new_digests), dict(outer.new_prefixes)
         try:
             yield outer
         except BaseException:
             if savepoint:
                 conn.execute("ROLLBACK TO nested_write")
                 conn.execute("RELEASE nested_write")
+                outer.new_digests, outer.new_prefixes = digests, prefixes
             raise
         else:
             if savepoint:
