@@ -120,7 +120,7 @@ async def measure(turns: int, workdir: Path) -> dict[str, Any]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--turns", type=int, nargs="*", default=[50, 100, 200])
     parser.add_argument(
         "--tool-output-bytes",
