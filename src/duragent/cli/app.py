@@ -13,6 +13,7 @@ from .agent_cmds import agent_group
 from .approval_cmds import approvals_command, approve_command, reject_command
 from .list_cmd import list_command
 from .message_cmds import query_command, update_command
+from .replay_cmd import replay_command
 from .show_cmd import show_command
 from .usage_cmd import usage_command
 from .worker_cmd import worker_command
@@ -85,6 +86,7 @@ cli.add_command(cancel_command)
 cli.add_command(terminate_command)
 cli.add_command(signal_command)
 cli.add_command(export_command)
+cli.add_command(replay_command)
 cli.add_command(query_command)
 cli.add_command(update_command)
 cli.add_command(agent_group)
