@@ -40,6 +40,7 @@ from .store.base import (
     UpdateOutcome,
     UpdateSpec,
 )
+from .store.memory import MemoryStore
 from .store.sqlite import SqliteStore
 from .workflow import _handler_name  # pyright: ignore[reportPrivateUsage]
 
@@ -204,7 +205,11 @@ class Client:
             StoreVersionError: The database was written by a newer Duragent.
         """
         path = _parse_target(target)
-        store = SqliteStore(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        store = (
+            MemoryStore()
+            if path == ":memory:"
+            else SqliteStore(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        )
         # Workers in other processes then react to starts and signals at once, and
         # result() wakes as soon as they finish, instead of at the next poll.
         store.enable_remote_wakeups()

@@ -295,3 +295,12 @@ async def test_activity_error_crosses_to_the_client(client: Client) -> None:
     cause = info.value.cause
     assert isinstance(cause, ActivityError)
     assert isinstance(cause.cause, ApplicationError) and cause.cause.type == "Kaboom"
+
+
+async def test_memory_store_runs_workflows() -> None:
+    client = await Client.connect("memory://")
+    async with worker(client):
+        assert await client.execute_workflow(Child.run, "m", id="mem", task_queue="q") == (
+            "child:m:None"
+        )
+    await client.close()
