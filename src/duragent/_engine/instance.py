@@ -16,42 +16,37 @@ import asyncio
 import contextlib
 import contextvars
 import hashlib
-import inspect
 import random as _random
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 from .._definitions import (
-    HandlerDefinition,
     WorkflowDefinition,
     get_activity_definition,
     workflow_definition_of,
 )
-from .._runtime import ActivityOptions, ChildWorkflowOptions, WorkflowRuntime, current_runtime
+from .._runtime import ActivityOptions, WorkflowRuntime, current_runtime
 from ..errors import (
     ActivityError,
-    ChildWorkflowError,
     ConfigurationError,
     FailureError,
     QueryError,
-    UpdateRejectedError,
-    WorkflowAlreadyStartedError,
 )
 from ..serde import DataConverter, Payload
 from ..workflow import (
     ActivityHandle,
-    ChildWorkflowHandle,
     ContinueAsNewError,
-    ExternalWorkflowHandle,
     WorkflowInfo,
 )
 from . import commands as cmd
 from . import events as ev
+from .children import ChildWorkflows, PendingChild
 from .failure import exception_from_failure, failure_from_exception
 from .loop import WorkflowEventLoop, WorkflowTimerHandle
+from .messages import Handlers, MessageHandling
 
 DEFAULT_CONTINUE_AS_NEW_THRESHOLD = 10_000
 PATCH_MARKER = "patch"
@@ -91,14 +86,6 @@ class _PendingActivity:
 
 
 @dataclass(slots=True)
-class _PendingChild:
-    handle: ChildWorkflowHandle[Any]
-    started: asyncio.Future[None]
-    workflow_type: str
-    result_type: Any
-
-
-@dataclass(slots=True)
 class _Condition:
     fn: Callable[[], bool]
     future: asyncio.Future[None]
@@ -106,14 +93,7 @@ class _Condition:
     """The waiting task's context: the predicate may call workflow functions."""
 
 
-@dataclass(slots=True)
-class _Handlers:
-    """Handlers registered at run time with ``workflow.set_signal_handler``."""
-
-    signals: dict[str | None, Callable[..., Any]] = field(default_factory=lambda: {})
-
-
-class WorkflowInstance(WorkflowRuntime):
+class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
     """A live workflow object plus the state the engine keeps for it."""
 
     def __init__(
@@ -136,11 +116,11 @@ class WorkflowInstance(WorkflowRuntime):
         self._next_seq = 1
         self._activities: dict[int, _PendingActivity] = {}
         self._timers: dict[int, WorkflowTimerHandle] = {}
-        self._children: dict[int, _PendingChild] = {}
+        self._children: dict[int, PendingChild] = {}
         self._externals: dict[int, asyncio.Future[None]] = {}
         self._conditions: list[_Condition] = []
         self._buffered_signals: dict[str, list[tuple[Payload, ...]]] = {}
-        self._runtime_handlers = _Handlers()
+        self._runtime_handlers = Handlers()
         self._handler_tasks: set[asyncio.Task[Any]] = set()
 
         self._object: Any = None
@@ -296,7 +276,7 @@ class WorkflowInstance(WorkflowRuntime):
                 resolved = True
         return resolved
 
-    # -- activity, timer, child and external resolutions -----------------------------------
+    # -- activity and timer resolutions (children: children.py) ------------------------------
 
     def _on_activity_completed(self, event: ev.Event) -> None:
         assert isinstance(event, ev.ActivityTaskCompleted)
@@ -343,128 +323,7 @@ class WorkflowInstance(WorkflowRuntime):
         if handle is not None:
             self._loop.fire_timer(handle)
 
-    def _on_child_started(self, event: ev.Event) -> None:
-        assert isinstance(event, ev.ChildWorkflowExecutionStarted)
-        child = self._children.get(event.seq)
-        if child is not None:
-            child.handle.first_execution_run_id = event.run_id
-            if not child.started.done():
-                child.started.set_result(None)
-
-    def _on_child_start_failed(self, event: ev.Event) -> None:
-        assert isinstance(event, ev.StartChildWorkflowExecutionFailed)
-        child = self._children.pop(event.seq, None)
-        if child is not None and not child.started.done():
-            child.started.set_exception(
-                WorkflowAlreadyStartedError(event.workflow_id, "", child.workflow_type)
-            )
-
-    def _on_child_closed(self, event: ev.Event) -> None:
-        assert isinstance(
-            event, ev.ChildWorkflowExecutionCompleted | ev.ChildWorkflowExecutionFailed
-        )
-        child = self._children.pop(event.seq, None)
-        if child is None or child.handle.done():
-            return
-        if isinstance(event, ev.ChildWorkflowExecutionCompleted):
-            try:
-                value = self._converter.decode(
-                    event.result,
-                    child.result_type,
-                    what=f"result of child workflow {child.handle.id!r}",
-                )
-            except Exception as exc:
-                child.handle.set_exception(exc)
-            else:
-                child.handle.set_result(value)
-            return
-        cause = exception_from_failure(event.failure, self._converter)
-        child.handle.set_exception(
-            ChildWorkflowError(
-                f"child workflow {child.handle.id!r} did not complete: {cause}",
-                workflow_id=child.handle.id,
-                workflow_type=child.workflow_type,
-                run_id=child.handle.first_execution_run_id,
-                cause=cause,
-            )
-        )
-
-    def _on_external_resolved(self, event: ev.Event) -> None:
-        assert isinstance(
-            event,
-            ev.ExternalWorkflowExecutionSignaled
-            | ev.ExternalWorkflowExecutionCancelRequested
-            | ev.ExternalWorkflowRequestFailed,
-        )
-        fut = self._externals.pop(event.seq, None)
-        if fut is None or fut.done():
-            return
-        if isinstance(event, ev.ExternalWorkflowRequestFailed):
-            fut.set_exception(exception_from_failure(event.failure, self._converter))
-        else:
-            fut.set_result(None)
-
-    # -- signals, cancellation, updates ------------------------------------------------------
-
-    def _on_signaled(self, event: ev.Event) -> None:
-        assert isinstance(event, ev.WorkflowExecutionSignaled)
-        self._deliver_signal(event.signal_name, event.input)
-
-    def _deliver_signal(self, name: str, payloads: tuple[Payload, ...]) -> None:
-        defn = self.definition.signals.get(name)
-        if defn is not None:
-            fn = getattr(self._object, defn.method_name)
-            args = self._converter.decode_all(payloads, defn.hints[0], what=f"signal {name!r}")
-            self._start_handler(fn, args, f"signal-{name}")
-            return
-        registered = self._runtime_handlers.signals.get(name)
-        if registered is not None:
-            args = self._converter.decode_all(payloads, (), what=f"signal {name!r}")
-            self._start_handler(registered, args, f"signal-{name}")
-            return
-        dynamic = self._runtime_handlers.signals.get(None)
-        if dynamic is None and self.definition.dynamic_signal is not None:
-            dynamic = getattr(self._object, self.definition.dynamic_signal.method_name)
-        if dynamic is not None:
-            raw = self._converter.decode_all(payloads, (), what=f"signal {name!r}")
-            self._start_handler(dynamic, [name, raw], f"signal-{name}")
-            return
-        # No handler yet: keep it until one is registered (set_signal_handler).
-        self._buffered_signals.setdefault(name, []).append(payloads)
-
-    def _start_handler(
-        self,
-        fn: Callable[..., Any],
-        args: Sequence[Any],
-        name: str,
-        on_done: Callable[[asyncio.Task[Any]], None] | None = None,
-    ) -> None:
-        async def run_handler() -> Any:
-            result = fn(*args)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
-
-        task = self._loop.create_task(run_handler(), name=name, context=self._context.copy())
-        self._handler_tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self._handler_tasks.discard(t)
-            if on_done is not None:
-                on_done(t)
-                return
-            if t.cancelled():
-                return
-            exc = t.exception()
-            if exc is None:
-                return
-            if self._fails_workflow(exc) and not self.closed:
-                failure = failure_from_exception(exc, self._converter)
-                self._close(cmd.FailWorkflow(failure=failure))
-            elif not isinstance(exc, asyncio.CancelledError):
-                self._fail_task(exc)
-
-        task.add_done_callback(done)
+    # -- cancellation (signals, updates and queries: messages.py) ---------------------------
 
     def _on_cancel_requested(self, event: ev.Event) -> None:
         if self._cancel_requested:
@@ -472,132 +331,6 @@ class WorkflowInstance(WorkflowRuntime):
         self._cancel_requested = True
         if self._main is not None and not self._main.done():
             self._main.cancel()
-
-    def _on_update_accepted(self, event: ev.Event) -> None:
-        assert isinstance(event, ev.WorkflowExecutionUpdateAccepted)
-        handler = self._update_handler(event.update_name)
-        update_id = event.update_id
-        if handler is None:  # validated earlier, so only reachable if code changed
-            self._commands.append(
-                cmd.CompleteUpdate(
-                    update_id=update_id,
-                    failure=failure_from_exception(
-                        UpdateRejectedError(f"no update handler {event.update_name!r}"),
-                        self._converter,
-                    ),
-                )
-            )
-            return
-        defn, fn = handler
-        if defn.name is None:
-            args: list[Any] = [
-                event.update_name,
-                self._converter.decode_all(event.input, (), what="update"),
-            ]
-        else:
-            args = self._converter.decode_all(
-                event.input, defn.hints[0], what=f"update {event.update_name!r}"
-            )
-
-        def done(t: asyncio.Task[Any]) -> None:
-            if t.cancelled():
-                exc: BaseException | None = asyncio.CancelledError()
-            else:
-                exc = t.exception()
-            if exc is None:
-                result = self._converter.encode(t.result(), what="update result")
-                self._commands.append(cmd.CompleteUpdate(update_id=update_id, result=result))
-            elif isinstance(exc, FailureError | asyncio.CancelledError):
-                self._commands.append(
-                    cmd.CompleteUpdate(
-                        update_id=update_id,
-                        failure=failure_from_exception(exc, self._converter),
-                    )
-                )
-            else:
-                self._fail_task(exc)
-
-        self._start_handler(fn, args, f"update-{event.update_name}", on_done=done)
-
-    def _update_handler(self, name: str) -> tuple[HandlerDefinition, Callable[..., Any]] | None:
-        defn = self.definition.updates.get(name) or self.definition.dynamic_update
-        if defn is None or self._object is None:
-            return None
-        return defn, getattr(self._object, defn.method_name)
-
-    # ----------------------------------------------------------- read-only entry points
-
-    def query(self, name: str, args: Sequence[Payload]) -> Payload:
-        """Run a query handler against current state and return its encoded result.
-
-        Raises:
-            QueryError: No such handler, the handler failed, or it tried to change state.
-        """
-        if self._object is None:
-            raise QueryError("the workflow has not started yet")
-        defn = self.definition.queries.get(name) or self.definition.dynamic_query
-        if defn is None:
-            known = ", ".join(sorted(self.definition.queries)) or "none"
-            raise QueryError(
-                f"workflow {self.definition.name!r} has no query {name!r} (known: {known})"
-            )
-        fn = getattr(self._object, defn.method_name)
-        if defn.name is None:
-            call_args: list[Any] = [name, self._converter.decode_all(args, (), what="query")]
-        else:
-            call_args = self._converter.decode_all(args, defn.hints[0], what=f"query {name!r}")
-        before = dict(_attributes(self._object))
-        result = self._read_only_call(f"query {name!r}", fn, call_args, QueryError)
-        after = _attributes(self._object)
-        changed = [
-            k
-            for k in after.keys() | before.keys()
-            if k not in before or k not in after or after[k] is not before[k]
-        ]
-        if changed:
-            raise QueryError(
-                f"query {name!r} changed workflow state ({', '.join(sorted(changed))}); "
-                "queries must be read-only"
-            )
-        return self._converter.encode(result, what=f"result of query {name!r}")
-
-    def validate_update(self, name: str, args: Sequence[Payload]) -> None:
-        """Run the update's validator (if any); raise ``UpdateRejectedError`` to reject."""
-        handler = self._update_handler(name)
-        if handler is None:
-            known = ", ".join(sorted(self.definition.updates)) or "none"
-            raise UpdateRejectedError(
-                f"workflow {self.definition.name!r} has no update {name!r} (known: {known})"
-            )
-        defn, _ = handler
-        try:
-            decoded = self._converter.decode_all(args, defn.hints[0], what=f"update {name!r}")
-        except Exception as exc:
-            raise UpdateRejectedError(f"update {name!r}: {exc}", cause=exc) from exc
-        if defn.validator is None:
-            return
-        validator = defn.validator.__get__(self._object)
-        call_args: list[Any] = [name, decoded] if defn.name is None else decoded
-        self._read_only_call(
-            f"validator of update {name!r}", validator, call_args, UpdateRejectedError
-        )
-
-    def _read_only_call(
-        self,
-        what: str,
-        fn: Callable[..., Any],
-        args: Sequence[Any],
-        error: type[QueryError] | type[UpdateRejectedError],
-    ) -> Any:
-        self._read_only = what
-        try:
-            return self._context.copy().run(fn, *args)
-        except (QueryError, UpdateRejectedError):
-            raise
-        except Exception as exc:
-            raise error(f"{what} raised {type(exc).__name__}: {exc}", cause=exc) from exc
-        finally:
-            self._read_only = None
 
     # ---------------------------------------------------------------------- timer sink
 
@@ -769,109 +502,6 @@ class WorkflowInstance(WorkflowRuntime):
         self._patches[patch_id] = use
         return use
 
-    async def _start_child(
-        self,
-        workflow: Any,
-        args: Sequence[Any],
-        options: ChildWorkflowOptions,
-        result_type: Any,
-    ) -> ChildWorkflowHandle[Any]:
-        if isinstance(workflow, str):
-            workflow_type = workflow
-        else:
-            defn = workflow_definition_of(workflow)
-            workflow_type = defn.name
-            if result_type is None:
-                result_type = defn.hints[1]
-        info = self.info()
-        seq = self._take_seq()
-        workflow_id = options.id or f"{info.workflow_id}/child-{seq}"
-        handle: ChildWorkflowHandle[Any] = ChildWorkflowHandle(loop=self._loop)
-        handle._stable_hash = self._loop.next_hash()  # pyright: ignore[reportPrivateUsage]
-        handle.id = workflow_id
-        started: asyncio.Future[None] = self._loop.create_future()
-        self._children[seq] = _PendingChild(handle, started, workflow_type, result_type)
-        self._commands.append(
-            cmd.StartChildWorkflow(
-                seq=seq,
-                workflow_type=workflow_type,
-                workflow_id=workflow_id,
-                task_queue=options.task_queue or info.task_queue,
-                input=self._converter.encode_all(args, what=f"argument of child {workflow_type!r}"),
-                parent_close_policy=options.parent_close_policy,
-                memo=dict(options.memo or {}),
-            )
-        )
-
-        def on_cancel() -> None:
-            if self._disposed:
-                return  # torn down on eviction: nothing to tell the child
-            if seq in self._children:
-                self._children.pop(seq)
-                self._request_external(
-                    lambda s: cmd.RequestCancelExternal(seq=s, workflow_id=workflow_id, child=True)
-                )
-
-        async def signal(name: str, sargs: Sequence[Any]) -> None:
-            await self._request_external(
-                lambda s: cmd.SignalExternal(
-                    seq=s,
-                    workflow_id=workflow_id,
-                    signal_name=name,
-                    child=True,
-                    input=self._converter.encode_all(sargs, what=f"signal {name!r}"),
-                )
-            )
-
-        handle._on_cancel = on_cancel  # pyright: ignore[reportPrivateUsage]
-        handle._signal = signal  # pyright: ignore[reportPrivateUsage]
-        try:
-            await started
-        except asyncio.CancelledError:
-            # Cancelled before the child started: cancel the child too.
-            handle.cancel()
-            raise
-        return handle
-
-    def start_child_workflow(
-        self,
-        workflow: Any,
-        args: Sequence[Any],
-        options: ChildWorkflowOptions,
-        result_type: Any,
-    ) -> Awaitable[ChildWorkflowHandle[Any]]:
-        self._check_writable("start a child workflow")
-        return self._start_child(workflow, args, options, result_type)
-
-    def _request_external(self, make: Callable[[int], cmd.Command]) -> asyncio.Future[None]:
-        self._check_writable("signal or cancel another workflow")
-        seq = self._take_seq()
-        future: asyncio.Future[None] = self._loop.create_future()
-        self._externals[seq] = future
-        self._commands.append(make(seq))
-        return future
-
-    def external_workflow(self, workflow_id: str, run_id: str | None) -> ExternalWorkflowHandle:
-        async def signal(name: str, args: Sequence[Any]) -> None:
-            await self._request_external(
-                lambda s: cmd.SignalExternal(
-                    seq=s,
-                    workflow_id=workflow_id,
-                    run_id=run_id or "",
-                    signal_name=name,
-                    input=self._converter.encode_all(args, what=f"signal {name!r}"),
-                )
-            )
-
-        async def cancel() -> None:
-            await self._request_external(
-                lambda s: cmd.RequestCancelExternal(
-                    seq=s, workflow_id=workflow_id, run_id=run_id or ""
-                )
-            )
-
-        return ExternalWorkflowHandle(workflow_id, run_id, signal, cancel)
-
     def continue_as_new(
         self, args: Sequence[Any], workflow: Any, task_queue: str | None
     ) -> NoReturn:
@@ -883,33 +513,12 @@ class WorkflowInstance(WorkflowRuntime):
             )
         raise ContinueAsNewError(args, workflow_type, task_queue)
 
-    def set_handler(self, kind: str, name: str | None, fn: Callable[..., Any] | None) -> None:
-        if kind != "signal":
-            raise ConfigurationError(f"cannot register {kind} handlers at run time")
-        if fn is None:
-            self._runtime_handlers.signals.pop(name, None)
-            return
-        self._runtime_handlers.signals[name] = fn
-        # Deliver what was buffered for this name (or everything, for a dynamic handler).
-        names = [name] if name is not None else list(self._buffered_signals)
-        for n in names:
-            for payloads in self._buffered_signals.pop(n, []):
-                self._deliver_signal(n, payloads)
-
-    def all_handlers_finished(self) -> bool:
-        return not self._handler_tasks
-
     def run_state(self) -> dict[str, Any]:
         return self._run_state
 
     def record_marker(self, name: str, details: dict[str, Any]) -> None:
         self._check_writable("record a marker")
         self._commands.append(cmd.RecordMarker(name=name, details=details))
-
-
-def _attributes(obj: object) -> dict[str, Any]:
-    """The instance attributes of a workflow object (empty for slotted classes)."""
-    return cast(dict[str, Any], getattr(obj, "__dict__", {}))
 
 
 def _ms(delta: Any) -> int | None:
