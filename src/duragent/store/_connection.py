@@ -1,0 +1,272 @@
+"""The SQLite connection under the store: opening a file, transactions (with nested
+writes joining through savepoints), error mapping, and the run lookups every part uses."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Generator
+from typing import Any, Final
+
+from .._engine.failure import Failure
+from ..errors import (
+    StoreCorruptError,
+    StoreError,
+    StoreLockedError,
+    WorkflowNotFoundError,
+    WorkflowNotRunningError,
+)
+from . import chunks
+from ._tx import PayloadReader, RunRow, Tx
+from .base import (
+    RunRecord,
+)
+from .notify import Notifier
+from .schema import open_schema
+
+DEFAULT_BUSY_TIMEOUT_MS: Final = 10_000
+_DIGEST_CACHE_MAX: Final = 100_000
+
+log = logging.getLogger("duragent.store")
+
+_notifiers: dict[str, Notifier] = {}
+_notifiers_lock = threading.Lock()
+
+
+def _notifier_for(path: str) -> Notifier:
+    if path == ":memory:":
+        return Notifier()
+    key = os.path.realpath(path)
+    with _notifiers_lock:
+        notifier = _notifiers.get(key)
+        if notifier is None:
+            notifier = _notifiers[key] = Notifier()
+        return notifier
+
+
+def map_error(err: sqlite3.Error, path: str, busy_timeout_ms: int = 0) -> StoreError:
+    text = str(err)
+    if isinstance(err, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return StoreLockedError(
+            f"{path} is locked by another process (waited {busy_timeout_ms} ms): "
+            f"{text}. Nothing was changed; retry, or find the process holding a long "
+            "transaction"
+        )
+    if "not a database" in text:
+        return StoreCorruptError(
+            f"{path} is not a valid Duragent database ({text}); nothing was changed. "
+            "Point Duragent at another file, or restore this one from a backup"
+        )
+    if "malformed" in text or "corrupt" in text:
+        return StoreCorruptError(
+            f"{path} is damaged ({text}); restore it from a backup or use a new file"
+        )
+    return StoreError(f"database error on {path}: {text}")
+
+
+class SqliteConnection:
+    """One SQLite database file, opened for Duragent (the base of :class:`SqliteStore`).
+
+    Args:
+        path: Database file (created if missing), or ``":memory:"``.
+        busy_timeout_ms: How long to wait for another process's write lock.
+        synchronous: SQLite ``synchronous`` mode: ``"NORMAL"`` (crash-safe) or ``"FULL"``
+            (also power-loss-safe).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError("synchronous must be NORMAL, FULL or EXTRA")
+        self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._lock = threading.RLock()
+        self._known_digests: set[bytes] = set()
+        self._peers: list[str] = []
+        self._peers_at = 0.0
+        try:
+            conn = sqlite3.connect(
+                path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=busy_timeout_ms / 1000,
+            )
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot open {path}: {err}") from err
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if path != ":memory:":
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"{path}: cannot enable WAL mode (got {mode})")
+            conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            open_schema(conn, path)
+        except sqlite3.Error as err:
+            conn.close()
+            raise map_error(err, path, busy_timeout_ms) from err
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._open_tx: Tx | None = None
+        self._prefixes = chunks.PrefixIndex()
+        self._reader = PayloadReader(conn, self._lock)
+        self.notifier = _notifier_for(path)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (further calls raise ``StoreError``)."""
+        with self._lock:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def batch(self, now: int) -> Generator[None]:
+        """Commit everything written inside the block in one transaction.
+
+        Writes inside join it through a savepoint each, so one of them failing undoes only
+        its own part. Used to commit an activity's result together with the workflow task
+        it triggers: one commit instead of two on the busiest path.
+        """
+        with self._write(now):
+            yield
+
+    @contextlib.contextmanager
+    def _write(self, now: int) -> Generator[Tx]:
+        with self._lock:
+            conn = self._conn
+            outer = self._open_tx
+            if outer is not None:
+                yield from self._nested(outer, now)
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:
+                raise map_error(err, self.path, self._busy_timeout_ms) from err
+            tx = Tx(conn, now, self._known_digests, self._reader, self._prefixes)
+            self._open_tx = tx
+            try:
+                yield tx
+            except sqlite3.Error as err:
+                conn.execute("ROLLBACK")
+                raise map_error(err, self.path, self._busy_timeout_ms) from err
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._open_tx = None
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise map_error(err, self.path, self._busy_timeout_ms) from err
+            if len(self._known_digests) > _DIGEST_CACHE_MAX:
+                self._known_digests.clear()
+            self._known_digests.update(tx.new_digests)
+            self._prefixes.add(tx.new_prefixes)
+        if tx.topics:
+            try:
+                self.notifier.notify(tx.topics)
+            except Exception:  # the change is committed: a missed wake-up only delays
+                log.exception("wake-up notification failed")
+
+    def _nested(self, outer: Tx, now: int) -> Generator[Tx]:
+        conn = self._conn
+        # Nothing written yet: a failure rolls the whole transaction back anyway.
+        savepoint = outer.wrote
+        if savepoint:
+            conn.execute("SAVEPOINT nested_write")
+        saved_now, outer.now = outer.now, now
+        # What this write adds to the caches must go if it is rolled back.
+        digests, prefixes = set(outer.new_digests), dict(outer.new_prefixes)
+        try:
+            yield outer
+        except BaseException:
+            if savepoint:
+                conn.execute("ROLLBACK TO nested_write")
+                conn.execute("RELEASE nested_write")
+                outer.new_digests, outer.new_prefixes = digests, prefixes
+            raise
+        else:
+            if savepoint:
+                conn.execute("RELEASE nested_write")
+            outer.wrote = True
+        finally:
+            outer.now = saved_now
+
+    @contextlib.contextmanager
+    def _read(self) -> Generator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as err:
+                raise map_error(err, self.path, self._busy_timeout_ms) from err
+
+    # -- run lookups -------------------------------------------------------------------------
+
+    def _find_run(self, conn: sqlite3.Connection, workflow_id: str, run_id: str | None) -> Any:
+        if run_id:
+            row = conn.execute(
+                "SELECT * FROM runs WHERE run_id = ? AND workflow_id = ?", (run_id, workflow_id)
+            ).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT * FROM runs WHERE workflow_id = ? ORDER BY start_time DESC, rowid DESC "
+                "LIMIT 1",
+                (workflow_id,),
+            ).fetchone()
+        if row is None:
+            what = (
+                f"run {run_id} of workflow {workflow_id!r}"
+                if run_id
+                else (f"workflow {workflow_id!r}")
+            )
+            raise WorkflowNotFoundError(f"{what} not found in {self.path}")
+        return row
+
+    def _record(self, conn: sqlite3.Connection, row: Any) -> RunRecord:
+        cols = [d[0] for d in conn.execute("SELECT * FROM runs LIMIT 0").description]
+        r = dict(zip(cols, row, strict=True))
+        pending = conn.execute(
+            "SELECT count(*) FROM tasks WHERE run_id = ? AND kind = 1", (r["run_id"],)
+        ).fetchone()[0]
+        return RunRecord(
+            run_id=r["run_id"],
+            workflow_id=r["workflow_id"],
+            workflow_type=r["workflow_type"],
+            task_queue=r["task_queue"],
+            status=r["status"],
+            start_time=r["start_time"],
+            close_time=r["close_time"],
+            history_length=r["last_event_id"],
+            history_bytes=r["history_bytes"],
+            first_run_id=r["first_run_id"],
+            parent_workflow_id=r["parent_workflow_id"],
+            parent_run_id=r["parent_run_id"],
+            task_failure=(
+                Failure.from_dict(json.loads(r["task_failure"])) if r["task_failure"] else None
+            ),
+            task_attempts=r["task_attempts"],
+            pending_activities=int(pending),
+            memo=json.loads(r["memo"]) if r["memo"] else {},
+        )
+
+    def _open_run(self, tx: Tx, workflow_id: str, run_id: str | None) -> RunRow:
+        run = tx.open_run(workflow_id, run_id)
+        if run is not None:
+            return run
+        with self._read() as conn:
+            self._find_run(conn, workflow_id, run_id)  # raises WorkflowNotFoundError
+        raise WorkflowNotRunningError(
+            f"workflow {workflow_id!r}{f' run {run_id}' if run_id else ''} is not running"
+        )
