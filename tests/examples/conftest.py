@@ -1,0 +1,74 @@
+"""Fixtures for the example tests: the fake weather APIs, a tool-execution log, and helpers
+for scripted models."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples import fake_weather_server
+
+try:
+    from duragent.models.local import is_available as _local_model_available
+except ImportError:  # pragma: no cover - the local model's package is optional
+    LOCAL_MODEL = False
+else:
+    LOCAL_MODEL = _local_model_available()
+
+requires_local_model = pytest.mark.skipif(
+    not LOCAL_MODEL,
+    reason="the local model is not installed (scripts/_venv.py: ensure_local_model)",
+)
+
+
+def offline_env() -> dict[str, str]:
+    """This process's environment without a remote model (for example subprocesses)."""
+    return {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+
+
+@pytest.fixture
+def weather_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[fake_weather_server.FakeWeatherServer]:
+    """The fake weather APIs on a free port, with the tools pointed at them."""
+    with fake_weather_server.serving() as server:
+        for name, value in fake_weather_server.environment(server.base_url).items():
+            monkeypatch.setenv(name, value)
+        yield server
+
+
+@pytest.fixture
+def tool_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file every tool execution is appended to."""
+    path = tmp_path / "tools.log"
+    monkeypatch.setenv("DURAGENT_TOOL_LOG", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _offline_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Examples must not reach a remote model from the tests."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def first_user_text(items: list[Any]) -> str:
+    """The first user message of a scripted model's input items."""
+    for item in items:
+        if isinstance(item, dict) and item.get("role") == "user":
+            content = item.get("content")
+            return content if isinstance(content, str) else str(content)
+    return ""
+
+
+def tool_outputs(items: list[Any]) -> list[str]:
+    """The tool results in a scripted model's input items."""
+    return [
+        str(item.get("output"))
+        for item in items
+        if isinstance(item, dict) and item.get("type") == "function_call_output"
+    ]
