@@ -1,17 +1,21 @@
-"""Persisted formats of version 1 keep loading: a store file and payload envelopes written
-by this version are read, replayed and continued by current code."""
+"""Persisted formats keep loading: a store file of every schema version (migrated in place
+when older) and payload envelopes of version 1 are read, replayed and continued by current
+code."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from duragent import Client, SerializationError, Worker, WorkflowFailureError
+from duragent import Client, SerializationError, StoreVersionError, Worker, WorkflowFailureError
 from duragent._engine import events as ev
 from duragent.serde import DataConverter, Payload
+from duragent.store.schema import SCHEMA_VERSION
 from duragent.testing import Replayer
 
 from ..fixtures.formats.store_workflows import TASK_QUEUE, Failing, Recorded, Waiting, summarize
@@ -19,14 +23,32 @@ from ..fixtures.formats.store_workflows import TASK_QUEUE, Failing, Recorded, Wa
 FORMATS = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
 
 
-@pytest.fixture
-async def old_store(tmp_path: Path) -> Client:
-    path = tmp_path / "store_v1.db"
-    shutil.copy(FORMATS / "store_v1.db", path)
-    return await Client.connect(f"sqlite:///{path}")
+STORES = sorted(FORMATS.glob("store_v*.db"))
 
 
-async def test_v1_store_is_read_replayed_and_continued(old_store: Client) -> None:
+def _schema_version(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0])
+
+
+def test_there_is_a_frozen_store_of_the_current_schema_version() -> None:
+    assert FORMATS / f"store_v{SCHEMA_VERSION}.db" in STORES, (
+        "run: python -m tests.fixtures.formats.make_store"
+    )
+    assert [_schema_version(p) for p in STORES] == list(range(1, SCHEMA_VERSION + 1))
+
+
+@pytest.fixture(params=STORES, ids=lambda p: p.stem)
+async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Client:
+    path = tmp_path / "store.db"
+    shutil.copy(request.param, path)
+    client = await Client.connect(f"sqlite:///{path}")
+    assert _schema_version(path) == SCHEMA_VERSION  # migrated on open
+    return client
+
+
+async def test_store_is_read_replayed_and_continued(old_store: Client) -> None:
     client = old_store
     runs = {r.id: r for r in await client.list_workflows()}
     assert {k: v.status for k, v in runs.items()} == {
@@ -61,6 +83,18 @@ async def test_v1_store_is_read_replayed_and_continued(old_store: Client) -> Non
         await waiting.signal(Waiting.finish)
         assert await waiting.result(timeout=10) == "finished by a newer Duragent"
     await client.close()
+
+
+async def test_a_store_too_old_to_migrate_is_refused_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    shutil.copy(FORMATS / "store_v1.db", path)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
+        conn.commit()
+    before = path.read_bytes()
+    with pytest.raises(StoreVersionError, match="schema version 0, which this Duragent cannot"):
+        await Client.connect(f"sqlite:///{path}")
+    assert path.read_bytes() == before
 
 
 def test_v1_payload_envelopes() -> None:

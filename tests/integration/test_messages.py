@@ -193,3 +193,30 @@ async def test_update_waits_for_a_worker(client: Client) -> None:
     assert not pending.done()
     async with worker(client):
         assert await pending == 9
+
+
+async def test_query_sees_a_signal_sent_just_before(client: Client) -> None:
+    """Read-your-writes: a query waits for the workflow task of an earlier signal."""
+
+    @workflow.defn(name="Counter")
+    class Counter:
+        def __init__(self) -> None:
+            self.n = 0
+
+        @workflow.run
+        async def run(self) -> None:
+            await workflow.wait_condition(lambda: self.n < 0)
+
+        @workflow.signal
+        def bump(self) -> None:
+            self.n += 1
+
+        @workflow.query
+        def value(self) -> int:
+            return self.n
+
+    async with Worker(client, task_queue="q", workflows=[Counter]):
+        handle = await client.start_workflow(Counter.run, id="counter", task_queue="q")
+        for expected in range(1, 31):
+            await handle.signal(Counter.bump)
+            assert await handle.query(Counter.value) == expected

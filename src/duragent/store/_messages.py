@@ -59,6 +59,10 @@ def request_query(tx: Tx, run: RunRow, name: str, input: tuple[Payload, ...]) ->
         "created_at) VALUES (?, ?, ?, ?, ?, 'requested', ?)",
         (run.run_id, run.task_queue, run.workflow_type, name, payloads_json(input), tx.now),
     )
+    run.pending_queries += 1
+    tx.c.execute(
+        "UPDATE runs SET pending_queries = pending_queries + 1 WHERE run_id = ?", (run.run_id,)
+    )
     tx.topics.add(f"q:{run.task_queue}")
     assert cur.lastrowid is not None
     return cur.lastrowid
@@ -67,16 +71,26 @@ def request_query(tx: Tx, run: RunRow, name: str, input: tuple[Payload, ...]) ->
 def claim_query(tx: Tx, owner: str, task_queue: str, types: list[str]) -> QueryTask | None:
     if not types:
         return None
+    # A query waits while its run has a workflow task to do (a signal or update that came
+    # before it), so it sees every change its caller made first; a task that keeps failing
+    # (attempt > 0) does not hold queries back: they answer from the last good state.
     rows = tx.c.execute(
         "UPDATE queries SET status = 'claimed', owner = ? WHERE query_id = ("
-        " SELECT query_id FROM queries WHERE task_queue = ? AND status = 'requested'"
-        f" AND workflow_type IN ({','.join('?' * len(types))}) ORDER BY query_id LIMIT 1) "
+        " SELECT query_id FROM queries q WHERE q.task_queue = ? AND q.status = 'requested'"
+        f" AND q.workflow_type IN ({','.join('?' * len(types))})"
+        " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = q.run_id AND t.kind = 0"
+        " AND t.seq = 0 AND t.attempt = 0)"
+        " ORDER BY q.query_id LIMIT 1) "
         "RETURNING query_id, run_id, workflow_type, name, input",
         [owner, task_queue, *types],
     ).fetchall()
     if not rows:
         return None
     query_id, run_id, workflow_type, name, input = rows[0]
+    tx.c.execute(
+        "UPDATE runs SET pending_queries = max(0, pending_queries - 1) WHERE run_id = ?",
+        (run_id,),
+    )
     workflow_id = tx.c.execute(
         "SELECT workflow_id FROM runs WHERE run_id = ?", (run_id,)
     ).fetchone()[0]

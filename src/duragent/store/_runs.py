@@ -168,6 +168,8 @@ def close_run(
     )
     tx.topics.add(f"run:{run.run_id}")
     tx.topics.add(f"wfid:{run.workflow_id}")
+    if run.pending_queries:
+        tx.topics.add(f"q:{run.task_queue}")  # queries held for the run may go now
     if status != RunStatus.CONTINUED_AS_NEW:
         _notify_parent(tx, run, status, result, failure)
     _apply_parent_close_policy(tx, run)

@@ -50,12 +50,15 @@ class RunRow:
     history_bytes: int
     pending_updates: int = 0
     """Update requests waiting for validation (saves a query per task when none are)."""
+    pending_queries: int = 0
+    """Queries waiting for this run's pending workflow task (see _messages.claim_query)."""
 
 
 RUN_COLUMNS: Final = (
     "run_id, workflow_id, workflow_type, task_queue, status, last_event_id, "
     "last_input_event_id, processed_through, first_run_id, parent_workflow_id, "
-    "parent_run_id, parent_seq, parent_close_policy, history_bytes, pending_updates"
+    "parent_run_id, parent_seq, parent_close_policy, history_bytes, pending_updates, "
+    "pending_queries"
 )
 
 

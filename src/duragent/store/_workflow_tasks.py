@@ -224,6 +224,8 @@ def _finish_task(tx: Tx, task: WorkflowTask, run: RunRow, keep: bool) -> Complet
     """Delete the task, or keep it for more input that arrived meanwhile."""
     if run.last_input_event_id <= run.processed_through and not run.pending_updates:
         tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
+        if run.pending_queries:
+            tx.topics.add(f"q:{run.task_queue}")  # queries held for this task may go now
         return CompletionOutcome()
     if keep:
         rows = tx.c.execute(
@@ -401,6 +403,7 @@ def fail(tx: Tx, task: WorkflowTask, failure: Failure) -> bool:
     )
     tx.topics.add("timer")
     tx.topics.add(f"run:{task.run_id}")
+    tx.topics.add(f"q:{task.task_queue}")  # a failing task no longer holds queries back
     return True
 
 

@@ -13,10 +13,17 @@ from typing import Final
 from .._engine.events import EVENT_SCHEMA_VERSION
 from ..errors import StoreCorruptError, StoreVersionError
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """Version table:
     1: initial schema.
+    2: ``runs.pending_queries`` (queries wait for a pending workflow task, so a query sees a
+       signal sent before it).
 """
+
+MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
+    1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
+}
+"""Statements that take a database from version N to N + 1."""
 
 APPLICATION_ID: Final = 0x44524741  # "DRGA", in the SQLite header: marks a Duragent file.
 
@@ -46,6 +53,7 @@ CREATE TABLE runs (
     task_failure        TEXT,
     task_attempts       INTEGER NOT NULL DEFAULT 0,
     pending_updates     INTEGER NOT NULL DEFAULT 0,
+    pending_queries     INTEGER NOT NULL DEFAULT 0,
     memo                TEXT
 );
 CREATE UNIQUE INDEX runs_open_workflow_id ON runs(workflow_id) WHERE status = 'running';
@@ -246,5 +254,30 @@ def open_schema(conn: sqlite3.Connection, path: str) -> None:
             f"version {event_version}; this Duragent supports up to {SCHEMA_VERSION} and "
             f"{EVENT_SCHEMA_VERSION}). Upgrade Duragent to open it; nothing was changed"
         )
-    if version < SCHEMA_VERSION:  # pragma: no cover - no older versions exist yet
-        raise StoreVersionError(f"{path} has schema version {version}; no migration exists")
+    if version < SCHEMA_VERSION:
+        _migrate(conn, path)
+
+
+def _migrate(conn: sqlite3.Connection, path: str) -> None:
+    """Bring an older database to ``SCHEMA_VERSION`` in one transaction (all steps or none;
+    another process may be migrating at the same time, so the version is read again)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(_meta(conn)["schema_version"])
+        while version < SCHEMA_VERSION:
+            steps = MIGRATIONS.get(version)
+            if steps is None:
+                raise StoreVersionError(
+                    f"{path} has schema version {version}, which this Duragent cannot "
+                    "migrate; nothing was changed"
+                )
+            for statement in steps:
+                conn.execute(statement)
+            version += 1
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
