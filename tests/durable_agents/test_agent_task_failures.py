@@ -91,16 +91,6 @@ def probe(monkeypatch: pytest.MonkeyPatch) -> ReentryProbe:
     return lock
 
 
-# While the bug is there, the collected agent run also fails to close (its context variables
-# were set in another context): "Exception ignored in: <coroutine ...>".
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="_worker/workflow_tasks.py: a run built by _catch_up that fails its workflow task "
-    "(NondeterminismError, a bug in workflow code) is never disposed (_fail evicts from the "
-    "cache, but the run was never cached), so its coroutines are closed by the garbage "
-    "collector later, running workflow and SDK code at an arbitrary point",
-)
 async def test_failed_workflow_task_disposes_its_instance(
     tmp_path: Path, client: Client, probe: ReentryProbe
 ) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .._clock import Clock
 from .._definitions import WorkflowDefinition
+from .._engine.events import Event, WorkflowTaskCompleted
 from .._engine.failure import Failure, FailureKind, failure_from_exception
 from .._engine.instance import WorkflowInstance
 from .._engine.replay import ActivationFailedError, StaleRunError, UpdateRequest, WorkflowRun
@@ -52,6 +54,7 @@ class WorkflowTaskProcessor:
         eager: EagerSlots | None,
         start_activities: Callable[[Sequence[ActivityTask]], None],
         continue_as_new_threshold: int,
+        run_state_defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.converter = converter
@@ -62,6 +65,7 @@ class WorkflowTaskProcessor:
         self.eager = eager
         self.start_activities = start_activities
         self.continue_as_new_threshold = continue_as_new_threshold
+        self.run_state_defaults = run_state_defaults or {}
         self.replays = 0
         self.tasks_processed = 0
 
@@ -75,22 +79,23 @@ class WorkflowTaskProcessor:
         history (replaying recorded tasks only; pending input is not processed)."""
         result: Payload | None = None
         error: str | None = None
+        run: WorkflowRun | None = None
         try:
             run = self._catch_up(query)
             result = run.instance.query(query.name, query.input)
             if run.closed or run.instance.closed:
-                self.cache.evict(query.run_id)
+                self._discard(query.run_id, run)
             else:
                 self.cache.put(query.run_id, run)
         except QueryError as err:
             # The handler may have changed state: rebuild from history next time.
-            self.cache.evict(query.run_id)
+            self._discard(query.run_id, run)
             error = str(err)
         except (NondeterminismError, ActivationFailedError, StaleRunError) as err:
-            self.cache.evict(query.run_id)
+            self._discard(query.run_id, run)
             error = f"the workflow cannot be replayed to answer the query: {err}"
         except Exception as err:
-            self.cache.evict(query.run_id)
+            self._discard(query.run_id, run)
             error = f"{type(err).__name__}: {err}"
         try:
             self.store.answer_query(query.query_id, result, error, self.clock.now_ms())
@@ -104,6 +109,7 @@ class WorkflowTaskProcessor:
             run_id=task.run_id,
             converter=self.converter,
             continue_as_new_threshold=self.continue_as_new_threshold,
+            run_state=self.run_state_defaults,
         )
         return WorkflowRun(instance)
 
@@ -120,19 +126,26 @@ class WorkflowTaskProcessor:
             except StaleRunError:
                 self.cache.evict(task.run_id)
         run = self._new_run(task)
-        events = self.store.read_history(task.run_id)
-        self.replays += 1
-        if armed("mid_replay") and len(events) > 2:
-            half = len(events) // 2
-            run.feed(events[:half])
-            crash_point("mid_replay")
-            run.feed(events[half:])
-        else:
-            run.feed(events)
+        try:
+            events = self.store.read_history(task.run_id)
+            self.replays += 1
+            cut = _mid_replay_cut(events) if armed("mid_replay") else None
+            if cut is not None:
+                run.feed(events[:cut])
+                crash_point("mid_replay")
+                run.feed(events[cut:])
+            else:
+                run.feed(events)
+        except BaseException:
+            # Never cached: tear it down now, or the garbage collector would close its
+            # coroutines (running workflow code) at an arbitrary later point.
+            run.instance.dispose()
+            raise
         return run
 
     def _process_one(self, task: WorkflowTask) -> WorkflowTask | None:
         self.tasks_processed += 1
+        run: WorkflowRun | None = None
         try:
             run = self._catch_up(task)
             accepted: list[UpdateRequest] = []
@@ -148,17 +161,20 @@ class WorkflowTaskProcessor:
             live = run.activate(self.clock.now_ms(), accepted)
         except (NondeterminismError, ActivationFailedError, StaleRunError) as err:
             cause = err.cause if isinstance(err, ActivationFailedError) else err
+            self._discard(task.run_id, run)
             self._fail(task, cause)
             return None
         except StoreError:
-            self.cache.evict(task.run_id)
+            self._discard(task.run_id, run)
             log.exception("store error while processing workflow task of run %s", task.run_id)
             self._release(task)
             return None
         except Exception as err:  # decoding errors and other bugs: retried like a task failure
+            self._discard(task.run_id, run)
             self._fail(task, err)
             return None
         if live is not None and live.failure is not None:
+            self._discard(task.run_id, run)
             self._fail(task, live.failure)
             return None
         if live is None:
@@ -190,15 +206,14 @@ class WorkflowTaskProcessor:
                 eager_slots=eager.free() if eager else 0,
             )
         except StoreError:
-            self.cache.evict(task.run_id)
+            self._discard(task.run_id, run)
             log.exception("could not record workflow task of run %s", task.run_id)
             return None
         if outcome.lost:
-            self.cache.evict(task.run_id)
+            self._discard(task.run_id, run)
             return None
         if run.closed or run.instance.closed:
-            self.cache.evict(task.run_id)
-            run.instance.dispose()
+            self._discard(task.run_id, run)
         else:
             recorded = outcome.recorded
             if recorded and recorded[0].event_id == run.last_event_id + 1:
@@ -206,17 +221,22 @@ class WorkflowTaskProcessor:
                 try:
                     run.feed(recorded)
                 except StaleRunError:
-                    self.cache.evict(task.run_id)
+                    self._discard(task.run_id, run)
                     return outcome.continue_task
             self.cache.put(task.run_id, run)
         if outcome.eager_activities:
             self.start_activities(outcome.eager_activities)
         return outcome.continue_task
 
+    def _discard(self, run_id: str, run: WorkflowRun | None) -> None:
+        """Forget ``run``: out of the cache, and torn down even if it never was cached."""
+        self.cache.evict(run_id)
+        if run is not None:
+            run.instance.dispose()
+
     def _fail(self, task: WorkflowTask, err: BaseException) -> None:
         """The task failed (nondeterminism, a bug in workflow code): keep the run open and
         retry the task later, recording why for ``describe`` and ``duragent show``."""
-        self.cache.evict(task.run_id)
         failure = failure_from_exception(err, self.converter)
         if isinstance(err, NondeterminismError):
             failure = Failure(
@@ -240,3 +260,14 @@ class WorkflowTaskProcessor:
     def _release(self, task: WorkflowTask) -> None:
         with contextlib.suppress(StoreError):
             self.store.release_workflow_task(task, self.clock.now_ms())
+
+
+def _mid_replay_cut(events: Sequence[Event]) -> int | None:
+    """Where the ``mid_replay`` crash point splits a replay: just before the middle-most
+    ``WorkflowTaskCompleted``, so the first part is a history the run could really have had
+    (a completed task is always followed by its commands in the same commit)."""
+    marks = [i for i, e in enumerate(events) if isinstance(e, WorkflowTaskCompleted) and i > 0]
+    if not marks:
+        return None
+    middle = len(events) // 2
+    return min(marks, key=lambda i: abs(i - middle))
