@@ -7,6 +7,7 @@ still works.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import typing
@@ -145,3 +146,27 @@ def workflow_definition_of(ref: object) -> WorkflowDefinition:
             f"{ref!r} is not a @workflow.defn class or its @workflow.run method"
         )
     return defn
+
+
+def collect_workflows(
+    classes: Sequence[type], failure_exception_types: Sequence[type[BaseException]] = ()
+) -> dict[str, WorkflowDefinition]:
+    """Definitions by type name, each also failing its run on ``failure_exception_types``
+    (the worker's or replayer's own, added to the class's)."""
+    out: dict[str, WorkflowDefinition] = {}
+    for cls in classes:
+        defn = get_workflow_definition(cls)
+        if defn is None:
+            raise ConfigurationError(f"{cls!r} is not a @workflow.defn class")
+        if defn.name in out and out[defn.name] is not defn:
+            raise ConfigurationError(f"two workflows are named {defn.name!r}")
+        out[defn.name] = defn
+    if not failure_exception_types:
+        return out
+    extra = tuple(failure_exception_types)
+    return {
+        name: dataclasses.replace(
+            defn, failure_exception_types=(*defn.failure_exception_types, *extra)
+        )
+        for name, defn in out.items()
+    }

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import time
@@ -25,12 +24,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Final
 
-from ._definitions import (
-    ActivityDefinition,
-    WorkflowDefinition,
-    get_activity_definition,
-    get_workflow_definition,
-)
+from ._definitions import ActivityDefinition, collect_workflows, get_activity_definition
 from ._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
 from ._worker.activities import ActivityRunner
 from ._worker.cache import RunCache
@@ -103,21 +97,17 @@ class Worker:
         self.workflow_failure_exception_types: list[type[BaseException]] = list(
             workflow_failure_exception_types
         )
+        self.run_state_defaults: dict[str, Any] = {}
+        """What every workflow run this worker executes starts with in its run state:
+        plugins keep their per-worker settings here (see ``WorkflowRuntime.run_state``)."""
         for plugin in (*client.plugins, *self.plugins):
             configure = getattr(plugin, "configure_worker", None)
             if configure is not None:
                 configure(self)
         self.worker_id = identity or f"{this_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._workflow_defs = self._collect_workflows(self.workflows)
-        if self.workflow_failure_exception_types:
-            extra = tuple(self.workflow_failure_exception_types)
-            self._workflow_defs = {
-                name: dataclasses.replace(
-                    defn,
-                    failure_exception_types=(*defn.failure_exception_types, *extra),
-                )
-                for name, defn in self._workflow_defs.items()
-            }
+        self._workflow_defs = collect_workflows(
+            self.workflows, self.workflow_failure_exception_types
+        )
         self._activity_defs, self._dynamic = self._collect_activities(self.activities)
         if not self._workflow_defs and not self._activity_defs and self._dynamic is None:
             raise ConfigurationError("a worker needs at least one workflow or activity")
@@ -159,24 +149,13 @@ class Worker:
             else None,
             start_activities=self._activities.start,
             continue_as_new_threshold=continue_as_new_threshold,
+            run_state_defaults=self.run_state_defaults,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._stop: asyncio.Event | None = None
 
     # -- registration ----------------------------------------------------------------------
-
-    @staticmethod
-    def _collect_workflows(workflows: Sequence[type]) -> dict[str, WorkflowDefinition]:
-        out: dict[str, WorkflowDefinition] = {}
-        for cls in workflows:
-            defn = get_workflow_definition(cls)
-            if defn is None:
-                raise ConfigurationError(f"{cls!r} is not a @workflow.defn class")
-            if defn.name in out and out[defn.name] is not defn:
-                raise ConfigurationError(f"two workflows are named {defn.name!r}")
-            out[defn.name] = defn
-        return out
 
     @staticmethod
     def _collect_activities(

@@ -214,12 +214,6 @@ def test_model_response_lost_before_commit_is_paid_again_once(model_response_los
     assert o.results["w"]["served_from_history"] == 1
 
 
-@pytest.mark.xfail(
-    strict=False,  # a fix is on its way (ModelCall.worker): remove this marker once it lands
-    reason="usage.py counts the re-paid call (made again by the new worker) as served from "
-    "history: served_from_history counts every call recorded before the new worker's first "
-    "task, including the one it executed itself",
-)
 def test_usage_report_does_not_count_the_repaid_call_as_served(
     model_response_lost: Outcome,
 ) -> None:
@@ -270,12 +264,6 @@ def test_at_most_once_function_tool_interrupted_by_a_kill_is_not_rerun(
     assert "transfer#2" not in completed_activities(killed_mid_tool, "move")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="activity_as_tool runs the activity by name with at_most_once=None, and the "
-    "engine only falls back to the definition's at_most_once for a function, so an "
-    "@activity.defn(at_most_once=True) used as a tool is re-run after a crash",
-)
 def test_at_most_once_activity_keeps_its_guarantee_as_a_tool(killed_mid_tool: Outcome) -> None:
     """``activity_as_tool(charge_card)`` of an ``@activity.defn(at_most_once=True)``."""
     _assert_not_rerun(killed_mid_tool, "pay", "payer", "charge_card-9.5")
@@ -319,12 +307,6 @@ def test_kill_mid_replay(killed_mid_replay: Outcome) -> None:
     assert o.results["w"]["served_from_history"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_worker/workflow_tasks.py mid_replay feeds events[:half]; when the cut falls "
-    "right after a WorkflowTaskCompleted its commands are cut off, replay reports a "
-    "NondeterminismError and the worker retries the task forever instead of crashing",
-)
 def test_kill_mid_replay_after_a_lost_model_call(tmp_path: Path) -> None:
     """The same kill with the first crash before the 3rd model call: the replayed history
     then has 16 events and the half-way cut lands right after a workflow task."""

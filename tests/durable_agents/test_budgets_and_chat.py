@@ -246,11 +246,6 @@ async def test_chat_budget_spans_continue_as_new(
     await asyncio.wait_for(handle.terminate("done"), 10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows.py ChatWorkflow.run sets tally().budget = request.budget even when it "
-    "is None, discarding the plugin's default budget (AgentWorkflow keeps it)",
-)
 async def test_chat_without_a_budget_of_its_own_has_the_plugin_budget(
     client: Client, provider: ScriptedModelProvider
 ) -> None:
@@ -269,12 +264,6 @@ async def test_chat_without_a_budget_of_its_own_has_the_plugin_budget(
             await client.get_workflow_handle("chat").terminate("done")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin.py configure_worker stores the budget (and the runner with its model "
-    "and tool options) in process-wide globals: the last worker configured in a process "
-    "sets them for every worker",
-)
 async def test_each_worker_keeps_its_own_plugin_budget(
     client: Client, provider: ScriptedModelProvider
 ) -> None:

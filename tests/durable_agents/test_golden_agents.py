@@ -7,9 +7,8 @@ parallel agents, a run that ran out of turns, the built-in agent workflow (compl
 stopped by its budget) and a chat across continue-as-new. Replaying them catches any change
 to the plugin, the SDK version or the engine that would break agents already running.
 
-Replay needs the durable runner: a worker gets it from ``OpenAIAgentsPlugin.configure_worker``
-(``set_default_agent_runner``); without a worker, :func:`install_durable_runner` does the
-same. ``Replayer`` itself takes no plugins.
+Replay needs what the plugin gives a worker (the durable runner, its settings, the SDK's
+exceptions as workflow failures): ``Replayer(plugins=[OpenAIAgentsPlugin()])``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from agents.run import AgentRunner, get_default_agent_runner, set_default_agent_runner
@@ -35,17 +33,14 @@ NEEDS_FAILURE_TYPES = {"max_turns"}
 """Histories that end in a failure the plugin declares (an SDK exception)."""
 
 
-def install_durable_runner(plugin: OpenAIAgentsPlugin | None = None) -> None:
-    """Do to this process what a worker with the plugin does: install the durable runner
-    (and register the plugin's tools), so agent workflows replay without a worker."""
-    host = SimpleNamespace(activities=[], workflows=[], workflow_failure_exception_types=[])
-    (plugin or OpenAIAgentsPlugin()).configure_worker(host)
+def agent_replayer() -> Replayer:
+    return Replayer(workflows=WORKFLOWS, plugins=[OpenAIAgentsPlugin()])
 
 
 @pytest.fixture
 def durable_runner() -> Iterator[None]:
+    """Put back the process's runner after the replayer's plugin installed its own."""
     previous = get_default_agent_runner()
-    install_durable_runner()
     try:
         yield
     finally:
@@ -82,23 +77,17 @@ def test_golden_files_exist() -> None:
     ids=lambda p: p.stem,
 )
 async def test_golden_agent_history_replays(path: Path, durable_runner: None) -> None:
-    result = await Replayer(workflows=WORKFLOWS).replay_workflow(path)
+    result = await agent_replayer().replay_workflow(path)
     assert result.replay_failure is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Replayer has no plugins= (or workflow_failure_exception_types=) parameter: the "
-    "plugin declares AgentsException a workflow failure on workers only, so replaying a run "
-    "that failed with MaxTurnsExceeded reports a nondeterminism error",
-)
 @pytest.mark.parametrize(
     "path", [p for p in GOLDEN_FILES if p.stem in NEEDS_FAILURE_TYPES], ids=lambda p: p.stem
 )
 async def test_golden_agent_history_that_failed_in_the_sdk_replays(
     path: Path, durable_runner: None
 ) -> None:
-    result = await Replayer(workflows=WORKFLOWS).replay_workflow(path)
+    result = await agent_replayer().replay_workflow(path)
     assert result.replay_failure is None
 
 

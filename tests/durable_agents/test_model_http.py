@@ -206,13 +206,6 @@ async def test_retry_after_as_an_http_date_is_honoured(client: Client) -> None:
     assert server.requests[1].time - server.requests[0].time >= 0.4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_model_activity.py _retry_after: email.utils.parsedate_to_datetime raises "
-    "ValueError on a retry-after that is neither seconds nor a date, so provider_error "
-    "raises instead of mapping the error: a 400 is retried as a ValueError and the "
-    "provider's message is lost",
-)
 async def test_a_malformed_retry_after_does_not_hide_the_providers_error(client: Client) -> None:
     plan = [Reply.failure(400, "Unknown parameter 'foo'", {"retry-after": "soon"})]
     with (

@@ -18,7 +18,7 @@ import contextvars
 import hashlib
 import random as _random
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -103,6 +103,7 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
         run_id: str,
         converter: DataConverter,
         continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
+        run_state: Mapping[str, Any] | None = None,
     ) -> None:
         self.definition = definition
         self.run_id = run_id
@@ -132,12 +133,13 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
         self._history_length = 0
         self._activation_patches: frozenset[str] = frozenset()
         self._patches: dict[str, bool] = {}
-        self._random = _random.Random(int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:8]))
+        # Seeded per run; made on first use (a cached instance is otherwise ~20% bigger).
+        self._random: _random.Random | None = None
         self._cancel_requested = False
         self._read_only: str | None = None
         self._task_failure: BaseException | None = None
         self._disposed = False
-        self._run_state: dict[str, Any] = {}
+        self._run_state: dict[str, Any] = dict(run_state or {})
         self.closed = False
         """Whether the code issued its close command (complete, fail, cancel, continue)."""
 
@@ -404,10 +406,13 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
         return datetime.fromtimestamp(self._time_ms / 1000, tz=UTC)
 
     def random(self) -> _random.Random:
+        if self._random is None:
+            seed = int.from_bytes(hashlib.sha256(self.run_id.encode()).digest()[:8])
+            self._random = _random.Random(seed)
         return self._random
 
     def uuid4(self) -> uuid.UUID:
-        return uuid.UUID(int=self._random.getrandbits(128), version=4)
+        return uuid.UUID(int=self.random().getrandbits(128), version=4)
 
     def is_replaying(self) -> bool:
         return self._replaying

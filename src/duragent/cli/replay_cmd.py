@@ -7,11 +7,8 @@ fails the build with the event where replay diverged, instead of failing in prod
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.markup import escape
@@ -21,16 +18,6 @@ from ..testing import Replayer
 from ._common import err, out, run
 from .loading import load_app
 from .worker_cmd import agents_plugin
-
-
-@dataclass
-class _PluginTarget:
-    """What a worker plugin's ``configure_worker`` adds to: the replayer needs the same
-    workflows (and failure types) a worker running the module would have."""
-
-    workflows: list[type]
-    activities: list[Callable[..., Any]]
-    workflow_failure_exception_types: list[type[BaseException]] = field(default_factory=lambda: [])
 
 
 def history_files(paths: Sequence[Path]) -> list[Path]:
@@ -62,21 +49,9 @@ def make_replayer(module: str, *, agents: bool) -> Replayer:
     plugins = list(app.plugins)
     if agents and not any(type(p).__name__ == "OpenAIAgentsPlugin" for p in plugins):
         plugins.append(agents_plugin())
-    target = _PluginTarget(workflows=list(app.workflows), activities=list(app.activities))
-    for plugin in plugins:
-        plugin.configure_worker(target)
-    if not target.workflows:
+    replayer = Replayer(workflows=list(app.workflows), plugins=plugins)
+    if not replayer.workflows:
         raise ConfigurationError(f"module {module!r} defines no @workflow.defn classes")
-    replayer = Replayer(workflows=target.workflows)
-    extra = tuple(target.workflow_failure_exception_types)
-    if extra:
-        # As the worker does: exception types a plugin declares fail the workflow (rather
-        # than its task), which changes the commands replay must reproduce.
-        definitions = replayer._definitions  # pyright: ignore[reportPrivateUsage]
-        for name, defn in definitions.items():
-            definitions[name] = dataclasses.replace(
-                defn, failure_exception_types=(*defn.failure_exception_types, *extra)
-            )
     return replayer
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import importlib
+import math
 import os
 import time
 from collections.abc import Callable
@@ -76,25 +77,35 @@ def openai_provider(
 
 
 def _retry_after(headers: Any) -> timedelta | None:
+    """The provider's requested delay, or None when it sent none we can read: a malformed
+    header must not hide the error it came with."""
     if headers is None:
         return None
-    ms = headers.get("retry-after-ms")
-    if ms:
+    seconds = _seconds(headers.get("retry-after-ms"), scale=0.001)
+    if seconds is None:
+        seconds = _seconds(headers.get("retry-after"), scale=1.0)
+    if seconds is None:
+        value = headers.get("retry-after")
         try:
-            return timedelta(milliseconds=float(ms))
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return timedelta(seconds=float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
+            parsed = email.utils.parsedate_to_datetime(value) if value else None
+        except (TypeError, ValueError):
+            parsed = None
         if parsed is None:
             return None
         seconds = parsed.timestamp() - time.time()
-        return timedelta(seconds=max(0.0, seconds))
+    return timedelta(seconds=min(max(0.0, seconds), _MAX_RETRY_AFTER_S))
+
+
+# A longer wait than this is not a retry hint we honour (and would overflow timedelta).
+_MAX_RETRY_AFTER_S = 24 * 3600.0
+
+
+def _seconds(value: Any, *, scale: float) -> float | None:
+    try:
+        seconds = float(value) * scale
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def provider_error(err: BaseException) -> ApplicationError | None:

@@ -39,6 +39,7 @@ from ._request import (
     response_from_json,
     settings_to_json,
 )
+from ._settings import SETTINGS_KEY, AgentSettings
 
 _TALLY_KEY: Final = "duragent.openai_agents.tally"
 
@@ -136,16 +137,14 @@ class UsageTally:
             self.tokens_served_from_history += usage.input_tokens + usage.output_tokens
 
 
-default_budget: Budget | None = None
-"""The plugin's budget for every workflow run (None: unlimited); set by the plugin."""
-
-
 def tally() -> UsageTally:
-    """The usage tally of the running workflow run."""
+    """The usage tally of the running workflow run (its budget starts as the plugin's)."""
     state = runtime().run_state()
     found = state.get(_TALLY_KEY)
     if not isinstance(found, UsageTally):
-        found = state[_TALLY_KEY] = UsageTally(budget=default_budget)
+        settings = state.get(SETTINGS_KEY)
+        budget = settings.budget if isinstance(settings, AgentSettings) else None
+        found = state[_TALLY_KEY] = UsageTally(budget=budget)
     return found
 
 

@@ -22,23 +22,13 @@ from agents.run_state import RunState
 from .. import workflow
 from .._runtime import in_workflow
 from ..errors import ConfigurationError
-from ._model_stub import (
-    DurableModelProvider,
-    DurableModelStub,
-    ModelActivityParameters,
-    RunScope,
-    ScopedHooks,
-)
-from ._tools import ToolOptions, make_durable
+from ._model_stub import DurableModelProvider, DurableModelStub, RunScope, ScopedHooks
+from ._settings import current_settings
+from ._tools import make_durable
 
 
 class DurableAgentRunner(AgentRunner):
     """The SDK runner, made durable inside workflows."""
-
-    def __init__(self, model_params: ModelActivityParameters, tool_options: ToolOptions):
-        super().__init__()
-        self.model_params = model_params
-        self.tool_options = tool_options
 
     async def run(self, starting_agent: Agent[Any], input: Any, **kwargs: Any) -> RunResult:
         if not in_workflow():
@@ -77,10 +67,11 @@ class DurableAgentRunner(AgentRunner):
                 "(RunConfig(model='gpt-4o')) and configure the provider with "
                 "OpenAIAgentsPlugin(model_provider=...)"
             )
+        settings = current_settings()
         scope = RunScope()
         kwargs["run_config"] = dataclasses.replace(
             config,
-            model_provider=DurableModelProvider(scope, self.model_params),
+            model_provider=DurableModelProvider(scope, settings.model_params),
             tracing_disabled=True,
             group_id=config.group_id or workflow.info().workflow_id,
         )
@@ -115,7 +106,7 @@ class DurableAgentRunner(AgentRunner):
             if getattr(tool, "_is_agent_tool", False) and isinstance(nested, Agent):
                 self._make_agent_durable(nested, seen)  # pyright: ignore[reportUnknownArgumentType]
             else:
-                make_durable(tool, self.tool_options)
+                make_durable(tool)
         for handoff in agent.handoffs:
             if isinstance(handoff, Agent):
                 self._make_agent_durable(handoff, seen)  # pyright: ignore[reportUnknownArgumentType]

@@ -32,6 +32,7 @@ from .._runtime import in_workflow
 from ..errors import ActivityError, ApplicationError, ConfigurationError
 from ..retry import RetryPolicy
 from ._names import TOOL_ACTIVITY
+from ._settings import current_settings
 
 INTERRUPTED: Final = "ActivityAttemptInterrupted"
 _OPTIONS_ATTR: Final = "_duragent_tool_options"
@@ -121,17 +122,16 @@ class DurableInvoke:
     """Stands in for a tool's implementation: inside a workflow it runs the tool activity;
     elsewhere it calls the original implementation."""
 
-    def __init__(
-        self, original: Callable[..., Any], key: str, tool: FunctionTool, defaults: ToolOptions
-    ) -> None:
+    def __init__(self, original: Callable[..., Any], key: str, tool: FunctionTool) -> None:
         self.original = original
         self.key = key
         self.tool = tool
-        self.defaults = defaults
 
     def options(self) -> ToolOptions:
+        """The running worker's defaults with this tool's ``durable_tool`` overrides."""
+        defaults = current_settings().tool_options
         overrides: dict[str, Any] = getattr(self.tool, _OPTIONS_ATTR, None) or {}
-        return dataclasses.replace(self.defaults, **overrides) if overrides else self.defaults
+        return dataclasses.replace(defaults, **overrides) if overrides else defaults
 
     async def __call__(self, ctx: Any, input: str) -> Any:
         if not in_workflow():
@@ -180,7 +180,7 @@ def _import_path(tool: FunctionTool, impl: Any) -> str | None:
     return f"{module}:{qualname}"
 
 
-def make_durable(tool: FunctionTool, defaults: ToolOptions) -> None:
+def make_durable(tool: FunctionTool) -> None:
     """Route ``tool``'s implementation through the tool activity (idempotent)."""
     if getattr(tool, "_is_agent_tool", False):
         return  # an agent-as-tool runs a nested Runner.run, which is already durable
@@ -192,7 +192,7 @@ def make_durable(tool: FunctionTool, defaults: ToolOptions) -> None:
         return
     original = impl if impl is not None else invoker
     key = _import_path(tool, original) or f"local:{tool.name}"
-    wrapper = DurableInvoke(original, key, tool, defaults)
+    wrapper = DurableInvoke(original, key, tool)
     if impl is not None:
         # An SDK @function_tool: keep its failure handling, replace the implementation.
         invoker._invoke_tool_impl = wrapper
@@ -228,10 +228,10 @@ def _resolve(key: str, name: str) -> Callable[..., Any]:
     return impl  # type: ignore[no-any-return]
 
 
-def register_tools(tools: list[FunctionTool], defaults: ToolOptions) -> None:
+def register_tools(tools: list[FunctionTool]) -> None:
     """Make tools known to this process's tool activity up front."""
     for tool in tools:
-        make_durable(tool, defaults)
+        make_durable(tool)
 
 
 def _jsonable(value: Any) -> Any:
@@ -296,6 +296,8 @@ def activity_as_tool(
         raise ConfigurationError("an activity used as a tool cannot take a run context")
     policy = retry_policy or RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
     tool_name = schema.name
+    # Called by name below, so the engine cannot see the definition's own setting.
+    once = defn.at_most_once if at_most_once is None else at_most_once
 
     async def on_invoke(ctx: RunContextWrapper[Any], input: str) -> Any:
         try:
@@ -318,7 +320,7 @@ def activity_as_tool(
                 args=args,
                 start_to_close_timeout=start_to_close_timeout,
                 retry_policy=policy,
-                at_most_once=at_most_once,
+                at_most_once=once,
                 task_queue=task_queue,
                 summary=tool_name,
             )

@@ -9,10 +9,10 @@ from typing import Any
 from agents import AgentsException, FunctionTool, ModelProvider
 from agents.run import set_default_agent_runner
 
-from . import _model_stub
 from ._model_activity import default_model_provider, make_model_activity
 from ._model_stub import Budget, ModelActivityParameters
 from ._runner import DurableAgentRunner
+from ._settings import SETTINGS_KEY, AgentSettings
 from ._tools import ToolOptions, invoke_tool, register_tools
 
 
@@ -70,25 +70,33 @@ class OpenAIAgentsPlugin:
             return self._provider
 
     def configure_worker(self, worker: Any) -> None:
-        """Add the model and tool activities (and built-in workflows) and install the
-        durable runner."""
+        """Add the model and tool activities, the built-in workflows and this plugin's
+        settings to ``worker``, and install the durable runner."""
         names = {getattr(a, "__name__", None) for a in worker.activities}
         for fn in (self.model_activity, invoke_tool):
             if fn not in worker.activities and fn.__name__ not in names:
                 worker.activities.append(fn)
+        self.configure_replayer(worker)
+
+    def configure_replayer(self, replayer: Any) -> None:
+        """What replaying needs of :meth:`configure_worker`: the workflows, failure types
+        and settings (activities never run in a replay)."""
         if self._builtin_workflows:
             from .workflows import AgentWorkflow, ChatWorkflow
 
             for cls in (AgentWorkflow, ChatWorkflow):
-                if cls not in worker.workflows:
-                    worker.workflows.append(cls)
+                if cls not in replayer.workflows:
+                    replayer.workflows.append(cls)
         # Errors the SDK raises from Runner.run (max turns, guardrail tripwires, bad model
         # output) fail the workflow instead of retrying its task forever.
-        if AgentsException not in worker.workflow_failure_exception_types:
-            worker.workflow_failure_exception_types.append(AgentsException)
-        register_tools(self._tools, self.tool_options)
-        set_default_agent_runner(DurableAgentRunner(self.model_params, self.tool_options))
-        _model_stub.default_budget = self.budget
+        if AgentsException not in replayer.workflow_failure_exception_types:
+            replayer.workflow_failure_exception_types.append(AgentsException)
+        replayer.run_state_defaults[SETTINGS_KEY] = AgentSettings(
+            self.model_params, self.tool_options, self.budget
+        )
+        register_tools(self._tools)
+        # The SDK's default runner is process-wide; it reads the settings from each run.
+        set_default_agent_runner(DurableAgentRunner())
 
     def configure_client(self, client: Any) -> None:
         """Nothing to configure on the client side today."""

@@ -39,6 +39,8 @@ class ModelCall:
     cached_tokens: int
     latency_ms: int
     time: int
+    worker: str = ""
+    """The worker that recorded the call."""
 
     @property
     def total_tokens(self) -> int:
@@ -140,14 +142,18 @@ async def usage_report(
                         cached_tokens=cached,
                         latency_ms=int(result.get("latency_ms", 0)),
                         time=event.time,
+                        worker=event.worker,
                     )
                 )
             elif isinstance(event, ev.WorkflowTaskCompleted):
                 worker = event.worker
                 if last_worker is not None and worker and worker != last_worker:
+                    # The new worker replayed the calls others recorded; a call it just
+                    # made itself (completing it is what woke it) was not served.
                     handovers += 1
-                    served += len(run_calls)
-                    served_tokens += sum(c.total_tokens for c in run_calls)
+                    replayed = [c for c in run_calls if c.worker != worker]
+                    served += len(replayed)
+                    served_tokens += sum(c.total_tokens for c in replayed)
                 last_worker = worker or last_worker
         calls.extend(run_calls)
     ledger = store.usage_entries(runs)

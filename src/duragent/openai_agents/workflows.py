@@ -189,8 +189,8 @@ class ChatWorkflow(ApprovalsMixin):
     async def run(self, request: ChatRequest) -> ChatSummary:
         self.request = request
         self.history = list(request.history)
+        _start_budget(request.budget)
         run_tally = tally()
-        run_tally.budget = request.budget
         run_tally.spent_before = request.tokens_before
         run_tally.calls_before = request.calls_before
         await workflow.wait_condition(lambda: self.ended or self._should_continue())

@@ -16,8 +16,9 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .._definitions import WorkflowDefinition, get_workflow_definition
+from .._definitions import WorkflowDefinition, collect_workflows
 from .._engine import events as ev
 from .._engine.instance import WorkflowInstance
 from .._engine.replay import ActivationFailedError, StaleRunError, WorkflowRun
@@ -106,22 +107,33 @@ class Replayer:
         workflows: ``@workflow.defn`` classes; each history is replayed against the class
             whose type name its ``WorkflowExecutionStarted`` event records.
         converter: Payload conversion (must match the one that recorded the histories).
+        plugins: The plugins of the workers that ran the histories (e.g.
+            ``OpenAIAgentsPlugin()``): ``plugin.configure_replayer(replayer)`` adds their
+            workflows, failure types and run settings, as on a worker.
+        workflow_failure_exception_types: As on the workers that ran the histories.
 
     Raises:
         ConfigurationError: A class is not a workflow, or two share a type name.
     """
 
     def __init__(
-        self, *, workflows: Sequence[type], converter: DataConverter | None = None
+        self,
+        *,
+        workflows: Sequence[type],
+        converter: DataConverter | None = None,
+        plugins: Sequence[Any] = (),
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (),
     ) -> None:
-        self._definitions: dict[str, WorkflowDefinition] = {}
-        for cls in workflows:
-            defn = get_workflow_definition(cls)
-            if defn is None:
-                raise ConfigurationError(f"{cls!r} is not a @workflow.defn class")
-            if defn.name in self._definitions and self._definitions[defn.name] is not defn:
-                raise ConfigurationError(f"two workflows are named {defn.name!r}")
-            self._definitions[defn.name] = defn
+        self.workflows: list[type] = list(workflows)
+        self.workflow_failure_exception_types: list[type[BaseException]] = list(
+            workflow_failure_exception_types
+        )
+        self.run_state_defaults: dict[str, Any] = {}
+        for plugin in plugins:
+            configure = getattr(plugin, "configure_replayer", None)
+            if configure is not None:
+                configure(self)
+        self._definitions = collect_workflows(self.workflows, self.workflow_failure_exception_types)
         self._converter = converter or DataConverter()
 
     @property
@@ -186,7 +198,12 @@ class Replayer:
 
     def _replay(self, history: WorkflowHistory) -> NondeterminismError | None:
         defn = self._definition_for(history)
-        instance = WorkflowInstance(defn, run_id=history.run_id, converter=self._converter)
+        instance = WorkflowInstance(
+            defn,
+            run_id=history.run_id,
+            converter=self._converter,
+            run_state=self.run_state_defaults,
+        )
         run = WorkflowRun(instance)
         try:
             run.feed(history.events)
