@@ -22,7 +22,18 @@ import uuid as _uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, NoReturn, ParamSpec, Protocol, TypeVar, cast, overload
+from typing import (
+    Any,
+    Concatenate,
+    Generic,
+    NoReturn,
+    ParamSpec,
+    Protocol,
+    Self,
+    TypeVar,
+    cast,
+    overload,
+)
 
 from ._definitions import (
     HANDLER_ATTR,
@@ -75,6 +86,7 @@ C = TypeVar("C", bound=type)
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
 R_co = TypeVar("R_co", covariant=True)
+S_contra = TypeVar("S_contra", contravariant=True)
 
 _RUN_ATTR = "__duragent_run__"
 _INIT_ATTR = "__duragent_init__"
@@ -364,10 +376,18 @@ def query(
     return _handler_decorator("query", fn, name, dynamic)  # type: ignore[no-any-return]
 
 
-class UpdateMethod(Protocol[P, R_co]):
-    """An ``@workflow.update`` method: callable as before, plus ``.validator``."""
+class UpdateMethod(Protocol[S_contra, P, R_co]):
+    """An ``@workflow.update`` method: callable as before (bound to an instance, or through
+    the class with the instance first), plus ``.validator``."""
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+    def __call__(self, instance: S_contra, /, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any], /) -> Self: ...
+    @overload
+    def __get__(
+        self, instance: S_contra, owner: type[Any] | None = None, /
+    ) -> Callable[P, R_co]: ...
 
     def validator(self, fn: Callable[..., None]) -> Callable[..., None]:
         """Register a non-async validator taking the same arguments as the update;
@@ -376,18 +396,21 @@ class UpdateMethod(Protocol[P, R_co]):
 
 
 @overload
-def update(fn: Callable[P, R_co]) -> UpdateMethod[P, R_co]: ...
+def update(fn: Callable[Concatenate[S_contra, P], R_co]) -> UpdateMethod[S_contra, P, R_co]: ...
 @overload
 def update(
     *, name: str | None = None, dynamic: bool = False, unfinished_policy: str = ""
-) -> Callable[[Callable[P, R_co]], UpdateMethod[P, R_co]]: ...
+) -> Callable[[Callable[Concatenate[S_contra, P], R_co]], UpdateMethod[S_contra, P, R_co]]: ...
 def update(
-    fn: Callable[P, R_co] | None = None,
+    fn: Callable[Concatenate[S_contra, P], R_co] | None = None,
     *,
     name: str | None = None,
     dynamic: bool = False,
     unfinished_policy: str = "",
-) -> UpdateMethod[P, R_co] | Callable[[Callable[P, R_co]], UpdateMethod[P, R_co]]:
+) -> (
+    UpdateMethod[S_contra, P, R_co]
+    | Callable[[Callable[Concatenate[S_contra, P], R_co]], UpdateMethod[S_contra, P, R_co]]
+):
     """Mark a method as an update handler: like a signal that returns a result.
 
     Decorate a non-async method with ``@<handler>.validator`` to reject updates before

@@ -116,12 +116,9 @@ class BankerWithDeadline(ApprovalsMixin):
                 )
             except TimeoutError:
                 for request in self.duragent_pending_approvals():
-                    # Decide on the human's behalf, as the update handler would. (Called
-                    # through the class: workflow.UpdateMethod does not bind self for the
-                    # type checker.)
-                    ApprovalsMixin.duragent_decide_approval(
-                        self,
-                        ApprovalDecision(request.call_id, approve=False, message=AUTO_REJECTION),
+                    # Decide on the human's behalf, as the update handler would.
+                    self.duragent_decide_approval(
+                        ApprovalDecision(request.call_id, approve=False, message=AUTO_REJECTION)
                     )
         result = await agent_run
         waited = workflow.now() - started
