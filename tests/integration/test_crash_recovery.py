@@ -132,8 +132,9 @@ async def test_at_most_once_activity_is_not_rerun_after_a_crash(tmp_path: Path) 
 async def test_two_workers_never_run_the_same_task_at_once(tmp_path: Path) -> None:
     with harness(tmp_path) as h:
         client = await Client.connect(f"sqlite:///{h.db}")
-        h.spawn()
-        h.spawn()
+        # Two slots each: neither worker can take all the work while the other starts.
+        h.spawn(extra=("--max-concurrent-activities", "2"))
+        h.spawn(extra=("--max-concurrent-activities", "2"))
         await wait_for_workers(client, 2)
         handles = [
             await client.start_workflow(

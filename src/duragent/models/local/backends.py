@@ -7,6 +7,7 @@ that constrains the reply, sampling settings) and return a :class:`Completion`.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import json
 import os
@@ -137,8 +138,23 @@ def _loaded(path: Path, n_ctx: int, n_threads: int) -> _Loaded:
     with _LOADED_LOCK:
         loaded = _LOADED.get(key)
         if loaded is None:
+            if not _LOADED:
+                atexit.register(_close_all)
             loaded = _LOADED[key] = _Loaded(path, n_ctx, n_threads)
         return loaded
+
+
+def _close_all() -> None:
+    """Free the models while the interpreter is intact: llama-cpp-python's own finalizer
+    runs after its module globals are gone and prints an ignored TypeError at exit."""
+    for loaded in list(_LOADED.values()):
+        # A generation still running in a daemon thread keeps its model (never block exit).
+        if loaded.lock.acquire(timeout=1.0):
+            try:
+                loaded.llama.close()
+            finally:
+                loaded.lock.release()
+    _LOADED.clear()
 
 
 @functools.lru_cache(maxsize=64)
