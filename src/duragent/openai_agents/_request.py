@@ -126,12 +126,30 @@ def settings_to_json(settings: ModelSettings) -> dict[str, Any]:
 
 
 def response_from_json(data: dict[str, Any]) -> ModelResponse:
+    if "response_id" not in data:  # left out when None (see response_to_json)
+        data = {**data, "response_id": None}
     return _response_adapter.validate_python(data)
 
 
 def response_to_json(response: ModelResponse) -> dict[str, Any]:
+    """The response as recorded in history: compact, since every turn records one."""
     # exclude_unset: a round trip must not add explicit nulls the API would reject later
-    return _response_adapter.dump_python(response, mode="json", exclude_unset=True)
+    data = _response_adapter.dump_python(response, mode="json", exclude_unset=True)
+    for key in ("response_id", "request_id", "raw_usage"):
+        if data.get(key) is None:
+            data.pop(key, None)
+    usage = data.get("usage")
+    if isinstance(usage, dict):
+        # Zero counts and empty breakdowns are the SDK's defaults: leaving them out saves
+        # a fifth of what an agent turn with short tool results stores.
+        data["usage"] = {k: v for k, v in usage.items() if not _is_zero(v)}  # pyright: ignore[reportUnknownVariableType]
+    return data
+
+
+def _is_zero(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_is_zero(v) for v in value.values())  # pyright: ignore[reportUnknownVariableType]
+    return value in (0, None, [])
 
 
 # -------------------------------------------------------------------------- activity side
