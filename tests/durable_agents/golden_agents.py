@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from agents import Agent, Runner, function_tool
+from agents import Agent, RunContextWrapper, Runner, function_tool
 from pydantic import BaseModel
 
 from duragent import activity, workflow
@@ -48,6 +49,21 @@ async def get_location(ip: str) -> dict[str, str]:
 async def send_money(to: str, amount: float) -> str:
     """Send money to someone (needs a human's approval)."""
     return f"sent {amount:g} to {to}"
+
+
+@dataclass
+class Notebook:
+    """The run context of the note-taker."""
+
+    owner: str
+    notes: list[str] = field(default_factory=lambda: [])
+
+
+@function_tool
+def take_note(ctx: RunContextWrapper[Notebook], text: str) -> str:
+    """Write a note into the run's notebook."""
+    ctx.context.notes.append(text)
+    return f"{ctx.context.owner} has {len(ctx.context.notes)} notes"
 
 
 class Forecast(BaseModel):
@@ -100,6 +116,7 @@ forecaster = Agent(
 banker = Agent(name="banker", instructions="Move money.", model="banker", tools=[send_money])
 looper = Agent(name="looper", instructions="Loop.", model="looper", tools=[get_weather])
 chatty = Agent(name="chatty", instructions="Chat.", model="chat")
+note_taker = Agent(name="note_taker", instructions="Take notes.", model="notes", tools=[take_note])
 
 SCRIPTS: dict[str, list[Any]] = {
     "weather": [
@@ -121,6 +138,11 @@ SCRIPTS: dict[str, list[Any]] = {
     ],
     "looper": [[tool_call("get_weather", {"city": f"c{i}"})] for i in range(5)],
     "chat": [_echo] * 10,
+    "notes": [
+        [tool_call("take_note", {"text": "milk"})],
+        [tool_call("take_note", {"text": "eggs"})],
+        _tool_outputs,
+    ],
     "p1": [[message("alpha")]],
     "p2": [[message("beta")]],
     "p3": [[message("gamma")]],
@@ -155,5 +177,16 @@ class Parallel:
         return " ".join(str(r.final_output) for r in results)
 
 
-WORKFLOWS: list[type] = [AskAgent, Parallel]
+@workflow.defn
+class TakeNotes:
+    """An agent whose tool writes into the run context."""
+
+    @workflow.run
+    async def run(self, owner: str) -> dict[str, Any]:
+        notebook = Notebook(owner=owner)
+        result = await Runner.run(note_taker, "Note milk and eggs.", context=notebook)
+        return {"answer": result.final_output, "notes": notebook.notes}
+
+
+WORKFLOWS: list[type] = [AskAgent, Parallel, TakeNotes]
 ACTIVITIES = [get_location]

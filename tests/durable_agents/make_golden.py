@@ -3,7 +3,7 @@
 Run from the repository root, only to add a scenario (never to "fix" a file that stopped
 replaying: that is the regression the files exist to catch), and commit what it writes::
 
-    .venv/bin/python -m tests.durable_agents.make_golden
+    .venv/bin/python -m tests.durable_agents.make_golden [SCENARIO ...]
 
 It runs the scripted agents of ``golden_agents.py`` on a test environment with the OpenAI
 Agents plugin and exports one history per scenario; ``test_golden_agents.py`` replays them.
@@ -143,6 +143,14 @@ async def chat(client: Client) -> list[WorkflowHandle[Any]]:
     ]
 
 
+async def tool_context(client: Client) -> list[WorkflowHandle[Any]]:
+    handle = await client.start_workflow(
+        g.TakeNotes.run, "ada", id="golden-tool-context", task_queue=QUEUE
+    )
+    await handle.result(timeout=30)
+    return [handle]
+
+
 Scenario = Callable[[Client], Awaitable[list[WorkflowHandle[Any]]]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -156,10 +164,12 @@ SCENARIOS: dict[str, Scenario] = {
     "builtin_agent": builtin_agent,
     "budget_exceeded": budget_exceeded,
     "chat": chat,
+    "tool_context": tool_context,
 }
 
 
-async def main() -> None:
+async def main(only: list[str]) -> None:
+    """Record every scenario, or only those named."""
     GOLDEN_DIR.mkdir(exist_ok=True)
     async with await WorkflowEnvironment.start_time_skipping() as env:
         env.client.identity = "golden-client"
@@ -172,6 +182,8 @@ async def main() -> None:
             plugins=[OpenAIAgentsPlugin(model_provider=ScriptedModelProvider(g.SCRIPTS))],
         ):
             for name, scenario in SCENARIOS.items():
+                if only and name not in only:
+                    continue
                 handles = await scenario(env.client)
                 for i, handle in enumerate(handles):
                     history = await handle.fetch_history()
@@ -181,4 +193,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

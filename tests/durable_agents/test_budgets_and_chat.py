@@ -193,7 +193,7 @@ async def test_built_in_agent_workflow_reports_an_unknown_agent(
     worker: Worker, client: Client
 ) -> None:
     handle = await start_agent(client, f"{MODULE}:no_such_agent", "go", id="bad", task_queue=QUEUE)
-    with pytest.raises(WorkflowFailureError, match="cannot load agent"):
+    with pytest.raises(WorkflowFailureError, match="agent cannot be loaded from"):
         await handle.result(timeout=30)
 
 

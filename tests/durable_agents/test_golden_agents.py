@@ -3,9 +3,10 @@
 ``golden/`` holds histories recorded by ``make_golden.py`` from the scripted agents of
 ``golden_agents.py``: tools (async, sync, an activity as a tool, parallel tool calls), a
 handoff, an agent as a tool, structured output, approvals (one approved, one rejected),
-parallel agents, a run that ran out of turns, the built-in agent workflow (completed, and
-stopped by its budget) and a chat across continue-as-new. Replaying them catches any change
-to the plugin, the SDK version or the engine that would break agents already running.
+parallel agents, a run that ran out of turns, tools changing the run context, the built-in
+agent workflow (completed, and stopped by its budget) and a chat across continue-as-new.
+Replaying them catches any change to the plugin, the SDK version or the engine that would
+break agents already running.
 
 Replay needs what the plugin gives a worker (the durable runner, its settings, the SDK's
 exceptions as workflow failures): ``Replayer(plugins=[OpenAIAgentsPlugin()])``.
@@ -97,6 +98,14 @@ def test_golden_files_cover_the_agent_features() -> None:
     assert "MarkerRecorded" in _kinds(by_name["approval"])
     assert "WorkflowExecutionContinuedAsNew" in _kinds(by_name["chat"])
     assert "WorkflowExecutionFailed" in _kinds(by_name["budget_exceeded"])
+    notes = WorkflowHistory.from_json(by_name["tool_context"].read_text())
+    tool_inputs = [
+        e.input  # type: ignore[attr-defined]
+        for e in notes.events
+        if e.TYPE == "ActivityTaskScheduled" and getattr(e, "summary", "") == "take_note"
+    ]
+    # Each call carries the notebook as the previous call left it.
+    assert [i[1].to_json_value()["value"]["notes"] for i in tool_inputs] == [[], ["milk"]]
     history = WorkflowHistory.from_json(by_name["tools"].read_text())
     summaries = [
         getattr(e, "summary", "") for e in history.events if e.TYPE == "ActivityTaskScheduled"

@@ -24,7 +24,8 @@ from .._runtime import in_workflow
 from ..errors import ConfigurationError
 from ._model_stub import DurableModelProvider, DurableModelStub, RunScope, ScopedHooks
 from ._settings import current_settings
-from ._tools import make_durable
+from ._tool_context import snapshot
+from ._tools import make_durable, takes_context
 
 
 class DurableAgentRunner(AgentRunner):
@@ -77,14 +78,24 @@ class DurableAgentRunner(AgentRunner):
         )
         kwargs["hooks"] = ScopedHooks(scope, kwargs.get("hooks"))
         seen: set[int] = set()
-        self._make_agent_durable(agent, seen)
+        context_tools: list[str] = []
+        self._make_agent_durable(agent, seen, context_tools)
         if isinstance(input, RunState):
             current = getattr(input, "_current_agent", None)
             if isinstance(current, Agent):
-                self._make_agent_durable(current, seen)  # pyright: ignore[reportUnknownArgumentType]
+                self._make_agent_durable(current, seen, context_tools)  # pyright: ignore[reportUnknownArgumentType]
+        context = kwargs.get("context")
+        if context is not None and context_tools:
+            # Fail before the first model call, not at the first tool call (where the SDK
+            # would hide the reason from everyone behind a generic tool error).
+            snapshot(context, context_tools[0])
         return kwargs
 
-    def _make_agent_durable(self, agent: Agent[Any], seen: set[int]) -> None:
+    def _make_agent_durable(
+        self, agent: Agent[Any], seen: set[int], context_tools: list[str] | None = None
+    ) -> None:
+        """Make ``agent`` and every agent it reaches durable; the names of tools that take
+        the run context are added to ``context_tools``."""
         if id(agent) in seen:
             return
         seen.add(id(agent))
@@ -104,20 +115,24 @@ class DurableAgentRunner(AgentRunner):
                 continue
             nested = getattr(tool, "_agent_instance", None)
             if getattr(tool, "_is_agent_tool", False) and isinstance(nested, Agent):
-                self._make_agent_durable(nested, seen)  # pyright: ignore[reportUnknownArgumentType]
+                self._make_agent_durable(nested, seen, context_tools)  # pyright: ignore[reportUnknownArgumentType]
             else:
                 make_durable(tool)
+                if context_tools is not None and takes_context(tool):
+                    context_tools.append(tool.name)
         for handoff in agent.handoffs:
             if isinstance(handoff, Agent):
-                self._make_agent_durable(handoff, seen)  # pyright: ignore[reportUnknownArgumentType]
+                self._make_agent_durable(handoff, seen, context_tools)  # pyright: ignore[reportUnknownArgumentType]
             else:
-                self._wrap_handoff(handoff, seen)  # pyright: ignore[reportUnknownArgumentType]
+                self._wrap_handoff(handoff, seen, context_tools)  # pyright: ignore[reportUnknownArgumentType]
 
-    def _wrap_handoff(self, handoff: Handoff[Any, Any], seen: set[int]) -> None:
+    def _wrap_handoff(
+        self, handoff: Handoff[Any, Any], seen: set[int], context_tools: list[str] | None
+    ) -> None:
         target = getattr(handoff, "_agent_ref", None)
         agent = target() if callable(target) else None
         if isinstance(agent, Agent):
-            self._make_agent_durable(agent, seen)  # pyright: ignore[reportUnknownArgumentType]
+            self._make_agent_durable(agent, seen, context_tools)  # pyright: ignore[reportUnknownArgumentType]
             return
         invoke = handoff.on_invoke_handoff
         if getattr(invoke, "_duragent_wrapped", False):

@@ -13,7 +13,6 @@ process that imports the same code can run it. ``activity_as_tool`` turns a regi
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,10 +28,15 @@ from agents.tool_context import ToolContext
 from .. import activity, workflow
 from .._definitions import get_activity_definition
 from .._runtime import in_workflow
-from ..errors import ActivityError, ApplicationError, ConfigurationError
+from ..errors import ActivityError, ApplicationError, ConfigurationError, SerializationError
 from ..retry import RetryPolicy
+from ._imports import import_path
 from ._names import TOOL_ACTIVITY
 from ._settings import current_settings
+from ._tool_context import ToolCallOutcome, ToolRunContext, snapshot
+from ._tool_context import apply as apply_context
+from ._tool_context import changes as context_changes
+from ._tool_context import rebuild as rebuild_context
 
 INTERRUPTED: Final = "ActivityAttemptInterrupted"
 _OPTIONS_ATTR: Final = "_duragent_tool_options"
@@ -122,10 +126,30 @@ class DurableInvoke:
     """Stands in for a tool's implementation: inside a workflow it runs the tool activity;
     elsewhere it calls the original implementation."""
 
-    def __init__(self, original: Callable[..., Any], key: str, tool: FunctionTool) -> None:
+    def __init__(
+        self,
+        original: Callable[..., Any],
+        key: str,
+        tool: FunctionTool,
+        takes_context: bool | None = None,
+    ) -> None:
         self.original = original
         self.key = key
         self.tool = tool
+        self.takes_context = takes_context
+        """Whether the tool's function takes the run context (None: unknown, as for a
+        hand-built FunctionTool: its context is sent whenever it can be)."""
+
+    def _context_to_send(self, ctx: Any) -> ToolRunContext | None:
+        context = getattr(ctx, "context", None)
+        if context is None or self.takes_context is False:
+            return None
+        try:
+            return snapshot(context, self.tool.name)
+        except SerializationError:
+            if self.takes_context:
+                raise
+            return None
 
     def options(self) -> ToolOptions:
         """The running worker's defaults with this tool's ``durable_tool`` overrides."""
@@ -139,22 +163,14 @@ class DurableInvoke:
         options = self.options()
         call_id = str(getattr(ctx, "tool_call_id", "") or "")
         agent = getattr(getattr(ctx, "agent", None), "name", "") or ""
+        request = ToolCallRequest(
+            tool=self.key, name=self.tool.name, call_id=call_id, arguments=input, agent=agent
+        )
+        sent = self._context_to_send(ctx)
         try:
-            return await workflow.execute_activity(
-                TOOL_ACTIVITY,
-                ToolCallRequest(
-                    tool=self.key,
-                    name=self.tool.name,
-                    call_id=call_id,
-                    arguments=input,
-                    agent=agent,
-                ),
-                start_to_close_timeout=options.start_to_close_timeout,
-                retry_policy=options.retry_policy,
-                at_most_once=options.at_most_once,
-                task_queue=options.task_queue,
-                summary=self.tool.name,
-            )
+            if sent is None:
+                return await self._execute(options, request)
+            outcome = await self._execute(options, request, sent, result_type=ToolCallOutcome)
         except ActivityError as err:
             cause = err.cause
             if (
@@ -164,6 +180,21 @@ class DurableInvoke:
             ):
                 return interrupted_message(self.tool.name)
             raise
+        if outcome.context is not None:
+            apply_context(ctx.context, outcome.context)
+        return outcome.output
+
+    async def _execute(self, options: ToolOptions, *args: Any, result_type: Any = None) -> Any:
+        return await workflow.execute_activity(
+            TOOL_ACTIVITY,
+            args=args,
+            start_to_close_timeout=options.start_to_close_timeout,
+            retry_policy=options.retry_policy,
+            at_most_once=options.at_most_once,
+            task_queue=options.task_queue,
+            result_type=result_type,
+            summary=self.tool.name,
+        )
 
 
 def _import_path(tool: FunctionTool, impl: Any) -> str | None:
@@ -180,6 +211,26 @@ def _import_path(tool: FunctionTool, impl: Any) -> str | None:
     return f"{module}:{qualname}"
 
 
+def _takes_context(tool: FunctionTool) -> bool | None:
+    """Whether an SDK ``@function_tool``'s function takes the run context (None when the
+    tool was built by hand and its function is unknown)."""
+    getter = getattr(tool.on_invoke_tool, "_get_wrapped_callable", None)
+    fn = getter() if getter is not None else None
+    if not callable(fn):
+        return None
+    try:
+        return function_schema(fn).takes_context
+    except Exception:  # any signature the SDK cannot read: unknown
+        return None
+
+
+def takes_context(tool: FunctionTool) -> bool:
+    """Whether a durable tool's function is known to take the run context."""
+    invoker: Any = tool.on_invoke_tool
+    wrapper = getattr(invoker, "_invoke_tool_impl", invoker)
+    return isinstance(wrapper, DurableInvoke) and wrapper.takes_context is True
+
+
 def make_durable(tool: FunctionTool) -> None:
     """Route ``tool``'s implementation through the tool activity (idempotent)."""
     if getattr(tool, "_is_agent_tool", False):
@@ -192,7 +243,7 @@ def make_durable(tool: FunctionTool) -> None:
         return
     original = impl if impl is not None else invoker
     key = _import_path(tool, original) or f"local:{tool.name}"
-    wrapper = DurableInvoke(original, key, tool)
+    wrapper = DurableInvoke(original, key, tool, _takes_context(tool))
     if impl is not None:
         # An SDK @function_tool: keep its failure handling, replace the implementation.
         invoker._invoke_tool_impl = wrapper
@@ -204,15 +255,7 @@ def make_durable(tool: FunctionTool) -> None:
 def _resolve(key: str, name: str) -> Callable[..., Any]:
     tool = _registry.get(key)
     if tool is None and not key.startswith("local:"):
-        module_name, _, qualname = key.partition(":")
-        try:
-            obj: Any = importlib.import_module(module_name)
-            for part in qualname.split("."):
-                obj = getattr(obj, part)
-        except (ImportError, AttributeError) as err:
-            raise ApplicationError(
-                f"tool {name!r} cannot be loaded from {key}: {err}", non_retryable=True
-            ) from err
+        obj = import_path(key, f"tool {name!r}")
         if isinstance(obj, FunctionTool):
             tool = obj
     if tool is None:
@@ -242,16 +285,23 @@ def _jsonable(value: Any) -> Any:
 
 
 @activity.defn(name=TOOL_ACTIVITY)
-async def invoke_tool(request: ToolCallRequest) -> Any:
-    """Run one function tool call (exceptions fail the attempt and are retried)."""
+async def invoke_tool(request: ToolCallRequest, context: ToolRunContext | None = None) -> Any:
+    """Run one function tool call (exceptions fail the attempt and are retried).
+
+    With a run ``context`` the tool gets it rebuilt, and the result is a
+    :class:`ToolCallOutcome` carrying the context back when the tool changed it.
+    """
     impl = _resolve(request.tool, request.name)
     ctx: ToolContext[Any] = ToolContext(
-        context=None,
+        context=rebuild_context(context) if context is not None else None,
         tool_name=request.name,
         tool_call_id=request.call_id,
         tool_arguments=request.arguments,
     )
-    return _jsonable(await impl(ctx, request.arguments))
+    output = _jsonable(await impl(ctx, request.arguments))
+    if context is None:
+        return output
+    return ToolCallOutcome(output=output, context=context_changes(context, ctx.context))
 
 
 def activity_as_tool(

@@ -11,7 +11,6 @@ Agents are named by reference, ``"package.module:attribute"``, where the attribu
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from ..errors import (
     UpdateFailedError,
     WorkflowNotRunningError,
 )
+from ._imports import import_path
 from ._model_stub import Budget, UsageTally, tally
 from .approvals import ApprovalsMixin
 
@@ -86,14 +86,7 @@ def load_agent(reference: str) -> Agent[Any]:
             f"agent reference {reference!r} must look like 'package.module:attribute'",
             non_retryable=True,
         )
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
-        raise ApplicationError(
-            f"cannot load agent {reference!r}: {err}", non_retryable=True
-        ) from err
+    obj = import_path(reference, "agent")
     if not isinstance(obj, Agent) and callable(obj):
         obj = obj()
     if not isinstance(obj, Agent):

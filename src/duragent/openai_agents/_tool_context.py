@@ -1,0 +1,125 @@
+"""The run context of a tool that runs as an activity.
+
+``Runner.run(agent, input, context=...)`` hands tools a local context object
+(``ctx.context``). A durable tool runs in an activity, possibly in another process, so the
+object cannot be shared: the workflow sends a snapshot of it with the call (a dataclass, a
+pydantic model or a dict of JSON values), the activity rebuilds it for the tool, and when
+the tool changed it the new state comes back in the activity's result and is written into
+the workflow's object in place. Both directions are recorded in history, so a replay
+applies exactly the same changes.
+
+Resources that cannot be serialized (clients, connections) belong to the worker, not to
+the run context: a tool that takes a context gets a clear error when it cannot be sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pydantic
+import pydantic_core
+
+from ..errors import ApplicationError, SerializationError
+from ._imports import import_path
+
+
+@dataclass
+class ToolRunContext:
+    """A snapshot of the run context sent with a tool call (recorded in history).
+
+    Attributes:
+        type: ``module:qualname`` of the context's class, empty for a plain dict.
+        value: The context as JSON.
+    """
+
+    type: str
+    value: Any
+
+
+@dataclass
+class ToolCallOutcome:
+    """The tool activity's result when a context was sent.
+
+    Attributes:
+        output: What the tool returned.
+        context: The context as the tool left it, or None when the tool did not change it.
+    """
+
+    output: Any
+    context: Any = None
+
+
+def _type_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def snapshot(context: object, tool_name: str) -> ToolRunContext:
+    """The context to send with a call to ``tool_name`` (raises a clear error if it cannot
+    be sent)."""
+    cls = type(context)
+    if isinstance(context, dict):
+        path = ""
+    elif dataclasses.is_dataclass(context) or isinstance(context, pydantic.BaseModel):
+        path = _type_path(cls)
+        if "<locals>" in path:
+            raise SerializationError(
+                f"tool {tool_name!r} takes the run context, but its type {cls.__qualname__} is "
+                "defined inside a function: define it at module level so the tool's worker "
+                "can rebuild it"
+            )
+    else:
+        raise SerializationError(
+            f"tool {tool_name!r} takes the run context, but a {cls.__qualname__} cannot be "
+            "sent to the activity the tool runs in: use a dataclass, a pydantic model or a "
+            "dict of JSON values, and keep clients and connections on the worker"
+        )
+    try:
+        value = pydantic_core.to_jsonable_python(context)
+    except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as err:
+        raise SerializationError(
+            f"tool {tool_name!r} takes the run context, but this {cls.__qualname__} cannot be "
+            f"serialized: {err}"
+        ) from err
+    return ToolRunContext(type=path, value=value)
+
+
+def rebuild(sent: ToolRunContext) -> Any:
+    """The context object for the tool, in the activity."""
+    # A deep copy: the tool must not change the snapshot it is compared with afterwards.
+    value = copy.deepcopy(sent.value)
+    if not sent.type:
+        return cast(dict[str, Any], value)
+    cls = import_path(sent.type, "the run context type")
+    try:
+        return pydantic.TypeAdapter(cls).validate_python(value)
+    except pydantic.ValidationError as err:
+        raise ApplicationError(
+            f"the run context cannot be rebuilt as {sent.type}: {err}", non_retryable=True
+        ) from err
+
+
+def changes(sent: ToolRunContext, context: Any) -> Any:
+    """The context as the tool left it, or None when it is unchanged."""
+    after = pydantic_core.to_jsonable_python(context)
+    return None if after == sent.value else after
+
+
+def apply(context: Any, new_value: Any) -> None:
+    """Write a context the tool changed back into the workflow's object, in place (the
+    run, its hooks and later tools hold that object)."""
+    if isinstance(context, dict):
+        mapping = cast(dict[str, Any], context)
+        mapping.clear()
+        mapping.update(cast(dict[str, Any], new_value))
+        return
+    new = pydantic.TypeAdapter(type(context)).validate_python(new_value)
+    if dataclasses.is_dataclass(context):
+        for f in dataclasses.fields(context):
+            # object.__setattr__: frozen dataclasses can still hold mutated nested values.
+            object.__setattr__(context, f.name, getattr(new, f.name))
+    else:
+        for name in type(cast(pydantic.BaseModel, context)).model_fields:
+            object.__setattr__(context, name, getattr(new, name))
