@@ -34,8 +34,10 @@ from typing import Any, Final, cast
 
 TREE_HEADER: Final = b"json-tree/1\n"
 JSON_HEADER: Final = b"json/1\n"
-CHUNK_PAYLOAD_MIN: Final = 300
-"""Payloads at least this large (bytes) are stored as trees."""
+CHUNK_PAYLOAD_MIN: Final = 256
+"""Payloads at least this large (bytes) are stored as trees. As low as the store's inline
+limit: a model response just over it still shares its output items with the next call's
+input."""
 CHUNK_ELEMENT_MIN: Final = 96
 """Array elements at least this large (bytes of compact JSON) become shared chunks."""
 VALUE_MIN: Final = 160
