@@ -120,6 +120,7 @@ def killed_mid_tool(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
         w.wait_for_tool("start", "charge_card-9.5")
         w.wait_for_tool("start", "charge_card-7")
         w.wait_for_tool("start", "transfer-ada")
+        w.wait_for_tool("start", "slow_note-milk")
         w.kill(first)
         w.marker.touch()
         w.spawn()
@@ -131,6 +132,7 @@ def killed_mid_tool(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
             "pay": "payer",
             "careful": "careful_payer",
             "move": "mover",
+            "note": "noter",
         },
         drive,
     )
@@ -262,6 +264,19 @@ def test_at_most_once_function_tool_interrupted_by_a_kill_is_not_rerun(
     _assert_not_rerun(killed_mid_tool, "move", "mover", "transfer-ada")
     # The interruption is recorded as the activity's failure in history, not hidden.
     assert "transfer#2" not in completed_activities(killed_mid_tool, "move")
+
+
+def test_a_tool_retried_after_a_kill_starts_from_the_recorded_run_context(
+    killed_mid_tool: Outcome,
+) -> None:
+    """The killed attempt had already written into its copy of the context; the retry, in
+    another process, gets the context as it was sent, so the note is taken once."""
+    o = killed_mid_tool
+    assert o.tool_starts["slow_note-milk"] == 2
+    assert o.tool_ends["slow_note-milk"] == 1
+    assert o.results["note"]["output"] == "noted milk (1 notes)"
+    assert o.results["note"]["notes"] == ["milk"]
+    assert o.reports["note"].repaid_calls == 0
 
 
 def test_at_most_once_activity_keeps_its_guarantee_as_a_tool(killed_mid_tool: Outcome) -> None:
