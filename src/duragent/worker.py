@@ -28,6 +28,7 @@ from ._definitions import ActivityDefinition, collect_workflows, get_activity_de
 from ._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
 from ._worker.activities import ActivityRunner
 from ._worker.cache import RunCache
+from ._worker.watchdog import Watchdog
 from ._worker.workflow_tasks import EagerSlots, WorkflowTaskProcessor
 from .client import Client
 from .errors import ConfigurationError, StoreError
@@ -117,6 +118,7 @@ class Worker:
             max_workers=max_concurrent_activities, thread_name_prefix="duragent-activity"
         )
         self.cache = RunCache(max_cached_workflows)
+        self._watchdog = Watchdog()
         store = client.store
         self._activities = ActivityRunner(
             store=store,
@@ -247,6 +249,7 @@ class Worker:
                 await task
         self._tasks.clear()
         await self._activities.shutdown(self._grace)
+        self._watchdog.stop()
         self.cache.clear()
         store = self.client.store
         with contextlib.suppress(StoreError):
@@ -263,7 +266,8 @@ class Worker:
         """A bug in processing one task must not stop the worker: log it and go on (the
         task's lease expires and it is retried)."""
         try:
-            fn(task)
+            with self._watchdog.watch(_describe_task(task)):
+                fn(task)
         except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
             raise
         except BaseException:
@@ -383,3 +387,8 @@ class Worker:
             if next_due is not None:
                 sleep = min(sleep, max(0.001, (next_due - clock.now_ms()) / 1000))
             await listener.wait(sleep)
+
+
+def _describe_task(task: Any) -> str:
+    kind = "workflow task" if isinstance(task, WorkflowTask) else f"query {task.name!r}"
+    return f"the {kind} of workflow {task.workflow_id!r} ({task.workflow_type})"

@@ -5,7 +5,9 @@ breaks determinism or has a bug."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from duragent import (
     activity,
     workflow,
 )
+from duragent._worker import watchdog
 from duragent.store.schema import SCHEMA_VERSION
 
 T = timedelta(seconds=5)
@@ -185,3 +188,32 @@ def test_nondeterminism_error_is_exported() -> None:
     import duragent
 
     assert duragent.NondeterminismError is NondeterminismError
+
+
+@workflow.defn
+class BlocksTheWorker:
+    @workflow.run
+    async def run(self, seconds: float) -> str:
+        time.sleep(seconds)  # noqa: ASYNC251 - the mistake: blocking in workflow code
+        return "woke"
+
+
+async def test_workflow_code_that_blocks_the_worker_is_reported_with_its_line(
+    client: Client, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python cannot interrupt it, but the worker's log says which workflow and where."""
+    monkeypatch.setattr(watchdog, "BLOCKED_TASK_WARNING_S", 0.2)
+    caplog.set_level(logging.WARNING, logger="duragent.worker")
+    async with Worker(client, task_queue="q", workflows=[BlocksTheWorker]):
+        handle = await client.start_workflow(BlocksTheWorker.run, 1.0, id="sleepy", task_queue="q")
+        assert await handle.result(timeout=10) == "woke"
+    warnings = [
+        r.getMessage() for r in caplog.records if "held the worker's thread" in r.getMessage()
+    ]
+    assert warnings, "no warning about the blocked worker"
+    first = warnings[0]
+    assert "the workflow task of workflow 'sleepy' (BlocksTheWorker)" in first
+    assert "time.sleep(seconds)" in first and "test_bad_input.py" in first
+    assert "use workflow.sleep and activities" in first
+    # Warned again only as the block goes on (0.2 s, 0.4 s, 0.8 s), not every tick.
+    assert len(warnings) <= 3
