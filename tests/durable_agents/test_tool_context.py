@@ -13,8 +13,8 @@ import pydantic
 import pytest
 from agents import Agent, FunctionTool, RunContextWrapper, Runner, function_tool
 
-from duragent import Client, Worker, workflow
-from duragent.openai_agents import OpenAIAgentsPlugin
+from duragent import Client, SerializationError, Worker, workflow
+from duragent.openai_agents import OpenAIAgentsPlugin, start_agent
 from duragent.testing import ScriptedModelProvider, message, tool_call
 
 QUEUE = "context"
@@ -209,3 +209,22 @@ async def test_a_context_that_cannot_be_sent_holds_the_run_before_any_model_call
     history = await handle.fetch_history()
     assert not [e for e in history.events if e.TYPE == "ActivityTaskScheduled"]
     await handle.terminate("test over")
+
+
+async def test_the_built_in_agent_workflow_takes_a_context(
+    context_worker: Worker, client: Client
+) -> None:
+    handle = await start_agent(
+        client, agent, "Keep track.", id="ctx-builtin", task_queue=QUEUE, context=Account("bo")
+    )
+    outcome = await handle.result(timeout=30)
+    assert outcome.final_output == json.dumps(
+        ["bo visited Paris", "HI", "bo visited Paris, Oslo", "bo with 2 visits", "2 visits counted"]
+    )
+    assert outcome.context == {"user": "bo", "visits": ["Paris", "Oslo"]}
+
+
+async def test_start_agent_refuses_a_context_that_cannot_travel(client: Client) -> None:
+    with pytest.raises(SerializationError, match=r"start_agent\(context=...\): a Unsendable"):
+        await start_agent(client, agent, "Hi", id="ctx-refused", context=Unsendable())
+    assert await client.list_workflows() == []

@@ -88,7 +88,7 @@ class DurableAgentRunner(AgentRunner):
         if context is not None and context_tools:
             # Fail before the first model call, not at the first tool call (where the SDK
             # would hide the reason from everyone behind a generic tool error).
-            snapshot(context, context_tools[0])
+            snapshot(context, f"tool {context_tools[0]!r} takes the run context")
         return kwargs
 
     def _make_agent_durable(

@@ -56,9 +56,11 @@ def _type_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def snapshot(context: object, tool_name: str) -> ToolRunContext:
-    """The context to send with a call to ``tool_name`` (raises a clear error if it cannot
-    be sent)."""
+def snapshot(
+    context: object, where: str, destination: str = "the activity the tool runs in"
+) -> ToolRunContext:
+    """A copy of ``context`` to send to ``destination``; errors start with ``where`` (what
+    needs the context) and say what to do instead."""
     cls = type(context)
     if isinstance(context, dict):
         path = ""
@@ -66,28 +68,27 @@ def snapshot(context: object, tool_name: str) -> ToolRunContext:
         path = _type_path(cls)
         if "<locals>" in path:
             raise SerializationError(
-                f"tool {tool_name!r} takes the run context, but its type {cls.__qualname__} is "
-                "defined inside a function: define it at module level so the tool's worker "
-                "can rebuild it"
+                f"{where}: its type {cls.__qualname__} is defined inside a function; define "
+                "it at module level so that workers can rebuild it"
             )
     else:
         raise SerializationError(
-            f"tool {tool_name!r} takes the run context, but a {cls.__qualname__} cannot be "
-            "sent to the activity the tool runs in: use a dataclass, a pydantic model or a "
-            "dict of JSON values, and keep clients and connections on the worker"
+            f"{where}: a {cls.__qualname__} cannot be sent to {destination}; use a "
+            "dataclass, a pydantic model or a dict of JSON values, and keep clients and "
+            "connections on the worker"
         )
     try:
         value = pydantic_core.to_jsonable_python(context)
     except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as err:
         raise SerializationError(
-            f"tool {tool_name!r} takes the run context, but this {cls.__qualname__} cannot be "
-            f"serialized: {err}"
+            f"{where}: this {cls.__qualname__} cannot be serialized: {err}"
         ) from err
     return ToolRunContext(type=path, value=value)
 
 
 def rebuild(sent: ToolRunContext) -> Any:
-    """The context object for the tool, in the activity."""
+    """The context object rebuilt from a copy (for a tool in its activity, or for the
+    built-in agent workflow)."""
     # A deep copy: the tool must not change the snapshot it is compared with afterwards.
     value = copy.deepcopy(sent.value)
     if not sent.type:

@@ -145,7 +145,7 @@ class DurableInvoke:
         if context is None or self.takes_context is False:
             return None
         try:
-            return snapshot(context, self.tool.name)
+            return snapshot(context, f"tool {self.tool.name!r} takes the run context")
         except SerializationError:
             if self.takes_context:
                 raise

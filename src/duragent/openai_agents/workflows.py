@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import pydantic_core
 from agents import Agent
 
 from .. import workflow
@@ -28,6 +29,8 @@ from ..errors import (
 )
 from ._imports import import_path
 from ._model_stub import Budget, UsageTally, tally
+from ._tool_context import ToolRunContext, snapshot
+from ._tool_context import rebuild as rebuild_context
 from .approvals import ApprovalsMixin
 
 AGENT_WORKFLOW: Final = "duragent.Agent"
@@ -44,6 +47,8 @@ class AgentRequest:
     input: str | list[dict[str, Any]]
     max_turns: int = 10
     budget: Budget | None = None
+    context: ToolRunContext | None = None
+    """The run context (``Runner.run(..., context=...)``), as a copy the workflow rebuilds."""
 
 
 @dataclass
@@ -76,6 +81,8 @@ class AgentOutcome:
     final_output: Any
     last_agent: str
     usage: UsageSummary
+    context: Any = None
+    """The run context as the agent's tools left it (JSON), when one was given."""
 
 
 def load_agent(reference: str) -> Agent[Any]:
@@ -130,11 +137,19 @@ class AgentWorkflow(ApprovalsMixin):
     async def run(self, request: AgentRequest) -> AgentOutcome:
         _start_budget(request.budget)
         agent = load_agent(request.agent)
-        result = await self.run_agent(agent, request.input, max_turns=request.max_turns)
+        context = rebuild_context(request.context) if request.context is not None else None
+        result = await self.run_agent(
+            agent, request.input, max_turns=request.max_turns, context=context
+        )
         return AgentOutcome(
             final_output=result.final_output,
             last_agent=result.last_agent.name,
             usage=UsageSummary.of(tally()),
+            context=(
+                pydantic_core.to_jsonable_python(result.context_wrapper.context)
+                if context is not None
+                else None
+            ),
         )
 
 
@@ -249,11 +264,28 @@ async def start_agent(
     task_queue: str = DEFAULT_TASK_QUEUE,
     max_turns: int = 10,
     budget: Budget | None = None,
+    context: Any = None,
 ) -> WorkflowHandle[AgentOutcome]:
-    """Start the built-in agent workflow; ``await handle.result()`` gives an AgentOutcome."""
+    """Start the built-in agent workflow; ``await handle.result()`` gives an AgentOutcome.
+
+    ``context`` is the run context its tools see (a dataclass, a pydantic model or a dict
+    of JSON values; its class importable by workers); the outcome carries it back as the
+    tools left it.
+    """
+    sent = (
+        snapshot(context, "start_agent(context=...)", "the agent workflow")
+        if context is not None
+        else None
+    )
     handle = await client.start_workflow(
         AgentWorkflow.run,
-        AgentRequest(agent=agent_reference(agent), input=input, max_turns=max_turns, budget=budget),
+        AgentRequest(
+            agent=agent_reference(agent),
+            input=input,
+            max_turns=max_turns,
+            budget=budget,
+            context=sent,
+        ),
         id=id,
         task_queue=task_queue,
     )
