@@ -5,6 +5,7 @@ code."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import shutil
 import sqlite3
@@ -107,3 +108,21 @@ def test_v1_payload_envelopes() -> None:
     for sample in samples["rejected"]:
         with pytest.raises(SerializationError, match=sample["error"]):
             converter.decode(Payload(sample["payload"].encode()))
+
+
+def test_event_field_order_only_grows() -> None:
+    """The store keeps event attributes by position (schema version 3), so the fields of
+    every event type keep their order forever; new fields go at the end."""
+    frozen: dict[str, list[str]] = json.loads((FORMATS / "event_fields.json").read_text())
+    current = {
+        name: [f.name for f in dataclasses.fields(cls) if f.name not in ("event_id", "time")]
+        for name, cls in ev.EVENT_TYPES.items()
+    }
+    assert set(frozen) <= set(current), "an event type was removed or renamed"
+    for name, fields in frozen.items():
+        assert current[name][: len(fields)] == fields, (
+            f"{name}: fields {current[name]} no longer start with the frozen {fields}"
+        )
+    assert set(current) <= set(frozen), (
+        "a new event type: add its fields to tests/fixtures/formats/event_fields.json"
+    )

@@ -457,12 +457,19 @@ _CODECS: Final[dict[Any, tuple[_Encoder, _Decoder]]] = {
 }
 
 
+_NO_DEFAULT: Final = object()
+
+
 @dataclass(frozen=True, slots=True)
 class _FieldCodec:
     name: str
     encode: _Encoder
     decode: _Decoder
-    has_default: bool
+    default: Any
+
+    def is_default(self, value: Any) -> bool:
+        """Whether ``value`` can be left out (it is what decoding a missing field gives)."""
+        return self.default is not _NO_DEFAULT and (value is self.default or value == self.default)
 
 
 def _field_codecs(cls: type[Event]) -> tuple[_FieldCodec, ...]:
@@ -472,10 +479,13 @@ def _field_codecs(cls: type[Event]) -> tuple[_FieldCodec, ...]:
         if f.name in ("event_id", "time"):
             continue
         enc, dec = _CODECS.get(hints[f.name], (_same, _same))
-        has_default = (
-            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-        )
-        out.append(_FieldCodec(f.name, enc, dec, has_default))
+        if f.default is not dataclasses.MISSING:
+            default: Any = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = _NO_DEFAULT
+        out.append(_FieldCodec(f.name, enc, dec, default))
     return tuple(out)
 
 
@@ -492,16 +502,40 @@ def encode_event_attributes(event: Event, payload_out: PayloadOut) -> dict[str, 
     out: dict[str, Any] = {}
     for fc in _FIELDS[type(event)]:
         value = getattr(event, fc.name)
-        if fc.has_default and (value is None or value is False or value in ((), {})):
-            continue
-        out[fc.name] = fc.encode(value, payload_out)
+        if not fc.is_default(value):
+            out[fc.name] = fc.encode(value, payload_out)
+    return out
+
+
+def encode_event_fields(event: Event, payload_out: PayloadOut) -> list[Any]:
+    """The event's own attributes as a JSON array, in field order: the compact form the
+    store keeps (a history holds thousands of events, and the names would be most of
+    their bytes). Trailing attributes equal to their default are left out.
+
+    The field order of each event type is therefore a persisted format: new fields are
+    only ever appended (``tests/fixtures/formats/event_fields.json`` pins it).
+    """
+    out: list[Any] = []
+    kept = 0
+    for fc in _FIELDS[type(event)]:
+        value = getattr(event, fc.name)
+        out.append(None if value is None else fc.encode(value, payload_out))
+        if not fc.is_default(value):
+            kept = len(out)
+    del out[kept:]
     return out
 
 
 def decode_event(
-    type_name: str, event_id: int, time: int, attrs: dict[str, Any], payload_in: PayloadIn
+    type_name: str,
+    event_id: int,
+    time: int,
+    attrs: dict[str, Any] | list[Any],
+    payload_in: PayloadIn,
 ) -> Event:
-    """Rebuild an event from its type name, id, time and encoded attributes."""
+    """Rebuild an event from its type name, id, time and encoded attributes (the named
+    form of :func:`encode_event_attributes` or the positional one of
+    :func:`encode_event_fields`)."""
     cls = EVENT_TYPES.get(type_name)
     if cls is None:
         raise StoreVersionError(
@@ -509,7 +543,17 @@ def decode_event(
             "newer Duragent; upgrade to read it"
         )
     kwargs: dict[str, Any] = {"event_id": event_id, "time": time}
-    for fc in _FIELDS[cls]:
+    fields = _FIELDS[cls]
+    if isinstance(attrs, list):
+        if len(attrs) > len(fields):
+            raise StoreVersionError(
+                f"history event {event_id} ({type_name}) has {len(attrs)} attributes, more "
+                f"than this Duragent knows ({len(fields)}); upgrade to read it"
+            )
+        for fc, value in zip(fields, attrs, strict=False):
+            kwargs[fc.name] = None if value is None else fc.decode(value, payload_in)
+        return cls(**kwargs)
+    for fc in fields:
         if fc.name in attrs:
             kwargs[fc.name] = fc.decode(attrs[fc.name], payload_in)
     return cls(**kwargs)

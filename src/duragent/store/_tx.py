@@ -216,7 +216,7 @@ class Tx:
         size = 0
         last_input = run.last_input_event_id
         for event in events:
-            attrs = dumps(ev.encode_event_attributes(event, self.payload_out))
+            attrs = dumps(ev.encode_event_fields(event, self.payload_out))
             size += len(attrs)
             rows.append((run.run_id, event.event_id, event.TYPE, event.time, attrs))
             if not event.IS_COMMAND:

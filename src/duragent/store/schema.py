@@ -13,15 +13,19 @@ from typing import Final
 from .._engine.events import EVENT_SCHEMA_VERSION
 from ..errors import StoreCorruptError, StoreVersionError
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """Version table:
     1: initial schema.
     2: ``runs.pending_queries`` (queries wait for a pending workflow task, so a query sees a
        signal sent before it).
+    3: ``events.attrs`` written positionally (a JSON array in field order, see
+       ``events.encode_event_fields``) instead of as an object; rows written by name before
+       stay as they are and read the same, so the migration changes no data.
 """
 
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
+    2: (),
 }
 """Statements that take a database from version N to N + 1."""
 
