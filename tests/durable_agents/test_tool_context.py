@@ -3,7 +3,6 @@ and what a tool changes in it comes back to the workflow, on replay too."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from agents import Agent, FunctionTool, RunContextWrapper, Runner, function_tool
 from duragent import Client, SerializationError, Worker, workflow
 from duragent.openai_agents import OpenAIAgentsPlugin, start_agent
 from duragent.testing import ScriptedModelProvider, message, tool_call
+
+from ..waits import wait_for_task_failure
 
 QUEUE = "context"
 
@@ -197,13 +198,7 @@ async def test_a_context_that_cannot_be_sent_holds_the_run_before_any_model_call
     handle = await client.start_workflow(
         KeepContext.run, "unsendable", id="ctx-unsendable", task_queue=QUEUE
     )
-    failure = None
-    for _ in range(500):
-        failure = (await handle.describe()).task_failure
-        if failure:
-            break
-        await asyncio.sleep(0.01)
-    assert failure is not None
+    failure = (await wait_for_task_failure(handle)).task_failure or ""
     assert "tool 'remember' takes the run context" in failure
     assert "Unsendable cannot be sent to the activity the tool runs in" in failure
     history = await handle.fetch_history()

@@ -10,7 +10,6 @@ import sqlite3
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,13 +22,13 @@ from duragent import (
     StoreLockedError,
     StoreVersionError,
     Worker,
-    WorkflowExecution,
-    WorkflowHandle,
     activity,
     workflow,
 )
 from duragent._worker import watchdog
 from duragent.store.schema import SCHEMA_VERSION
+
+from ..waits import wait_for_task_failure
 
 T = timedelta(seconds=5)
 
@@ -68,15 +67,6 @@ class Buggy:
         if not buggy_fixed:
             raise ZeroDivisionError("bug in workflow code")
         return "fixed"
-
-
-async def wait_for_task_failure(handle: WorkflowHandle[Any]) -> WorkflowExecution:
-    for _ in range(200):
-        desc = await handle.describe()
-        if desc.task_failure:
-            return desc
-        await asyncio.sleep(0.02)
-    raise AssertionError("no workflow task failure was recorded")
 
 
 async def test_file_that_is_not_sqlite(tmp_path: Path) -> None:

@@ -113,6 +113,7 @@ PUBLIC = {
         "UsageReport",
         "UsageSummary",
         "UsageTally",
+        "WorkflowSession",
         "activity_as_tool",
         "agent_reference",
         "decide",

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         pending_approvals,
     )
     from .plugin import OpenAIAgentsPlugin
+    from .session import WorkflowSession
     from .usage import AgentTotals, ModelCall, UsageReport, usage_report
     from .workflows import (
         AgentOutcome,
@@ -90,6 +91,7 @@ _EXPORTS: dict[str, str] = {
     "decide": "approvals",
     "pending_approvals": "approvals",
     "OpenAIAgentsPlugin": "plugin",
+    "WorkflowSession": "session",
     "AgentTotals": "usage",
     "ModelCall": "usage",
     "UsageReport": "usage",
@@ -150,6 +152,7 @@ __all__ = [
     "UsageReport",
     "UsageSummary",
     "UsageTally",
+    "WorkflowSession",
     "activity_as_tool",
     "agent_reference",
     "decide",

@@ -7,7 +7,8 @@ workflow code it behaves exactly like the SDK's runner. Inside, before delegatin
 * routes every function tool of every reachable agent through the tool activity,
 * turns tracing off for the run (trace ids and exporter threads are not deterministic),
 * refuses what cannot be made durable, with a clear message (a ``Model`` object instead of
-  a model name, MCP servers, sessions, streaming, ``run_sync``).
+  a model name, MCP servers, sessions other than ``WorkflowSession``, streaming,
+  ``run_sync``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ._model_stub import DurableModelProvider, DurableModelStub, RunScope, Scope
 from ._settings import current_settings
 from ._tool_context import snapshot
 from ._tools import make_durable, takes_context
+from .session import WorkflowSession
 
 
 class DurableAgentRunner(AgentRunner):
@@ -52,10 +54,12 @@ class DurableAgentRunner(AgentRunner):
         return super().run_streamed(starting_agent, input, **kwargs)
 
     def _prepare(self, agent: Agent[Any], input: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if kwargs.get("session") is not None:
+        session = kwargs.get("session")
+        if session is not None and not isinstance(session, WorkflowSession):
             raise ConfigurationError(
-                "sessions do I/O and cannot be used inside a workflow; keep the conversation "
-                "in workflow state (the built-in chat workflow does)"
+                f"a {type(session).__name__} does I/O and cannot be used inside a workflow; "
+                "use duragent.openai_agents.WorkflowSession, which keeps the conversation in "
+                "workflow state"
             )
         config = kwargs.get("run_config")
         if config is None:
