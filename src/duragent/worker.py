@@ -118,7 +118,7 @@ class Worker:
             max_workers=max_concurrent_activities, thread_name_prefix="duragent-activity"
         )
         self.cache = RunCache(max_cached_workflows)
-        self._watchdog = Watchdog()
+        self._watchdog = Watchdog(_describe_task)
         store = client.store
         self._activities = ActivityRunner(
             store=store,
@@ -266,7 +266,7 @@ class Worker:
         """A bug in processing one task must not stop the worker: log it and go on (the
         task's lease expires and it is retried)."""
         try:
-            with self._watchdog.watch(_describe_task(task)):
+            with self._watchdog.watch(task):
                 fn(task)
         except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
             raise

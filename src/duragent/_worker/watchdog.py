@@ -15,10 +15,10 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 log = logging.getLogger("duragent.worker")
 
@@ -33,7 +33,7 @@ _STACK_FRAMES: Final = 12
 
 @dataclass
 class _Watched:
-    what: str
+    what: Any
     thread_id: int
     started: float
     warned: int = 0
@@ -43,11 +43,14 @@ class Watchdog:
     """Warns, with a stack trace, when one workflow task runs too long.
 
     Args:
+        describe: Names what is watched, in the warning (called only when warning, so
+            watching costs the worker next to nothing).
         threshold_s: Warn once a task has run this long, and again each time the time it
             has run doubles (default: ``BLOCKED_TASK_WARNING_S``).
     """
 
-    def __init__(self, threshold_s: float | None = None) -> None:
+    def __init__(self, describe: Callable[[Any], str], threshold_s: float | None = None) -> None:
+        self.describe = describe
         self.threshold_s = BLOCKED_TASK_WARNING_S if threshold_s is None else threshold_s
         self._current: _Watched | None = None
         self._wake = threading.Event()
@@ -55,7 +58,7 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     @contextmanager
-    def watch(self, what: str) -> Iterator[None]:
+    def watch(self, what: Any) -> Iterator[None]:
         """Watch the calling thread while it processes ``what``."""
         if self._thread is None and not self._stopped:
             self._thread = threading.Thread(target=self._run, name="duragent-watchdog", daemon=True)
@@ -92,7 +95,7 @@ class Watchdog:
                 "(time.sleep, blocking I/O, long computations): use workflow.sleep and "
                 "activities. Every other workflow of this worker waits meanwhile. Where it "
                 "is now (innermost last):\n%s",
-                watched.what,
+                self.describe(watched.what),
                 elapsed,
                 stack,
             )

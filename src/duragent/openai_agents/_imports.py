@@ -1,4 +1,5 @@
-"""Loading tools, agents and context types by ``module:qualname`` on any worker."""
+"""Naming tools, agents and context types by ``module:qualname``, and loading them by that
+name on any worker."""
 
 from __future__ import annotations
 
@@ -21,3 +22,13 @@ def import_path(path: str, what: str) -> Any:
             f"{what} cannot be loaded from {path}: {err}", non_retryable=True
         ) from err
     return obj
+
+
+def path_of(obj: object) -> str | None:
+    """The ``module:qualname`` under which ``obj`` (a function or class) can be imported,
+    or None when it has none (a lambda, something defined inside a function)."""
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", "")
+    if not module or not qualname or "<" in qualname:
+        return None
+    return f"{module}:{qualname}"

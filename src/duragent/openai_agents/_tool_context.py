@@ -23,7 +23,7 @@ import pydantic
 import pydantic_core
 
 from ..errors import ApplicationError, SerializationError
-from ._imports import import_path
+from ._imports import import_path, path_of
 
 
 @dataclass
@@ -52,10 +52,6 @@ class ToolCallOutcome:
     context: Any = None
 
 
-def _type_path(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
 def snapshot(
     context: object, where: str, destination: str = "the activity the tool runs in"
 ) -> ToolRunContext:
@@ -65,8 +61,8 @@ def snapshot(
     if isinstance(context, dict):
         path = ""
     elif dataclasses.is_dataclass(context) or isinstance(context, pydantic.BaseModel):
-        path = _type_path(cls)
-        if "<locals>" in path:
+        path = path_of(cls)
+        if path is None:
             raise SerializationError(
                 f"{where}: its type {cls.__qualname__} is defined inside a function; define "
                 "it at module level so that workers can rebuild it"

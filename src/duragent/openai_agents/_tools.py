@@ -30,7 +30,7 @@ from .._definitions import get_activity_definition
 from .._runtime import in_workflow
 from ..errors import ActivityError, ApplicationError, ConfigurationError, SerializationError
 from ..retry import RetryPolicy
-from ._imports import import_path
+from ._imports import import_path, path_of
 from ._names import TOOL_ACTIVITY
 from ._settings import current_settings
 from ._tool_context import ToolCallOutcome, ToolRunContext, snapshot
@@ -197,26 +197,24 @@ class DurableInvoke:
         )
 
 
+def _wrapped_function(tool: FunctionTool) -> Any:
+    """The function an SDK ``@function_tool`` wraps (None for a tool built by hand)."""
+    getter = getattr(tool.on_invoke_tool, "_get_wrapped_callable", None)
+    fn = getter() if getter is not None else None
+    return fn if callable(fn) else None
+
+
 def _import_path(tool: FunctionTool, impl: Any) -> str | None:
     """``module:qualname`` under which the tool (or its function) can be imported."""
-    invoker = tool.on_invoke_tool
-    getter = getattr(invoker, "_get_wrapped_callable", None)
-    fn = getter() if getter is not None else None
-    if not callable(fn):
-        fn = impl
-    module = getattr(fn, "__module__", None)
-    qualname = getattr(fn, "__qualname__", "")
-    if not module or not qualname or "<" in qualname:
-        return None
-    return f"{module}:{qualname}"
+    fn = _wrapped_function(tool)
+    return path_of(fn if fn is not None else impl)
 
 
 def _takes_context(tool: FunctionTool) -> bool | None:
     """Whether an SDK ``@function_tool``'s function takes the run context (None when the
     tool was built by hand and its function is unknown)."""
-    getter = getattr(tool.on_invoke_tool, "_get_wrapped_callable", None)
-    fn = getter() if getter is not None else None
-    if not callable(fn):
+    fn = _wrapped_function(tool)
+    if fn is None:
         return None
     try:
         return function_schema(fn).takes_context
@@ -224,11 +222,17 @@ def _takes_context(tool: FunctionTool) -> bool | None:
         return None
 
 
+def _implementation(tool: FunctionTool) -> Any:
+    """What runs a tool's calls: the implementation inside an SDK ``@function_tool``'s
+    failure handling, else ``on_invoke_tool`` itself (a DurableInvoke once durable)."""
+    invoker: Any = tool.on_invoke_tool
+    return getattr(invoker, "_invoke_tool_impl", invoker)
+
+
 def takes_context(tool: FunctionTool) -> bool:
     """Whether a durable tool's function is known to take the run context."""
-    invoker: Any = tool.on_invoke_tool
-    wrapper = getattr(invoker, "_invoke_tool_impl", invoker)
-    return isinstance(wrapper, DurableInvoke) and wrapper.takes_context is True
+    impl = _implementation(tool)
+    return isinstance(impl, DurableInvoke) and impl.takes_context is True
 
 
 def make_durable(tool: FunctionTool) -> None:
@@ -264,11 +268,8 @@ def _resolve(key: str, name: str) -> Callable[..., Any]:
             "any worker can import them) or pass them to OpenAIAgentsPlugin(tools=[...])",
             non_retryable=True,
         )
-    invoker: Any = tool.on_invoke_tool
-    impl = getattr(invoker, "_invoke_tool_impl", invoker)
-    if isinstance(impl, DurableInvoke):
-        impl = impl.original
-    return impl  # type: ignore[no-any-return]
+    impl = _implementation(tool)
+    return impl.original if isinstance(impl, DurableInvoke) else impl
 
 
 def register_tools(tools: list[FunctionTool]) -> None:

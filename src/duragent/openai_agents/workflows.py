@@ -27,7 +27,7 @@ from ..errors import (
     UpdateFailedError,
     WorkflowNotRunningError,
 )
-from ._imports import import_path
+from ._imports import import_path, path_of
 from ._model_stub import Budget, UsageTally, tally
 from ._tool_context import ToolRunContext, snapshot
 from ._tool_context import rebuild as rebuild_context
@@ -108,10 +108,9 @@ def agent_reference(agent: str | Agent[Any] | Callable[[], Agent[Any]]) -> str:
     if isinstance(agent, str):
         return agent
     if not isinstance(agent, Agent):
-        module = getattr(agent, "__module__", None)
-        qualname = getattr(agent, "__qualname__", "")
-        if module and qualname and "<" not in qualname:
-            return f"{module}:{qualname}"
+        path = path_of(agent)
+        if path is not None:
+            return path
     for name, module in list(sys.modules.items()):
         if module is None or name.startswith(("_", "agents", "openai", "pydantic")):
             continue
