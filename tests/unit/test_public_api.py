@@ -158,3 +158,31 @@ def test_every_error_says_whether_it_is_retryable() -> None:
         value = getattr(duragent, attr)
         if isinstance(value, type) and issubclass(value, duragent.DuragentError):
             assert isinstance(getattr(value, "retryable", None), bool | property), attr
+
+
+def test_missing_agents_sdk_is_reported_as_the_extra() -> None:
+    """Only an ImportError for the SDK itself names the extra; others surface as they are."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['agents'] = None\n"
+        "try:\n"
+        "    from duragent.openai_agents import Budget\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'duragent[agents]'" in out.stdout
+    bug = (
+        "import sys, types\n"
+        "import duragent.openai_agents as oa\n"
+        "oa._EXPORTS['Broken'] = '_does_not_exist'\n"
+        "try:\n"
+        "    oa.Broken\n"
+        "except ImportError as e:\n"
+        "    print(type(e).__name__, e.name)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", bug], capture_output=True, text=True, check=True)
+    assert "duragent.openai_agents._does_not_exist" in out.stdout
+    assert "duragent[agents]" not in out.stdout

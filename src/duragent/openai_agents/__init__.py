@@ -34,15 +34,10 @@ from typing import TYPE_CHECKING, Any
 from ._names import MODEL_ACTIVITY, TOOL_ACTIVITY
 
 if TYPE_CHECKING:
+    from ._budget import Budget, BudgetExceededError, UsageTally, tally
     from ._model_activity import openai_provider, provider_error
-    from ._model_stub import (
-        Budget,
-        BudgetExceededError,
-        ModelActivityParameters,
-        UsageTally,
-        tally,
-    )
     from ._request import ModelCallRequest, ModelCallResult
+    from ._settings import ModelActivityParameters
     from ._tools import ToolOptions, activity_as_tool, durable_tool
     from .approvals import (
         ApprovalDecision,
@@ -75,11 +70,11 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "openai_provider": "_model_activity",
     "provider_error": "_model_activity",
-    "Budget": "_model_stub",
-    "BudgetExceededError": "_model_stub",
-    "ModelActivityParameters": "_model_stub",
-    "UsageTally": "_model_stub",
-    "tally": "_model_stub",
+    "Budget": "_budget",
+    "BudgetExceededError": "_budget",
+    "ModelActivityParameters": "_settings",
+    "UsageTally": "_budget",
+    "tally": "_budget",
     "ModelCallRequest": "_request",
     "ModelCallResult": "_request",
     "ToolOptions": "_tools",
@@ -119,7 +114,10 @@ def __getattr__(name: str) -> Any:
     try:
         value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     except ImportError as err:
-        if "agents" in str(err) or "openai" in str(err):
+        # Only a missing SDK is a missing extra; an ImportError raised inside Duragent's
+        # own modules (a bug) must surface as itself.
+        missing = (err.name or "").split(".")[0]
+        if missing in ("agents", "openai"):
             raise ImportError(
                 "duragent.openai_agents needs the OpenAI Agents SDK: pip install 'duragent[agents]'"
             ) from err

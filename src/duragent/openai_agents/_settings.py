@@ -8,17 +8,44 @@ workflow run it executes, and the runner, model stub and tools read them from th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 from .._runtime import runtime
 from ..errors import ConfigurationError
+from ..retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from ._model_stub import Budget, ModelActivityParameters
+    from ._budget import Budget
     from ._tools import ToolOptions
 
 SETTINGS_KEY: Final = "duragent.openai_agents.settings"
+
+
+@dataclass(frozen=True)
+class ModelActivityParameters:
+    """How model calls run as activities.
+
+    Attributes:
+        start_to_close_timeout: Limit on one attempt of one model call.
+        schedule_to_close_timeout: Limit on a model call with all its retries.
+        retry_policy: Retries of failed calls (rate limits and 5xx are retried; other 4xx
+            fail at once regardless).
+        task_queue: Run model calls on another queue (e.g. a worker near a GPU).
+    """
+
+    start_to_close_timeout: timedelta = timedelta(minutes=2)
+    schedule_to_close_timeout: timedelta | None = None
+    retry_policy: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=60),
+            maximum_attempts=8,
+        )
+    )
+    task_queue: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from typing import Any
 from agents import AgentsException, FunctionTool, ModelProvider
 from agents.run import set_default_agent_runner
 
+from ._budget import Budget
 from ._model_activity import default_model_provider, make_model_activity
-from ._model_stub import Budget, ModelActivityParameters
 from ._runner import DurableAgentRunner
-from ._settings import SETTINGS_KEY, AgentSettings
+from ._settings import SETTINGS_KEY, AgentSettings, ModelActivityParameters
 from ._tools import ToolOptions, invoke_tool, register_tools
 
 

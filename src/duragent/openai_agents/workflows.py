@@ -27,8 +27,8 @@ from ..errors import (
     UpdateFailedError,
     WorkflowNotRunningError,
 )
+from ._budget import Budget, UsageTally, tally
 from ._imports import import_path, path_of
-from ._model_stub import Budget, UsageTally, tally
 from ._tool_context import ToolRunContext, snapshot
 from ._tool_context import rebuild as rebuild_context
 from .approvals import ApprovalsMixin

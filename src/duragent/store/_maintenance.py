@@ -10,8 +10,8 @@ import time as _time
 from typing import Final
 
 from .._engine import events as ev
-from . import _activities as activities
-from . import _workflow_tasks as workflow_tasks
+from . import _activity_rows as activities
+from . import _workflow_task_rows as workflow_tasks
 from ._connection import SqliteConnection
 from ._tx import dumps
 from .base import (

@@ -21,9 +21,9 @@ from ..errors import (
     WorkflowNotFoundError,
 )
 from ..serde import Payload
-from . import _activities as activities
+from . import _activity_rows as activities
 from . import _messages as messages
-from . import _workflow_tasks as workflow_tasks
+from . import _workflow_task_rows as workflow_tasks
 from ._connection import SqliteConnection, map_error
 from ._inbox import InboxOps
 from ._maintenance import MaintenanceOps

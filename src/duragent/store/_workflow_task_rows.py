@@ -12,7 +12,7 @@ from .._engine import events as ev
 from .._engine.failure import Failure, FailureKind
 from .._engine.replay import UpdateRequest
 from ..serde import Payload
-from . import _activities as activities
+from . import _activity_rows as activities
 from ._runs import close_run, create_run, new_run_id, request_cancel_run, signal_run
 from ._tx import RunRow, Tx, dumps
 from .base import ActivityTask, CompletionOutcome, RunStatus, TaskCompletion, WorkflowTask
