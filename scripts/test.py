@@ -26,13 +26,14 @@ def step(name: str, cmd: list[str]) -> None:
 
 
 def main() -> None:
-    python = ensure("dev,agents")
+    python = ensure("dev,agents,temporal")
     ensure_local_model(python)
     code = [d for d in ("src", "tests", "benchmarks", "examples", "scripts") if (ROOT / d).is_dir()]
     step("ruff", [str(BIN / "ruff"), "check", *code])
     step("ruff format", [str(BIN / "ruff"), "format", "--check", *code])
     step("pyright", [str(BIN / "pyright")])
-    step("pytest", [str(python), "-m", "pytest", *sys.argv[1:]])
+    # CI must never skip the Temporal backend silently: a missing dev server fails the run.
+    step("pytest", [str(python), "-m", "pytest", "--require-temporal", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ import pytest
 
 from duragent import Client
 
+from .temporal_server import pytest_addoption, temporal_server
+
+__all__ = ["pytest_addoption", "temporal_server"]  # hooks and fixtures shared by every test
+
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
