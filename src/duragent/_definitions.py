@@ -8,7 +8,6 @@ still works.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 import typing
 from collections.abc import Callable, Sequence
@@ -23,15 +22,29 @@ WORKFLOW_ATTR = "__duragent_workflow__"
 HANDLER_ATTR = "__duragent_handler__"
 
 
+def _call_target(fn: Callable[..., Any]) -> tuple[Callable[..., Any], bool]:
+    """What to read a callable's signature from, and whether its first parameter is
+    ``self``: a function or bound method as is, a class by its ``__call__``, a callable
+    object by its bound ``__call__``."""
+    if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn):
+        return fn, False
+    if isinstance(fn, type):
+        return fn.__call__, True
+    call = getattr(fn, "__call__", None)  # noqa: B004 - the bound method itself is wanted
+    return (call, False) if call is not None else (fn, False)
+
+
 def _hints(fn: Callable[..., Any], *, skip_self: bool) -> tuple[tuple[Any, ...], Any]:
     """Positional parameter hints and the return hint of ``fn`` (None where missing)."""
+    target, own_self = _call_target(fn)
+    skip_self = skip_self or own_self
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(target)
     except Exception as err:
         raise ConfigurationError(
-            f"cannot resolve the type hints of {fn.__qualname__}: {err}"
+            f"cannot resolve the type hints of {describe_callable(fn)}: {err}"
         ) from err
-    params = list(inspect.signature(fn).parameters.values())
+    params = list(inspect.signature(target).parameters.values())
     if skip_self and params:
         params = params[1:]
     args = tuple(
@@ -42,11 +55,11 @@ def _hints(fn: Callable[..., Any], *, skip_self: bool) -> tuple[tuple[Any, ...],
     return args, hints.get("return")
 
 
-@functools.lru_cache(maxsize=4096)
 def _param_count(fn: Callable[..., Any], *, skip_self: bool) -> tuple[int, int, bool]:
     """(required, maximum, has *args) positional parameter counts of ``fn``."""
-    params = list(inspect.signature(fn).parameters.values())
-    if skip_self and params:
+    target, own_self = _call_target(fn)
+    params = list(inspect.signature(target).parameters.values())
+    if (skip_self or own_self) and params:
         params = params[1:]
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     required = sum(1 for p in positional if p.default is p.empty)
@@ -54,12 +67,21 @@ def _param_count(fn: Callable[..., Any], *, skip_self: bool) -> tuple[int, int, 
     return required, len(positional), varargs
 
 
-def check_arg_count(fn: Callable[..., Any], count: int, *, skip_self: bool, what: str) -> None:
-    """Raise a clear error when ``count`` positional arguments cannot be passed to ``fn``."""
-    required, maximum, varargs = _param_count(fn, skip_self=skip_self)
+def check_arg_count(counts: tuple[int, int, bool], count: int, *, what: str) -> None:
+    """Raise a clear error when ``count`` positional arguments do not fit ``counts``
+    (as returned by :func:`_param_count`)."""
+    required, maximum, varargs = counts
     if count < required or (count > maximum and not varargs):
         expected = f"{required}" if required == maximum else f"{required} to {maximum}"
         raise ConfigurationError(f"{what} takes {expected} argument(s), got {count}")
+
+
+def describe_callable(fn: object) -> str:
+    """A readable name for a function, method, class or callable object."""
+    name = getattr(fn, "__qualname__", None)
+    if isinstance(name, str):
+        return name
+    return f"{type(fn).__qualname__} object"
 
 
 @dataclass(eq=False)
@@ -68,6 +90,8 @@ class ActivityDefinition:
 
     name: str
     fn: Callable[..., Any]
+    """What is called: the decorated function, or the bound method or callable object
+    it was registered as (see :func:`get_activity_definition`)."""
     is_async: bool
     dynamic: bool = False
     at_most_once: bool = False
@@ -79,11 +103,36 @@ class ActivityDefinition:
             return (), None
         return _hints(self.fn, skip_self=False)
 
+    @cached_property
+    def param_counts(self) -> tuple[int, int, bool]:
+        """(required, maximum, has *args) positional parameters of a call."""
+        return _param_count(self.fn, skip_self=False)
+
+    @property
+    def unbound_method(self) -> bool:
+        """Whether ``fn`` is a method taken from its class, not from an instance (its
+        ``self`` would be missing at every call)."""
+        fn = self.fn
+        if not inspect.isfunction(fn) or "." not in fn.__qualname__.replace("<locals>.", ""):
+            return False
+        params = list(inspect.signature(fn).parameters)
+        return bool(params) and params[0] == "self"
+
 
 def get_activity_definition(fn: object) -> ActivityDefinition | None:
-    """The definition attached to an ``@activity.defn`` function, if any."""
+    """The definition of an ``@activity.defn`` function, method or class, bound to
+    ``fn`` itself: registering ``service.fetch`` (a bound method) or an instance of a
+    decorated callable class calls *that* object, so it keeps its ``self``."""
     defn = getattr(fn, ACTIVITY_ATTR, None)
-    return defn if isinstance(defn, ActivityDefinition) else None
+    if not isinstance(defn, ActivityDefinition):
+        # A class whose __call__ (rather than the class) was decorated, or an instance.
+        owner = fn if isinstance(fn, type) else type(fn)
+        defn = getattr(getattr(owner, "__call__", None), ACTIVITY_ATTR, None)  # noqa: B004
+        if not isinstance(defn, ActivityDefinition):
+            return None
+    if defn.fn is fn:
+        return defn
+    return dataclasses.replace(defn, fn=fn)
 
 
 @dataclass(eq=False)

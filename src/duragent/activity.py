@@ -60,10 +60,24 @@ class ActivityContext:
     ) -> None:
         self.info = info
         self._heartbeat = heartbeat
-        self.cancel_requested = False
+        self._cancel_requested = False
+        self.on_cancel: Callable[[], None] | None = None
+        """Called when cancellation is requested (a process-pool attempt passes it on to
+        its process)."""
         self.store = store
         """The worker's store, for integrations that record facts (the usage ledger)."""
         self.worker_id = worker_id
+
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether cancellation of the attempt was requested."""
+        return self._cancel_requested
+
+    @cancel_requested.setter
+    def cancel_requested(self, value: bool) -> None:
+        self._cancel_requested = value
+        if value and self.on_cancel is not None:
+            self.on_cancel()
 
     def heartbeat(self, details: tuple[Any, ...]) -> None:
         self._heartbeat(details)
@@ -104,6 +118,12 @@ def defn(
 ) -> F | Callable[[F], F]:
     """Mark a function (sync or async) as an activity.
 
+    Methods work too: decorate the method, and register it bound to an instance that holds
+    what it needs (``Worker(activities=[service.fetch])``, called from workflows with
+    ``workflow.execute_activity_method(Service.fetch, ...)``). So do callable classes:
+    decorate the class (or its ``__call__``), register an instance, and call it with
+    ``workflow.execute_activity_class(MyActivity, ...)``.
+
     Args:
         name: Activity type name; defaults to the function name.
         dynamic: Make this the worker's catch-all activity: it receives every activity
@@ -120,12 +140,15 @@ def defn(
             raise ConfigurationError(f"@activity.defn must decorate a function, not {f!r}")
         if dynamic and name:
             raise ConfigurationError("a dynamic activity has no name")
-        is_async = inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(type(f).__call__)
+        target: Any = f
+        call = target.__call__ if isinstance(target, type) else type(target).__call__
+        is_async = inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(call)
+        default_name = getattr(f, "__name__", None) or type(f).__name__
         setattr(
             f,
             ACTIVITY_ATTR,
             ActivityDefinition(
-                name="" if dynamic else (name or f.__name__),
+                name="" if dynamic else (name or default_name),
                 fn=f,
                 is_async=is_async,
                 dynamic=dynamic,

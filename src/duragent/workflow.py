@@ -58,6 +58,8 @@ __all__ = [
     "defn",
     "deprecate_patch",
     "execute_activity",
+    "execute_activity_class",
+    "execute_activity_method",
     "execute_child_workflow",
     "get_external_workflow_handle",
     "in_workflow",
@@ -75,6 +77,8 @@ __all__ = [
     "signal",
     "sleep",
     "start_activity",
+    "start_activity_class",
+    "start_activity_method",
     "start_child_workflow",
     "update",
     "uuid4",
@@ -317,7 +321,8 @@ async def execute_activity(
     """Run an activity and return its result.
 
     Args:
-        activity: An ``@activity.defn`` function, or an activity type name.
+        activity: An ``@activity.defn`` function, method (``Service.fetch``) or callable
+            class, or an activity type name.
         arg: The single argument (or use ``args=[...]`` for several).
         task_queue: Task queue of the activity; defaults to the workflow's.
         start_to_close_timeout: Limit on one attempt. One of this and
@@ -348,6 +353,24 @@ async def execute_activity(
         result_type=result_type,
         summary=summary,
     )
+
+
+start_activity_method = start_activity
+"""Start an activity that is a method (``Service.fetch``); the worker calls it on the
+instance it registered (``Worker(activities=[service.fetch])``). Same as
+:func:`start_activity`; the name matches temporalio's."""
+
+execute_activity_method = execute_activity
+"""Run an activity that is a method (``Service.fetch``) and return its result. Same as
+:func:`execute_activity`; the name matches temporalio's."""
+
+start_activity_class = start_activity
+"""Start an activity that is a callable class (pass the class; the worker calls the
+instance it registered). Same as :func:`start_activity`."""
+
+execute_activity_class = execute_activity
+"""Run an activity that is a callable class and return its result. Same as
+:func:`execute_activity`."""
 
 
 def patched(patch_id: str) -> bool:
