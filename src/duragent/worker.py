@@ -24,10 +24,20 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Final
 
-from ._definitions import ActivityDefinition, collect_workflows, get_activity_definition
+from ._definitions import (
+    ActivityDefinition,
+    collect_workflows,
+    describe_callable,
+    get_activity_definition,
+)
 from ._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
 from ._worker.activities import ActivityRunner
 from ._worker.cache import RunCache
+from ._worker.process_pool import (
+    SharedStateManager,
+    check_picklable,
+    is_process_pool,
+)
 from ._worker.watchdog import Watchdog
 from ._worker.workflow_tasks import EagerSlots, WorkflowTaskProcessor
 from .client import Client
@@ -35,7 +45,7 @@ from .errors import ConfigurationError, StoreError
 from .store.base import WorkerRegistration, WorkflowTask
 from .store.liveness import process_start_marker, this_host
 
-__all__ = ["Worker"]
+__all__ = ["SharedStateManager", "Worker"]
 
 log = logging.getLogger("duragent.worker")
 
@@ -58,7 +68,13 @@ class Worker:
         max_cached_workflows: Workflow instances kept in memory; others are evicted and
             rebuilt by replay when they have work, so waiting workflows cost no memory.
         activity_executor: Runs sync activities; defaults to a thread pool of
-            ``max_concurrent_activities`` threads.
+            ``max_concurrent_activities`` threads. A ``ProcessPoolExecutor`` works too
+            (for CPU-bound activities): each sync activity must then be picklable
+            (checked here), and heartbeats and cancellation cross the process boundary
+            through ``shared_state_manager``.
+        shared_state_manager: For a process-pool executor: the
+            :class:`SharedStateManager` that relays heartbeats and cancellation
+            (default: one on a ``multiprocessing.Manager()`` this worker starts and stops).
         graceful_shutdown_timeout: How long shutdown lets running activities finish before
             cancelling them and handing their tasks back (retried at once elsewhere).
         identity: Worker id recorded in history; defaults to host, pid and a random suffix.
@@ -80,6 +96,7 @@ class Worker:
         max_concurrent_activities: int = 100,
         max_cached_workflows: int = 1000,
         activity_executor: Executor | None = None,
+        shared_state_manager: SharedStateManager | None = None,
         graceful_shutdown_timeout: timedelta = timedelta(0),
         identity: str | None = None,
         plugins: Sequence[Any] = (),
@@ -117,6 +134,12 @@ class Worker:
         self._executor = activity_executor or ThreadPoolExecutor(
             max_workers=max_concurrent_activities, thread_name_prefix="duragent-activity"
         )
+        self._process_pool = is_process_pool(self._executor)
+        if self._process_pool:
+            for defn in (*self._activity_defs.values(), self._dynamic):
+                if defn is not None and not defn.is_async:
+                    check_picklable(defn)
+        self._shared_state = shared_state_manager
         self.cache = RunCache(max_cached_workflows)
         self._watchdog = Watchdog(_describe_task)
         store = client.store
@@ -169,14 +192,21 @@ class Worker:
             defn = get_activity_definition(fn)
             if defn is None:
                 raise ConfigurationError(
-                    f"{getattr(fn, '__qualname__', fn)!r} is not an @activity.defn function"
+                    f"{describe_callable(fn)!r} is not an @activity.defn function"
+                )
+            if defn.unbound_method or isinstance(fn, type):
+                what = "method" if defn.unbound_method else "class"
+                raise ConfigurationError(
+                    f"activity {describe_callable(fn)!r} is a {what}: register it bound to an "
+                    "instance that holds what it needs, e.g. "
+                    "Worker(activities=[MyActivities(db).fetch]) or [MyCallable(db)]"
                 )
             if defn.dynamic:
-                if dynamic is not None and dynamic is not defn:
+                if dynamic is not None and dynamic.fn != defn.fn:
                     raise ConfigurationError("a worker can have only one dynamic activity")
                 dynamic = defn
                 continue
-            if defn.name in out and out[defn.name] is not defn:
+            if defn.name in out and out[defn.name].fn != defn.fn:
                 raise ConfigurationError(f"two activities are named {defn.name!r}")
             out[defn.name] = defn
         return out, dynamic
@@ -213,6 +243,10 @@ class Worker:
         store.enable_remote_wakeups()
         store.notifier.attach_loop(asyncio.get_running_loop())
         self._activities.bind_loop()
+        if self._process_pool and self._activities.shared is None:
+            if self._shared_state is None:
+                self._shared_state = await asyncio.to_thread(SharedStateManager.create_owned)
+            self._activities.shared = self._shared_state
         store.reclaim_dead_workers(now)
         store.housekeeping(now, self.worker_id)
         loop = asyncio.get_running_loop()
@@ -249,6 +283,11 @@ class Worker:
                 await task
         self._tasks.clear()
         await self._activities.shutdown(self._grace)
+        if self._process_pool and self._shared_state is not None:
+            await asyncio.to_thread(self._shared_state.close)
+            if self._shared_state.owned:
+                self._shared_state = None
+                self._activities.shared = None
         self._watchdog.stop()
         self.cache.clear()
         store = self.client.store
@@ -340,7 +379,7 @@ class Worker:
         clock = self.client.clock
         runner = self._activities
         topics = [f"act:{self.task_queue}"]
-        while True:
+        while not runner.executor_broken:
             if runner.free_slots() <= 0:
                 runner.slot_freed.clear()
                 await runner.slot_freed.wait()

@@ -9,7 +9,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import BrokenExecutor, Executor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from ..serde import DataConverter
 from ..store.base import ActivityTask, WorkflowTask
 from ..store.sqlite import SqliteStore
 from .faults import crash_point
+from .process_pool import ChildFailedError, SharedStateManager, call_in_pool
 
 log = logging.getLogger("duragent.worker")
 
@@ -50,6 +51,8 @@ class _Attempt:
         self.last_flush = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.timed_out = False
+        self.error: BaseException | None = None
+        """What the attempt raised, for the log."""
 
 
 class ActivityRunner:
@@ -65,6 +68,7 @@ class ActivityRunner:
         activities: dict[str, ActivityDefinition],
         dynamic: ActivityDefinition | None,
         executor: Executor,
+        shared: SharedStateManager | None = None,
         max_concurrent: int,
         claim_workflow_for: tuple[str, str, Sequence[str]] | None,
         process_workflow_task: Callable[[WorkflowTask], None],
@@ -78,6 +82,10 @@ class ActivityRunner:
         self.activities = activities
         self.dynamic = dynamic
         self.executor = executor
+        self.shared = shared
+        """Set when sync activities run in a process pool: carries heartbeats and
+        cancellation across the process boundary."""
+        self.executor_broken = False
         self.max_concurrent = max_concurrent
         self.claim_workflow_for = claim_workflow_for
         self.process_workflow_task = process_workflow_task
@@ -222,9 +230,7 @@ class ActivityRunner:
             if defn.dynamic:
                 args: list[Any] = [self.converter.decode_all(task.input, (), what="argument")]
             else:
-                check_arg_count(
-                    defn.fn, len(task.input), skip_self=False, what=f"activity {defn.name!r}"
-                )
+                check_arg_count(defn.param_counts, len(task.input), what=f"activity {defn.name!r}")
                 args = self.converter.decode_all(
                     task.input, defn.hints[0], what=f"argument of activity {defn.name!r}"
                 )
@@ -235,11 +241,22 @@ class ActivityRunner:
         try:
             if defn.is_async:
                 result = await defn.fn(*args)
+            elif self.shared is not None:
+                result = await self._call_in_pool(attempt, defn, args)
             else:
                 ctx = contextvars.copy_context()
                 result = await asyncio.get_running_loop().run_in_executor(
                     self.executor, functools.partial(ctx.run, defn.fn, *args)
                 )
+        except ChildFailedError as err:
+            attempt.error = err
+            cancelled = err.failure.kind == FailureKind.CANCELLED
+            if cancelled and attempt.context.cancel_requested:
+                return "cancelled", err.failure
+            return "failed", err.failure
+        except ConfigurationError as err:  # cannot cross the process boundary
+            attempt.error = err
+            return "failed", self._non_retryable(err)
         except asyncio.CancelledError:
             if self.shutting_down:
                 self._release(task)
@@ -262,10 +279,12 @@ class ActivityRunner:
         except CancelledError as err:
             if attempt.context.cancel_requested:
                 return "cancelled", failure_from_exception(err, self.converter)
+            attempt.error = err
             return "failed", failure_from_exception(err, self.converter)
         except BaseException as err:
             if isinstance(err, KeyboardInterrupt | SystemExit):
                 raise
+            attempt.error = err
             return "failed", failure_from_exception(err, self.converter)
         finally:
             current_context.reset(token)
@@ -274,6 +293,33 @@ class ActivityRunner:
         except SerializationError as err:
             return "failed", self._non_retryable(err)
         return "ok", payload
+
+    async def _call_in_pool(
+        self, attempt: _Attempt, defn: ActivityDefinition, args: list[Any]
+    ) -> Any:
+        assert self.shared is not None
+        task = attempt.task
+        in_flight_key = (task.task_id, task.lease)
+        try:
+            return await call_in_pool(
+                self.executor,
+                self.shared,
+                defn,
+                args,
+                attempt.context,
+                f"{self.worker_id}:{task.task_id}:{task.lease}",
+                lambda details: self._heartbeat(in_flight_key, details),
+            )
+        except BrokenExecutor:
+            # Every later attempt would fail the same way: stop taking activity tasks here
+            # (other workers take them), as temporalio fails its worker.
+            self.executor_broken = True
+            log.error(
+                "the activity process pool is broken (a pool process died while running "
+                "%s); this worker takes no more activity tasks",
+                task.activity_type,
+            )
+            raise
 
     def _non_retryable(self, err: BaseException) -> Failure:
         failure = failure_from_exception(err, self.converter)
