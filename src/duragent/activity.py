@@ -10,6 +10,7 @@ that deduplicate, or declare the activity ``at_most_once``.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any, TypeVar, overload
 from ._definitions import ACTIVITY_ATTR, ActivityDefinition
 from .errors import ConfigurationError
 
-__all__ = ["Info", "defn", "heartbeat", "in_activity", "info", "is_cancelled"]
+__all__ = ["Info", "defn", "heartbeat", "in_activity", "info", "is_cancelled", "logger"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -201,3 +202,42 @@ def _in_event_loop() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def logger_details(info: Info) -> dict[str, Any]:
+    """The facts about an attempt that its log records carry."""
+    return {
+        "activity_id": info.activity_id,
+        "activity_type": info.activity_type,
+        "attempt": info.attempt,
+        "workflow_id": info.workflow_id,
+        "workflow_run_id": info.workflow_run_id,
+        "workflow_type": info.workflow_type,
+        "task_queue": info.task_queue,
+    }
+
+
+class _ActivityLogger(logging.LoggerAdapter[logging.Logger]):
+    """Tags records with the running activity: the message names it, and
+    ``record.duragent_activity`` holds its details (for structured log handlers)."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        ctx = current_context.get()
+        if ctx is not None:
+            info = ctx.info
+            msg = (
+                f"{msg} [{info.activity_type} attempt {info.attempt}, "
+                f"{info.workflow_type} {info.workflow_id}]"
+            )
+            extra = kwargs.get("extra")
+            kwargs["extra"] = {
+                **(extra or {}),
+                "duragent_activity": logger_details(info),
+            }
+        return msg, kwargs
+
+
+logger = _ActivityLogger(logging.getLogger("duragent.activity"), {})
+"""A logger for activity code: each record names the activity, its attempt and its
+workflow (also in ``record.duragent_activity``). Configure it as ``duragent.activity``
+with the standard ``logging`` module; the worker logs failed attempts there too."""

@@ -54,6 +54,7 @@ __all__ = [
     "NondeterminismError",
     "PayloadTooLargeError",
     "QueryError",
+    "RetryState",
     "SerializationError",
     "StoreCorruptError",
     "StoreError",
@@ -141,6 +142,19 @@ class CancelledError(FailureError):
 
 class TerminatedError(FailureError):
     """The workflow was terminated; no code ran after the request."""
+
+
+class RetryState:
+    """Why an activity stopped being retried (string constants, as recorded in history;
+    the names of temporalio's ``RetryState``)."""
+
+    IN_PROGRESS = "IN_PROGRESS"
+    NON_RETRYABLE_FAILURE = "NON_RETRYABLE_FAILURE"
+    TIMEOUT = "TIMEOUT"
+    MAXIMUM_ATTEMPTS_REACHED = "MAXIMUM_ATTEMPTS_REACHED"
+    RETRY_POLICY_NOT_SET = "RETRY_POLICY_NOT_SET"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
 
 
 class TimeoutType:

@@ -83,7 +83,15 @@ PUBLIC = {
         "uuid4",
         "wait_condition",
     ],
-    "duragent.activity": ["Info", "defn", "heartbeat", "in_activity", "info", "is_cancelled"],
+    "duragent.activity": [
+        "Info",
+        "defn",
+        "heartbeat",
+        "in_activity",
+        "info",
+        "is_cancelled",
+        "logger",
+    ],
     "duragent.testing": [
         "ReplayResult",
         "ReplayResults",

@@ -27,6 +27,7 @@ from ..errors import (
 from ..serde import DataConverter
 from ..store.base import ActivityTask, WorkflowTask
 from ..store.sqlite import SqliteStore
+from .attempt_log import log_failed_attempt
 from .faults import crash_point
 from .process_pool import ChildFailedError, SharedStateManager, call_in_pool
 
@@ -203,7 +204,9 @@ class ActivityRunner:
                     task, value, now, worker=self.worker_id, cancelled=True
                 )
             else:
-                self.store.fail_activity_task(task, value, now, worker=self.worker_id)
+                decision = self.store.fail_activity_task(task, value, now, worker=self.worker_id)
+                if decision is not None:
+                    log_failed_attempt(attempt.context.info, value, attempt.error, decision, now)
         except StoreError:
             log.exception(
                 "could not record the outcome of activity %s (run %s)",
@@ -248,8 +251,7 @@ class ActivityRunner:
                 result = await asyncio.get_running_loop().run_in_executor(
                     self.executor, functools.partial(ctx.run, defn.fn, *args)
                 )
-        except ChildFailedError as err:
-            attempt.error = err
+        except ChildFailedError as err:  # its traceback is the child's, in the failure
             cancelled = err.failure.kind == FailureKind.CANCELLED
             if cancelled and attempt.context.cancel_requested:
                 return "cancelled", err.failure

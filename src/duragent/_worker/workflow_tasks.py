@@ -24,6 +24,7 @@ from ..errors import NondeterminismError, QueryError, StoreError, UpdateRejected
 from ..serde import DataConverter, Payload
 from ..store.base import ActivityTask, QueryTask, TaskCompletion, WorkflowTask
 from ..store.sqlite import SqliteStore
+from .attempt_log import error_extra
 from .cache import RunCache
 from .faults import armed, crash_point
 
@@ -246,11 +247,15 @@ class WorkflowTaskProcessor:
                 stack_trace=failure.stack_trace,
             )
         log.warning(
-            "workflow task of %s (%s) failed (attempt %d): %s",
+            "Failed workflow task of %s %s (run %s), attempt %d; the run stays open and the "
+            "task is retried: %s",
+            task.workflow_type,
             task.workflow_id,
             task.run_id,
             task.attempt + 1,
             failure.describe(),
+            exc_info=err if err.__traceback__ is not None else None,
+            extra=error_extra("WorkflowTaskFailure"),
         )
         try:
             self.store.fail_workflow_task(task, failure, self.clock.now_ms())

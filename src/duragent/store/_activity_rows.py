@@ -16,11 +16,11 @@ from typing import Any, Final
 
 from .._engine import events as ev
 from .._engine.failure import Failure, FailureKind
-from ..errors import TimeoutType
+from ..errors import RetryState, TimeoutType
 from ..retry import RetryPolicy
 from ..serde import Payload
 from ._tx import RunRow, Tx, dumps
-from .base import ActivityTask, RunStatus
+from .base import ActivityTask, RetryDecision, RunStatus
 
 DEFAULT_RETRY_POLICY: Final = RetryPolicy()
 INTERRUPTED_TYPE: Final = "ActivityAttemptInterrupted"
@@ -270,19 +270,26 @@ def fail_attempt(
     worker: str | None,
     outcome: str,
     immediate_retry: bool = False,
-) -> None:
+) -> RetryDecision:
     """An attempt failed (error, timeout or interruption): retry it or fail the activity."""
     policy = policy or DEFAULT_RETRY_POLICY
     retry = policy.should_retry(attempt, failure.type, failure.non_retryable)
+    state = RetryState.IN_PROGRESS
+    if not retry:
+        state = (
+            RetryState.NON_RETRYABLE_FAILURE
+            if failure.non_retryable or failure.type in policy.non_retryable_error_types
+            else RetryState.MAXIMUM_ATTEMPTS_REACHED
+        )
     if failure.kind == FailureKind.TIMEOUT and failure.type == TimeoutType.SCHEDULE_TO_CLOSE:
-        retry = False
+        retry, state = False, RetryState.TIMEOUT
     delay = 0 if immediate_retry else policy.backoff_ms(attempt)
     if failure.retry_after_ms is not None:
         delay = max(delay, failure.retry_after_ms)
     next_at = tx.now + delay
     timed_out = False
     if retry and deadline is not None and next_at >= deadline:
-        retry, timed_out = False, True
+        retry, timed_out, state = False, True, RetryState.TIMEOUT
     tx.log_attempt(run_id, seq, attempt, started_at, worker, outcome, dumps(failure.to_dict()))
     if retry:
         tx.c.execute(
@@ -295,11 +302,12 @@ def fail_attempt(
             tx.topics.add(f"act:{row[0]}")
         if delay > 0:
             tx.topics.add("timer")
-        return
+        return RetryDecision(next_at, state)
+    decision = RetryDecision(None, state)
     tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task_id,))
     run = tx.run(run_id)
     if run is None or run.status != RunStatus.RUNNING:
-        return
+        return decision
     if timed_out:
         final = Failure(
             message="activity ran out of its schedule-to-close time before it could be retried",
@@ -333,10 +341,11 @@ def fail_attempt(
                 worker=worker or "",
             ),
         )
+    return decision
 
 
-def fail(tx: Tx, task: ActivityTask, failure: Failure, worker: str) -> None:
-    fail_attempt(
+def fail(tx: Tx, task: ActivityTask, failure: Failure, worker: str) -> RetryDecision:
+    return fail_attempt(
         tx,
         task_id=task.task_id,
         run_id=task.run_id,

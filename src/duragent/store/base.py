@@ -91,6 +91,16 @@ class UpdateOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """What became of a failed activity attempt."""
+
+    next_attempt_at: int | None
+    """When the next attempt may start (ms since the epoch); None: not retried."""
+    retry_state: str
+    """A ``RetryState`` constant: ``IN_PROGRESS`` when retried, else why not."""
+
+
+@dataclass(frozen=True, slots=True)
 class StartResult:
     run_id: str
     started: bool
@@ -292,7 +302,7 @@ class Store(Protocol):
         *,
         worker: str,
         cancelled: bool = False,
-    ) -> None: ...
+    ) -> RetryDecision | None: ...
     def heartbeat_activity_task(
         self, task: ActivityTask, details: tuple[Payload, ...], now: int
     ) -> bool: ...

@@ -33,6 +33,7 @@ from .base import (
     ActivityTask,
     CompletionOutcome,
     IdConflictPolicy,
+    RetryDecision,
     RunRecord,
     StartRequest,
     StartResult,
@@ -311,14 +312,16 @@ class SqliteStore(MaintenanceOps, InboxOps, SqliteConnection):
         *,
         worker: str,
         cancelled: bool = False,
-    ) -> None:
+    ) -> RetryDecision | None:
+        """Record a failed (or cancelled) attempt; returns what became of the activity
+        (None when the attempt was no longer current, or was cancelled)."""
         with self._write(now) as tx:
             if not activities.is_current(tx, task):
-                return
+                return None
             if cancelled:
                 activities.cancelled(tx, task, worker)
-            else:
-                activities.fail(tx, task, failure, worker)
+                return None
+            return activities.fail(tx, task, failure, worker)
 
     def release_activity_task(self, task: ActivityTask, now: int, *, worker: str) -> None:
         """Give an attempt back unfinished (worker shutdown): it is retried at once."""
