@@ -8,6 +8,7 @@ Temporal-backed runtime or a test double can be another, and workflow code does 
 from __future__ import annotations
 
 import random as _random
+import sys
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,6 +16,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from .retry import RetryPolicy
@@ -124,13 +127,35 @@ def runtime() -> WorkflowRuntime:
     """The runtime of the workflow code that is running, or a clear error outside one."""
     rt = current_runtime.get()
     if rt is None:
-        from .errors import ConfigurationError
-
-        raise ConfigurationError(
-            "not in workflow code: duragent.workflow functions can only be called from "
-            "inside a @workflow.defn class run by a worker or replayer"
-        )
+        raise NotInWorkflowError(sys._getframe(1).f_code.co_name)  # pyright: ignore[reportPrivateUsage]
     return rt
+
+
+class NotInWorkflowError(ConfigurationError):
+    """A ``duragent.workflow`` function was called outside workflow code."""
+
+    def __init__(self, function: str) -> None:
+        from .activity import current_context
+
+        self.function = function
+        """The workflow function that was called (``random``, ``now``, ...)."""
+        activity = current_context.get()
+        self.activity_type = activity.info.activity_type if activity is not None else None
+        """The activity that called it, if an activity did."""
+        call = f"duragent.workflow.{function}()"
+        if self.activity_type is not None:
+            message = (
+                f"{call} was called from activity code (activity {self.activity_type!r}), "
+                "which is not workflow code: workflow functions work only inside a "
+                "@workflow.defn class. Call it in the workflow and pass the value to the "
+                "activity"
+            )
+        else:
+            message = (
+                f"not in workflow code: {call} can only be called from inside a "
+                "@workflow.defn class run by a worker or replayer"
+            )
+        super().__init__(message)
 
 
 def in_workflow() -> bool:

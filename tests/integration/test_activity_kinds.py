@@ -9,7 +9,15 @@ from datetime import timedelta
 
 import pytest
 
-from duragent import Client, ConfigurationError, Worker, activity, workflow
+from duragent import (
+    ActivityError,
+    Client,
+    ConfigurationError,
+    RetryPolicy,
+    Worker,
+    activity,
+    workflow,
+)
 
 T = timedelta(seconds=10)
 
@@ -94,3 +102,38 @@ def test_a_method_taken_from_its_class_is_refused_with_the_fix(client: Client) -
 def test_two_instances_of_one_method_cannot_share_a_name(client: Client) -> None:
     with pytest.raises(ConfigurationError, match="two activities are named 'greet'"):
         Worker(client, task_queue="q", activities=[Greeter("a").greet, Greeter("b").greet])
+
+
+@activity.defn
+async def reads_workflow_time() -> str:
+    return workflow.now().isoformat()
+
+
+@workflow.defn
+class CallsIt:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.execute_activity(
+                reads_workflow_time,
+                start_to_close_timeout=T,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except ActivityError as err:
+            return str(err.cause)
+        return "no error"
+
+
+async def test_an_activity_calling_a_workflow_function_is_told_where_it_is(
+    client: Client,
+) -> None:
+    async with Worker(
+        client, task_queue="wf-fn", workflows=[CallsIt], activities=[reads_workflow_time]
+    ):
+        message = await client.execute_workflow(CallsIt.run, id="m-2", task_queue="wf-fn")
+    assert message == (
+        "duragent.workflow.now() was called from activity code (activity "
+        "'reads_workflow_time'), which is not workflow code: workflow functions work only "
+        "inside a @workflow.defn class. Call it in the workflow and pass the value to the "
+        "activity"
+    )

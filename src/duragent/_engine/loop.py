@@ -28,6 +28,13 @@ _NOT_ALLOWED = (
 )
 
 
+run_blocking_inline: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "duragent_run_blocking_inline", default=False
+)
+"""Set by code that is declared deterministic (a tool run in the workflow): a sync call it
+hands to ``asyncio.to_thread`` runs inline instead of being refused."""
+
+
 class TimerSink(Protocol):
     """Receives timer requests from the loop (implemented by the workflow instance)."""
 
@@ -255,7 +262,16 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
     # -- everything that would do I/O or block is refused ------------------------------------
 
     def run_in_executor(self, executor: Any, func: Any, *args: Any) -> Any:
-        raise ConfigurationError(f"run_in_executor (asyncio.to_thread) {_NOT_ALLOWED}")
+        if not run_blocking_inline.get():
+            raise ConfigurationError(f"run_in_executor (asyncio.to_thread) {_NOT_ALLOWED}")
+        # Code declared deterministic (an in-workflow tool) whose library hands a sync
+        # function to a thread: run it here, now, on the workflow's thread.
+        future = self.create_future()
+        try:
+            future.set_result(func(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
 
     def run_forever(self) -> None:
         raise ConfigurationError(f"run_forever {_NOT_ALLOWED}")

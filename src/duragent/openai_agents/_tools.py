@@ -27,7 +27,8 @@ from agents.tool_context import ToolContext
 
 from .. import activity, workflow
 from .._definitions import get_activity_definition
-from .._runtime import in_workflow
+from .._engine.loop import run_blocking_inline
+from .._runtime import NotInWorkflowError, in_workflow
 from ..errors import ActivityError, ApplicationError, ConfigurationError, SerializationError
 from ..retry import RetryPolicy
 from ._imports import import_path, path_of
@@ -39,6 +40,7 @@ from ._tool_context import changes as context_changes
 from ._tool_context import rebuild as rebuild_context
 
 INTERRUPTED: Final = "ActivityAttemptInterrupted"
+NOT_WORKFLOW_CODE: Final = "ToolIsNotWorkflowCode"
 _OPTIONS_ATTR: Final = "_duragent_tool_options"
 
 
@@ -55,6 +57,10 @@ class ToolOptions:
             the run fails (``"fail"``).
         on_interrupted: What an interrupted at-most-once call does.
         task_queue: Run the tool on another queue.
+        in_workflow: Run the tool's function inside the workflow instead of as an
+            activity: for deterministic tools that use workflow functions
+            (``workflow.random()``, ``workflow.now()``, signalling a child) and do no I/O.
+            Nothing is journaled for the call itself; replay runs it again.
     """
 
     start_to_close_timeout: timedelta = timedelta(minutes=5)
@@ -66,6 +72,7 @@ class ToolOptions:
     at_most_once: bool = False
     on_interrupted: str = "tell_model"
     task_queue: str | None = None
+    in_workflow: bool = False
 
 
 def durable_tool(
@@ -76,12 +83,20 @@ def durable_tool(
     at_most_once: bool | None = None,
     on_interrupted: str | None = None,
     task_queue: str | None = None,
+    in_workflow: bool | None = None,
 ) -> FunctionTool:
-    """Set how ``tool`` runs as an activity (defaults: the plugin's tool options).
+    """Set how ``tool`` runs as an activity (defaults: the plugin's tool options), or
+    with ``in_workflow=True`` that it runs inside the workflow instead.
 
     Returns the same tool, for use as a decorator-style call::
 
         send_payment = durable_tool(function_tool(send_payment), at_most_once=True)
+        roll_dice = durable_tool(function_tool(roll_dice), in_workflow=True)
+
+    A tool that runs in the workflow is workflow code: it must be deterministic (use
+    ``workflow.random()``, ``workflow.now()``, ``workflow.uuid4()``) and do no I/O; it may
+    call any ``duragent.workflow`` function, e.g. signal another workflow or start an
+    activity itself.
     """
     changes = {
         k: v
@@ -91,11 +106,18 @@ def durable_tool(
             "at_most_once": at_most_once,
             "on_interrupted": on_interrupted,
             "task_queue": task_queue,
+            "in_workflow": in_workflow,
         }.items()
         if v is not None
     }
     if changes.get("on_interrupted", "tell_model") not in ("tell_model", "fail"):
         raise ConfigurationError("on_interrupted must be 'tell_model' or 'fail'")
+    if in_workflow and len(changes) > 1:
+        others = ", ".join(sorted(k for k in changes if k != "in_workflow"))
+        raise ConfigurationError(
+            f"durable_tool({tool.name!r}, in_workflow=True) runs the tool inside the workflow, "
+            f"not as an activity, so activity options ({others}) do not apply"
+        )
     setattr(tool, _OPTIONS_ATTR, changes)
     return tool
 
@@ -161,6 +183,12 @@ class DurableInvoke:
         if not in_workflow():
             return await self.original(ctx, input)
         options = self.options()
+        if options.in_workflow:
+            token = run_blocking_inline.set(True)  # the SDK runs sync tools in a thread
+            try:
+                return await self.original(ctx, input)
+            finally:
+                run_blocking_inline.reset(token)
         call_id = str(getattr(ctx, "tool_call_id", "") or "")
         agent = getattr(getattr(ctx, "agent", None), "name", "") or ""
         request = ToolCallRequest(
@@ -179,6 +207,10 @@ class DurableInvoke:
                 and options.on_interrupted == "tell_model"
             ):
                 return interrupted_message(self.tool.name)
+            if isinstance(cause, ApplicationError) and cause.type == NOT_WORKFLOW_CODE:
+                # The SDK would tell the model only "An error occurred"; this one says
+                # what is wrong and how to fix it (it is also logged and in history).
+                return cause.message
             raise
         if outcome.context is not None:
             apply_context(ctx.context, outcome.context)
@@ -299,7 +331,17 @@ async def invoke_tool(request: ToolCallRequest, context: ToolRunContext | None =
         tool_call_id=request.call_id,
         tool_arguments=request.arguments,
     )
-    output = _jsonable(await impl(ctx, request.arguments))
+    try:
+        output = _jsonable(await impl(ctx, request.arguments))
+    except NotInWorkflowError as err:
+        raise ApplicationError(
+            f"tool {request.name!r} called duragent.workflow.{err.function}(), but the tool "
+            "runs as an activity (every tool does by default), which is not workflow code. "
+            "If the tool is deterministic and needs workflow functions, run it inside the "
+            f"workflow: durable_tool({request.name}, in_workflow=True)",
+            type=NOT_WORKFLOW_CODE,
+            non_retryable=True,
+        ) from err
     if context is None:
         return output
     return ToolCallOutcome(output=output, context=context_changes(context, ctx.context))
