@@ -54,23 +54,19 @@ class Roll:
         return str((await Runner.run(AGENTS[agent], "roll")).final_output)
 
 
-def _tool_outputs(history: Any) -> list[str]:
+def _tool_outputs(history: Any, agent: str) -> list[str]:
     """What the model was told each tool call returned (from the last model call's input)."""
     model_calls = [
-        e for e in history.events if e.TYPE == "ActivityTaskScheduled" and e.summary == "dice"
-    ] or [
         e
         for e in history.events
-        if e.TYPE == "ActivityTaskScheduled" and e.summary == "dice-activity"
+        if isinstance(e, events.ActivityTaskScheduled) and e.summary == agent
     ]
     request = model_calls[-1].input[0].to_json_value()
     return [i["output"] for i in request["input"] if i.get("type") == "function_call_output"]
 
 
-@pytest.mark.parametrize("cached", [1000, 0], ids=["cached", "replay-every-task"])
-async def test_an_in_workflow_tool_runs_in_the_workflow_and_replays(
-    client: Client, cached: int
-) -> None:
+async def _roll(client: Client, agent: str, wf_id: str, cached: int = 1000) -> Any:
+    """Run the agent; returns the run's history."""
     provider = ScriptedModelProvider(SCRIPTS)
     async with Worker(
         client,
@@ -79,28 +75,26 @@ async def test_an_in_workflow_tool_runs_in_the_workflow_and_replays(
         max_cached_workflows=cached,
         plugins=[OpenAIAgentsPlugin(model_provider=provider)],
     ):
-        assert await client.execute_workflow(Roll.run, "dice", id="r-1", task_queue=Q) == "done"
-    history = await client.get_workflow_handle("r-1").fetch_history()
+        assert await client.execute_workflow(Roll.run, agent, id=wf_id, task_queue=Q) == "done"
+    return await client.get_workflow_handle(wf_id).fetch_history()
+
+
+@pytest.mark.parametrize("cached", [1000, 0], ids=["cached", "replay-every-task"])
+async def test_an_in_workflow_tool_runs_in_the_workflow_and_replays(
+    client: Client, cached: int
+) -> None:
+    history = await _roll(client, "dice", "r-1", cached)
     scheduled = [e.summary for e in history.events if isinstance(e, events.ActivityTaskScheduled)]
     assert scheduled == ["dice", "dice"]  # two model calls; the tool was no activity
-    (output,) = _tool_outputs(history)
+    (output,) = _tool_outputs(history, "dice")
     assert output.startswith("rolled ") and int(output.split()[1]) in range(1, 7)
 
 
 async def test_a_tool_run_as_an_activity_that_needs_workflow_code_names_the_opt_in(
     client: Client,
 ) -> None:
-    provider = ScriptedModelProvider(SCRIPTS)
-    async with Worker(
-        client,
-        task_queue=Q,
-        workflows=[Roll],
-        plugins=[OpenAIAgentsPlugin(model_provider=provider)],
-    ):
-        result = await client.execute_workflow(Roll.run, "dice-activity", id="r-2", task_queue=Q)
-    assert result == "done"
-    history = await client.get_workflow_handle("r-2").fetch_history()
-    (output,) = _tool_outputs(history)
+    history = await _roll(client, "dice-activity", "r-2")
+    (output,) = _tool_outputs(history, "dice-activity")
     assert "called duragent.workflow.random()" in output
     assert "durable_tool(roll_dice_as_activity, in_workflow=True)" in output
     failed = [e for e in history.events if isinstance(e, events.ActivityTaskFailed)]
