@@ -1,9 +1,9 @@
 """Agents and workflows whose recorded histories are the agent golden files.
 
-Frozen: ``golden/*.json`` were recorded from this code by ``make_golden.py`` and must keep
-replaying against it (and against every later version of Duragent and of the plugin). Change
-an agent, a tool or a script here and the recorded histories no longer match; add new
-scenarios instead.
+Frozen: ``golden/vN/*.json`` (one directory per agent wire format version) were recorded
+from this code by ``make_golden.py`` and must keep replaying against it (and against every
+later version of Duragent and of the plugin). Change an agent, a tool or a script here and
+the recorded histories no longer match; add new scenarios instead.
 """
 
 from __future__ import annotations

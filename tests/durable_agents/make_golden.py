@@ -1,7 +1,9 @@
-"""Record the agent golden histories in ``golden/`` (frozen histories of agent runs).
+"""Record the agent golden histories in ``golden/vN/`` (frozen histories of agent runs, N
+the agent wire format version this code writes; see ``duragent.openai_agents._wire``).
 
-Run from the repository root, only to add a scenario (never to "fix" a file that stopped
-replaying: that is the regression the files exist to catch), and commit what it writes::
+Run from the repository root, only to add a scenario or to freeze a new wire format version
+(never to "fix" a file that stopped replaying: that is the regression the files exist to
+catch), and commit what it writes::
 
     .venv/bin/python -m tests.durable_agents.make_golden [SCENARIO ...]
 
@@ -32,11 +34,12 @@ from duragent.openai_agents import (
     start_agent,
     start_chat,
 )
+from duragent.openai_agents._wire import AGENT_FORMAT_VERSION
 from duragent.testing import WorkflowEnvironment
 from duragent.testing.scripted_model import ScriptedModelProvider
 from tests.durable_agents import golden_agents as g
 
-GOLDEN_DIR = Path(__file__).parent / "golden"
+GOLDEN_DIR = Path(__file__).parent / "golden" / f"v{AGENT_FORMAT_VERSION}"
 QUEUE = g.TASK_QUEUE
 MODULE = g.__name__
 
@@ -170,7 +173,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 async def main(only: list[str]) -> None:
     """Record every scenario, or only those named."""
-    GOLDEN_DIR.mkdir(exist_ok=True)
+    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     async with await WorkflowEnvironment.start_time_skipping() as env:
         env.client.identity = "golden-client"
         async with Worker(

@@ -1,12 +1,13 @@
 """Golden histories of agent runs keep replaying against current code.
 
-``golden/`` holds histories recorded by ``make_golden.py`` from the scripted agents of
+``golden/vN/`` holds, for every version N of the agent wire format (``_wire.py`` says what
+each holds), histories recorded by ``make_golden.py`` from the scripted agents of
 ``golden_agents.py``: tools (async, sync, an activity as a tool, parallel tool calls), a
 handoff, an agent as a tool, structured output, approvals (one approved, one rejected),
 parallel agents, a run that ran out of turns, tools changing the run context, the built-in
 agent workflow (completed, and stopped by its budget) and a chat across continue-as-new.
 Replaying them catches any change to the plugin, the SDK version or the engine that would
-break agents already running.
+break agents already running. Each directory is frozen: its payloads carry its version.
 
 Replay needs what the plugin gives a worker (the durable runner, its settings, the SDK's
 exceptions as workflow failures): ``Replayer(plugins=[OpenAIAgentsPlugin()])``.
@@ -17,18 +18,33 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agents.run import AgentRunner, get_default_agent_runner, set_default_agent_runner
 from agents.tracing import get_trace_provider
 
 from duragent import NondeterminismError, WorkflowHistory
-from duragent.openai_agents import AgentWorkflow, ChatWorkflow, OpenAIAgentsPlugin
+from duragent.errors import SerializationError
+from duragent.openai_agents import (
+    MODEL_ACTIVITY,
+    TOOL_ACTIVITY,
+    AgentWorkflow,
+    ChatWorkflow,
+    OpenAIAgentsPlugin,
+)
+from duragent.openai_agents._request import ModelCallRequest, ModelCallResult
+from duragent.openai_agents._tool_context import ToolCallOutcome
+from duragent.openai_agents._tools import ToolCallRequest
+from duragent.openai_agents._wire import AGENT_FORMAT_VERSION, UNVERSIONED
+from duragent.serde import DataConverter, Payload
 from duragent.testing import Replayer
 from tests.durable_agents import golden_agents
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
-GOLDEN_FILES = sorted(GOLDEN_DIR.glob("*.json"))
+GOLDEN_FILES = sorted(GOLDEN_DIR.glob("v*/*.json"))
+VERSIONS = range(UNVERSIONED, AGENT_FORMAT_VERSION + 1)
+AGENT_ACTIVITIES = {MODEL_ACTIVITY, TOOL_ACTIVITY}
 WORKFLOWS: list[type] = [*golden_agents.WORKFLOWS, AgentWorkflow, ChatWorkflow]
 NEEDS_FAILURE_TYPES = {"max_turns"}
 """Histories that end in a failure the plugin declares (an SDK exception)."""
@@ -65,17 +81,88 @@ def _kinds(path: Path) -> set[str]:
     return {e["type"] for e in json.loads(path.read_text())["events"]}
 
 
-def test_golden_files_exist() -> None:
-    names = {p.stem for p in GOLDEN_FILES}
+def _name(path: Path) -> str:
+    return f"{path.parent.name}/{path.stem}"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_golden_files_exist_for_every_wire_format_version(version: int) -> None:
+    names = {p.stem for p in (GOLDEN_DIR / f"v{version}").glob("*.json")}
     assert {"tools", "handoff", "approval", "parallel", "chat", "builtin_agent"} <= names, (
         "run: .venv/bin/python -m tests.durable_agents.make_golden"
     )
 
 
+def _agent_payloads(path: Path) -> list[dict[str, Any]]:
+    """The agent wire-format payloads of a golden history: model and tool requests, model
+    results, and tool outcomes that carry a context."""
+    events = json.loads(path.read_text())["events"]
+    agent_seqs = {
+        e["attrs"]["seq"]
+        for e in events
+        if e["type"] == "ActivityTaskScheduled" and e["attrs"]["activity_type"] in AGENT_ACTIVITIES
+    }
+    found: list[dict[str, Any]] = []
+    for e in events:
+        attrs = e["attrs"]
+        if e["type"] == "ActivityTaskScheduled" and attrs["seq"] in agent_seqs:
+            found.append(Payload(attrs["input"][0].encode()).to_json_value())
+        elif e["type"] == "ActivityTaskCompleted" and attrs["seq"] in agent_seqs:
+            value = Payload(attrs["result"].encode()).to_json_value()
+            if isinstance(value, dict) and ("response" in value or "context" in value):
+                found.append(value)  # pyright: ignore[reportUnknownArgumentType]
+    return found
+
+
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=_name)
+def test_golden_payloads_carry_the_version_of_their_directory(path: Path) -> None:
+    version = int(path.parent.name.removeprefix("v"))
+    payloads = _agent_payloads(path)
+    assert payloads
+    for payload in payloads:
+        assert payload.get("v", UNVERSIONED) == version, payload
+
+
+@pytest.mark.parametrize(
+    ("hint", "value"),
+    [
+        (ModelCallRequest, {"config": {}, "input": "hi"}),
+        (ModelCallResult, {"response": {}, "model": "m", "latency_ms": 1}),
+        (ToolCallRequest, {"tool": "t", "name": "t", "call_id": "c", "arguments": "{}"}),
+        (ToolCallOutcome, {"output": 1}),
+    ],
+    ids=lambda x: getattr(x, "__name__", ""),
+)
+def test_a_newer_wire_format_is_refused_by_name(hint: type, value: dict[str, Any]) -> None:
+    payload = DataConverter().encode({"v": AGENT_FORMAT_VERSION + 1, **value})
+    with pytest.raises(SerializationError, match=f"version {AGENT_FORMAT_VERSION + 1}.*newer"):
+        DataConverter().decode(payload, hint)
+
+
+async def test_replay_of_a_newer_model_result_fails_its_task_saying_why(
+    durable_runner: None, tmp_path: Path
+) -> None:
+    """A history recorded by a newer Duragent stops the replay with the reason, it does not
+    misread the response."""
+    source = json.loads((GOLDEN_DIR / f"v{AGENT_FORMAT_VERSION}" / "tools.json").read_text())
+    for event in source["events"]:
+        attrs = event["attrs"]
+        if event["type"] == "ActivityTaskCompleted" and '"response"' in attrs["result"]:
+            attrs["result"] = attrs["result"].replace(
+                f'{{"v":{AGENT_FORMAT_VERSION},', f'{{"v":{AGENT_FORMAT_VERSION + 1},', 1
+            )
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps(source))
+    with pytest.raises(
+        NondeterminismError, match=f"agent wire format version {AGENT_FORMAT_VERSION + 1}.*newer"
+    ):
+        await agent_replayer().replay_workflow(newer)
+
+
 @pytest.mark.parametrize(
     "path",
     [p for p in GOLDEN_FILES if p.stem not in NEEDS_FAILURE_TYPES],
-    ids=lambda p: p.stem,
+    ids=_name,
 )
 async def test_golden_agent_history_replays(path: Path, durable_runner: None) -> None:
     result = await agent_replayer().replay_workflow(path)
@@ -83,7 +170,7 @@ async def test_golden_agent_history_replays(path: Path, durable_runner: None) ->
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in GOLDEN_FILES if p.stem in NEEDS_FAILURE_TYPES], ids=lambda p: p.stem
+    "path", [p for p in GOLDEN_FILES if p.stem in NEEDS_FAILURE_TYPES], ids=_name
 )
 async def test_golden_agent_history_that_failed_in_the_sdk_replays(
     path: Path, durable_runner: None
@@ -92,8 +179,9 @@ async def test_golden_agent_history_that_failed_in_the_sdk_replays(
     assert result.replay_failure is None
 
 
-def test_golden_files_cover_the_agent_features() -> None:
-    by_name = {p.stem: p for p in GOLDEN_FILES}
+@pytest.mark.parametrize("version", VERSIONS)
+def test_golden_files_cover_the_agent_features(version: int) -> None:
+    by_name = {p.stem: p for p in (GOLDEN_DIR / f"v{version}").glob("*.json")}
     assert "WorkflowExecutionUpdateAccepted" in _kinds(by_name["approval"])
     assert "MarkerRecorded" in _kinds(by_name["approval"])
     assert "WorkflowExecutionContinuedAsNew" in _kinds(by_name["chat"])
@@ -123,4 +211,4 @@ async def test_replay_without_the_durable_runner_fails(
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(NondeterminismError, match=r"at history event 2 .* raised"):
-        await Replayer(workflows=WORKFLOWS).replay_workflow(GOLDEN_DIR / "tools.json")
+        await Replayer(workflows=WORKFLOWS).replay_workflow(GOLDEN_DIR / "v1" / "tools.json")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from duragent.openai_agents import (
     openai_provider,
     usage_report,
 )
+from duragent.openai_agents._model_activity import default_model_provider
 
 from .fake_openai import FakeOpenAI, Reply, free_port
 
@@ -214,3 +216,30 @@ async def test_a_malformed_retry_after_does_not_hide_the_providers_error(client:
     ):
         await ask(client, server)
     assert len(server.requests) == 1
+
+
+def test_the_default_provider_says_which_endpoint_serves_the_run(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    caplog.set_level(logging.INFO, logger="duragent.openai_agents")
+    default_model_provider()
+    lines = [r.getMessage() for r in caplog.records if r.name == "duragent.openai_agents"]
+    assert lines == [
+        "model calls go to the OpenAI-compatible endpoint http://127.0.0.1:9/v1 "
+        "(from OPENAI_BASE_URL)"
+    ]
+
+
+def test_the_fallback_to_the_local_model_is_logged_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    caplog.set_level(logging.INFO, logger="duragent.openai_agents")
+    provider = default_model_provider()
+    assert type(provider).__name__ == "LocalModelProvider"
+    [record] = [r for r in caplog.records if r.name == "duragent.openai_agents"]
+    assert record.levelno == logging.WARNING
+    assert "offline local model" in record.getMessage()
+    assert "neither OPENAI_API_KEY nor OPENAI_BASE_URL is set" in record.getMessage()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import importlib
+import logging
 import math
 import os
 import time
@@ -35,14 +36,25 @@ from ._request import (
     settings_from_json,
     tracing_from_int,
 )
+from ._sdk import SDK_VERSION
+from ._wire import AGENT_FORMAT_VERSION
 
 _RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
+
+log = logging.getLogger("duragent.openai_agents")
 
 
 def default_model_provider() -> ModelProvider:
     """The provider used when none is configured: any OpenAI-compatible endpoint from the
-    environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``), else the offline local model."""
-    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+    environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``), else the offline local model.
+    Logs which one serves the worker's model calls, and why."""
+    base_url = os.environ.get("OPENAI_BASE_URL")
+    if os.environ.get("OPENAI_API_KEY") or base_url:
+        log.info(
+            "model calls go to the OpenAI-compatible endpoint %s (from %s)",
+            base_url or "https://api.openai.com/v1",
+            "OPENAI_BASE_URL" if base_url else "OPENAI_API_KEY",
+        )
         return openai_provider()
     try:
         # Optional: the offline model needs llama-cpp-python and the SmolLM2 weights.
@@ -54,6 +66,11 @@ def default_model_provider() -> ModelProvider:
             "OpenAI-compatible endpoint), pass OpenAIAgentsPlugin(model_provider=...), or "
             f"install the offline local model ({err})"
         ) from err
+    log.warning(
+        "model calls go to the offline local model (SmolLM2-135M on llama.cpp): neither "
+        "OPENAI_API_KEY nor OPENAI_BASE_URL is set, and OpenAIAgentsPlugin was given no "
+        "model_provider"
+    )
     return provider
 
 
@@ -166,7 +183,11 @@ def make_model_activity(get_provider: Callable[[], ModelProvider]) -> Callable[.
         name = config.model or getattr(model, "model", None) or type(model).__name__
         _record_usage(request, response, str(name), latency_ms)
         return ModelCallResult(
-            response=response_to_json(response), model=str(name), latency_ms=latency_ms
+            v=AGENT_FORMAT_VERSION,
+            response=response_to_json(response),
+            model=str(name),
+            latency_ms=latency_ms,
+            sdk=SDK_VERSION,
         )
 
     return invoke_model

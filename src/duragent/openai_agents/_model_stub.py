@@ -37,6 +37,7 @@ from ._request import (
     settings_to_json,
 )
 from ._settings import ModelActivityParameters
+from ._wire import AGENT_FORMAT_VERSION
 
 
 class RunScope:
@@ -122,6 +123,7 @@ class DurableModelStub(Model):
         run_tally = tally()
         run_tally.check_budget()
         request = ModelCallRequest(
+            v=AGENT_FORMAT_VERSION,
             config=ModelCallConfig(
                 model=self.model,
                 agent=self._scope.agent,
@@ -148,7 +150,7 @@ class DurableModelStub(Model):
             task_queue=params.task_queue,
             summary=self._scope.agent,
         )
-        response = response_from_json(result.response)
+        response = response_from_json(result.response, result.sdk)
         run_tally.add(response.usage, replayed=workflow.is_replaying())
         return response
 

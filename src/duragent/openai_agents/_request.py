@@ -4,13 +4,16 @@ The workflow side turns the SDK's arguments to ``Model.get_response`` (tools, ha
 output schema, settings) into plain JSON-able data; the activity side rebuilds stand-ins
 that the SDK's model classes accept. Tool *implementations* never cross: the model only
 needs names, descriptions and JSON schemas, and tools run in their own activities.
+
+These payloads are the agent wire format, versioned in :mod:`._wire` (its table says what
+each version holds).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pydantic
 from agents import (
@@ -23,7 +26,9 @@ from agents import (
 )
 from agents.models.interface import ModelTracing
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, SerializationError
+from ._sdk import SDK_VERSION, set_tool_namespace, tool_namespace
+from ._wire import UNVERSIONED, Versioned
 
 _settings_adapter: pydantic.TypeAdapter[ModelSettings] = pydantic.TypeAdapter(ModelSettings)
 _response_adapter: pydantic.TypeAdapter[ModelResponse] = pydantic.TypeAdapter(ModelResponse)
@@ -46,22 +51,32 @@ class ModelCallConfig:
 
 
 @dataclass
-class ModelCallRequest:
+class ModelCallRequest(Versioned):
     """One model call, as recorded in history (the activity's input)."""
 
+    v: int = field(default=UNVERSIONED, kw_only=True)
+    """Agent wire format version (see :mod:`._wire`); absent, hence 1, before it had one."""
     config: ModelCallConfig
     input: str | list[dict[str, Any]]
     previous_response_id: str | None = None
     conversation_id: str | None = None
 
+    WIRE_NAME: ClassVar[str] = "a model call request"
+
 
 @dataclass
-class ModelCallResult:
+class ModelCallResult(Versioned):
     """What the model activity returns: the SDK response plus ledger facts."""
 
+    v: int = field(default=UNVERSIONED, kw_only=True)
+    """Agent wire format version (see :mod:`._wire`)."""
     response: dict[str, Any]
     model: str
     latency_ms: int
+    sdk: str | None = None
+    """Version of the Agents SDK that produced ``response`` (None before format 2)."""
+
+    WIRE_NAME: ClassVar[str] = "a model call result"
 
 
 # -------------------------------------------------------------------------- workflow side
@@ -79,10 +94,10 @@ def describe_tool(tool: Tool) -> dict[str, Any]:
         }
         if tool.defer_loading:
             out["defer_loading"] = True
-        namespace = getattr(tool, "_tool_namespace", None)
+        namespace, namespace_description = tool_namespace(tool)
         if namespace:
             out["namespace"] = namespace
-            out["namespace_description"] = getattr(tool, "_tool_namespace_description", None)
+            out["namespace_description"] = namespace_description
         return out
     if dataclasses.is_dataclass(tool):
         # Hosted tools (web search, file search, ...) are plain configuration dataclasses.
@@ -125,10 +140,19 @@ def settings_to_json(settings: ModelSettings) -> dict[str, Any]:
     return _settings_adapter.dump_python(settings, mode="json", exclude_none=True)
 
 
-def response_from_json(data: dict[str, Any]) -> ModelResponse:
+def response_from_json(data: dict[str, Any], sdk: str | None = None) -> ModelResponse:
+    """The SDK response recorded in a ``ModelCallResult`` (``sdk``: the SDK version that
+    recorded it, named in the error when this SDK cannot read it)."""
     if "response_id" not in data:  # left out when None (see response_to_json)
         data = {**data, "response_id": None}
-    return _response_adapter.validate_python(data)
+    try:
+        return _response_adapter.validate_python(data)
+    except pydantic.ValidationError as err:
+        recorded = f"openai-agents {sdk}" if sdk else "an unrecorded openai-agents version"
+        raise SerializationError(
+            f"a model response recorded by {recorded} cannot be read by the installed "
+            f"openai-agents {SDK_VERSION}: {err}"
+        ) from err
 
 
 def response_to_json(response: ModelResponse) -> dict[str, Any]:
@@ -195,8 +219,7 @@ def rebuild_tool(data: dict[str, Any]) -> Tool:
             defer_loading=bool(data.get("defer_loading", False)),
         )
         if data.get("namespace"):
-            tool._tool_namespace = data["namespace"]  # pyright: ignore[reportPrivateUsage]
-            tool._tool_namespace_description = data.get("namespace_description")  # pyright: ignore[reportPrivateUsage]
+            set_tool_namespace(tool, data["namespace"], data.get("namespace_description"))
         return tool
     import agents
 

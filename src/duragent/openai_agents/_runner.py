@@ -24,6 +24,7 @@ from .. import workflow
 from .._runtime import in_workflow
 from ..errors import ConfigurationError
 from ._model_stub import DurableModelProvider, DurableModelStub, RunScope, ScopedHooks
+from ._sdk import agent_of_tool, handoff_agent, run_state_agent
 from ._settings import current_settings
 from ._tool_context import snapshot
 from ._tools import make_durable, takes_context
@@ -85,9 +86,9 @@ class DurableAgentRunner(AgentRunner):
         context_tools: list[str] = []
         self._make_agent_durable(agent, seen, context_tools)
         if isinstance(input, RunState):
-            current = getattr(input, "_current_agent", None)
-            if isinstance(current, Agent):
-                self._make_agent_durable(current, seen, context_tools)  # pyright: ignore[reportUnknownArgumentType]
+            current = run_state_agent(input)  # pyright: ignore[reportUnknownArgumentType]
+            if current is not None:
+                self._make_agent_durable(current, seen, context_tools)
         context = kwargs.get("context")
         if context is not None and context_tools:
             # Fail before the first model call, not at the first tool call (where the SDK
@@ -117,9 +118,9 @@ class DurableAgentRunner(AgentRunner):
         for tool in agent.tools:
             if not isinstance(tool, FunctionTool):
                 continue
-            nested = getattr(tool, "_agent_instance", None)
-            if getattr(tool, "_is_agent_tool", False) and isinstance(nested, Agent):
-                self._make_agent_durable(nested, seen, context_tools)  # pyright: ignore[reportUnknownArgumentType]
+            nested = agent_of_tool(tool)
+            if nested is not None:
+                self._make_agent_durable(nested, seen, context_tools)
             else:
                 make_durable(tool)
                 if context_tools is not None and takes_context(tool):
@@ -133,10 +134,9 @@ class DurableAgentRunner(AgentRunner):
     def _wrap_handoff(
         self, handoff: Handoff[Any, Any], seen: set[int], context_tools: list[str] | None
     ) -> None:
-        target = getattr(handoff, "_agent_ref", None)
-        agent = target() if callable(target) else None
-        if isinstance(agent, Agent):
-            self._make_agent_durable(agent, seen, context_tools)  # pyright: ignore[reportUnknownArgumentType]
+        agent = handoff_agent(handoff)
+        if agent is not None:
+            self._make_agent_durable(agent, seen, context_tools)
             return
         invoke = handoff.on_invoke_handoff
         if getattr(invoke, "_duragent_wrapped", False):

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, cast
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, cast
 
 import pydantic
 import pydantic_core
 
 from ..errors import ApplicationError, SerializationError
 from ._imports import import_path, path_of
+from ._wire import UNVERSIONED, Versioned
 
 
 @dataclass
@@ -40,16 +41,20 @@ class ToolRunContext:
 
 
 @dataclass
-class ToolCallOutcome:
+class ToolCallOutcome(Versioned):
     """The tool activity's result when a context was sent.
 
     Attributes:
+        v: Agent wire format version (see ``_wire``).
         output: What the tool returned.
         context: The context as the tool left it, or None when the tool did not change it.
     """
 
+    v: int = field(default=UNVERSIONED, kw_only=True)
     output: Any
     context: Any = None
+
+    WIRE_NAME: ClassVar[str] = "a tool call outcome"
 
 
 def snapshot(

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import pydantic
 import pydantic_core
@@ -33,11 +33,13 @@ from ..errors import ActivityError, ApplicationError, ConfigurationError, Serial
 from ..retry import RetryPolicy
 from ._imports import import_path, path_of
 from ._names import TOOL_ACTIVITY
+from ._sdk import agent_of_tool, set_tool_implementation, tool_implementation, wrapped_function
 from ._settings import current_settings
 from ._tool_context import ToolCallOutcome, ToolRunContext, snapshot
 from ._tool_context import apply as apply_context
 from ._tool_context import changes as context_changes
 from ._tool_context import rebuild as rebuild_context
+from ._wire import AGENT_FORMAT_VERSION, UNVERSIONED, Versioned
 
 INTERRUPTED: Final = "ActivityAttemptInterrupted"
 NOT_WORKFLOW_CODE: Final = "ToolIsNotWorkflowCode"
@@ -123,14 +125,18 @@ def durable_tool(
 
 
 @dataclass
-class ToolCallRequest:
-    """One tool call, as recorded in history (the tool activity's input)."""
+class ToolCallRequest(Versioned):
+    """One tool call, as recorded in history (the tool activity's input; see
+    :mod:`._wire` for its format versions)."""
 
+    v: int = field(default=UNVERSIONED, kw_only=True)
     tool: str
     name: str
     call_id: str
     arguments: str
     agent: str = ""
+
+    WIRE_NAME: ClassVar[str] = "a tool call request"
 
 
 _registry: dict[str, FunctionTool] = {}
@@ -192,7 +198,12 @@ class DurableInvoke:
         call_id = str(getattr(ctx, "tool_call_id", "") or "")
         agent = getattr(getattr(ctx, "agent", None), "name", "") or ""
         request = ToolCallRequest(
-            tool=self.key, name=self.tool.name, call_id=call_id, arguments=input, agent=agent
+            v=AGENT_FORMAT_VERSION,
+            tool=self.key,
+            name=self.tool.name,
+            call_id=call_id,
+            arguments=input,
+            agent=agent,
         )
         sent = self._context_to_send(ctx)
         try:
@@ -229,23 +240,16 @@ class DurableInvoke:
         )
 
 
-def _wrapped_function(tool: FunctionTool) -> Any:
-    """The function an SDK ``@function_tool`` wraps (None for a tool built by hand)."""
-    getter = getattr(tool.on_invoke_tool, "_get_wrapped_callable", None)
-    fn = getter() if getter is not None else None
-    return fn if callable(fn) else None
-
-
 def _import_path(tool: FunctionTool, impl: Any) -> str | None:
     """``module:qualname`` under which the tool (or its function) can be imported."""
-    fn = _wrapped_function(tool)
+    fn = wrapped_function(tool)
     return path_of(fn if fn is not None else impl)
 
 
 def _takes_context(tool: FunctionTool) -> bool | None:
     """Whether an SDK ``@function_tool``'s function takes the run context (None when the
     tool was built by hand and its function is unknown)."""
-    fn = _wrapped_function(tool)
+    fn = wrapped_function(tool)
     if fn is None:
         return None
     try:
@@ -258,7 +262,8 @@ def _implementation(tool: FunctionTool) -> Any:
     """What runs a tool's calls: the implementation inside an SDK ``@function_tool``'s
     failure handling, else ``on_invoke_tool`` itself (a DurableInvoke once durable)."""
     invoker: Any = tool.on_invoke_tool
-    return getattr(invoker, "_invoke_tool_impl", invoker)
+    impl = tool_implementation(invoker)
+    return invoker if impl is None else impl
 
 
 def takes_context(tool: FunctionTool) -> bool:
@@ -269,12 +274,12 @@ def takes_context(tool: FunctionTool) -> bool:
 
 def make_durable(tool: FunctionTool) -> None:
     """Route ``tool``'s implementation through the tool activity (idempotent)."""
-    if getattr(tool, "_is_agent_tool", False):
+    if agent_of_tool(tool) is not None:
         return  # an agent-as-tool runs a nested Runner.run, which is already durable
     invoker: Any = tool.on_invoke_tool
     if isinstance(invoker, DurableInvoke) or getattr(invoker, "_duragent_activity_tool", False):
         return
-    impl = getattr(invoker, "_invoke_tool_impl", None)
+    impl = tool_implementation(invoker)
     if isinstance(impl, DurableInvoke):
         return
     original = impl if impl is not None else invoker
@@ -282,7 +287,7 @@ def make_durable(tool: FunctionTool) -> None:
     wrapper = DurableInvoke(original, key, tool, _takes_context(tool))
     if impl is not None:
         # An SDK @function_tool: keep its failure handling, replace the implementation.
-        invoker._invoke_tool_impl = wrapper
+        set_tool_implementation(invoker, wrapper)
     else:
         tool.on_invoke_tool = wrapper
     _registry[key] = tool
@@ -344,7 +349,9 @@ async def invoke_tool(request: ToolCallRequest, context: ToolRunContext | None =
         ) from err
     if context is None:
         return output
-    return ToolCallOutcome(output=output, context=context_changes(context, ctx.context))
+    return ToolCallOutcome(
+        v=AGENT_FORMAT_VERSION, output=output, context=context_changes(context, ctx.context)
+    )
 
 
 def activity_as_tool(

@@ -12,6 +12,7 @@ from agents.run import set_default_agent_runner
 from ._budget import Budget
 from ._model_activity import default_model_provider, make_model_activity
 from ._runner import DurableAgentRunner
+from ._sdk import check_sdk
 from ._settings import SETTINGS_KEY, AgentSettings, ModelActivityParameters
 from ._tools import ToolOptions, invoke_tool, register_tools
 
@@ -91,6 +92,7 @@ class OpenAIAgentsPlugin:
         # output) fail the workflow instead of retrying its task forever.
         if AgentsException not in replayer.workflow_failure_exception_types:
             replayer.workflow_failure_exception_types.append(AgentsException)
+        check_sdk()  # an incompatible SDK stops here, naming what it lacks
         replayer.run_state_defaults[SETTINGS_KEY] = AgentSettings(
             self.model_params, self.tool_options, self.budget
         )
