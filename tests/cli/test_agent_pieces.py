@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from duragent import ConfigurationError
-from duragent.cli.agent_rows import (
+from duragent.cli.loading import discover, load_app
+from duragent.cli.worker_cmd import agents_plugin, describe_plugin
+from duragent.openai_agents import MODEL_ACTIVITY as PLUGIN_MODEL_ACTIVITY
+from duragent.openai_agents import TOOL_ACTIVITY as PLUGIN_TOOL_ACTIVITY
+from duragent.openai_agents import OpenAIAgentsPlugin
+from duragent.serde import DataConverter
+from duragent.views.agent_rows import (
     MODEL_ACTIVITY,
     TOOL_ACTIVITY,
     agent_title,
@@ -17,12 +23,6 @@ from duragent.cli.agent_rows import (
     request_detail,
     result_detail,
 )
-from duragent.cli.loading import discover, load_app
-from duragent.cli.worker_cmd import agents_plugin, describe_plugin
-from duragent.openai_agents import MODEL_ACTIVITY as PLUGIN_MODEL_ACTIVITY
-from duragent.openai_agents import TOOL_ACTIVITY as PLUGIN_TOOL_ACTIVITY
-from duragent.openai_agents import OpenAIAgentsPlugin
-from duragent.serde import DataConverter
 from tests.fixtures import cli_agents_app
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from duragent import ConfigurationError
-from duragent.cli._common import fmt_duration, parse_args, sqlite_file
+from duragent.cli._common import parse_args, sqlite_file
 from duragent.cli.loading import discover, import_app_module, load_app
+from duragent.views.format import fmt_duration
 from tests.fixtures import cli_app
 
 

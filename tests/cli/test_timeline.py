@@ -10,8 +10,8 @@ from rich.console import Console
 from duragent._engine import events as ev
 from duragent._engine.failure import Failure
 from duragent.cli.show_cmd import _timeline  # pyright: ignore[reportPrivateUsage]
-from duragent.cli.timeline import State, Step, build_timeline, workflow_tasks
 from duragent.serde import Payload
+from duragent.views.timeline import State, Step, build_timeline, workflow_tasks
 
 T0 = 1_700_000_000_000
 

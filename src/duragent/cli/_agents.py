@@ -19,7 +19,8 @@ from rich.markup import escape
 
 from ..client import WorkflowHandle
 from ..errors import ConfigurationError
-from ._common import err, truncate
+from ..views.format import truncate
+from ._common import err
 
 if TYPE_CHECKING:
     from ..openai_agents import ApprovalRequest, UsageSummary

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from ..client import Client, WorkflowHandle, new_workflow_id
 from ..errors import ConfigurationError, UpdateFailedError
+from ..views.format import to_json
 from ._agents import (
     RunWatcher,
     check_agent_reference,
@@ -25,7 +26,7 @@ from ._agents import (
     require_agents_sdk,
     usage_line,
 )
-from ._common import CliState, connect, err, run, session, to_json
+from ._common import CliState, connect, err, run, session
 
 DEFAULT_QUEUE = "agents"
 _END_WAIT_S = 10.0

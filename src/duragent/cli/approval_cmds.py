@@ -17,8 +17,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import UpdateRejectedError
+from ..views.format import to_json, truncate
 from ._agents import duragent_command, require_agents_sdk
-from ._common import CliState, err, out, run, session, to_json, truncate
+from ._common import CliState, err, out, run, session
 
 if TYPE_CHECKING:
     from ..client import Client

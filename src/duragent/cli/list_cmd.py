@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import click
 from rich.table import Table
 from rich.text import Text
 
 from ..client import WorkflowExecution
 from ..store.base import RunStatus
-from ._common import (
-    STATUS_STYLES,
-    CliState,
-    fmt_dt,
-    fmt_duration,
-    out,
-    run,
-    session,
-    to_json,
-)
+from ..views.format import fmt_dt, fmt_duration, to_json
+from ..views.runs import execution_dict, run_duration_ms
+from ._common import STATUS_STYLES, CliState, out, run, session
 
 _STATUSES = [
     RunStatus.RUNNING,
@@ -30,34 +20,6 @@ _STATUSES = [
     RunStatus.TERMINATED,
     RunStatus.CONTINUED_AS_NEW,
 ]
-
-
-def execution_dict(e: WorkflowExecution) -> dict[str, Any]:
-    """A JSON-able form of a :class:`WorkflowExecution`."""
-    return {
-        "workflow_id": e.id,
-        "run_id": e.run_id,
-        "workflow_type": e.workflow_type,
-        "task_queue": e.task_queue,
-        "status": e.status,
-        "start_time": e.start_time.isoformat(),
-        "close_time": e.close_time.isoformat() if e.close_time else None,
-        "history_length": e.history_length,
-        "history_size_bytes": e.history_size_bytes,
-        "first_run_id": e.first_run_id,
-        "parent_id": e.parent_id,
-        "parent_run_id": e.parent_run_id,
-        "pending_activities": e.pending_activities,
-        "task_failure": e.task_failure,
-        "task_attempts": e.task_attempts,
-        "memo": e.memo,
-    }
-
-
-def run_duration_ms(e: WorkflowExecution) -> float:
-    """How long the run took (so far, while it is running)."""
-    end = e.close_time.timestamp() if e.close_time else time.time()
-    return (end - e.start_time.timestamp()) * 1000
 
 
 def _table(runs: list[WorkflowExecution]) -> Table:

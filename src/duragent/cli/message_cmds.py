@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from ._common import CliState, parse_args, run, session, to_json
+from ..views.format import to_json
+from ._common import CliState, parse_args, run, session
 
 _RUN_OPTION = click.option(
     "--run", "run_id", metavar="RUN_ID", help="A specific run (default: the latest run)."

@@ -17,21 +17,11 @@ from .._engine import events as ev
 from .._engine.failure import Failure
 from ..client import WorkflowExecution
 from ..history import WorkflowHistory
-from ._common import (
-    CliState,
-    fmt_bytes,
-    fmt_dt,
-    fmt_duration,
-    out,
-    run,
-    session,
-    status_markup,
-    to_json,
-    truncate,
-)
-from .agent_rows import MODEL_ACTIVITY
-from .list_cmd import execution_dict, run_duration_ms
-from .timeline import State, Step, build_timeline, workflow_tasks
+from ..views.agent_rows import MODEL_ACTIVITY
+from ..views.format import fmt_bytes, fmt_dt, fmt_duration, to_json, truncate
+from ..views.runs import execution_dict, run_duration_ms
+from ..views.timeline import State, Step, build_timeline, workflow_tasks
+from ._common import CliState, out, run, session, status_markup
 from .usage_cmd import report_dict, usage_section
 
 if TYPE_CHECKING:

@@ -15,8 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from ..views.format import fmt_duration, fmt_time, to_json
 from ._agents import require_agents_sdk
-from ._common import CliState, fmt_duration, fmt_time, out, run, session, to_json
+from ._common import CliState, out, run, session
 
 if TYPE_CHECKING:
     from ..client import Client

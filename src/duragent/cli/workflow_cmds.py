@@ -11,7 +11,8 @@ import click
 from rich.markup import escape
 
 from ..client import new_workflow_id
-from ._common import CliState, err, parse_args, run, session, to_json
+from ..views.format import to_json
+from ._common import CliState, err, parse_args, run, session
 
 _RUN_OPTION = click.option(
     "--run", "run_id", metavar="RUN_ID", help="A specific run (default: the latest run)."

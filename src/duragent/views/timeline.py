@@ -2,7 +2,7 @@
 
 Pure data: :func:`build_timeline` folds the events of one run (plus the store's record of
 failed activity attempts and still-pending activities) into :class:`Step` rows in the order
-they began; ``show_cmd`` renders them.
+they began; the CLI (``duragent show``) and the web UI render them.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from .._engine import events as ev
 from .._engine.failure import Failure
-from ._common import fmt_duration, fmt_time, payload_text, payloads_text, to_json, truncate
 from .agent_rows import agent_title, request_detail, result_detail
+from .format import fmt_duration, fmt_time, payload_text, payloads_text, to_json, truncate
 
 
 class State:

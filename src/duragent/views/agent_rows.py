@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from ..errors import SerializationError
 from ..serde import Payload
-from ._common import to_json, truncate
+from .format import to_json, truncate
 
 MODEL_ACTIVITY: Final = "duragent.openai_agents.invoke_model"
 """Activity type of model calls (``duragent.openai_agents.MODEL_ACTIVITY``)."""
