@@ -7,6 +7,8 @@ Creates/updates .venv first; exits non-zero on any failure.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,9 +27,34 @@ def step(name: str, cmd: list[str]) -> None:
     print(f"=== {name} ok ({took:.0f}s)", flush=True)
 
 
+BROWSERS = ("chromium-headless-shell", "chromium")
+
+
+def ensure_browser() -> None:
+    """Install Debian's chromium-headless-shell for the web UI's browser tests when no
+    Chromium is on PATH (about 20 s, once per machine). DURAGENT_SKIP_BROWSER=1 skips it
+    locally; in CI (CI=true) the browser is always required, so its tests never skip."""
+    if os.environ.get("DURAGENT_SKIP_BROWSER") and not os.environ.get("CI"):
+        print("DURAGENT_SKIP_BROWSER is set: not installing Chromium", flush=True)
+        return
+    if any(shutil.which(name) for name in BROWSERS):
+        return
+    apt = shutil.which("apt-get")
+    if apt is None:
+        print("no apt-get: install Chromium yourself for the browser tests", flush=True)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [apt, "install", "-y", "-qq", "--no-install-recommends", "chromium-headless-shell"]
+    print("installing chromium-headless-shell for the browser tests", flush=True)
+    if subprocess.run(install, env=env, check=False).returncode != 0:
+        subprocess.run([apt, "update", "-qq"], env=env, check=True)
+        subprocess.run(install, env=env, check=True)
+
+
 def main() -> None:
-    python = ensure("dev,agents,temporal")
+    python = ensure("dev,agents,temporal,server")
     ensure_local_model(python)
+    ensure_browser()
     code = [d for d in ("src", "tests", "benchmarks", "examples", "scripts") if (ROOT / d).is_dir()]
     step("ruff", [str(BIN / "ruff"), "check", *code])
     step("ruff format", [str(BIN / "ruff"), "format", "--check", *code])

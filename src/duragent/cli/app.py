@@ -14,6 +14,7 @@ from .approval_cmds import approvals_command, approve_command, reject_command
 from .list_cmd import list_command
 from .message_cmds import query_command, update_command
 from .replay_cmd import replay_command
+from .server_cmd import server_command
 from .show_cmd import show_command
 from .usage_cmd import usage_command
 from .worker_cmd import worker_command
@@ -72,7 +73,7 @@ def cli(ctx: click.Context, db: str) -> None:
 
     Run workers, start and inspect workflows, and see every step they took. Run agents
     (`agent run`, `agent chat`), decide on tool calls waiting for approval (`approvals`,
-    `approve`, `reject`) and see what they spent (`usage`).
+    `approve`, `reject`) and see what they spent (`usage`). `server` opens a web UI.
     """
     ctx.obj = CliState(db=db)
 
@@ -94,3 +95,4 @@ cli.add_command(approvals_command)
 cli.add_command(approve_command)
 cli.add_command(reject_command)
 cli.add_command(usage_command)
+cli.add_command(server_command)

@@ -19,10 +19,10 @@ from ..client import WorkflowExecution
 from ..history import WorkflowHistory
 from ..views.agent_rows import MODEL_ACTIVITY
 from ..views.format import fmt_bytes, fmt_dt, fmt_duration, to_json, truncate
-from ..views.runs import execution_dict, run_duration_ms
+from ..views.runs import execution_dict, report_dict, run_duration_ms
 from ..views.timeline import State, Step, build_timeline, workflow_tasks
 from ._common import CliState, out, run, session, status_markup
-from .usage_cmd import report_dict, usage_section
+from .usage_cmd import usage_section
 
 if TYPE_CHECKING:
     from ..client import Client

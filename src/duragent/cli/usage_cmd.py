@@ -6,8 +6,7 @@ ledger); the renderers here are shared with ``duragent show``.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Group, RenderableType
@@ -16,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..views.format import fmt_duration, fmt_time, to_json
+from ..views.runs import report_dict
 from ._agents import require_agents_sdk
 from ._common import CliState, out, run, session
 
@@ -110,19 +110,6 @@ def usage_section(report: UsageReport) -> RenderableType:
         by_agent_table(report),
         Text("  " + recovery_line(report), style="dim"),
     )
-
-
-def report_dict(report: UsageReport) -> dict[str, Any]:
-    """A JSON-able form of the report, totals included."""
-    data = dataclasses.asdict(report)
-    data.update(
-        model_calls=report.model_calls,
-        input_tokens=report.input_tokens,
-        output_tokens=report.output_tokens,
-        cached_tokens=report.cached_tokens,
-        total_tokens=report.total_tokens,
-    )
-    return data
 
 
 async def _usage(state: CliState, workflow_id: str, as_json: bool) -> None:

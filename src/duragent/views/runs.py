@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..client import WorkflowExecution
+
+if TYPE_CHECKING:
+    from ..openai_agents import UsageReport
 
 
 def execution_dict(e: WorkflowExecution) -> dict[str, Any]:
@@ -34,3 +38,16 @@ def run_duration_ms(e: WorkflowExecution) -> float:
     """How long the run took (so far, while it is running)."""
     end = e.close_time.timestamp() if e.close_time else time.time()
     return (end - e.start_time.timestamp()) * 1000
+
+
+def report_dict(report: UsageReport) -> dict[str, Any]:
+    """A JSON-able form of the report, totals included."""
+    data = dataclasses.asdict(report)
+    data.update(
+        model_calls=report.model_calls,
+        input_tokens=report.input_tokens,
+        output_tokens=report.output_tokens,
+        cached_tokens=report.cached_tokens,
+        total_tokens=report.total_tokens,
+    )
+    return data

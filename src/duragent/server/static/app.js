@@ -1,0 +1,209 @@
+// Duragent web UI: live updates (one EventSource per page) and actions (POST with the
+// session's CSRF token). No framework, no build step. Content always comes from the
+// server's autoescaped templates; this script never turns payload text into HTML.
+"use strict";
+
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") || "";
+
+  function toast(text, isError) {
+    const el = document.getElementById("toast");
+    if (!el) return;
+    el.textContent = text;
+    el.className = isError ? "error" : "";
+    el.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { el.hidden = true; }, isError ? 8000 : 3500);
+  }
+
+  // -- live updates ------------------------------------------------------------------------
+  // A container with data-live-src (an SSE endpoint) and data-live-fragment (the same
+  // content, server-rendered) is re-fetched when the stream reports a change.
+
+  function parseFragment(html) {
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    return Array.from(doc.body.childNodes);
+  }
+
+  function keepState(container) {
+    // What the user is doing must survive a refresh: open <details> and typed text.
+    const open = new Set();
+    container.querySelectorAll("details[open]").forEach((d, i) => open.add(d.id || "i" + i));
+    const typed = new Map();
+    container.querySelectorAll("input[type=text]").forEach((input) => {
+      const form = input.closest("form");
+      if (input.value && form) typed.set((form.dataset.action || "") + "|" + input.name, input.value);
+    });
+    const active = document.activeElement && container.contains(document.activeElement);
+    return { open, typed, active };
+  }
+
+  function restoreState(container, state) {
+    container.querySelectorAll("details").forEach((d, i) => {
+      if (state.open.has(d.id || "i" + i)) d.open = true;
+    });
+    container.querySelectorAll("input[type=text]").forEach((input) => {
+      const form = input.closest("form");
+      const key = (form ? form.dataset.action || "" : "") + "|" + input.name;
+      if (state.typed.has(key)) input.value = state.typed.get(key);
+    });
+  }
+
+  function live(container) {
+    const src = container.dataset.liveSrc;
+    const fragment = container.dataset.liveFragment;
+    if (!src || !fragment || !window.EventSource) return;
+    let timer = null;
+    let busy = false;
+    let again = false;
+
+    async function refresh() {
+      if (busy) { again = true; return; }
+      busy = true;
+      try {
+        const response = await fetch(fragment, { credentials: "same-origin", headers: { Accept: "text/html" } });
+        if (response.ok) {
+          const state = keepState(container);
+          if (state.active && container.querySelector("input:focus")) {
+            again = true; // do not pull the field from under the user's fingers
+          } else {
+            container.replaceChildren(...parseFragment(await response.text()));
+            restoreState(container, state);
+            container.dispatchEvent(new CustomEvent("duragent:updated", { bubbles: true }));
+          }
+        }
+      } catch (err) {
+        // the next change retries
+      } finally {
+        busy = false;
+        if (again) { again = false; schedule(500); }
+      }
+    }
+
+    function schedule(delay) {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, delay);
+    }
+
+    const source = new EventSource(src, { withCredentials: true });
+    ["history", "run", "reset", "closed"].forEach((name) =>
+      source.addEventListener(name, () => schedule(name === "closed" ? 0 : 120))
+    );
+    source.addEventListener("closed", () => source.close());
+    container.dataset.liveState = "connected";
+  }
+
+  // -- actions -----------------------------------------------------------------------------
+
+  async function post(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await response.json(); } catch (err) { data = null; }
+    if (!response.ok) {
+      throw new Error((data && data.error) || "request failed with status " + response.status);
+    }
+    return { status: response.status, data };
+  }
+
+  function refreshAll() {
+    // The streams notice the change too; this makes the click feel immediate.
+    document.querySelectorAll("[data-live-fragment]").forEach((c) =>
+      c.dispatchEvent(new CustomEvent("duragent:refresh"))
+    );
+  }
+
+  async function decide(button) {
+    const form = button.closest("form.decision");
+    if (!form) return;
+    const approve = button.dataset.approve === "1";
+    const message = form.querySelector("input[name=message]")?.value || "";
+    form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    try {
+      const { status } = await post(form.dataset.action, { approve, message });
+      toast(status === 202
+        ? "Decision queued: it is applied when a worker for this run is running."
+        : (approve ? "Approved: the run resumes." : "Rejected: the model is told."));
+      refreshAll();
+    } catch (err) {
+      toast(err.message, true);
+      form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  async function act(button) {
+    const form = button.closest("form.action-form");
+    if (!form) return;
+    if (button.hasAttribute("data-confirm") && !button.classList.contains("confirming")) {
+      button.classList.add("confirming");
+      button.dataset.label = button.textContent;
+      button.textContent = "Click again to confirm";
+      setTimeout(() => {
+        button.classList.remove("confirming");
+        if (button.dataset.label) button.textContent = button.dataset.label;
+      }, 4000);
+      return;
+    }
+    const body = {};
+    form.querySelectorAll("input").forEach((input) => { body[input.name] = input.value; });
+    if (form.dataset.kind === "signal") {
+      try { body.args = JSON.parse(body.args || "[]"); } catch (err) {
+        toast("Arguments must be a JSON array, e.g. [\"yes\"]", true);
+        return;
+      }
+    }
+    button.disabled = true;
+    try {
+      const { data } = await post(form.dataset.action, body);
+      toast((data && data.status) || "done");
+      refreshAll();
+    } catch (err) {
+      toast(err.message, true);
+    } finally {
+      button.disabled = false;
+      button.classList.remove("confirming");
+      if (button.dataset.label) button.textContent = button.dataset.label;
+    }
+  }
+
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target.closest("button") : null;
+    if (!target) return;
+    if (target.matches("form.decision button[data-approve]")) { event.preventDefault(); decide(target); }
+    else if (target.matches("form.action-form button[data-submit]")) { event.preventDefault(); act(target); }
+  });
+
+  // -- local times -------------------------------------------------------------------------
+
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach((t) => {
+      const when = new Date(t.getAttribute("datetime"));
+      if (!isNaN(when)) t.textContent = when.toLocaleString();
+    });
+  }
+
+  document.addEventListener("duragent:updated", (event) => localTimes(event.target));
+
+  document.addEventListener("DOMContentLoaded", () => {
+    localTimes(document);
+    document.querySelectorAll("[data-live-src]").forEach((container) => {
+      live(container);
+      container.addEventListener("duragent:refresh", () => {
+        fetch(container.dataset.liveFragment, { credentials: "same-origin" })
+          .then((r) => (r.ok ? r.text() : null))
+          .then((html) => {
+            if (html === null) return;
+            const state = keepState(container);
+            container.replaceChildren(...parseFragment(html));
+            restoreState(container, state);
+            localTimes(container);
+          })
+          .catch(() => {});
+      });
+    });
+  });
+})();

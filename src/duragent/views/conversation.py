@@ -1,0 +1,495 @@
+"""An agent run as the user reads it: messages, model turns, tool cards, approvals, outcome.
+
+:func:`build_conversation` folds a run's history (plus the store's failed attempts and
+pending activities, through the timeline) into :class:`Item` rows in the order they
+happened. Model calls of the OpenAI Agents plugin become :class:`ModelTurn` rows (agent,
+model, tokens, latency, what the model said, the tools it called); each tool call the model
+asked for becomes one :class:`ToolCard`, joined with the activity that ran it, every attempt,
+its approval and the output the model saw next. Everything else a workflow did (plain
+activities, timers, signals, updates, children) stays a timeline :class:`Step`, so a plain
+workflow reads as its timeline. Pure data, no I/O, no Agents SDK import.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from .._engine import events as ev
+from ..errors import SerializationError
+from ..serde import Payload
+from .agent_rows import MODEL_ACTIVITY, TOOL_ACTIVITY
+from .format import payload_text, payloads_text, to_json
+from .timeline import State, Step, build_timeline, describe_failure
+
+APPROVAL_MARKER: Final = "duragent.approval_requested"
+DECIDE_UPDATE: Final = "duragent_decide_approval"
+INTERRUPTED_TYPE: Final = "ActivityAttemptInterrupted"
+GUARDRAIL_TYPES: Final = ("InputGuardrailTripwireTriggered", "OutputGuardrailTripwireTriggered")
+
+
+@dataclass
+class Approval:
+    """A human decision a tool call waits for (or got)."""
+
+    call_id: str
+    state: str = "pending"
+    """``pending``, ``approved`` or ``rejected``."""
+    message: str = ""
+    decided_by: str = ""
+    requested_at: int = 0
+
+
+@dataclass
+class ToolCard:
+    """One tool call the model asked for, and what became of it."""
+
+    call_id: str
+    name: str
+    agent: str
+    arguments: str
+    time: int
+    event_id: int
+    seq: int | None = None
+    """The activity that ran it (None: not run, e.g. rejected or handled in the workflow)."""
+    scheduled_event_id: int | None = None
+    state: str = State.WAITING
+    result: str | None = None
+    output: str | None = None
+    """What the model was shown as the tool's output (from the next model call's input)."""
+    error: str = ""
+    attempts: int = 0
+    notes: list[Any] = field(default_factory=lambda: [])
+    duration_ms: int | None = None
+    interrupted: bool = False
+    """An at-most-once attempt was interrupted by a crash and not run again."""
+    served_from_history: bool = False
+    approval: Approval | None = None
+    kind: str = "tool"
+
+
+@dataclass
+class ModelTurn:
+    """One model call: who asked, what it cost, what the model answered."""
+
+    seq: int
+    agent: str
+    model: str
+    time: int
+    event_id: int
+    number: int = 0
+    """1 for the run's first model call, 2 for the next..."""
+    state: str = State.WAITING
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: list[str] = field(default_factory=lambda: [])
+    handoff_to: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    latency_ms: int = 0
+    attempt: int = 0
+    worker: str = ""
+    error: str = ""
+    notes: list[Any] = field(default_factory=lambda: [])
+    duration_ms: int | None = None
+    served_from_history: bool = False
+    kind: str = "model"
+
+
+@dataclass
+class Message:
+    """A message into the conversation (the user's, or a system/developer note)."""
+
+    role: str
+    text: str
+    time: int
+    event_id: int
+    kind: str = "message"
+
+
+@dataclass
+class Outcome:
+    """How the run ended: the final answer, or the failure (guardrail verdicts included)."""
+
+    state: str
+    text: str
+    time: int
+    event_id: int
+    guardrail: bool = False
+    kind: str = "outcome"
+
+
+@dataclass
+class StepItem:
+    """A timeline step that is not a model or tool call (plain activity, timer, signal...)."""
+
+    step: Step
+    kind: str = "step"
+
+
+Item = ToolCard | ModelTurn | Message | Outcome | StepItem
+
+
+@dataclass
+class Conversation:
+    """The run as items, plus what the page header needs."""
+
+    items: list[Item]
+    is_agent: bool
+    pending_approvals: list[ToolCard]
+    model_calls: int
+    tool_calls: int
+
+
+def _value(payload: Payload | Sequence[Payload] | None) -> Any:
+    if isinstance(payload, Sequence) and not isinstance(payload, Payload):
+        payload = payload[0] if payload else None
+    if payload is None:
+        return None
+    try:
+        return payload.to_json_value()
+    except (SerializationError, ValueError):
+        return None
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for part in content:  # pyright: ignore[reportUnknownVariableType]
+            if isinstance(part, dict):
+                text = part.get("text") or part.get("refusal")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+                if text:
+                    parts.append(str(text))  # pyright: ignore[reportUnknownArgumentType]
+            elif isinstance(part, str):
+                parts.append(part)
+        return "\n".join(parts)
+    return "" if content is None else to_json(content)
+
+
+def _output_text(output: Any) -> str:
+    """A function_call_output's ``output`` (a string, or a list of content parts)."""
+    return output if isinstance(output, str) else _text_of(output)
+
+
+def _result_text(value: Any, fallback: Payload | None) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None and fallback is not None:
+        return payload_text(fallback)
+    return to_json(value)
+
+
+class _Builder:
+    def __init__(self, steps: list[Step]) -> None:
+        self.steps = {s.event_id: s for s in steps}
+        self.items: list[Item] = []
+        self.turns: dict[int, ModelTurn] = {}
+        self.cards: dict[str, ToolCard] = {}
+        self.card_by_seq: dict[int, ToolCard] = {}
+        self.handoffs: dict[int, dict[str, str]] = {}
+        """Per model call: handoff tool name -> the agent it hands off to."""
+        self.seen_inputs: Counter[str] = Counter()
+        self.worker_of: dict[int, str] = {}
+        """Which worker completed each model/tool activity (by seq)."""
+        self.last_worker: str | None = None
+        self.model_calls = 0
+
+    # -- model calls --------------------------------------------------------------------------
+
+    def model_scheduled(self, e: ev.ActivityTaskScheduled) -> None:
+        request = _value(e.input)
+        config: dict[str, Any] = {}
+        items: Any = None
+        if isinstance(request, dict):
+            config = request.get("config") or {}  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            items = request.get("input")  # pyright: ignore[reportUnknownMemberType]
+        agent = str(config.get("agent") or e.summary or "agent")
+        handoffs: Any = config.get("handoffs") or []
+        self.handoffs[e.seq] = {
+            str(h.get("tool_name")): str(h.get("agent_name") or h.get("tool_name"))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+            for h in handoffs  # pyright: ignore[reportUnknownVariableType]
+            if isinstance(h, dict)
+        }
+        self._new_inputs(items, e)
+        turn = ModelTurn(
+            seq=e.seq,
+            agent=agent,
+            model=str(config.get("model") or ""),
+            time=e.time,
+            event_id=e.event_id,
+            number=self.model_calls + 1,
+        )
+        self.turns[e.seq] = turn
+        self.items.append(turn)
+        self.model_calls += 1
+
+    def _new_inputs(self, items: Any, e: ev.Event) -> None:
+        """Show the messages this call's input adds to what earlier calls showed; give tool
+        cards the output the model was shown."""
+        if isinstance(items, str):
+            items = [{"role": "user", "content": items}]
+        if not isinstance(items, list):
+            return
+        counts: Counter[str] = Counter()
+        for item in items:  # pyright: ignore[reportUnknownVariableType]
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if kind == "function_call_output":
+                card = self.cards.get(str(item.get("call_id")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                if card is not None and card.output is None:
+                    card.output = _output_text(item.get("output"))  # pyright: ignore[reportUnknownMemberType]
+                continue
+            role = item.get("role")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if role not in ("user", "system", "developer") or kind not in (None, "message"):
+                continue
+            key = to_json(item)
+            counts[key] += 1
+            if counts[key] > self.seen_inputs[key]:
+                self.seen_inputs[key] = counts[key]
+                text = _text_of(item.get("content"))  # pyright: ignore[reportUnknownMemberType]
+                self.items.append(Message(str(role), text, e.time, e.event_id))  # pyright: ignore[reportUnknownArgumentType]
+
+    def model_completed(self, e: ev.ActivityTaskCompleted, turn: ModelTurn) -> None:
+        value = _value(e.result)
+        result: dict[str, Any] = value if isinstance(value, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+        response: Any = result.get("response") or {}
+        usage: Any = response.get("usage") or {}
+        details: Any = usage.get("input_tokens_details") or {}
+        turn.input_tokens = int(usage.get("input_tokens") or 0)
+        turn.output_tokens = int(usage.get("output_tokens") or 0)
+        turn.cached_tokens = int(details.get("cached_tokens") or 0)
+        turn.latency_ms = int(result.get("latency_ms") or 0)
+        turn.model = str(result.get("model") or turn.model)
+        turn.attempt = e.attempt
+        turn.worker = e.worker
+        texts: list[str] = []
+        reasoning: list[str] = []
+        for item in response.get("output") or []:
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if kind == "function_call":
+                name = str(item.get("name") or "")  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                target = self.handoffs.get(turn.seq, {}).get(name)
+                if target is not None:
+                    turn.handoff_to = target
+                    continue
+                call_id = str(item.get("call_id") or item.get("id") or "")  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                card = ToolCard(
+                    call_id=call_id,
+                    name=name,
+                    agent=turn.agent,
+                    arguments=str(item.get("arguments") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                    time=e.time,
+                    event_id=e.event_id,
+                )
+                self.cards[call_id] = card
+                turn.tool_calls.append(name)
+                self.items.append(card)
+            elif kind == "message":
+                texts.append(_text_of(item.get("content")))  # pyright: ignore[reportUnknownMemberType]
+            elif kind == "reasoning":
+                summary: Any = item.get("summary") or []  # pyright: ignore[reportUnknownMemberType]
+                reasoning.append(_text_of(summary))
+        turn.text = "\n\n".join(t for t in texts if t)
+        turn.reasoning = "\n".join(r for r in reasoning if r)
+
+    # -- tool calls ---------------------------------------------------------------------------
+
+    def tool_scheduled(self, e: ev.ActivityTaskScheduled) -> bool:
+        """Join a tool activity to the card of the call it runs; False if it is none."""
+        card: ToolCard | None = None
+        if e.activity_type == TOOL_ACTIVITY:
+            request = _value(e.input)
+            if isinstance(request, dict):
+                card = self.cards.get(str(request.get("call_id")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                if card is None:  # a tool called outside a recorded model turn
+                    card = ToolCard(
+                        call_id=str(request.get("call_id") or f"seq-{e.seq}"),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                        name=str(request.get("name") or e.summary),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                        agent=str(request.get("agent") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                        arguments=str(request.get("arguments") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                        time=e.time,
+                        event_id=e.event_id,
+                    )
+                    self.cards[card.call_id] = card
+                    self.items.append(card)
+        elif e.summary:
+            # activity_as_tool: the activity is named for itself, its summary is the tool
+            card = next(
+                (
+                    c
+                    for c in self.cards.values()
+                    if c.seq is None
+                    and c.name == e.summary
+                    and (c.approval is None or c.approval.state == "approved")
+                ),
+                None,
+            )
+        if card is None or card.seq is not None:
+            return False
+        card.seq = e.seq
+        card.scheduled_event_id = e.event_id
+        self.card_by_seq[e.seq] = card
+        return True
+
+    def tool_closed(self, e: ev.Event, card: ToolCard) -> None:
+        if isinstance(e, ev.ActivityTaskCompleted):
+            value = _value(e.result)
+            if isinstance(value, dict) and "output" in value and "context" in value:
+                value = value["output"]  # a tool that took the run context
+            card.result = _result_text(value, e.result)
+        elif isinstance(e, ev.ActivityTaskFailed | ev.ActivityTaskTimedOut):
+            card.error = describe_failure(e.failure)
+            card.interrupted = e.failure is not None and e.failure.type == INTERRUPTED_TYPE
+        elif isinstance(e, ev.ActivityTaskCanceled):
+            card.error = "cancelled"
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def task_completed(self, e: ev.WorkflowTaskCompleted) -> None:
+        worker = e.worker
+        if self.last_worker is not None and worker and worker != self.last_worker:
+            # The new worker replayed everything others recorded: served from history.
+            for seq, by in self.worker_of.items():
+                if by != worker:
+                    turn = self.turns.get(seq)
+                    if turn is not None:
+                        turn.served_from_history = True
+                    card = self.card_by_seq.get(seq)
+                    if card is not None:
+                        card.served_from_history = True
+        self.last_worker = worker or self.last_worker
+
+
+def build_conversation(
+    events: Sequence[ev.Event],
+    attempts: Sequence[dict[str, Any]] = (),
+    pending: Sequence[dict[str, Any]] = (),
+    *,
+    now_ms: int,
+) -> Conversation:
+    """Fold a run's history into conversation items.
+
+    Args:
+        events: The run's history.
+        attempts: Failed, timed-out and interrupted activity attempts.
+        pending: Activities not finished yet.
+        now_ms: The current time, for "running for ..." notes.
+    """
+    steps = build_timeline(events, attempts, pending, now_ms=now_ms)
+    b = _Builder(steps)
+    activity_types: dict[int, str] = {}
+    for e in events:
+        match e:
+            case ev.ActivityTaskScheduled():
+                activity_types[e.seq] = e.activity_type
+                if e.activity_type == MODEL_ACTIVITY:
+                    b.model_scheduled(e)
+                elif not b.tool_scheduled(e):
+                    step = b.steps.get(e.event_id)
+                    if step is not None:
+                        b.items.append(StepItem(step))
+            case (
+                ev.ActivityTaskCompleted()
+                | ev.ActivityTaskFailed()
+                | ev.ActivityTaskTimedOut()
+                | ev.ActivityTaskCanceled()
+            ):
+                turn = b.turns.get(e.seq)
+                card = b.card_by_seq.get(e.seq)
+                if isinstance(e, ev.ActivityTaskCompleted) and (turn or card):
+                    b.worker_of[e.seq] = e.worker
+                if turn is not None:
+                    if isinstance(e, ev.ActivityTaskCompleted):
+                        b.model_completed(e, turn)
+                    else:
+                        turn.error = describe_failure(getattr(e, "failure", None))
+                if card is not None:
+                    b.tool_closed(e, card)
+            case ev.MarkerRecorded() if e.name == APPROVAL_MARKER:
+                details = e.details if isinstance(e.details, dict) else {}
+                call_id = str(details.get("call_id", ""))
+                card = b.cards.get(call_id)
+                if card is None:
+                    card = ToolCard(
+                        call_id=call_id,
+                        name=str(details.get("tool", "")),
+                        agent=str(details.get("agent", "")),
+                        arguments=str(details.get("arguments", "")),
+                        time=e.time,
+                        event_id=e.event_id,
+                    )
+                    b.cards[call_id] = card
+                    b.items.append(card)
+                card.approval = Approval(call_id, requested_at=e.time)
+            case ev.WorkflowExecutionUpdateAccepted() if e.update_name == DECIDE_UPDATE:
+                decision = _value(e.input)
+                if isinstance(decision, dict):
+                    card = b.cards.get(str(decision.get("call_id")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                    if card is not None and card.approval is not None:
+                        approve = bool(decision.get("approve"))  # pyright: ignore[reportUnknownMemberType]
+                        card.approval.state = "approved" if approve else "rejected"
+                        card.approval.message = str(decision.get("message") or "")  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                        card.approval.decided_by = e.identity
+            case ev.WorkflowExecutionUpdateCompleted():
+                pass  # the decision's acceptance above says it all
+            case ev.WorkflowTaskCompleted():
+                b.task_completed(e)
+            case ev.WorkflowExecutionCompleted():
+                value = _value(e.result)
+                text = value if isinstance(value, str) else payload_text(e.result)
+                b.items.append(Outcome(State.OK, text, e.time, e.event_id))
+            case ev.WorkflowExecutionFailed():
+                guardrail = e.failure is not None and any(
+                    g in (e.failure.type or "") or g in (e.failure.message or "")
+                    for g in GUARDRAIL_TYPES
+                )
+                text = describe_failure(e.failure)
+                b.items.append(Outcome(State.FAILED, text, e.time, e.event_id, guardrail))
+            case ev.WorkflowExecutionCanceled():
+                detail = payloads_text(e.details)
+                b.items.append(Outcome(State.CANCELLED, detail, e.time, e.event_id))
+            case ev.WorkflowExecutionTerminated():
+                b.items.append(Outcome(State.FAILED, e.reason, e.time, e.event_id))
+            case _:
+                step = b.steps.get(e.event_id)
+                if step is not None and not step.title.startswith("workflow "):
+                    b.items.append(StepItem(step))
+    for card in b.cards.values():
+        step = b.steps.get(card.scheduled_event_id or -1)
+        if step is not None:
+            card.state = step.state
+            card.attempts = step.attempts
+            card.notes = step.notes
+            card.duration_ms = step.duration_ms
+        elif card.approval is not None and card.approval.state == "rejected":
+            card.state = State.CANCELLED
+        elif card.output is not None:
+            card.state = State.OK  # handled without an activity (e.g. an SDK error message)
+        if card.interrupted:
+            card.state = State.FAILED
+    for turn in b.turns.values():
+        step = b.steps.get(turn.event_id)
+        if step is not None:
+            turn.state = step.state
+            turn.notes = step.notes
+            turn.duration_ms = step.duration_ms
+            turn.attempt = max(turn.attempt, step.attempts)
+    waiting = [
+        c for c in b.cards.values() if c.approval is not None and c.approval.state == "pending"
+    ]
+    closed = bool(events) and isinstance(events[-1], ev.CLOSE_EVENT_TYPES)
+    return Conversation(
+        items=b.items,
+        is_agent=b.model_calls > 0 or bool(b.cards),
+        pending_approvals=[] if closed else waiting,
+        model_calls=b.model_calls,
+        tool_calls=len(b.cards),
+    )

@@ -1,0 +1,300 @@
+"""The JSON API at the HTTP level: a real server on 127.0.0.1, a real SQLite file, a worker
+with the scripted model. Every endpoint, filter and error."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from urllib.parse import quote
+
+from duragent import Client, Worker
+
+from .conftest import RunningServer, wait_until
+from .ui_app import TASK_QUEUE, AskAgent, Broken, Pipeline
+
+
+async def _agent(client: Client, name: str, workflow_id: str) -> None:
+    await client.start_workflow(
+        AskAgent.run, args=[name, f"question for {name}"], id=workflow_id, task_queue=TASK_QUEUE
+    )
+
+
+async def _waiting_for_approval(server: RunningServer, workflow_id: str) -> str:
+    async def pending() -> list[dict[str, object]]:
+        reply = await server.get(f"/api/v1/runs/{workflow_id}")
+        return reply.json()["summary"]["pending_approvals"] if reply.status == 200 else []
+
+    await wait_until(pending, what=f"an approval request in {workflow_id}")
+    return str((await pending())[0]["call_id"])
+
+
+async def test_list_describe_conversation_history_usage(
+    server: RunningServer, client: Client, worker: Worker
+) -> None:
+    await _agent(client, "researcher", "research-1")
+    await client.get_workflow_handle("research-1").result(timeout=20)
+    await client.start_workflow(Pipeline.run, "o-1", id="order-1", task_queue=TASK_QUEUE)
+
+    runs = (await server.get("/api/v1/runs")).json()
+    by_id = {r["workflow_id"]: r for r in runs["runs"]}
+    assert set(by_id) == {"research-1", "order-1"}
+    research = by_id["research-1"]
+    assert research["status"] == "completed"
+    assert research["summary"]["agent"] == "Researcher"
+    assert research["summary"]["model_calls"] == 2
+    assert research["summary"]["total_tokens"] > 0
+    assert runs["next_cursor"] is None
+
+    one = (await server.get("/api/v1/runs/research-1")).json()
+    assert one["workflow_id"] == "research-1" and one["summary"]["tool_calls"] == 1
+
+    conversation = (await server.get("/api/v1/runs/research-1/conversation")).json()
+    kinds = [i["kind"] for i in conversation["items"]]
+    assert kinds == ["message", "model", "tool", "model", "outcome"]
+    tool = conversation["items"][2]
+    assert tool["name"] == "lookup" and tool["result"] == "facts about durable agents"
+    assert conversation["items"][-1]["text"] == "Durable agents survive crashes."
+
+    history = (await server.get("/api/v1/runs/research-1/history?limit=3")).json()
+    assert [e["event_id"] for e in history["events"]] == [1, 2, 3]
+    assert history["next_after"] == 3
+    rest = (await server.get("/api/v1/runs/research-1/history?after=3")).json()
+    assert rest["events"][0]["event_id"] == 4 and rest["next_after"] is None
+
+    steps = (await server.get("/api/v1/runs/research-1/timeline")).json()["steps"]
+    assert steps[0]["title"] == "workflow started"
+
+    usage = (await server.get("/api/v1/runs/research-1/usage")).json()
+    assert usage["model_calls"] == 2 and usage["repaid_tokens"] == 0
+    assert (await server.get("/api/v1/runs/order-1/usage")).json() is None
+
+
+async def test_export_is_byte_for_byte_duragent_export(
+    server: RunningServer, client: Client, worker: Worker
+) -> None:
+    await _agent(client, "researcher", "exported")
+    await client.get_workflow_handle("exported").result(timeout=20)
+    reply = await server.get("/api/v1/runs/exported/export")
+    assert reply.status == 200
+    assert "attachment" in reply.headers["content-disposition"]
+    cli = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "duragent", "--db", server.db_url, "export", "exported"],
+        capture_output=True,
+        check=True,
+    )
+    assert reply.body == cli.stdout
+
+
+async def test_filters_and_keyset_pagination(
+    server: RunningServer, client: Client, worker: Worker
+) -> None:
+    for i in range(5):
+        await client.start_workflow(Pipeline.run, f"o-{i}", id=f"order-{i}", task_queue=TASK_QUEUE)
+    await _agent(client, "researcher", "research-1")
+    await _agent(client, "refunder", "refund-1")
+    await client.start_workflow(Broken.run, id="broken-1", task_queue=TASK_QUEUE)
+    await client.get_workflow_handle("research-1").result(timeout=20)
+    await _waiting_for_approval(server, "refund-1")
+
+    async def ids(query: str) -> list[str]:
+        reply = await server.get(f"/api/v1/runs?{query}")
+        assert reply.status == 200, reply.text
+        return [r["workflow_id"] for r in reply.json()["runs"]]
+
+    await wait_until(lambda: _failing(server), what="a failing task")
+    assert await ids("status=completed") == ["research-1"]
+    assert sorted(await ids("type=Pipeline")) == [f"order-{i}" for i in range(5)]
+    assert await ids("agent=Refund%20Desk") == ["refund-1"]
+    assert sorted(await ids("prefix=order-")) == [f"order-{i}" for i in range(5)]
+    assert await ids("waiting=1") == ["refund-1"]
+    assert await ids("failing=1") == ["broken-1"]
+    assert await ids("status=failed") == []
+
+    # Keyset pagination: pages of 3 cover every run once, newest first.
+    everything = await ids("limit=100")
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = (await server.get(f"/api/v1/runs?limit=3{cursor}")).json()
+        seen += [r["workflow_id"] for r in page["runs"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert seen == everything and len(everything) == 8
+
+
+async def _failing(server: RunningServer) -> bool:
+    reply = await server.get("/api/v1/runs?failing=1")
+    return bool(reply.json()["runs"])
+
+
+async def test_approve_reject_and_approvals_inbox(
+    server: RunningServer, client: Client, worker: Worker
+) -> None:
+    await _agent(client, "refunder", "refund-1")
+    await _agent(client, "refunder", "refund-2")
+    call_1 = await _waiting_for_approval(server, "refund-1")
+    call_2 = await _waiting_for_approval(server, "refund-2")
+    inbox = (await server.get("/api/v1/approvals")).json()["approvals"]
+    assert {(a["workflow_id"], a["tool"]) for a in inbox} == {
+        ("refund-1", "send_refund"),
+        ("refund-2", "send_refund"),
+    }
+
+    approved = await server.post(f"/api/v1/runs/refund-1/approvals/{call_1}", {"approve": True})
+    assert approved.status == 200, approved.text
+    assert await client.get_workflow_handle("refund-1").result(timeout=20) == (
+        "The refund of 25 on A-17 is done."
+    )
+    rejected = await server.post(
+        f"/api/v1/runs/refund-2/approvals/{call_2}",
+        {"approve": False, "message": "Not without a receipt."},
+    )
+    assert rejected.status == 200, rejected.text
+    await client.get_workflow_handle("refund-2").result(timeout=20)
+    conversation = (await server.get("/api/v1/runs/refund-2/conversation")).json()
+    card = next(i for i in conversation["items"] if i["kind"] == "tool")
+    assert card["approval"]["state"] == "rejected"
+    assert card["approval"]["message"] == "Not without a receipt."
+    assert card["seq"] is None  # the tool never ran
+    assert (await server.get("/api/v1/approvals")).json()["approvals"] == []
+
+    # Deciding again, or an unknown call: 409, nothing recorded.
+    before = (await client.get_workflow_handle("refund-1").fetch_history()).events
+    again = await server.post(f"/api/v1/runs/refund-1/approvals/{call_1}", {"approve": True})
+    assert again.status == 409 and "not running" in again.json()["error"]
+    after = (await client.get_workflow_handle("refund-1").fetch_history()).events
+    assert len(after) == len(before)
+
+
+async def test_signal_update_cancel_terminate(
+    server: RunningServer, client: Client, worker: Worker
+) -> None:
+    await client.start_workflow(Pipeline.run, "o-1", id="order-1", task_queue=TASK_QUEUE)
+    sent = await server.post("/api/v1/runs/order-1/signal", {"name": "ship"})
+    assert sent.status == 200, sent.text
+    assert await client.get_workflow_handle("order-1").result(timeout=20) == "charged o-1, shipped"
+
+    await client.start_workflow(Pipeline.run, "o-2", id="order-2", task_queue=TASK_QUEUE)
+    cancelled = await server.post("/api/v1/runs/order-2/cancel", {"reason": "customer left"})
+    assert cancelled.status == 200
+    await wait_until(lambda: _status(client, "order-2", "canceled"), what="cancellation")
+
+    await client.start_workflow(Pipeline.run, "o-3", id="order-3", task_queue=TASK_QUEUE)
+    terminated = await server.post("/api/v1/runs/order-3/terminate", {"reason": "test"})
+    assert terminated.status == 200
+    assert (await client.get_workflow_handle("order-3").describe()).status == "terminated"
+
+    unknown_update = await server.post("/api/v1/runs/order-1/update", {"name": "nope"})
+    assert unknown_update.status == 409  # closed
+
+
+async def _status(client: Client, workflow_id: str, status: str) -> bool:
+    return (await client.get_workflow_handle(workflow_id).describe()).status == status
+
+
+async def test_bad_input_gets_a_4xx_json_error_and_changes_nothing(
+    server: RunningServer, client: Client
+) -> None:
+    await client.start_workflow(Pipeline.run, "o-1", id="order-1", task_queue=TASK_QUEUE)
+    history = (await client.get_workflow_handle("order-1").fetch_history()).events
+    cases = [
+        ("GET", "/api/v1/runs?status=exploded", None, 400, "unknown status"),
+        ("GET", "/api/v1/runs?limit=0", None, 400, "limit"),
+        ("GET", "/api/v1/runs?limit=abc", None, 400, "integer"),
+        ("GET", "/api/v1/runs?cursor=%%%", None, 400, "cursor"),
+        ("GET", "/api/v1/runs?waiting=maybe", None, 400, "waiting"),
+        ("GET", "/api/v1/runs?colour=red", None, 400, "unknown parameter"),
+        ("GET", "/api/v1/runs/nope", None, 404, "not found"),
+        ("GET", "/api/v1/runs/nope/conversation", None, 404, "not found"),
+        ("GET", "/api/v1/runs/order-1/history?after=-1", None, 400, "after"),
+        ("GET", "/api/v1/nothing-here", None, 404, "no API endpoint"),
+        ("POST", "/api/v1/runs/order-1/signal", {}, 400, "missing field 'name'"),
+        ("POST", "/api/v1/runs/order-1/signal", {"name": 5}, 400, "name must be a string"),
+        ("POST", "/api/v1/runs/order-1/signal", {"name": "ship", "args": 1}, 400, "args"),
+        ("POST", "/api/v1/runs/order-1/approvals/c1", {}, 400, "approve"),
+        ("POST", "/api/v1/runs/order-1/approvals/c1", {"approve": "yes"}, 400, "true or false"),
+        ("POST", "/api/v1/runs/order-1/approvals/c1", {"approve": True}, 409, "no tool call"),
+        ("POST", "/api/v1/runs/nope/cancel", {}, 404, "not found"),
+        ("POST", "/api/v1/agents/start", {"input": "hi"}, 400, "agent"),
+        ("POST", "/api/v1/agents/start", {"agent": "noColon", "input": "x"}, 400, "module:"),
+        ("POST", "/api/v1/agents/start", {"agent": "m:a", "input": 3}, 400, "input"),
+    ]
+    for method, path, body, status, text in cases:
+        reply = await server.request(method, path, body=body)
+        assert reply.status == status, (path, reply.status, reply.text)
+        assert reply.headers["content-type"].startswith("application/json")
+        assert text in reply.json()["error"], (path, reply.json())
+    not_json = await server.request(
+        "POST",
+        "/api/v1/runs/order-1/signal",
+        raw_body=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert not_json.status == 400 and "not valid JSON" in not_json.json()["error"]
+    assert (await client.get_workflow_handle("order-1").fetch_history()).events == history
+
+
+async def test_start_agent(server: RunningServer, client: Client) -> None:
+    reply = await server.post(
+        "/api/v1/agents/start",
+        {"agent": "tests.server.ui_app:researcher", "input": "hi", "id": "started-1"},
+    )
+    assert reply.status == 201, reply.text
+    described = await client.get_workflow_handle("started-1").describe()
+    assert described.workflow_type == "duragent.Agent" and described.task_queue == "agents"
+    duplicate = await server.post(
+        "/api/v1/agents/start",
+        {"agent": "tests.server.ui_app:researcher", "input": "hi", "id": "started-1"},
+    )
+    assert duplicate.status == 400 and "started-1" in duplicate.json()["error"]
+
+
+async def test_openapi_describes_every_route(server: RunningServer) -> None:
+    spec = (await server.get("/api/v1/openapi.json")).json()
+    described = {(p, m.upper()) for p, ops in spec["paths"].items() for m in ops}
+    app = server.app.app
+    routes = {
+        (r.path.replace("{workflow_id:path}", "{workflow_id}"), m)
+        for r in app.routes
+        if getattr(r, "path", "").startswith(("/api/v1/", "/metrics")) and "openapi" not in r.path
+        for m in set(r.methods or ()) - {"HEAD"}
+    }
+    assert routes <= described, routes - described
+    page = await server.get("/api")
+    assert page.status == 200 and "/api/v1/runs/{workflow_id}/approvals/{call_id}" in page.text
+
+
+async def test_metrics(server: RunningServer, client: Client, worker: Worker) -> None:
+    await _agent(client, "researcher", "research-1")
+    await client.get_workflow_handle("research-1").result(timeout=20)
+    await _agent(client, "refunder", "refund-1")
+    await client.start_workflow(Broken.run, id="broken-1", task_queue=TASK_QUEUE)
+    await _waiting_for_approval(server, "refund-1")
+    await wait_until(lambda: _failing(server), what="a failing task")
+    reply = await server.get("/metrics")
+    assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
+    lines = set(reply.text.splitlines())
+    assert 'duragent_runs{status="completed"} 1' in lines
+    assert 'duragent_runs{status="running"} 2' in lines
+    assert "duragent_workflow_tasks_failing 1" in lines
+    assert "duragent_approvals_pending 1" in lines
+    assert 'duragent_model_calls{model="researcher"} 2' in lines
+    assert any(
+        line.startswith('duragent_model_tokens{model="researcher",kind="input"} ') for line in lines
+    )
+    assert "# TYPE duragent_runs gauge" in lines
+    unauthorized = await server.get("/metrics", bearer=False)
+    assert unauthorized.status == 401
+
+
+async def test_ids_with_slashes_and_spaces(server: RunningServer, client: Client) -> None:
+    await client.start_workflow(Pipeline.run, "x", id="team a/order 7", task_queue=TASK_QUEUE)
+    quoted = quote("team a/order 7", safe="")
+    reply = await server.get(f"/api/v1/runs/{quoted}")
+    assert reply.status == 200 and reply.json()["workflow_id"] == "team a/order 7"
+    page = await server.get(f"/runs/{quoted}")
+    assert page.status == 200 and "team a/order 7" in page.text
+    await asyncio.sleep(0)
