@@ -15,7 +15,12 @@ from urllib.parse import urlsplit
 import pytest
 
 BROWSER_NAMES = ("chromium-headless-shell", "chromium", "chromium-browser")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(
+    os.environ.get("DURAGENT_SCREENSHOTS") or ROOT / ".test-artifacts" / "screenshots"
+)
+"""Where the browser tests save screenshots (test artifacts). The README's pictures are
+these, refreshed with ``DURAGENT_SCREENSHOTS=docs/screenshots``."""
 ARGS = [
     "--no-sandbox",
     "--disable-dev-shm-usage",

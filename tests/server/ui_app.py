@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from agents import Agent, function_tool
 
-from duragent import RetryPolicy, activity, workflow
+from duragent import ApplicationError, RetryPolicy, activity, workflow
 from duragent.openai_agents import ApprovalsMixin
 from duragent.testing.scripted_model import message, tool_call
 
@@ -109,5 +109,14 @@ class Broken:
         raise RuntimeError("a bug in workflow code")
 
 
-WORKFLOWS: Final = [AskAgent, Pipeline, Broken]
+@workflow.defn
+class Fails:
+    """Fails for good."""
+
+    @workflow.run
+    async def run(self) -> None:
+        raise ApplicationError("the order does not exist", non_retryable=True)
+
+
+WORKFLOWS: Final = [AskAgent, Pipeline, Broken, Fails]
 ACTIVITIES: Final = [flaky_charge]

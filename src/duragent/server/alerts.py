@@ -46,6 +46,8 @@ class AlertConfig:
     """Alert when an approval has waited this long."""
     base_url: str = ""
     """The server's URL, for links to the run page."""
+    task_failure_attempts: int = TASK_FAILURE_ATTEMPTS
+    """Alert when a workflow task has failed this many times in a row."""
 
 
 def _post(url: str, body: bytes) -> None:
@@ -103,7 +105,7 @@ class Alerts:
         now = time.time() * 1000
         for row in running.rows:
             e = row.execution
-            if e.task_failure and e.task_attempts >= TASK_FAILURE_ATTEMPTS:
+            if e.task_failure and e.task_attempts >= self.config.task_failure_attempts:
                 await self._alert(
                     "task_failing",
                     e.run_id,

@@ -45,6 +45,7 @@ class ServerConfig:
     alert_webhooks: Sequence[str] = ()
     approval_alert_after_s: float = 3600.0
     base_url: str = ""
+    alert_task_failure_attempts: int = 3
     client: Client | None = field(default=None, repr=False)
     """An already connected client to use instead of connecting to ``target``."""
 
