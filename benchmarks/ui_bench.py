@@ -1,0 +1,131 @@
+"""Web UI speed: the first screen of a 200-turn agent run page and of a runs list over 10,000
+runs, as time to first byte (HTTP) and time to a rendered page (Chromium, load event).
+
+    python benchmarks/ui_bench.py [--turns 200] [--runs 10000] [--repeat 5]
+
+Prints medians (min..max) of repeated loads, and as a baseline the same server's
+``/api/v1/openapi.json`` (no store access), so the figures can be read as ratios on a noisy
+machine. Nothing here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.history_growth import Research, script  # noqa: E402
+from tests.server.browser import browser_session  # noqa: E402
+from tests.server.conftest import serving  # noqa: E402
+
+from duragent import Client, Worker  # noqa: E402
+from duragent.openai_agents import OpenAIAgentsPlugin  # noqa: E402
+from duragent.testing import ScriptedModelProvider  # noqa: E402
+
+
+async def make_store(db: Path, turns: int, runs: int) -> None:
+    client = await Client.connect(f"sqlite:///{db}")
+    provider = ScriptedModelProvider({"researcher": script(turns)})
+    async with Worker(
+        client,
+        task_queue="bench",
+        workflows=[Research],
+        plugins=[OpenAIAgentsPlugin(model_provider=provider)],
+    ):
+        handle = await client.start_workflow(
+            Research.run, turns, id="long-agent", task_queue="bench"
+        )
+        await handle.result(timeout=900)
+    for i in range(runs):
+        # No worker for this queue: the runs stay open, as in a busy store.
+        await client.start_workflow("Idle", id=f"run-{i:05d}", task_queue="idle")
+    await client.close()
+
+
+def ttfb(host: str, port: int, path: str, token: str) -> tuple[float, float]:
+    """(seconds to the first byte, seconds to the whole body)."""
+    conn = http.client.HTTPConnection(host, port, timeout=120)
+    started = time.perf_counter()
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    first = time.perf_counter() - started
+    response.read()
+    whole = time.perf_counter() - started
+    conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"{path}: HTTP {response.status}")
+    return first, whole
+
+
+def fmt(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return f"{statistics.median(ms):8.1f} ms  ({min(ms):.1f}..{max(ms):.1f})"
+
+
+def run(turns: int, runs: int, repeat: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="duragent-ui-bench-") as tmp:
+        db = Path(tmp) / "ui.db"
+        started = time.perf_counter()
+        asyncio.run(make_store(db, turns, runs))
+        print(
+            f"store: a {turns}-turn agent run and {runs:,} other runs "
+            f"({time.perf_counter() - started:.0f}s to build)"
+        )
+        with serving(f"sqlite:///{db}") as server:
+            pages = {
+                "baseline /api/v1/openapi.json": "/api/v1/openapi.json",
+                f"run page, {turns}-turn agent": "/runs/long-agent",
+                f"runs list, {runs + 1:,} runs": "/",
+                "runs list API (50 rows)": "/api/v1/runs",
+            }
+            results: dict[str, dict[str, list[float]]] = {}
+            for label, path in pages.items():
+                ttfb(server.host, server.port, path, server.token)  # warm the summary cache
+                firsts: list[float] = []
+                wholes: list[float] = []
+                for _ in range(repeat):
+                    first, whole = ttfb(server.host, server.port, path, server.token)
+                    firsts.append(first)
+                    wholes.append(whole)
+                results[label] = {"ttfb": firsts, "body": wholes}
+            rendered: dict[str, list[float]] = {}
+            with browser_session(server.url, server.token) as s:
+                for label, path in list(pages.items())[1:3]:
+                    times: list[float] = []
+                    for _ in range(repeat):
+                        t0 = time.perf_counter()
+                        s.page.goto(server.url + path, wait_until="load")
+                        times.append(time.perf_counter() - t0)
+                    rendered[label] = times
+        print("\nmedian (min..max) over", repeat, "loads; the machine is shared and noisy")
+        base = statistics.median(results["baseline /api/v1/openapi.json"]["ttfb"])
+        for label, r in results.items():
+            ratio = statistics.median(r["ttfb"]) / base
+            print(
+                f"  {label:34s} first byte {fmt(r['ttfb'])}   whole {fmt(r['body'])}"
+                f"   ({ratio:.1f}x baseline)"
+            )
+        for label, times in rendered.items():
+            print(f"  {label:34s} rendered   {fmt(times)}  (Chromium, load event)")
+
+
+def main(argv: Any = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    run(args.turns, args.runs, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
