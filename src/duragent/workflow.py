@@ -5,7 +5,10 @@ Workflow code must be deterministic: given the same history it must ask for the 
 things in the same order. Use :func:`now`, :func:`random` and :func:`uuid4` instead of
 ``datetime.now()``, ``random`` and ``uuid``, and do I/O only in activities. ``asyncio``
 works as usual (``sleep``, ``gather``, ``wait``, ``as_completed``, ``wait_for``, ``timeout``)
-and is durable: a sleep is a timer recorded in history.
+and is durable: a sleep is a timer recorded in history. Prefer :func:`wait` and
+:func:`as_completed` from this module over asyncio's: they return lists in a fixed order,
+so they replay identically on every backend (on Temporal, ``asyncio.wait`` over tasks made
+with ``asyncio.create_task`` returns sets whose order can change on replay).
 
 Every function here dispatches to the runtime of the workflow that is running (found
 through a context variable), so the same code runs on the embedded engine, on the
@@ -32,6 +35,7 @@ from ._definitions import (
     WorkflowDefinition,
 )
 from ._runtime import ActivityOptions, ChildWorkflowOptions, in_workflow, runtime
+from ._waits import as_completed, wait
 from ._workflow_decorators import (
     UpdateMethod,
     defn,
@@ -54,6 +58,7 @@ __all__ = [
     "UpdateMethod",
     "WorkflowInfo",
     "all_handlers_finished",
+    "as_completed",
     "continue_as_new",
     "defn",
     "deprecate_patch",
@@ -82,6 +87,7 @@ __all__ = [
     "start_child_workflow",
     "update",
     "uuid4",
+    "wait",
     "wait_condition",
 ]
 

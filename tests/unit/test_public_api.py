@@ -53,6 +53,7 @@ PUBLIC = {
         "UpdateMethod",
         "WorkflowInfo",
         "all_handlers_finished",
+        "as_completed",
         "continue_as_new",
         "defn",
         "deprecate_patch",
@@ -81,6 +82,7 @@ PUBLIC = {
         "start_child_workflow",
         "update",
         "uuid4",
+        "wait",
         "wait_condition",
     ],
     "duragent.activity": [

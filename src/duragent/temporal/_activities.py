@@ -1,0 +1,217 @@
+"""Activities on Temporal: one dynamic temporalio activity runs every Duragent activity of a
+worker, so arguments are decoded by Duragent's converter with the function's own parameter
+hints, one position at a time, and Duragent's activity context (``activity.info()`` with its
+idempotency key, ``heartbeat()``, ``is_cancelled()``) is set for the call.
+
+At-most-once calls get a heartbeat timeout by default (crash detection on Temporal is by
+timeout) and this runner heartbeats for them; an attempt cancelled because its worker shuts
+down is failed as ``ActivityAttemptInterrupted`` rather than handed to another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import temporalio.activity as ta
+import temporalio.exceptions as tx
+from temporalio.common import RawValue
+
+from .._definitions import ActivityDefinition, check_arg_count
+from ..activity import ActivityContext, Info, current_context
+from ..errors import ApplicationError, CancelledError, ConfigurationError, SerializationError
+from ..retry import RetryPolicy
+from ._failures import INTERRUPTED, retry_delay, to_temporal
+from ._payloads import PayloadBridge
+from ._runtime import AUTO_HEARTBEAT, TIMEOUT_HEARTBEAT
+
+__all__ = ["ActivityDispatcher"]
+
+
+def _non_retryable(err: BaseException) -> tx.ApplicationError:
+    return tx.ApplicationError(str(err), type=type(err).__name__, non_retryable=True)
+
+
+class _Heartbeats:
+    """Sends Duragent heartbeats to temporalio from any thread, and keeps an auto-heartbeat
+    going for at-most-once calls."""
+
+    def __init__(self, bridge: PayloadBridge, loop: asyncio.AbstractEventLoop) -> None:
+        self.bridge = bridge
+        self.loop = loop
+        self.loop_thread = threading.get_ident()
+        # temporalio's activity context lives in this context; callbacks run inside it.
+        self.context = contextvars.copy_context()
+        self.last: list[RawValue] = []
+
+    def send(self, details: tuple[Any, ...]) -> None:
+        raws = self.bridge.to_raws(details, what="heartbeat detail")
+        if threading.get_ident() == self.loop_thread:
+            self._send(raws)
+        else:
+            self.loop.call_soon_threadsafe(self._send, raws)
+
+    def _send(self, raws: list[RawValue]) -> None:
+        self.last = raws
+        with contextlib.suppress(RuntimeError):  # the attempt already finished
+            self.context.run(ta.heartbeat, *raws)
+
+    async def keep_alive(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self._send(self.last)
+
+
+class ActivityDispatcher:
+    """Runs the Duragent activities of one worker as a dynamic temporalio activity."""
+
+    def __init__(
+        self,
+        *,
+        bridge: PayloadBridge,
+        activities: dict[str, ActivityDefinition],
+        dynamic: ActivityDefinition | None,
+        executor: Executor,
+        worker_id: str,
+    ) -> None:
+        self.bridge = bridge
+        self.activities = activities
+        self.dynamic = dynamic
+        self.executor = executor
+        self.worker_id = worker_id
+
+        @ta.defn(dynamic=True)
+        async def duragent_activity(args: Sequence[RawValue]) -> RawValue:
+            return await self.run(args)
+
+        self.temporal_activity: Callable[..., Any] = duragent_activity
+
+    def _args(self, defn: ActivityDefinition, raws: Sequence[RawValue]) -> list[Any]:
+        if defn.dynamic:
+            return [self.bridge.decode_all(raws, (), what="argument")]
+        check_arg_count(defn.param_counts, len(raws), what=f"activity {defn.name!r}")
+        return self.bridge.decode_all(
+            raws, defn.hints[0], what=f"argument of activity {defn.name!r}"
+        )
+
+    def _info(self, t: ta.Info) -> Info:
+        run_id = t.workflow_run_id or ""
+        return Info(
+            activity_id=t.activity_id,
+            activity_type=t.activity_type,
+            attempt=t.attempt,
+            workflow_id=t.workflow_id or "",
+            workflow_run_id=run_id,
+            workflow_type=t.workflow_type or "",
+            task_queue=t.task_queue,
+            idempotency_key=f"{run_id}:{t.activity_id}",
+            scheduled_time=t.scheduled_time,
+            started_time=t.started_time,
+            heartbeat_details=tuple(t.heartbeat_details),
+            heartbeat_timeout_seconds=(
+                t.heartbeat_timeout.total_seconds() if t.heartbeat_timeout else None
+            ),
+        )
+
+    async def run(self, raws: Sequence[RawValue]) -> RawValue:
+        t = ta.info()
+        defn = self.activities.get(t.activity_type) or self.dynamic
+        if defn is None:
+            known = ", ".join(sorted(self.activities)) or "none"
+            raise tx.ApplicationError(
+                f"activity type {t.activity_type!r} is not registered on the worker of task "
+                f"queue {t.task_queue!r} (known: {known})",
+                type="ActivityNotRegistered",
+            )
+        try:
+            args = self._args(defn, raws)
+        except (SerializationError, ConfigurationError) as err:
+            raise _non_retryable(err) from None
+        non_retryable = tuple(
+            (t.retry_policy.non_retryable_error_types or ()) if t.retry_policy else ()
+        )
+        at_most_once = TIMEOUT_HEARTBEAT in non_retryable
+        loop = asyncio.get_running_loop()
+        beats = _Heartbeats(self.bridge, loop)
+        context = ActivityContext(self._info(t), beats.send, worker_id=self.worker_id)
+        keep_alive: asyncio.Task[None] | None = None
+        if AUTO_HEARTBEAT in non_retryable and t.heartbeat_timeout:
+            # The first heartbeat goes out at once; then well inside the timeout.
+            beats._send([])  # pyright: ignore[reportPrivateUsage]
+            interval = max(0.05, t.heartbeat_timeout.total_seconds() / 3)
+            keep_alive = loop.create_task(beats.keep_alive(interval))
+        try:
+            result = await self._call(defn, args, context, at_most_once)
+        finally:
+            if keep_alive is not None:
+                keep_alive.cancel()
+        try:
+            return self.bridge.to_raw(result, what=f"result of activity {defn.name!r}")
+        except SerializationError as err:
+            raise _non_retryable(err) from None
+
+    async def _call(
+        self,
+        defn: ActivityDefinition,
+        args: list[Any],
+        context: ActivityContext,
+        at_most_once: bool,
+    ) -> Any:
+        token = current_context.set(context)
+        future: asyncio.Future[Any] | None = None
+        try:
+            if defn.is_async:
+                return await defn.fn(*args)
+            ctx = contextvars.copy_context()
+            future = asyncio.get_running_loop().run_in_executor(
+                self.executor, functools.partial(ctx.run, defn.fn, *args)
+            )
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            context.cancel_requested = True
+            details = ta.cancellation_details()
+            if at_most_once and details is not None and details.worker_shutdown:
+                raise tx.ApplicationError(
+                    f"at-most-once activity {defn.name!r} was stopped by its worker's "
+                    "shutdown and was not run again: it may or may not have taken effect",
+                    type=INTERRUPTED,
+                    non_retryable=True,
+                ) from None
+            if future is not None and not future.done():
+                # A thread cannot be interrupted: its next heartbeat() raises CancelledError.
+                with contextlib.suppress(BaseException):
+                    await future
+            raise
+        except CancelledError as err:
+            if context.cancel_requested:
+                raise tx.CancelledError(err.message) from None
+            raise to_temporal(err, self.bridge)  # noqa: B904 (keeps the translated cause)
+        except ApplicationError as err:
+            failure = to_temporal(err, self.bridge)
+            assert isinstance(failure, tx.ApplicationError)
+            if err.retry_after is not None:
+                policy = RetryPolicy()
+                info = ta.info()
+                if info.retry_policy is not None:
+                    policy = RetryPolicy(
+                        initial_interval=info.retry_policy.initial_interval,
+                        backoff_coefficient=info.retry_policy.backoff_coefficient,
+                        maximum_interval=info.retry_policy.maximum_interval,
+                    )
+                failure = tx.ApplicationError(
+                    failure.message,
+                    *failure.details,
+                    type=failure.type,
+                    non_retryable=failure.non_retryable,
+                    next_retry_delay=retry_delay(err.retry_after, policy.backoff_ms(info.attempt)),
+                )
+                failure.__cause__ = to_temporal(err, self.bridge).__cause__
+            raise failure  # noqa: B904 (keeps the translated cause)
+        finally:
+            current_context.reset(token)

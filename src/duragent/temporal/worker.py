@@ -1,0 +1,297 @@
+"""A Duragent worker on Temporal: a ``temporalio`` worker built from Duragent's workflow and
+activity definitions.
+
+How the definitions reach temporalio:
+
+- Workflows: temporalio runs one *dynamic* workflow class, :class:`DuragentWorkflow`, for
+  every workflow type; a per-worker interceptor finds the Duragent definition of the run's
+  type, builds the user's object and forwards the run method, signals, queries, updates and
+  update validators to it (``_instance.py``), with the :class:`~duragent._runtime.
+  WorkflowRuntime` context set (``_runtime.py``). The user's classes are never modified.
+- Activities: one dynamic temporalio activity runs them all (``_activities.py``).
+- Workflows run **unsandboxed**: temporalio's sandbox re-imports each workflow module for
+  every run and only knows classes carrying temporalio's own decorator. The embedded engine
+  does not sandbox either, so the determinism rules a user follows are the same on both
+  backends (use ``workflow.now()``, ``random()``, ``uuid4()``, activities for I/O).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import temporalio.client
+import temporalio.converter
+import temporalio.worker
+import temporalio.workflow as tw
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.common import RawValue
+
+from .._definitions import collect_workflows
+from .._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
+from .._worker.process_pool import is_process_pool
+from ..errors import ConfigurationError
+from ..serde import DataConverter
+from ..worker import Worker
+from ._activities import ActivityDispatcher
+from ._instance import TemporalWorkflowInstance
+from ._payloads import (
+    DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES,
+    PayloadBridge,
+    TemporalJSONPayloadConverter,
+)
+from ._runtime import WorkerSettings
+
+__all__ = ["DuragentWorkflow", "TemporalWorker", "temporal_data_converter"]
+
+log = logging.getLogger("duragent.worker")
+
+
+def temporal_data_converter() -> temporalio.converter.DataConverter:
+    """temporalio's data converter for Duragent: JSON (``json/plain``) by pydantic-core."""
+    return temporalio.converter.DataConverter(payload_converter_class=TemporalJSONPayloadConverter)
+
+
+@tw.defn(dynamic=True, sandboxed=False)
+class DuragentWorkflow:
+    """The one temporalio workflow class behind every Duragent workflow type (its handlers
+    only exist so that temporalio delivers every message; the worker's interceptor answers
+    them)."""
+
+    @tw.init
+    def __init__(self, args: Sequence[RawValue]) -> None:
+        self.args = args
+
+    @tw.run
+    async def run(self, args: Sequence[RawValue]) -> RawValue:
+        raise RuntimeError("DuragentWorkflow runs only on a Duragent worker")
+
+    @tw.signal(dynamic=True, unfinished_policy=tw.HandlerUnfinishedPolicy.ABANDON)
+    async def signal(self, name: str, args: Sequence[RawValue]) -> None:
+        raise RuntimeError("DuragentWorkflow runs only on a Duragent worker")
+
+    @tw.query(dynamic=True)
+    def query(self, name: str, args: Sequence[RawValue]) -> RawValue:
+        raise RuntimeError("DuragentWorkflow runs only on a Duragent worker")
+
+    @tw.update(dynamic=True, unfinished_policy=tw.HandlerUnfinishedPolicy.ABANDON)
+    async def update(self, name: str, args: Sequence[RawValue]) -> RawValue:
+        raise RuntimeError("DuragentWorkflow runs only on a Duragent worker")
+
+    @update.validator
+    def validate(self, name: str, args: Sequence[RawValue]) -> None:
+        raise RuntimeError("DuragentWorkflow runs only on a Duragent worker")
+
+
+class _Interceptor(temporalio.worker.Interceptor):
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+
+    def workflow_interceptor_class(
+        self, input: temporalio.worker.WorkflowInterceptorClassInput
+    ) -> type[temporalio.worker.WorkflowInboundInterceptor]:
+        settings = self.settings
+
+        class Inbound(temporalio.worker.WorkflowInboundInterceptor):
+            instance: TemporalWorkflowInstance | None = None
+
+            def _get(self) -> TemporalWorkflowInstance:
+                if self.instance is None:
+                    info = tw.info()
+                    definition = settings.definitions.get(info.workflow_type)
+                    if definition is None:
+                        known = ", ".join(sorted(settings.definitions)) or "none"
+                        # Not a failure of the workflow: its task is retried, so a worker
+                        # that knows the type can run it.
+                        raise RuntimeError(
+                            f"workflow type {info.workflow_type!r} is not registered on this "
+                            f"worker of task queue {info.task_queue!r} (known: {known})"
+                        )
+                    shim = tw.instance()
+                    assert isinstance(shim, DuragentWorkflow)
+                    self.instance = TemporalWorkflowInstance(settings, definition, shim.args)
+                return self.instance
+
+            async def execute_workflow(self, input: temporalio.worker.ExecuteWorkflowInput) -> Any:
+                return await self._get().run()
+
+            async def handle_signal(self, input: temporalio.worker.HandleSignalInput) -> None:
+                await self._get().handle_signal(input.signal, input.args[1])
+
+            async def handle_query(self, input: temporalio.worker.HandleQueryInput) -> Any:
+                return self._get().handle_query(input.query, input.args[1])
+
+            def handle_update_validator(self, input: temporalio.worker.HandleUpdateInput) -> None:
+                self._get().validate_update(input.update, input.args[1])
+
+            async def handle_update_handler(
+                self, input: temporalio.worker.HandleUpdateInput
+            ) -> Any:
+                return await self._get().handle_update(input.update, input.args[1])
+
+        return Inbound
+
+
+class TemporalWorker:
+    """Runs Duragent workflows and activities of one task queue on a Temporal cluster.
+
+    Takes the same arguments as :class:`duragent.Worker` (which builds one of these when its
+    client is connected to ``temporal://...``), plus:
+
+    Args:
+        client: A ``temporalio`` client (its data converter is replaced by Duragent's).
+        converter: Duragent's converter (payload size limit: 2 MiB, Temporal's, by default).
+        at_most_once_heartbeat_timeout: Heartbeat timeout given to at-most-once calls that
+            set none: how long a crashed worker's at-most-once attempt takes to be reported
+            as interrupted. The worker heartbeats for them meanwhile.
+    """
+
+    def __init__(
+        self,
+        client: temporalio.client.Client,
+        *,
+        task_queue: str,
+        workflows: Sequence[type] = (),
+        activities: Sequence[Callable[..., Any]] = (),
+        max_concurrent_activities: int = 100,
+        max_cached_workflows: int = 1000,
+        activity_executor: Executor | None = None,
+        graceful_shutdown_timeout: timedelta = timedelta(0),
+        identity: str | None = None,
+        plugins: Sequence[Any] = (),
+        continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
+        workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        converter: DataConverter | None = None,
+        at_most_once_heartbeat_timeout: timedelta = timedelta(seconds=30),
+    ) -> None:
+        if not task_queue:
+            raise ConfigurationError("a task queue is required")
+        if max_concurrent_activities < 1:
+            raise ConfigurationError("max_concurrent_activities must be >= 1")
+        self.task_queue = task_queue
+        self.workflows: list[type] = list(workflows)
+        self.activities: list[Callable[..., Any]] = list(activities)
+        self.plugins = tuple(plugins)
+        self.workflow_failure_exception_types: list[type[BaseException]] = list(
+            workflow_failure_exception_types
+        )
+        self.run_state_defaults: dict[str, Any] = {}
+        for plugin in self.plugins:
+            configure = getattr(plugin, "configure_worker", None)
+            if configure is not None:
+                configure(self)
+        self.worker_id = identity or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        definitions = collect_workflows(self.workflows, self.workflow_failure_exception_types)
+        # The embedded worker's rules (one dynamic activity, unique names, bound methods).
+        activity_defs, dynamic = Worker._collect_activities(self.activities)  # pyright: ignore[reportPrivateUsage]
+        if not definitions and not activity_defs and dynamic is None:
+            raise ConfigurationError("a worker needs at least one workflow or activity")
+        self.converter = converter or DataConverter(DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES)
+        bridge = PayloadBridge(self.converter)
+        self.settings = WorkerSettings(
+            bridge=bridge,
+            definitions=definitions,
+            run_state_defaults=self.run_state_defaults,
+            continue_as_new_threshold=continue_as_new_threshold,
+            at_most_once_heartbeat=at_most_once_heartbeat_timeout,
+        )
+        if activity_executor is not None and is_process_pool(activity_executor):
+            raise ConfigurationError(
+                "a ProcessPoolExecutor for activities is not supported on Temporal yet; use "
+                "the default thread pool or async activities"
+            )
+        self._own_executor = activity_executor is None
+        self._executor = activity_executor or ThreadPoolExecutor(
+            max_workers=max_concurrent_activities, thread_name_prefix="duragent-activity"
+        )
+        self._dispatcher = (
+            ActivityDispatcher(
+                bridge=bridge,
+                activities=activity_defs,
+                dynamic=dynamic,
+                executor=self._executor,
+                worker_id=self.worker_id,
+            )
+            if activity_defs or dynamic is not None
+            else None
+        )
+        config = client.config()
+        config["data_converter"] = temporal_data_converter()
+        self.client = temporalio.client.Client(**config)
+        self._options: dict[str, Any] = {
+            "max_concurrent_activities": max_concurrent_activities,
+            "max_cached_workflows": max_cached_workflows,
+            "graceful_shutdown_timeout": graceful_shutdown_timeout,
+            "identity": self.worker_id,
+        }
+        self._worker: temporalio.worker.Worker | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def _has_search_attribute(self, name: str) -> bool:
+        try:
+            listed = await self.client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=self.client.namespace)
+            )
+        except Exception as err:  # e.g. no permission on a hosted namespace
+            log.info("cannot list search attributes (%s): %s is not kept", err, name)
+            return False
+        return name in listed.custom_attributes
+
+    async def start(self) -> None:
+        """Build the temporalio worker and start polling."""
+        if self._worker is not None:
+            raise ConfigurationError("the worker is already running")
+        if self.settings.definitions:
+            self.settings.pending_approvals_attribute = await self._has_search_attribute(
+                "DuragentPendingApprovals"
+            )
+        self._worker = temporalio.worker.Worker(
+            self.client,
+            task_queue=self.task_queue,
+            workflows=[DuragentWorkflow] if self.settings.definitions else [],
+            activities=[self._dispatcher.temporal_activity] if self._dispatcher else [],
+            interceptors=[_Interceptor(self.settings)],
+            workflow_runner=temporalio.worker.UnsandboxedWorkflowRunner(),
+            **self._options,
+        )
+        self._task = asyncio.get_running_loop().create_task(
+            self._worker.run(), name=f"duragent-temporal-worker-{self.task_queue}"
+        )
+        await asyncio.sleep(0)
+
+    async def run(self) -> None:
+        """Start (if needed) and run until :meth:`shutdown` or cancellation."""
+        if self._task is None:
+            await self.start()
+        assert self._task is not None
+        try:
+            await asyncio.shield(self._task)
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop polling and let running activities finish (up to the graceful timeout)."""
+        worker, self._worker = self._worker, None
+        task, self._task = self._task, None
+        if worker is not None:
+            with contextlib.suppress(Exception):
+                await worker.shutdown()
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
+        if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def __aenter__(self) -> TemporalWorker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
