@@ -64,7 +64,9 @@ class ApprovalsMixin:
 
     @workflow.query(name=PENDING_QUERY)
     def duragent_pending_approvals(self) -> list[ApprovalRequest]:
-        pending, decided = self._approvals()
+        # Read without creating the state: a query must not change the workflow (one that
+        # came before the first approval request would otherwise be refused).
+        pending, decided = self.__dict__.get("_duragent_approvals", ({}, {}))
         return [r for cid, r in pending.items() if cid not in decided]
 
     @workflow.update(name=DECIDE_UPDATE)

@@ -90,7 +90,9 @@ class DuragentWorkflow:
         raise RuntimeError("DuragentWorkflow runs only on a Duragent worker")
 
 
-class _Interceptor(temporalio.worker.Interceptor):
+class WorkflowInterceptor(temporalio.worker.Interceptor):
+    """Forwards every workflow of a worker (or replayer) to its Duragent definition."""
+
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
 
@@ -151,6 +153,8 @@ class TemporalWorker:
         at_most_once_heartbeat_timeout: Heartbeat timeout given to at-most-once calls that
             set none: how long a crashed worker's at-most-once attempt takes to be reported
             as interrupted. The worker heartbeats for them meanwhile.
+        temporal_options: More ``temporalio.worker.Worker`` arguments (for example
+            ``sticky_queue_schedule_to_start_timeout``).
     """
 
     def __init__(
@@ -170,6 +174,7 @@ class TemporalWorker:
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
         converter: DataConverter | None = None,
         at_most_once_heartbeat_timeout: timedelta = timedelta(seconds=30),
+        temporal_options: dict[str, Any] | None = None,
     ) -> None:
         if not task_queue:
             raise ConfigurationError("a task queue is required")
@@ -230,6 +235,7 @@ class TemporalWorker:
             "max_cached_workflows": max_cached_workflows,
             "graceful_shutdown_timeout": graceful_shutdown_timeout,
             "identity": self.worker_id,
+            **(temporal_options or {}),
         }
         self._worker: temporalio.worker.Worker | None = None
         self._task: asyncio.Task[None] | None = None
@@ -257,7 +263,7 @@ class TemporalWorker:
             task_queue=self.task_queue,
             workflows=[DuragentWorkflow] if self.settings.definitions else [],
             activities=[self._dispatcher.temporal_activity] if self._dispatcher else [],
-            interceptors=[_Interceptor(self.settings)],
+            interceptors=[WorkflowInterceptor(self.settings)],
             workflow_runner=temporalio.worker.UnsandboxedWorkflowRunner(),
             **self._options,
         )

@@ -1,0 +1,52 @@
+"""Histories recorded on Temporal replay against the same Duragent code with
+``TemporalReplayer``; a deliberate incompatible change is reported as a
+``NondeterminismError`` naming the event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from duragent import NondeterminismError, workflow
+
+from .app import ACTIVITIES, WORKFLOWS, Order, describe, multiply
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@workflow.defn(name="Activities")
+class ActivitiesChanged:
+    """The ``Activities`` workflow after an incompatible deploy: another activity first."""
+
+    @workflow.run
+    async def run(self, order: Order) -> list[Any]:
+        await workflow.execute_activity(multiply, 1, start_to_close_timeout=timedelta(seconds=5))
+        await workflow.execute_activity(
+            describe, order, start_to_close_timeout=timedelta(seconds=5)
+        )
+        return []
+
+
+async def test_temporal_history_replays_and_a_changed_workflow_is_caught(
+    tclient: Any, task_queue: str, temporal_worker: Callable[..., AbstractAsyncContextManager[Any]]
+) -> None:
+    from duragent.temporal.replayer import TemporalReplayer
+
+    async with temporal_worker(workflows=WORKFLOWS, activities=ACTIVITIES):
+        handle = await tclient.start_workflow(
+            "Activities", Order("tea"), id=f"rp-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+        )
+        await handle.result()
+    history = await handle.fetch_history()
+    await TemporalReplayer(workflows=WORKFLOWS).replay_workflow(history)
+    # The JSON export (what `temporal workflow show --output json` writes) replays too.
+    await TemporalReplayer(workflows=WORKFLOWS).replay_workflow(history.to_json())
+    with pytest.raises(NondeterminismError) as caught:
+        await TemporalReplayer(workflows=[ActivitiesChanged]).replay_workflow(history)
+    message = str(caught.value)
+    assert "describe" in message and "multiply" in message, message
