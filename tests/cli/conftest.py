@@ -20,7 +20,7 @@ from duragent.cli import cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "cli-tests"
-STOP_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 20.0  # a graceful stop is quick, but a loaded machine can take seconds to exit
 
 
 def db_url(path: Path) -> str:

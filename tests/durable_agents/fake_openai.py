@@ -46,6 +46,9 @@ class Request:
     body: dict[str, Any]
     time: float
     """``time.monotonic()`` at arrival."""
+    wall: float = 0.0
+    """``time.time()`` at arrival (for checks against wall-clock dates such as
+    ``retry-after: <HTTP date>``)."""
 
 
 def completion(reply: Reply, model: str, n: int) -> dict[str, Any]:
@@ -109,7 +112,7 @@ class FakeOpenAI:
 
     def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         with self._lock:
-            self.requests.append(Request(path, body, time.monotonic()))
+            self.requests.append(Request(path, body, time.monotonic(), time.time()))
             n = len(self.requests)
             reply = self.plan.pop(0) if self.plan else Reply.message("done")
         if path != "/v1/chat/completions":
