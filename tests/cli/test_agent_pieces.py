@@ -108,3 +108,19 @@ def test_model_and_tool_rows_in_words() -> None:
     assert result_detail(TOOL_ACTIVITY, encode("Sunny")) is None
     message = {"type": "message", "role": "assistant", "content": [{"text": "Hi"}]}
     assert item_text(message) == "assistant: Hi"
+
+
+def test_mcp_rows_in_words() -> None:
+    from duragent.cli.agent_rows import MCP_CALL
+    from duragent.openai_agents._names import MCP_CALL_TOOL, MCP_LIST_TOOLS
+
+    assert MCP_CALL == MCP_CALL_TOOL
+    encode = DataConverter().encode
+    assert agent_title(MCP_CALL, "weather.get_alerts", 3) == "tool weather.get_alerts #3"
+    assert agent_title(MCP_LIST_TOOLS, "weather", 1) == "mcp weather list tools #1"
+    call = {"server": "weather", "tool": "get_alerts", "arguments": {"state": "CA"}}
+    assert request_detail(MCP_CALL, (encode(call),)) == '{"state": "CA"}'
+    result = {"v": 1, "content": [{"type": "text", "text": "out of stock"}], "is_error": True}
+    assert result_detail(MCP_CALL, encode(result)) == "error: out of stock"
+    listed = {"v": 1, "tools": [{"name": "a", "input_schema": {}}, {"name": "b"}]}
+    assert result_detail(MCP_LIST_TOOLS, encode(listed)) == "2 tools: a, b"

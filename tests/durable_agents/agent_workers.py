@@ -27,7 +27,9 @@ TASK_QUEUE = "agents-kill"
 class AgentWorkers:
     """Worker processes on one database, and the logs they write."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, app: str = APP, env: dict[str, str] | None = None) -> None:
+        self.app = app
+        self.env = dict(env or {})
         self.db = directory / "agents.db"
         self.tool_log = directory / "tools.log"
         self.model_log = directory / "model.log"
@@ -47,6 +49,7 @@ class AgentWorkers:
             "DURAGENT_MODEL_LOG": str(self.model_log),
             "DURAGENT_TEST_BLOCK": str(self.marker),
             "PYTHONUNBUFFERED": "1",
+            **self.env,
         }
         env.pop("DURAGENT_CRASH_AT", None)
         if crash_at:
@@ -55,7 +58,7 @@ class AgentWorkers:
         log = self.directory / f"worker-{len(self.procs)}.stderr"
         with log.open("wb") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "duragent", "--db", self.url, "worker", APP, *extra],
+                [sys.executable, "-m", "duragent", "--db", self.url, "worker", self.app, *extra],
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -132,8 +135,10 @@ class AgentWorkers:
 
 
 @contextmanager
-def agent_workers(directory: Path) -> Iterator[AgentWorkers]:
-    workers = AgentWorkers(directory)
+def agent_workers(
+    directory: Path, app: str = APP, env: dict[str, str] | None = None
+) -> Iterator[AgentWorkers]:
+    workers = AgentWorkers(directory, app, env)
     try:
         yield workers
     finally:

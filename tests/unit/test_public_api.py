@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duragent
 import duragent.openai_agents
+import duragent.openai_agents.mcp
 import duragent.testing
 from duragent import activity, workflow
 
@@ -116,6 +117,7 @@ PUBLIC = {
         "ChatRequest",
         "ChatSummary",
         "ChatWorkflow",
+        "MCPServerProvider",
         "MODEL_ACTIVITY",
         "ModelActivityParameters",
         "ModelCall",
@@ -131,6 +133,7 @@ PUBLIC = {
         "activity_as_tool",
         "agent_reference",
         "decide",
+        "durable_mcp_server",
         "durable_tool",
         "load_agent",
         "openai_provider",
@@ -143,6 +146,11 @@ PUBLIC = {
         "tally",
         "usage_report",
     ],
+    "duragent.openai_agents.mcp": [
+        "DurableMCPServer",
+        "MCPServerProvider",
+        "durable_mcp_server",
+    ],
 }
 
 MODULES = {
@@ -151,6 +159,7 @@ MODULES = {
     "duragent.activity": activity,
     "duragent.testing": duragent.testing,
     "duragent.openai_agents": duragent.openai_agents,
+    "duragent.openai_agents.mcp": duragent.openai_agents.mcp,
 }
 
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         decide,
         pending_approvals,
     )
+    from .mcp import MCPServerProvider, durable_mcp_server
     from .plugin import OpenAIAgentsPlugin
     from .session import WorkflowSession
     from .usage import AgentTotals, ModelCall, UsageReport, usage_report
@@ -86,6 +87,8 @@ _EXPORTS: dict[str, str] = {
     "decide": "approvals",
     "pending_approvals": "approvals",
     "OpenAIAgentsPlugin": "plugin",
+    "MCPServerProvider": "mcp",
+    "durable_mcp_server": "mcp",
     "WorkflowSession": "session",
     "AgentTotals": "usage",
     "ModelCall": "usage",
@@ -141,6 +144,7 @@ __all__ = [
     "ChatRequest",
     "ChatSummary",
     "ChatWorkflow",
+    "MCPServerProvider",
     "ModelActivityParameters",
     "ModelCall",
     "ModelCallRequest",
@@ -154,6 +158,7 @@ __all__ = [
     "activity_as_tool",
     "agent_reference",
     "decide",
+    "durable_mcp_server",
     "durable_tool",
     "load_agent",
     "openai_provider",

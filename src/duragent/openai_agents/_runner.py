@@ -7,8 +7,8 @@ workflow code it behaves exactly like the SDK's runner. Inside, before delegatin
 * routes every function tool of every reachable agent through the tool activity,
 * turns tracing off for the run (trace ids and exporter threads are not deterministic),
 * refuses what cannot be made durable, with a clear message (a ``Model`` object instead of
-  a model name, MCP servers, sessions other than ``WorkflowSession``, streaming,
-  ``run_sync``).
+  a model name, MCP server objects other than ``durable_mcp_server``, sessions other than
+  ``WorkflowSession``, streaming, ``run_sync``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ._sdk import agent_of_tool, handoff_agent, run_state_agent
 from ._settings import current_settings
 from ._tool_context import snapshot
 from ._tools import make_durable, takes_context
+from .mcp._server import check_mcp_servers
 from .session import WorkflowSession
 
 
@@ -110,11 +111,7 @@ class DurableAgentRunner(AgentRunner):
                 "name (Agent(model='gpt-4o') or none for the default) and configure the "
                 "provider with OpenAIAgentsPlugin(model_provider=...)"
             )
-        if agent.mcp_servers:
-            raise ConfigurationError(
-                f"agent {agent.name!r} uses MCP servers, which durable workflows do not "
-                "support yet; wrap the MCP calls in activities and use activity_as_tool"
-            )
+        check_mcp_servers(agent)
         for tool in agent.tools:
             if not isinstance(tool, FunctionTool):
                 continue

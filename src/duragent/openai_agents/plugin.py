@@ -15,6 +15,8 @@ from ._runner import DurableAgentRunner
 from ._sdk import check_sdk
 from ._settings import SETTINGS_KEY, AgentSettings, ModelActivityParameters
 from ._tools import ToolOptions, invoke_tool, register_tools
+from .mcp._activities import MCPActivities, MCPServerProvider
+from .mcp._server import MCP_SETTINGS_KEY, MCPSettings
 
 
 class OpenAIAgentsPlugin:
@@ -36,6 +38,8 @@ class OpenAIAgentsPlugin:
         tools: Tools to register up front (needed only for tools not importable by module
             path, e.g. created inside a function).
         builtin_workflows: Register the built-in agent and chat workflows.
+        mcp_servers: MCP servers this worker reaches for durable agents, by name
+            (``MCPServerProvider``); agents use them with ``durable_mcp_server(name)``.
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class OpenAIAgentsPlugin:
         budget: Budget | None = None,
         tools: Sequence[FunctionTool] = (),
         builtin_workflows: bool = True,
+        mcp_servers: Sequence[MCPServerProvider] = (),
     ) -> None:
         self.model_params = model_params or ModelActivityParameters()
         self.tool_options = tool_options or ToolOptions()
@@ -57,6 +62,8 @@ class OpenAIAgentsPlugin:
         self._tools = list(tools)
         self._builtin_workflows = builtin_workflows
         self.model_activity = make_model_activity(self._get_provider)
+        self.mcp = MCPSettings.of(mcp_servers)
+        self._mcp_activities = MCPActivities(self.mcp.providers).functions() if mcp_servers else []
 
     def _get_provider(self) -> ModelProvider:
         with self._provider_lock:
@@ -74,7 +81,7 @@ class OpenAIAgentsPlugin:
         """Add the model and tool activities, the built-in workflows and this plugin's
         settings to ``worker``, and install the durable runner."""
         names = {getattr(a, "__name__", None) for a in worker.activities}
-        for fn in (self.model_activity, invoke_tool):
+        for fn in (self.model_activity, invoke_tool, *self._mcp_activities):
             if fn not in worker.activities and fn.__name__ not in names:
                 worker.activities.append(fn)
         self.configure_replayer(worker)
@@ -96,6 +103,7 @@ class OpenAIAgentsPlugin:
         replayer.run_state_defaults[SETTINGS_KEY] = AgentSettings(
             self.model_params, self.tool_options, self.budget
         )
+        replayer.run_state_defaults[MCP_SETTINGS_KEY] = self.mcp
         register_tools(self._tools)
         # The SDK's default runner is process-wide; it reads the settings from each run.
         set_default_agent_runner(DurableAgentRunner())

@@ -5,7 +5,9 @@ The OpenAI Agents plugin runs every model call as the activity
 tool as ``duragent.openai_agents.invoke_tool`` (its summary is the tool's name). Their raw
 payloads are large (a model call's input is the whole conversation), so the timeline shows
 ``model <agent>`` / ``tool <name>`` rows with a short account of what went in and came out.
-Pure functions over recorded payloads: nothing here imports the Agents SDK.
+MCP tool calls (``duragent.mcp.call_tool``, summary ``<server>.<tool>``) are tool rows too;
+listing an MCP server's tools or prompts shows as an ``mcp`` row. Pure functions over
+recorded payloads: nothing here imports the Agents SDK.
 """
 
 from __future__ import annotations
@@ -21,14 +23,23 @@ MODEL_ACTIVITY: Final = "duragent.openai_agents.invoke_model"
 """Activity type of model calls (``duragent.openai_agents.MODEL_ACTIVITY``)."""
 TOOL_ACTIVITY: Final = "duragent.openai_agents.invoke_tool"
 """Activity type of function tool calls (``duragent.openai_agents.TOOL_ACTIVITY``)."""
+MCP_CALL: Final = "duragent.mcp.call_tool"
+_MCP_LIST_TOOLS: Final = "duragent.mcp.list_tools"
+_MCP_ROWS: Final = {
+    _MCP_LIST_TOOLS: "list tools",
+    "duragent.mcp.list_prompts": "list prompts",
+    "duragent.mcp.get_prompt": "get prompt",
+}
 
 
 def agent_title(activity_type: str, summary: str, seq: int) -> str | None:
     """``model <agent> #seq`` or ``tool <name> #seq``; None for other activities."""
     if activity_type == MODEL_ACTIVITY:
         return f"model {summary or '(unnamed agent)'} #{seq}"
-    if activity_type == TOOL_ACTIVITY:
+    if activity_type in (TOOL_ACTIVITY, MCP_CALL):
         return f"tool {summary or '?'} #{seq}"
+    if activity_type in _MCP_ROWS:
+        return f"mcp {summary or '?'} {_MCP_ROWS[activity_type]} #{seq}"
     return None
 
 
@@ -68,13 +79,15 @@ def item_text(item: Any) -> str:
 
 def request_detail(activity_type: str, payloads: Sequence[Payload]) -> str | None:
     """What went into a model or tool call; None for other activities."""
-    if activity_type not in (MODEL_ACTIVITY, TOOL_ACTIVITY):
+    if activity_type not in (MODEL_ACTIVITY, TOOL_ACTIVITY, MCP_CALL):
         return None
     value = _value(payloads)
     if not isinstance(value, dict):
         return None
     if activity_type == TOOL_ACTIVITY:
         return str(value.get("arguments", ""))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    if activity_type == MCP_CALL:
+        return to_json(value.get("arguments") or {})  # pyright: ignore[reportUnknownMemberType]
     items: Any = value.get("input")  # pyright: ignore[reportUnknownMemberType]
     if isinstance(items, str):
         return f"user: {truncate(items, 60)}"
@@ -87,7 +100,16 @@ def request_detail(activity_type: str, payloads: Sequence[Payload]) -> str | Non
 
 def result_detail(activity_type: str, result: Payload | None) -> str | None:
     """What a model call answered (tool calls it asked for, or its message) and its
-    tokens; None for other activities (their result is shown as is)."""
+    tokens, or the text an MCP tool returned; None for other activities (their result is
+    shown as is)."""
+    if activity_type == MCP_CALL:
+        return _mcp_result_text(_value(result))
+    if activity_type == _MCP_LIST_TOOLS:
+        value = _value(result)
+        tools: Any = value.get("tools") if isinstance(value, dict) else None  # pyright: ignore[reportUnknownMemberType]
+        if isinstance(tools, list):
+            names = [str(t.get("name")) for t in tools if isinstance(t, dict)]  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            return f"{len(names)} tool{'' if len(names) == 1 else 's'}: {', '.join(names)}"
     if activity_type != MODEL_ACTIVITY:
         return None
     value = _value(result)
@@ -99,3 +121,17 @@ def result_detail(activity_type: str, result: Payload | None) -> str | None:
     usage: Any = response.get("usage") or {}
     tokens = f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens"
     return f"{tokens} → {said or '(no output)'}"
+
+
+def _mcp_result_text(value: Any) -> str:
+    """A recorded MCP tool result (Duragent's shape, ``duragent.openai_agents.mcp``) in
+    words: its text blocks, marked when the server flagged an error."""
+    if not isinstance(value, dict):
+        return to_json(value)
+    parts: list[str] = []
+    for block in value.get("content") or []:  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        if isinstance(block, dict):
+            kind = block.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            parts.append(str(block.get("text", "")) if kind == "text" else f"<{kind}>")  # pyright: ignore[reportUnknownMemberType]
+    text = " ".join(parts)
+    return f"error: {text}" if value.get("is_error") else text  # pyright: ignore[reportUnknownMemberType]
