@@ -22,6 +22,8 @@ from .run_worker import worker_for
 MODEL_ACTIVITIES: Final = frozenset({"duragent.openai_agents.invoke_model", "chat_model"})
 """Activity types that are model calls (the Agents SDK plugin's, and the raw loop's)."""
 SDK_TOOL_ACTIVITY: Final = "duragent.openai_agents.invoke_tool"
+MCP_CALL: Final = "duragent.mcp.call_tool"
+MCP_LIST_TOOLS: Final = "duragent.mcp.list_tools"
 
 
 @contextmanager
@@ -67,7 +69,12 @@ async def running_worker(
     if model_provider is not None:
         from duragent.openai_agents import OpenAIAgentsPlugin
 
-        plugins = [OpenAIAgentsPlugin(model_provider=model_provider)]
+        plugins = [
+            OpenAIAgentsPlugin(
+                model_provider=model_provider,
+                mcp_servers=list(getattr(module, "MCP_SERVERS", [])),
+            )
+        ]
     client = await Client.connect(db_url)
     try:
         worker = worker_for(
@@ -92,7 +99,7 @@ class Step:
 
     seq: int
     kind: str
-    """``"model"`` or ``"tool"``."""
+    """``"model"``, ``"tool"`` or ``"mcp"`` (listing an MCP server's tools)."""
     name: str
     """The agent (for a model call) or the tool."""
     arguments: dict[str, Any]
@@ -151,6 +158,8 @@ def tool_arguments(
     activity_type: str, inputs: Sequence[Any], tools: Mapping[str, Callable[..., Any]]
 ) -> dict[str, Any]:
     """A tool call's arguments by name, from the recorded activity input."""
+    if activity_type == MCP_CALL and inputs and isinstance(inputs[0], dict):
+        return dict(inputs[0].get("arguments") or {})
     if activity_type == SDK_TOOL_ACTIVITY and inputs and isinstance(inputs[0], dict):
         raw = inputs[0].get("arguments")
         try:
@@ -177,10 +186,11 @@ def steps_of(
     for event in events:
         if event.TYPE == "ActivityTaskScheduled":
             model = event.activity_type in MODEL_ACTIVITIES
+            listing = event.activity_type == MCP_LIST_TOOLS
             inputs = [p.to_json_value() for p in event.input]
             steps[event.seq] = Step(
                 seq=event.seq,
-                kind="model" if model else "tool",
+                kind="model" if model else "mcp" if listing else "tool",
                 name=event.summary or event.activity_type,
                 arguments={} if model else tool_arguments(event.activity_type, inputs, known),
                 detail="",
@@ -195,6 +205,10 @@ def steps_of(
             step.completed, step.attempt, step.worker = True, event.attempt, event.worker
             if step.kind == "model":
                 step.detail = model_decision(value)
+            elif step.kind == "mcp":
+                step.result = ", ".join(str(t.get("name")) for t in value.get("tools") or [])
+            elif isinstance(value, dict) and "is_error" in value:  # an MCP tool's result
+                step.result = _short(" ".join(str(b.get("text", "")) for b in value["content"]))
             else:
                 step.result = _short(str(value))
     return list(steps.values())
@@ -202,6 +216,8 @@ def steps_of(
 
 def describe_step(step: Step) -> str:
     """One line for a step."""
+    if step.kind == "mcp":
+        return f"MCP server {step.name}: tools listed ({step.result}), recorded once per run"
     if step.kind == "model":
         outcome = step.detail if step.completed else "started, no result recorded"
         return f"model call ({step.name}): {outcome}"

@@ -11,6 +11,12 @@ The tools are the activities of :mod:`examples.weather_api`, turned into tools w
 runs it end to end in this process, offline (fake weather APIs, the local model unless
 ``OPENAI_API_KEY`` is set). ``python -m examples.agent_crash_demo`` runs the same agent in a
 worker process and kills that process half-way.
+
+With ``--mcp`` the agent gets the same tools from an MCP server instead
+(:mod:`examples.weather_mcp_server`, spawned over stdio). The worker declares the server
+(``MCPServerProvider("weather", factory)``: its command and environment stay on the worker)
+and the agent names it (``durable_mcp_server("weather")``). Listing the server's tools is
+recorded once per run, and each call is an activity like any other tool call.
 """
 
 from __future__ import annotations
@@ -24,9 +30,15 @@ from typing import Any, Final
 from agents import Agent, Runner
 
 from duragent import Client, RetryPolicy, workflow
-from duragent.openai_agents import OpenAIAgentsPlugin, activity_as_tool
+from duragent.openai_agents import (
+    MCPServerProvider,
+    OpenAIAgentsPlugin,
+    ToolOptions,
+    activity_as_tool,
+    durable_mcp_server,
+)
 
-from . import demo_support, llm
+from . import demo_support, llm, weather_mcp_server
 from .weather_api import TOOL_TIMEOUT, get_ip_address, get_location_info, get_weather_alerts
 
 TASK_QUEUE: Final = "weather-agent"
@@ -55,6 +67,14 @@ weather_agent: Agent[Any] = Agent(
 )
 
 
+weather_mcp_agent: Agent[Any] = Agent(
+    name="Weather Assistant",
+    instructions=INSTRUCTIONS,
+    model=llm.MODEL,
+    mcp_servers=[durable_mcp_server("weather")],
+)
+
+
 @workflow.defn
 class WeatherAgentWorkflow:
     """Answers one question with the weather agent."""
@@ -65,22 +85,44 @@ class WeatherAgentWorkflow:
         return str(result.final_output)
 
 
-WORKFLOWS: Final = [WeatherAgentWorkflow]
+@workflow.defn
+class WeatherMCPAgentWorkflow:
+    """Answers one question with the weather agent whose tools come from an MCP server."""
+
+    @workflow.run
+    async def run(self, question: str) -> str:
+        result = await Runner.run(weather_mcp_agent, question, max_turns=8)
+        return str(result.final_output)
+
+
+WORKFLOWS: Final = [WeatherAgentWorkflow, WeatherMCPAgentWorkflow]
 ACTIVITIES: Final = [get_weather_alerts, get_location_info, get_ip_address]
-PLUGINS: Final = [OpenAIAgentsPlugin(model_provider=llm.model_provider)]
-
-
-async def ask(client: Client, question: str, *, workflow_id: str) -> str:
-    """Start the workflow and wait for the agent's answer."""
-    handle = await client.start_workflow(
-        WeatherAgentWorkflow.run, question, id=workflow_id, task_queue=TASK_QUEUE
+MCP_SERVERS: Final = [
+    MCPServerProvider(
+        "weather",
+        weather_mcp_server.stdio_server,
+        tool_options=ToolOptions(start_to_close_timeout=TOOL_TIMEOUT, retry_policy=TOOL_RETRIES),
     )
+]
+PLUGINS: Final = [OpenAIAgentsPlugin(model_provider=llm.model_provider, mcp_servers=MCP_SERVERS)]
+
+
+async def ask(client: Client, question: str, *, workflow_id: str, mcp: bool = False) -> str:
+    """Start the workflow (with the MCP variant of the agent if ``mcp``) and wait for the
+    agent's answer."""
+    run = WeatherMCPAgentWorkflow.run if mcp else WeatherAgentWorkflow.run
+    handle = await client.start_workflow(run, question, id=workflow_id, task_queue=TASK_QUEUE)
     return await handle.result(timeout=300)
 
 
-async def main(question: str = DEFAULT_QUESTION, *, model_provider: Any = None) -> str:
-    """Run the agent once, offline, and print what it did."""
+async def main(
+    question: str = DEFAULT_QUESTION, *, model_provider: Any = None, mcp: bool = False
+) -> str:
+    """Run the agent once, offline, and print what it did (with its tools from the MCP
+    server if ``mcp``)."""
     print(f"model: {llm.describe() if model_provider is None else type(model_provider).__name__}")
+    if mcp:
+        print("tools: from the MCP server examples/weather_mcp_server.py (stdio)")
     print(f"question: {question}")
     with (
         demo_support.offline_apis(),
@@ -89,7 +131,7 @@ async def main(question: str = DEFAULT_QUESTION, *, model_provider: Any = None) 
         async with demo_support.running_worker(
             db_url, sys.modules[__name__], model_provider=model_provider
         ) as (client, _worker):
-            answer = await ask(client, question, workflow_id="weather-agent")
+            answer = await ask(client, question, workflow_id="weather-agent", mcp=mcp)
             history = await client.get_workflow_handle("weather-agent").fetch_history()
             print("steps (each one an activity in the workflow's history):")
             demo_support.print_steps(history.events)
@@ -101,4 +143,8 @@ async def main(question: str = DEFAULT_QUESTION, *, model_provider: Any = None) 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Ask the durable weather agent a question.")
     parser.add_argument("question", nargs="?", default=DEFAULT_QUESTION)
-    asyncio.run(main(parser.parse_args().question))
+    parser.add_argument(
+        "--mcp", action="store_true", help="take the tools from the weather MCP server"
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.question, mcp=args.mcp))

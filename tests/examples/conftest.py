@@ -66,9 +66,13 @@ def first_user_text(items: list[Any]) -> str:
 
 
 def tool_outputs(items: list[Any]) -> list[str]:
-    """The tool results in a scripted model's input items."""
-    return [
-        str(item.get("output"))
-        for item in items
-        if isinstance(item, dict) and item.get("type") == "function_call_output"
-    ]
+    """The tool results in a scripted model's input items (an MCP tool's content parts
+    joined into one text)."""
+    outputs: list[str] = []
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == "function_call_output":
+            output = item.get("output")
+            if isinstance(output, list):
+                output = "".join(str(p.get("text", "")) for p in output if isinstance(p, dict))
+            outputs.append(str(output))
+    return outputs

@@ -257,6 +257,26 @@ async def test_weather_agent_tools_are_activities(
     assert executions(tool_log) == [("get_weather_alerts", {"state": "NY"})]
 
 
+async def test_weather_agent_demo_with_its_tools_from_an_mcp_server(
+    tool_log: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    answer = await weather_agent.main(
+        "Any weather alerts in CA?", model_provider=weather_script(), mcp=True
+    )
+    assert answer == "From the tool: 2 active alerts for CA:"
+    out = capsys.readouterr().out
+    assert "tools: from the MCP server examples/weather_mcp_server.py (stdio)" in out
+    assert (
+        "1. MCP server weather: tools listed (get_weather_alerts, get_location_info, "
+        "get_ip_address), recorded once per run" in out
+    )
+    assert '2. model call (Weather Assistant): calls get_weather_alerts(state="CA")' in out
+    assert '3. tool weather.get_weather_alerts(state="CA") -> 2 active alerts for CA:' in out
+    # The MCP server process ran the tool (it logs like the activities do), once.
+    assert executions(tool_log) == [("get_weather_alerts", {"state": "CA"})]
+
+
 @pytest.mark.local_model
 @requires_local_model
 async def test_weather_agent_with_the_local_model(tool_log: Path) -> None:
