@@ -77,25 +77,17 @@ weather_mcp_agent: Agent[Any] = Agent(
 
 @workflow.defn
 class WeatherAgentWorkflow:
-    """Answers one question with the weather agent."""
+    """Answers one question with the weather agent (with ``mcp``: the variant whose tools
+    come from the MCP server)."""
 
     @workflow.run
-    async def run(self, question: str) -> str:
-        result = await Runner.run(weather_agent, question, max_turns=8)
+    async def run(self, question: str, mcp: bool = False) -> str:
+        agent = weather_mcp_agent if mcp else weather_agent
+        result = await Runner.run(agent, question, max_turns=8)
         return str(result.final_output)
 
 
-@workflow.defn
-class WeatherMCPAgentWorkflow:
-    """Answers one question with the weather agent whose tools come from an MCP server."""
-
-    @workflow.run
-    async def run(self, question: str) -> str:
-        result = await Runner.run(weather_mcp_agent, question, max_turns=8)
-        return str(result.final_output)
-
-
-WORKFLOWS: Final = [WeatherAgentWorkflow, WeatherMCPAgentWorkflow]
+WORKFLOWS: Final = [WeatherAgentWorkflow]
 ACTIVITIES: Final = [get_weather_alerts, get_location_info, get_ip_address]
 MCP_SERVERS: Final = [
     MCPServerProvider(
@@ -110,8 +102,9 @@ PLUGINS: Final = [OpenAIAgentsPlugin(model_provider=llm.model_provider, mcp_serv
 async def ask(client: Client, question: str, *, workflow_id: str, mcp: bool = False) -> str:
     """Start the workflow (with the MCP variant of the agent if ``mcp``) and wait for the
     agent's answer."""
-    run = WeatherMCPAgentWorkflow.run if mcp else WeatherAgentWorkflow.run
-    handle = await client.start_workflow(run, question, id=workflow_id, task_queue=TASK_QUEUE)
+    handle = await client.start_workflow(
+        WeatherAgentWorkflow.run, args=[question, mcp], id=workflow_id, task_queue=TASK_QUEUE
+    )
     return await handle.result(timeout=300)
 
 
