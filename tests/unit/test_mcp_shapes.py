@@ -89,7 +89,10 @@ def test_a_block_type_this_format_does_not_name_is_kept_as_it_came() -> None:
     ],
 )
 def test_a_newer_format_is_refused_clearly(reader: Any, sample: str) -> None:
-    with pytest.raises(SerializationError, match="newer than this Duragent reads"):
+    with pytest.raises(
+        SerializationError,
+        match="is in MCP format version 2, but this Duragent reads versions 1 to 1",
+    ):
         reader({**SAMPLES[sample], "v": 2})
     with pytest.raises(SerializationError, match="not a recorded MCP"):
         reader({"content": []})

@@ -36,6 +36,7 @@ TOOL_NAMESPACE_DESCRIPTION: Final = "_tool_namespace_description"
 INVOKE_TOOL_IMPL: Final = "_invoke_tool_impl"
 HANDOFF_AGENT_REF: Final = "_agent_ref"
 RUN_STATE_AGENT: Final = "_current_agent"
+MCP_FAILURE_FUNCTION: Final = "_get_failure_error_function"
 
 MODEL_CALL_PARAMETERS: Final = frozenset(
     {
@@ -109,6 +110,11 @@ RELIANCES: Final = (
     Reliance(
         "Model.get_response parameters",
         "every argument of a model call is recorded and passed on by the model activity",
+    ),
+    Reliance(
+        f"MCPServer.{MCP_FAILURE_FUNCTION}",
+        "an MCP call that must stop the run (an interrupted at-most-once call with "
+        "on_interrupted='fail') fails it instead of reaching the model as a tool error",
     ),
 )
 
@@ -310,6 +316,36 @@ def _probe_model_parameters() -> None:
         raise _missing("Model.get_response parameters", f"changed (new: {new}, removed: {gone})")
 
 
+def _probe_mcp_failure_function() -> None:
+    from agents.mcp import MCPServer, MCPUtil
+    from mcp.types import Tool
+
+    consulted: list[bool] = []
+
+    class Probe(MCPServer):
+        name = "probe"  # pyright: ignore[reportAssignmentType, reportIncompatibleMethodOverride]
+
+        async def connect(self) -> None: ...
+        async def cleanup(self) -> None: ...
+        async def list_tools(self, run_context: Any = None, agent: Any = None) -> Any: ...
+        async def call_tool(self, tool_name: str, arguments: Any, meta: Any = None) -> Any: ...
+        async def list_prompts(self) -> Any: ...
+        async def get_prompt(self, name: str, arguments: Any = None) -> Any: ...
+
+    def consult(agent_function: Any) -> Any:
+        consulted.append(True)
+        return agent_function
+
+    server = Probe()
+    if not callable(getattr(server, MCP_FAILURE_FUNCTION, None)):
+        raise _missing(f"MCPServer.{MCP_FAILURE_FUNCTION}")
+    setattr(server, MCP_FAILURE_FUNCTION, consult)
+    tool = Tool.model_validate({"name": "probe", "inputSchema": {"type": "object"}})
+    MCPUtil.to_function_tool(tool, server, False)
+    if not consulted:
+        raise _missing(f"MCPServer.{MCP_FAILURE_FUNCTION}", "is not consulted for MCP tools")
+
+
 PROBES: Final[dict[str, Callable[[], None]]] = {
     f"FunctionTool.{IS_AGENT_TOOL}": _probe_agent_tool,
     f"FunctionTool.{AGENT_INSTANCE}": _probe_agent_instance,
@@ -321,5 +357,6 @@ PROBES: Final[dict[str, Callable[[], None]]] = {
     f"RunState.{RUN_STATE_AGENT}": _probe_run_state,
     "agents.run.set_default_agent_runner": _probe_default_runner,
     "Model.get_response parameters": _probe_model_parameters,
+    f"MCPServer.{MCP_FAILURE_FUNCTION}": _probe_mcp_failure_function,
 }
 """One probe per reliance (keys are :attr:`Reliance.name`)."""

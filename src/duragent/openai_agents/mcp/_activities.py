@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from ... import activity
-from ...errors import ApplicationError, ConfigurationError
+from ...errors import ApplicationError, ConfigurationError, SerializationError
 from .._names import (
     MCP_CALL_TOOL,
     MCP_GET_PROMPT,
@@ -131,6 +131,7 @@ class MCPServerRequest:
     """Listing a server's tools or prompts (an activity's input, recorded in history)."""
 
     server: str
+    v: int = _shapes.FORMAT
 
 
 @dataclass
@@ -141,6 +142,7 @@ class MCPCallRequest:
     tool: str
     arguments: dict[str, Any] | None = None
     meta: dict[str, Any] | None = None
+    v: int = _shapes.FORMAT
 
 
 @dataclass
@@ -149,7 +151,11 @@ class MCPPromptRequest:
 
     server: str
     name: str
-    arguments: dict[str, Any] | None = field(default=None)
+    arguments: dict[str, Any] | None = None
+    v: int = _shapes.FORMAT
+
+
+MCPRequest = MCPServerRequest | MCPCallRequest | MCPPromptRequest
 
 
 def _error_code(err: BaseException) -> int | None:
@@ -205,7 +211,14 @@ class MCPActivities:
     def __init__(self, providers: Mapping[str, MCPServerProvider]) -> None:
         self.providers = dict(providers)
 
-    def provider(self, name: str) -> MCPServerProvider:
+    def provider(
+        self, request: MCPServerRequest | MCPCallRequest | MCPPromptRequest
+    ) -> MCPServerProvider:
+        try:
+            _shapes.check_version(request.v, f"an MCP request ({type(request).__name__})")
+        except SerializationError as err:
+            raise ApplicationError(str(err), non_retryable=True) from None
+        name = request.server
         found = self.providers.get(name)
         if found is None:
             known = ", ".join(sorted(self.providers)) or "none"
@@ -216,8 +229,14 @@ class MCPActivities:
             )
         return found
 
-    async def _run(self, server: str, what: str, op: Callable[[Any], Any]) -> Any:
-        pool = self.provider(server).pool()
+    async def _run(
+        self,
+        request: MCPRequest,
+        what: str,
+        op: Callable[[Any], Any],
+    ) -> Any:
+        server = request.server
+        pool = self.provider(request).pool()
         try:
             async with pool.connection() as conn:
                 try:
@@ -236,7 +255,7 @@ class MCPActivities:
 
         @activity.defn(name=MCP_LIST_TOOLS)
         async def mcp_list_tools(request: MCPServerRequest) -> dict[str, Any]:
-            tools = await self._run(request.server, "list its tools", lambda s: s.list_tools())
+            tools = await self._run(request, "list its tools", lambda s: s.list_tools())
             return _shapes.tools_from_mcp(list(tools))
 
         @activity.defn(name=MCP_CALL_TOOL)
@@ -245,7 +264,7 @@ class MCPActivities:
             # can make a retried call take effect once.
             meta = {**(request.meta or {}), MCP_IDEMPOTENCY_META: activity.info().idempotency_key}
             result = await self._run(
-                request.server,
+                request,
                 f"call {request.tool!r}",
                 lambda s: s.call_tool(request.tool, request.arguments, meta=meta),
             )
@@ -253,15 +272,13 @@ class MCPActivities:
 
         @activity.defn(name=MCP_LIST_PROMPTS)
         async def mcp_list_prompts(request: MCPServerRequest) -> dict[str, Any]:
-            prompts = await self._run(
-                request.server, "list its prompts", lambda s: s.list_prompts()
-            )
+            prompts = await self._run(request, "list its prompts", lambda s: s.list_prompts())
             return _shapes.prompts_from_mcp(prompts)
 
         @activity.defn(name=MCP_GET_PROMPT)
         async def mcp_get_prompt(request: MCPPromptRequest) -> dict[str, Any]:
             prompt = await self._run(
-                request.server,
+                request,
                 f"get prompt {request.name!r}",
                 lambda s: s.get_prompt(request.name, request.arguments),
             )

@@ -25,7 +25,9 @@ Format 1 (frozen samples in ``tests/fixtures/formats/mcp_v1.json``)::
     prompt        {"v": 1, "description"?, "messages": [{"role", "content": block}]}
 
 A reader accepts every version up to :data:`FORMAT` and refuses a newer one with a clear
-error (a history written by a newer Duragent).
+error (a history written by a newer Duragent). The activities' inputs (``MCPCallRequest``
+and the others, in ``_activities``) carry the same ``v``. This format is versioned apart
+from the agent wire format (``duragent.openai_agents._wire``), following its conventions.
 """
 
 from __future__ import annotations
@@ -60,15 +62,24 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
         out[key] = value
 
 
-def _check(data: Any, what: str) -> dict[str, Any]:
-    if not isinstance(data, dict) or not isinstance(data.get("v"), int):  # pyright: ignore[reportUnknownMemberType]
-        raise SerializationError(f"not a recorded MCP {what}: {str(data)[:200]}")
-    version: int = data["v"]  # pyright: ignore[reportUnknownVariableType]
+def check_version(version: Any, what: str) -> None:
+    """Refuse a payload of an MCP format this code does not know (the same rule as the
+    agent wire format, ``duragent.openai_agents._wire``: in a workflow the task fails and is
+    retried, so the run waits for an upgraded worker)."""
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SerializationError(f"{what} has an invalid MCP format version {version!r}")
     if version > FORMAT:
         raise SerializationError(
-            f"this recorded MCP {what} has format {version}, newer than this Duragent reads "
-            f"({FORMAT}); upgrade Duragent to replay this history"
+            f"{what} is in MCP format version {version}, but this Duragent reads versions 1 "
+            f"to {FORMAT}: it was recorded by a newer Duragent; upgrade this worker to run or "
+            "replay it"
         )
+
+
+def _check(data: Any, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict) or "v" not in data:
+        raise SerializationError(f"not a recorded MCP {what}: {str(data)[:200]}")
+    check_version(data["v"], f"a recorded MCP {what}")  # pyright: ignore[reportUnknownArgumentType]
     return data  # pyright: ignore[reportUnknownVariableType]
 
 
