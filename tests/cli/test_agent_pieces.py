@@ -124,3 +124,9 @@ def test_mcp_rows_in_words() -> None:
     assert result_detail(MCP_CALL, encode(result)) == "error: out of stock"
     listed = {"v": 1, "tools": [{"name": "a", "input_schema": {}}, {"name": "b"}]}
     assert result_detail(MCP_LIST_TOOLS, encode(listed)) == "2 tools: a, b"
+    session = "duragent.mcp.session_call"
+    assert agent_title(session, "places.set_location", 4) == "tool places.set_location #4"
+    assert agent_title(session, "places", 2) == "mcp places #2"
+    assert agent_title("duragent.mcp.session", "places session", 1) == "mcp places session #1"
+    assert result_detail(session, encode(result)) == "error: out of stock"
+    assert result_detail(session, encode(listed)) == "2 tools: a, b"

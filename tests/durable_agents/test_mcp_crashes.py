@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from duragent import Client
+from duragent import ApplicationError, Client, WorkflowFailureError
 from duragent.openai_agents import MODEL_ACTIVITY
 from tests.fixtures.mcp_app import TASK_QUEUE, RunMCPAgent
 
@@ -166,3 +166,24 @@ def _database_bytes(db: Path) -> bytes:
         if path.exists():
             data.append(path.read_bytes())
     return b"".join(data)
+
+
+def test_a_stateful_session_lost_with_its_worker_fails_the_run_clearly(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The run's session (``places`` is stateful) lived in the worker that died: the new
+    worker does not reconnect behind the run's back; the run fails with MCPSessionLost."""
+    log = ServerLog(Path(env["MCP_CALL_LOG"]))
+
+    def drive(w: AgentWorkers, log: ServerLog) -> None:
+        w.expect_crash(w.spawn(f"activity_start:{MODEL_ACTIVITY}@2"))
+        assert [c["tool"] for c in log.calls()] == ["set_location"]
+        w.spawn()
+
+    with pytest.raises(WorkflowFailureError) as failed:
+        run(tmp_path, env, "locator", drive)
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "MCPSessionLost"
+    assert "session with server 'places' was lost (the worker holding it died)" in str(cause)
+    assert [c["tool"] for c in log.calls()] == ["set_location"]  # get_location never ran

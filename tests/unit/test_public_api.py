@@ -149,6 +149,7 @@ PUBLIC = {
     "duragent.openai_agents.mcp": [
         "DurableMCPServer",
         "MCPServerProvider",
+        "MCPSessionLost",
         "durable_mcp_server",
     ],
 }

@@ -17,3 +17,5 @@ MCP_GET_PROMPT: Final = "duragent.mcp.get_prompt"
 MCP_IDEMPOTENCY_META: Final = "duragent/idempotency-key"
 """The ``_meta`` key under which an MCP tool call carries its idempotency key (stable across
 the call's retries), for servers that deduplicate."""
+MCP_SESSION: Final = "duragent.mcp.session"
+MCP_SESSION_CALL: Final = "duragent.mcp.session_call"

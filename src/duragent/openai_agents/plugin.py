@@ -17,6 +17,7 @@ from ._settings import SETTINGS_KEY, AgentSettings, ModelActivityParameters
 from ._tools import ToolOptions, invoke_tool, register_tools
 from .mcp._activities import MCPActivities, MCPServerProvider
 from .mcp._server import MCP_SETTINGS_KEY, MCPSettings
+from .mcp._sessions import MCPSessions
 
 
 class OpenAIAgentsPlugin:
@@ -63,7 +64,8 @@ class OpenAIAgentsPlugin:
         self._builtin_workflows = builtin_workflows
         self.model_activity = make_model_activity(self._get_provider)
         self.mcp = MCPSettings.of(mcp_servers)
-        self._mcp_activities = MCPActivities(self.mcp.providers).functions() if mcp_servers else []
+        self._mcp = MCPActivities(self.mcp.providers)
+        self._mcp_activities = self._mcp.functions() if mcp_servers else []
 
     def _get_provider(self) -> ModelProvider:
         with self._provider_lock:
@@ -81,7 +83,13 @@ class OpenAIAgentsPlugin:
         """Add the model and tool activities, the built-in workflows and this plugin's
         settings to ``worker``, and install the durable runner."""
         names = {getattr(a, "__name__", None) for a in worker.activities}
-        for fn in (self.model_activity, invoke_tool, *self._mcp_activities):
+        # Stateful MCP sessions run a companion worker on the worker's own client.
+        sessions = (
+            MCPSessions(self._mcp, worker.client).functions()
+            if any(p.stateful for p in self.mcp.providers.values())
+            else []
+        )
+        for fn in (self.model_activity, invoke_tool, *self._mcp_activities, *sessions):
             if fn not in worker.activities and fn.__name__ not in names:
                 worker.activities.append(fn)
         self.configure_replayer(worker)

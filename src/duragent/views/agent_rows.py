@@ -5,8 +5,9 @@ The OpenAI Agents plugin runs every model call as the activity
 tool as ``duragent.openai_agents.invoke_tool`` (its summary is the tool's name). Their raw
 payloads are large (a model call's input is the whole conversation), so the timeline shows
 ``model <agent>`` / ``tool <name>`` rows with a short account of what went in and came out.
-MCP tool calls (``duragent.mcp.call_tool``, summary ``<server>.<tool>``) are tool rows too;
-listing an MCP server's tools or prompts shows as an ``mcp`` row. Pure functions over
+MCP tool calls (``duragent.mcp.call_tool``, or ``duragent.mcp.session_call`` in a stateful
+session; summary ``<server>.<tool>``) are tool rows too; listing an MCP server's tools or
+prompts, and holding a stateful session, show as ``mcp`` rows. Pure functions over
 recorded payloads: nothing here imports the Agents SDK.
 """
 
@@ -24,9 +25,11 @@ MODEL_ACTIVITY: Final = "duragent.openai_agents.invoke_model"
 TOOL_ACTIVITY: Final = "duragent.openai_agents.invoke_tool"
 """Activity type of function tool calls (``duragent.openai_agents.TOOL_ACTIVITY``)."""
 MCP_CALL: Final = "duragent.mcp.call_tool"
+MCP_SESSION_CALL: Final = "duragent.mcp.session_call"
 _MCP_LIST_TOOLS: Final = "duragent.mcp.list_tools"
 _MCP_ROWS: Final = {
     _MCP_LIST_TOOLS: "list tools",
+    "duragent.mcp.session": "",
     "duragent.mcp.list_prompts": "list prompts",
     "duragent.mcp.get_prompt": "get prompt",
 }
@@ -36,10 +39,14 @@ def agent_title(activity_type: str, summary: str, seq: int) -> str | None:
     """``model <agent> #seq`` or ``tool <name> #seq``; None for other activities."""
     if activity_type == MODEL_ACTIVITY:
         return f"model {summary or '(unnamed agent)'} #{seq}"
-    if activity_type in (TOOL_ACTIVITY, MCP_CALL):
+    if activity_type in (TOOL_ACTIVITY, MCP_CALL) or (
+        activity_type == MCP_SESSION_CALL and "." in summary and ".prompt:" not in summary
+    ):
         return f"tool {summary or '?'} #{seq}"
+    if activity_type == MCP_SESSION_CALL:
+        return f"mcp {summary or '?'} #{seq}"
     if activity_type in _MCP_ROWS:
-        return f"mcp {summary or '?'} {_MCP_ROWS[activity_type]} #{seq}"
+        return " ".join(filter(None, ("mcp", summary or "?", _MCP_ROWS[activity_type], f"#{seq}")))
     return None
 
 
@@ -79,14 +86,14 @@ def item_text(item: Any) -> str:
 
 def request_detail(activity_type: str, payloads: Sequence[Payload]) -> str | None:
     """What went into a model or tool call; None for other activities."""
-    if activity_type not in (MODEL_ACTIVITY, TOOL_ACTIVITY, MCP_CALL):
+    if activity_type not in (MODEL_ACTIVITY, TOOL_ACTIVITY, MCP_CALL, MCP_SESSION_CALL):
         return None
     value = _value(payloads)
     if not isinstance(value, dict):
         return None
     if activity_type == TOOL_ACTIVITY:
         return str(value.get("arguments", ""))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-    if activity_type == MCP_CALL:
+    if activity_type in (MCP_CALL, MCP_SESSION_CALL):
         return to_json(value.get("arguments") or {})  # pyright: ignore[reportUnknownMemberType]
     items: Any = value.get("input")  # pyright: ignore[reportUnknownMemberType]
     if isinstance(items, str):
@@ -102,9 +109,9 @@ def result_detail(activity_type: str, result: Payload | None) -> str | None:
     """What a model call answered (tool calls it asked for, or its message) and its
     tokens, or the text an MCP tool returned; None for other activities (their result is
     shown as is)."""
-    if activity_type == MCP_CALL:
+    if activity_type in (MCP_CALL, MCP_SESSION_CALL) and "content" in (_value(result) or {}):
         return _mcp_result_text(_value(result))
-    if activity_type == _MCP_LIST_TOOLS:
+    if activity_type in (_MCP_LIST_TOOLS, MCP_SESSION_CALL):
         value = _value(result)
         tools: Any = value.get("tools") if isinstance(value, dict) else None  # pyright: ignore[reportUnknownMemberType]
         if isinstance(tools, list):

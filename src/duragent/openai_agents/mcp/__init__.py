@@ -26,6 +26,6 @@ its result is recorded in a Duragent-owned, versioned shape.
 from __future__ import annotations
 
 from ._activities import MCPServerProvider
-from ._server import DurableMCPServer, durable_mcp_server
+from ._server import DurableMCPServer, MCPSessionLost, durable_mcp_server
 
-__all__ = ["DurableMCPServer", "MCPServerProvider", "durable_mcp_server"]
+__all__ = ["DurableMCPServer", "MCPServerProvider", "MCPSessionLost", "durable_mcp_server"]

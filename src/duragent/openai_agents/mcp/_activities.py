@@ -61,7 +61,13 @@ class MCPServerProvider:
             calls (default: the plugin's ``tool_options``); its timeout and retries also
             govern listing tools and prompts.
         per_tool: Options for single tools by their MCP name, replacing ``tool_options``.
-        max_idle_connections: Connected servers kept per worker process for reuse.
+        stateful: Give each workflow run one session of its own, held open on one worker
+            for the run's lifetime (for servers that keep state between calls). If that
+            worker dies, or the connection breaks, the session's state is gone: the run's
+            next MCP call raises ``MCPSessionLost`` (never a silent reconnect).
+        session_timeout: How long a stateful session may stay open.
+        max_idle_connections: Connected servers kept per worker process for reuse
+            (stateless servers).
         idle_timeout: A pooled connection unused this long is closed instead of reused.
     """
 
@@ -72,6 +78,8 @@ class MCPServerProvider:
         *,
         tool_options: ToolOptions | None = None,
         per_tool: Mapping[str, ToolOptions] | None = None,
+        stateful: bool = False,
+        session_timeout: timedelta = timedelta(days=1),
         max_idle_connections: int = 4,
         idle_timeout: timedelta = timedelta(minutes=5),
     ) -> None:
@@ -97,6 +105,8 @@ class MCPServerProvider:
         self.factory = factory
         self.tool_options = tool_options
         self.per_tool: dict[str, ToolOptions] = dict(per_tool or {})
+        self.stateful = stateful
+        self.session_timeout = session_timeout
         self.max_idle_connections = max_idle_connections
         self.idle_timeout = idle_timeout
         self._pools: dict[int, tuple[asyncio.AbstractEventLoop, SessionPool]] = {}
@@ -155,9 +165,6 @@ class MCPPromptRequest:
     v: int = _shapes.FORMAT
 
 
-MCPRequest = MCPServerRequest | MCPCallRequest | MCPPromptRequest
-
-
 def _error_code(err: BaseException) -> int | None:
     """The JSON-RPC error code of an ``mcp`` protocol error (any ``mcp`` version)."""
     code = getattr(getattr(err, "error", None), "code", None)
@@ -211,9 +218,8 @@ class MCPActivities:
     def __init__(self, providers: Mapping[str, MCPServerProvider]) -> None:
         self.providers = dict(providers)
 
-    def provider(
-        self, request: MCPServerRequest | MCPCallRequest | MCPPromptRequest
-    ) -> MCPServerProvider:
+    def provider(self, request: Any) -> MCPServerProvider:
+        """The provider a request names (any MCP activity input: ``server`` and ``v``)."""
         try:
             _shapes.check_version(request.v, f"an MCP request ({type(request).__name__})")
         except SerializationError as err:
@@ -231,57 +237,76 @@ class MCPActivities:
 
     async def _run(
         self,
-        request: MCPRequest,
-        what: str,
-        op: Callable[[Any], Any],
+        request: MCPServerRequest | MCPCallRequest | MCPPromptRequest,
+        op: str,
+        name: str | None = None,
     ) -> Any:
-        server = request.server
+        arguments = getattr(request, "arguments", None)
+        meta = getattr(request, "meta", None)
+        what = describe(op, name)
         pool = self.provider(request).pool()
         try:
             async with pool.connection() as conn:
                 try:
-                    return await op(conn.server)
+                    return await perform(conn.server, op, name, arguments, meta)
                 except asyncio.CancelledError:
                     raise
                 except Exception as err:
-                    raise _failure(server, what, err, conn) from None
+                    raise _failure(request.server, what, err, conn) from None
         except (ApplicationError, asyncio.CancelledError):
             raise
         except Exception as err:  # connecting failed
-            raise _failure(server, what, err, None) from None
+            raise _failure(request.server, what, err, None) from None
 
     def functions(self) -> list[Callable[..., Any]]:
         """The four activities, bound to this plugin's providers."""
 
         @activity.defn(name=MCP_LIST_TOOLS)
         async def mcp_list_tools(request: MCPServerRequest) -> dict[str, Any]:
-            tools = await self._run(request, "list its tools", lambda s: s.list_tools())
-            return _shapes.tools_from_mcp(list(tools))
+            return await self._run(request, "list_tools")
 
         @activity.defn(name=MCP_CALL_TOOL)
         async def mcp_call_tool(request: MCPCallRequest) -> dict[str, Any]:
-            # The key is the same in every retry of this call: a server that deduplicates
-            # can make a retried call take effect once.
-            meta = {**(request.meta or {}), MCP_IDEMPOTENCY_META: activity.info().idempotency_key}
-            result = await self._run(
-                request,
-                f"call {request.tool!r}",
-                lambda s: s.call_tool(request.tool, request.arguments, meta=meta),
-            )
-            return _shapes.result_from_mcp(result)
+            return await self._run(request, "call_tool", request.tool)
 
         @activity.defn(name=MCP_LIST_PROMPTS)
         async def mcp_list_prompts(request: MCPServerRequest) -> dict[str, Any]:
-            prompts = await self._run(request, "list its prompts", lambda s: s.list_prompts())
-            return _shapes.prompts_from_mcp(prompts)
+            return await self._run(request, "list_prompts")
 
         @activity.defn(name=MCP_GET_PROMPT)
         async def mcp_get_prompt(request: MCPPromptRequest) -> dict[str, Any]:
-            prompt = await self._run(
-                request,
-                f"get prompt {request.name!r}",
-                lambda s: s.get_prompt(request.name, request.arguments),
-            )
-            return _shapes.prompt_from_mcp(prompt)
+            return await self._run(request, "get_prompt", request.name)
 
         return [mcp_list_tools, mcp_call_tool, mcp_list_prompts, mcp_get_prompt]
+
+
+def describe(op: str, name: str | None) -> str:
+    """What an operation does, for error messages (``could not be reached to ...``)."""
+    return {
+        "list_tools": "list its tools",
+        "call_tool": f"call {name!r}",
+        "list_prompts": "list its prompts",
+        "get_prompt": f"get prompt {name!r}",
+    }[op]
+
+
+async def perform(
+    server: Any,
+    op: str,
+    name: str | None,
+    arguments: dict[str, Any] | None,
+    meta: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One operation on a connected SDK server, its result in Duragent's recorded shape."""
+    if op == "list_tools":
+        return _shapes.tools_from_mcp(list(await server.list_tools()))
+    if op == "call_tool":
+        # The key is the same in every retry of this call: a server that deduplicates can
+        # make a retried call take effect once.
+        meta = {**(meta or {}), MCP_IDEMPOTENCY_META: activity.info().idempotency_key}
+        return _shapes.result_from_mcp(await server.call_tool(name, arguments, meta=meta))
+    if op == "list_prompts":
+        return _shapes.prompts_from_mcp(await server.list_prompts())
+    if op == "get_prompt":
+        return _shapes.prompt_from_mcp(await server.get_prompt(name, arguments))
+    raise ApplicationError(f"unknown MCP operation {op!r}", non_retryable=True)

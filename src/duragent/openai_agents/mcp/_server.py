@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from agents import UserError
 from agents.mcp import MCPServer
 from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult
 from mcp.types import Tool as MCPTool
@@ -32,11 +34,28 @@ from mcp.types import Tool as MCPTool
 from ... import workflow
 from ..._runtime import in_workflow, runtime
 from ...errors import ActivityError, ApplicationError, ConfigurationError
-from .._names import MCP_CALL_TOOL, MCP_GET_PROMPT, MCP_LIST_PROMPTS, MCP_LIST_TOOLS
+from ...retry import RetryPolicy
+from .._names import (
+    MCP_CALL_TOOL,
+    MCP_GET_PROMPT,
+    MCP_LIST_PROMPTS,
+    MCP_LIST_TOOLS,
+    MCP_SESSION,
+    MCP_SESSION_CALL,
+)
 from .._settings import current_settings
 from .._tools import INTERRUPTED, ToolOptions, interrupted_message
 from . import _shapes
-from ._activities import MCPCallRequest, MCPPromptRequest, MCPServerProvider, MCPServerRequest
+from ._activities import (
+    REJECTED,
+    UNREACHABLE,
+    MCPCallRequest,
+    MCPPromptRequest,
+    MCPServerProvider,
+    MCPServerRequest,
+    describe,
+)
+from ._sessions import SESSION_LOST, MCPSessionCall, MCPSessionRequest, lost, session_queue
 
 if TYPE_CHECKING:
     from agents import AgentBase, RunContextWrapper
@@ -45,6 +64,35 @@ MCP_SETTINGS_KEY: Final = "duragent.openai_agents.mcp"
 """Run-state key of the worker's MCP servers (an :class:`MCPSettings`)."""
 _TOOLS_KEY: Final = "duragent.openai_agents.mcp.tools"
 """Run-state key of the tool lists recorded in this run: server name -> pending list."""
+_SESSIONS_KEY: Final = "duragent.openai_agents.mcp.sessions"
+"""Run-state key of the run's stateful sessions: server name -> :class:`_Session`."""
+_ACTIVITIES: Final = {
+    "list_tools": MCP_LIST_TOOLS,
+    "call_tool": MCP_CALL_TOOL,
+    "list_prompts": MCP_LIST_PROMPTS,
+    "get_prompt": MCP_GET_PROMPT,
+}
+
+
+class MCPSessionLost(ApplicationError, UserError):
+    """Raised in workflow code when a stateful MCP session (``MCPServerProvider(...,
+    stateful=True)``) ended while its run still needed it: its worker died, its connection
+    broke, or it timed out. Its state is gone; it is never reopened silently. Not retried."""
+
+    def __init__(self, message: str) -> None:
+        # Also the SDK's UserError, which its MCP tool code re-raises as it is (instead of
+        # wrapping it in a generic error), so workflow code can catch this type.
+        ApplicationError.__init__(self, message, type=SESSION_LOST, non_retryable=True)
+
+
+@dataclass
+class _Session:
+    """A run's stateful session: the activity holding it, and its calls' queue."""
+
+    holder: Any
+    session: str
+    used: bool = False
+    """Whether a call completed in it (then its end loses state)."""
 
 
 @dataclass(frozen=True)
@@ -122,18 +170,107 @@ class DurableMCPServer(MCPServer):
     def _options(self, tool: str | None, what: str) -> ToolOptions:
         return self._provider(what).options_for(tool, current_settings().tool_options)
 
-    async def _execute(
-        self, activity: str, request: Any, options: ToolOptions, summary: str
+    async def _request(
+        self,
+        op: str,
+        options: ToolOptions,
+        summary: str,
+        name: str | None = None,
+        arguments: dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> Any:
+        """Run one MCP operation as an activity (in the run's session for a stateful
+        server) and return its recorded result."""
+        provider = self._provider(describe(op, name))
+        once = options.at_most_once and op == "call_tool"
+        if provider.stateful:
+            return await self._in_session(provider, op, options, summary, name, arguments, meta)
+        request: Any
+        if op == "call_tool":
+            request = MCPCallRequest(self._name, str(name), arguments, meta)
+        elif op == "get_prompt":
+            request = MCPPromptRequest(self._name, str(name), arguments)
+        else:
+            request = MCPServerRequest(self._name)
         return await workflow.execute_activity(
-            activity,
+            _ACTIVITIES[op],
             request,
             start_to_close_timeout=options.start_to_close_timeout,
             retry_policy=options.retry_policy,
-            at_most_once=options.at_most_once,
+            at_most_once=once,
             task_queue=options.task_queue,
             summary=summary,
         )
+
+    # -- stateful sessions ---------------------------------------------------------------------
+
+    def _session(self, provider: MCPServerProvider, options: ToolOptions) -> _Session:
+        sessions: dict[str, _Session] = runtime().run_state().setdefault(_SESSIONS_KEY, {})
+        found = sessions.get(self._name)
+        if found is None:
+            session = f"{workflow.info().run_id}/{self._name}"
+            holder = workflow.start_activity(
+                MCP_SESSION,
+                MCPSessionRequest(self._name, session),
+                start_to_close_timeout=provider.session_timeout,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+                at_most_once=True,  # a session is never re-opened behind the run's back
+                task_queue=options.task_queue,
+                summary=f"{self._name} session",
+            )
+            found = sessions[self._name] = _Session(holder, session)
+        return found
+
+    async def _in_session(
+        self,
+        provider: MCPServerProvider,
+        op: str,
+        options: ToolOptions,
+        summary: str,
+        name: str | None,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any] | None,
+    ) -> Any:
+        session = self._session(provider, options)
+        if not session.holder.done():
+            call = workflow.start_activity(
+                MCP_SESSION_CALL,
+                MCPSessionCall(self._name, session.session, op, name, arguments, meta),
+                task_queue=session_queue(session.session),
+                start_to_close_timeout=options.start_to_close_timeout,
+                retry_policy=options.retry_policy,
+                at_most_once=options.at_most_once and op == "call_tool",
+                summary=summary,
+            )
+            done, _ = await asyncio.wait({call, session.holder}, return_when=FIRST_COMPLETED)
+            if call in done:
+                try:
+                    result = call.result()
+                except ActivityError as err:
+                    if _error_type(err) == SESSION_LOST:
+                        raise MCPSessionLost(str(err.cause)) from None
+                    raise
+                session.used = True
+                return result
+            call.cancel()  # queued for a session that is gone: nobody would ever take it
+        raise self._session_ended(session)
+
+    def _session_ended(self, session: _Session) -> BaseException:
+        err = session.holder.exception()
+        kind = _error_type(err)
+        if not session.used and kind in (UNREACHABLE, REJECTED):
+            # It never opened, so no state was lost: the model is told, and the next call
+            # tries to open a session again.
+            runtime().run_state().get(_SESSIONS_KEY, {}).pop(self._name, None)
+            return err or MCPSessionLost(f"the MCP session with {self._name!r} did not open")
+        if kind == SESSION_LOST and isinstance(err, ActivityError):
+            return MCPSessionLost(str(err.cause))
+        why = (
+            "the worker holding it died"
+            if kind == INTERRUPTED
+            else f"it ended: {err.cause if isinstance(err, ActivityError) else 'closed'}"
+        )
+        return MCPSessionLost(str(lost(self._name, why)))
 
     # -- tools ---------------------------------------------------------------------------------
 
@@ -143,14 +280,7 @@ class DurableMCPServer(MCPServer):
         pending = cache.get(self._name)
         if pending is None:
             # One list per run, shared by every agent and turn that asks (even at once).
-            pending = workflow.start_activity(
-                MCP_LIST_TOOLS,
-                MCPServerRequest(server=self._name),
-                start_to_close_timeout=options.start_to_close_timeout,
-                retry_policy=options.retry_policy,
-                task_queue=options.task_queue,
-                summary=self._name,
-            )
+            pending = asyncio.ensure_future(self._request("list_tools", options, self._name))
             cache[self._name] = pending
         try:
             return await asyncio.shield(pending)
@@ -201,8 +331,6 @@ class DurableMCPServer(MCPServer):
                 t for t in tools if (allowed is None or t.name in allowed) and t.name not in blocked
             ]
         if run_context is None or agent is None:
-            from agents import UserError
-
             raise UserError("run_context and agent are required for dynamic tool filtering")
         from agents.mcp import ToolFilterContext
 
@@ -228,9 +356,8 @@ class DurableMCPServer(MCPServer):
         """Call a tool through the call activity (see the module docstring for errors)."""
         options = self._options(tool_name, f"call {tool_name!r}")
         label = f"{self._name}.{tool_name}"
-        request = MCPCallRequest(server=self._name, tool=tool_name, arguments=arguments, meta=meta)
         try:
-            recorded = await self._execute(MCP_CALL_TOOL, request, options, label)
+            recorded = await self._request("call_tool", options, label, tool_name, arguments, meta)
         except ActivityError as err:
             cause = err.cause
             interrupted = isinstance(cause, ApplicationError) and cause.type == INTERRUPTED
@@ -251,8 +378,8 @@ class DurableMCPServer(MCPServer):
 
         def failure(ctx: Any, error: Exception) -> Any:
             # A durable failure the run must stop on (an interrupted at-most-once call with
-            # on_interrupted="fail") is not the model's to read.
-            if _is_interrupted(error):
+            # on_interrupted="fail", a lost stateful session) is not the model's to read.
+            if _stops_run(error):
                 return None
             return inner(ctx, error)
 
@@ -263,9 +390,7 @@ class DurableMCPServer(MCPServer):
     async def list_prompts(self) -> ListPromptsResult:
         """The server's prompts (a recorded activity on every call)."""
         options = self._options(None, "list prompts")
-        recorded = await self._execute(
-            MCP_LIST_PROMPTS, MCPServerRequest(server=self._name), options, self._name
-        )
+        recorded = await self._request("list_prompts", options, self._name)
         return ListPromptsResult.model_validate(_shapes.prompts_to_wire(recorded))
 
     async def get_prompt(
@@ -273,20 +398,23 @@ class DurableMCPServer(MCPServer):
     ) -> GetPromptResult:
         """One prompt, filled in with ``arguments`` (a recorded activity)."""
         options = self._options(None, f"get prompt {name!r}")
-        recorded = await self._execute(
-            MCP_GET_PROMPT,
-            MCPPromptRequest(server=self._name, name=name, arguments=arguments),
-            options,
-            f"{self._name}.prompt:{name}",
+        recorded = await self._request(
+            "get_prompt", options, f"{self._name}.prompt:{name}", name, arguments
         )
         return GetPromptResult.model_validate(_shapes.prompt_to_wire(recorded))
 
 
-def _is_interrupted(error: BaseException) -> bool:
+def _error_type(err: BaseException | None) -> str | None:
+    cause = err.cause if isinstance(err, ActivityError) else None
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+def _stops_run(error: BaseException) -> bool:
     for e in (error, error.__cause__):
-        cause = getattr(e, "cause", None)
-        if isinstance(e, ActivityError) and isinstance(cause, ApplicationError):
-            return cause.type == INTERRUPTED
+        if isinstance(e, MCPSessionLost) or (
+            isinstance(e, ActivityError) and _error_type(e) == INTERRUPTED
+        ):
+            return True
     return False
 
 
