@@ -111,8 +111,8 @@ def test_model_and_tool_rows_in_words() -> None:
 
 
 def test_mcp_rows_in_words() -> None:
-    from duragent.cli.agent_rows import MCP_CALL
     from duragent.openai_agents._names import MCP_CALL_TOOL, MCP_LIST_TOOLS
+    from duragent.views.agent_rows import MCP_CALL
 
     assert MCP_CALL == MCP_CALL_TOOL
     encode = DataConverter().encode

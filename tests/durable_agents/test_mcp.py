@@ -20,6 +20,7 @@ from duragent import Client, ConfigurationError, Worker, workflow
 from duragent.openai_agents import OpenAIAgentsPlugin, decide, pending_approvals
 from duragent.openai_agents.mcp import MCPServerProvider, durable_mcp_server
 from duragent.testing import Replayer
+from duragent.views.conversation import ToolCard, build_conversation
 from tests.fixtures.mcp_app import (
     SERVER,
     TASK_QUEUE,
@@ -124,6 +125,20 @@ async def test_a_pooled_connection_serves_later_calls(
     pids = {c["pid"] for c in server_log.calls()}
     assert len(server_log.calls()) == 2
     assert len(pids) == 1  # one server process: the connection was reused
+
+
+async def test_the_web_ui_shows_an_mcp_call_as_a_tool_card_named_for_its_server(
+    worker: Worker, client: Client
+) -> None:
+    await client.execute_workflow(
+        RunMCPAgent.run, args=["forecaster", "CA?"], id="ui", task_queue=TASK_QUEUE
+    )
+    history = await client.get_workflow_handle("ui").fetch_history()
+    conversation = build_conversation(history.events, now_ms=history.events[-1].time)
+    cards = [i for i in conversation.items if isinstance(i, ToolCard)]
+    assert [(c.name, c.arguments, c.result, c.state) for c in cards] == [
+        ("weather.get_alerts", '{"state": "CA"}', "Flood watch for CA until 6 PM.", "ok")
+    ]
 
 
 async def test_an_is_error_result_goes_to_the_model_and_is_not_retried(

@@ -110,7 +110,7 @@ def result_detail(activity_type: str, result: Payload | None) -> str | None:
     tokens, or the text an MCP tool returned; None for other activities (their result is
     shown as is)."""
     if activity_type in (MCP_CALL, MCP_SESSION_CALL) and "content" in (_value(result) or {}):
-        return _mcp_result_text(_value(result))
+        return mcp_result_text(_value(result))
     if activity_type in (_MCP_LIST_TOOLS, MCP_SESSION_CALL):
         value = _value(result)
         tools: Any = value.get("tools") if isinstance(value, dict) else None  # pyright: ignore[reportUnknownMemberType]
@@ -130,7 +130,24 @@ def result_detail(activity_type: str, result: Payload | None) -> str | None:
     return f"{tokens} → {said or '(no output)'}"
 
 
-def _mcp_result_text(value: Any) -> str:
+def mcp_tool_of(activity_type: str, request: Any) -> str | None:
+    """The MCP tool an activity calls (``duragent.mcp.call_tool``, or a stateful session's
+    ``call_tool`` operation), from its recorded request; None for other activities."""
+    if not isinstance(request, dict):
+        return None
+    if activity_type == MCP_CALL:
+        return str(request.get("tool") or "")  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    if activity_type == MCP_SESSION_CALL and request.get("op") == "call_tool":  # pyright: ignore[reportUnknownMemberType]
+        return str(request.get("name") or "")  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    return None
+
+
+def is_mcp_result(value: Any) -> bool:
+    """Whether a recorded value is an MCP tool result (Duragent's shape)."""
+    return isinstance(value, dict) and "content" in value and "is_error" in value
+
+
+def mcp_result_text(value: Any) -> str:
     """A recorded MCP tool result (Duragent's shape, ``duragent.openai_agents.mcp``) in
     words: its text blocks, marked when the server flagged an error."""
     if not isinstance(value, dict):

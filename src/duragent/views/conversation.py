@@ -20,7 +20,13 @@ from typing import Any, Final
 from .._engine import events as ev
 from ..errors import SerializationError
 from ..serde import Payload
-from .agent_rows import MODEL_ACTIVITY, TOOL_ACTIVITY
+from .agent_rows import (
+    MODEL_ACTIVITY,
+    TOOL_ACTIVITY,
+    is_mcp_result,
+    mcp_result_text,
+    mcp_tool_of,
+)
 from .format import payload_text, payloads_text, to_json
 from .timeline import State, Step, build_timeline, describe_failure
 
@@ -320,18 +326,15 @@ class _Builder:
                     )
                     self.cards[card.call_id] = card
                     self.items.append(card)
+        elif (mcp_tool := mcp_tool_of(e.activity_type, _value(e.input))) is not None:
+            # an MCP tool call: the model called the tool by its own name; the card takes
+            # the server's too (the activity's summary, ``weather.get_alerts``)
+            card = self._unrun_card(mcp_tool)
+            if card is not None and card.seq is None:
+                card.name = e.summary or card.name
         elif e.summary:
             # activity_as_tool: the activity is named for itself, its summary is the tool
-            card = next(
-                (
-                    c
-                    for c in self.cards.values()
-                    if c.seq is None
-                    and c.name == e.summary
-                    and (c.approval is None or c.approval.state == "approved")
-                ),
-                None,
-            )
+            card = self._unrun_card(e.summary)
         if card is None or card.seq is not None:
             return False
         card.seq = e.seq
@@ -339,11 +342,26 @@ class _Builder:
         self.card_by_seq[e.seq] = card
         return True
 
+    def _unrun_card(self, name: str) -> ToolCard | None:
+        """The first card of a call of ``name`` no activity ran yet (and not rejected)."""
+        return next(
+            (
+                c
+                for c in self.cards.values()
+                if c.seq is None
+                and c.name == name
+                and (c.approval is None or c.approval.state == "approved")
+            ),
+            None,
+        )
+
     def tool_closed(self, e: ev.Event, card: ToolCard) -> None:
         if isinstance(e, ev.ActivityTaskCompleted):
             value = _value(e.result)
             if isinstance(value, dict) and "output" in value and "context" in value:
                 value = value["output"]  # a tool that took the run context
+            if is_mcp_result(value):
+                value = mcp_result_text(value)
             card.result = _result_text(value, e.result)
         elif isinstance(e, ev.ActivityTaskFailed | ev.ActivityTaskTimedOut):
             card.error = describe_failure(e.failure)
