@@ -9,6 +9,7 @@ from typing import Any
 from agents import AgentsException, FunctionTool, ModelProvider
 from agents.run import set_default_agent_runner
 
+from ..errors import ConfigurationError
 from ._budget import Budget
 from ._model_activity import default_model_provider, make_model_activity
 from ._runner import DurableAgentRunner
@@ -83,16 +84,26 @@ class OpenAIAgentsPlugin:
         """Add the model and tool activities, the built-in workflows and this plugin's
         settings to ``worker``, and install the durable runner."""
         names = {getattr(a, "__name__", None) for a in worker.activities}
-        # Stateful MCP sessions run a companion worker on the worker's own client.
-        sessions = (
-            MCPSessions(self._mcp, worker.client).functions()
-            if any(p.stateful for p in self.mcp.providers.values())
-            else []
-        )
+        sessions = self._mcp_session_activities(worker)
         for fn in (self.model_activity, invoke_tool, *self._mcp_activities, *sessions):
             if fn not in worker.activities and fn.__name__ not in names:
                 worker.activities.append(fn)
         self.configure_replayer(worker)
+
+    def _mcp_session_activities(self, worker: Any) -> list[Callable[..., Any]]:
+        """The stateful-session activity, when a server is stateful: it runs a companion
+        worker on the worker's own client, which only the embedded engine has."""
+        stateful = [p.name for p in self.mcp.providers.values() if p.stateful]
+        if not stateful:
+            return []
+        from ..worker import Worker
+
+        if not isinstance(worker, Worker):
+            raise ConfigurationError(
+                f"stateful MCP servers ({', '.join(stateful)}) need the embedded engine's "
+                f"worker, not {type(worker).__name__}: declare them stateless on this worker"
+            )
+        return MCPSessions(self._mcp, worker.client).functions()
 
     def configure_replayer(self, replayer: Any) -> None:
         """What replaying needs of :meth:`configure_worker`: the workflows, failure types
