@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 
-from duragent import Client, Worker
-from tests.fixtures.mcp_app import TASK_QUEUE, RunMCPAgent
+import pytest
 
-from .mcp_helpers import ServerLog, activities, server_log, worker
+from duragent import ApplicationError, Client, UpdateFailedError, Worker
+from tests.fixtures.mcp_app import TASK_QUEUE, MCPChat, RunMCPAgent
+
+from .mcp_helpers import ServerLog, activities, mcp_worker, server_log, worker
 
 __all__ = ["server_log", "worker"]
 
@@ -53,3 +55,24 @@ async def test_a_session_keeps_state_between_the_calls_of_a_run(
             break
         await asyncio.sleep(0.05)
     assert not any(_alive(p) for p in pids)
+
+
+async def test_a_session_ends_with_its_worker_and_the_next_call_says_so(
+    client: Client, server_log: ServerLog
+) -> None:
+    async with await mcp_worker(client):
+        handle = await client.start_workflow(
+            MCPChat.run, "roamer", id="roam", task_queue=TASK_QUEUE
+        )
+        assert await handle.execute_update(MCPChat.ask, "Paris") == "location set to Paris"
+    # That worker shut down, and the session (the server process and its state) with it. A
+    # new worker does not reconnect behind the run's back: the next call says what happened.
+    async with await mcp_worker(client):
+        with pytest.raises(UpdateFailedError) as failed:
+            await handle.execute_update(MCPChat.ask, "Where am I?")
+        await handle.terminate()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "MCPSessionLost"
+    assert "session with server 'places' was lost" in str(cause)
+    assert [c["tool"] for c in server_log.calls()] == ["set_location"]
