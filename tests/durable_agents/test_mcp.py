@@ -21,6 +21,7 @@ from duragent.openai_agents import OpenAIAgentsPlugin, decide, pending_approvals
 from duragent.openai_agents.mcp import MCPServerProvider, durable_mcp_server
 from duragent.testing import Replayer
 from duragent.views.conversation import ToolCard, build_conversation
+from duragent.views.summary import summarize
 from tests.fixtures.mcp_app import (
     SERVER,
     TASK_QUEUE,
@@ -139,6 +140,8 @@ async def test_the_web_ui_shows_an_mcp_call_as_a_tool_card_named_for_its_server(
     assert [(c.name, c.arguments, c.result, c.state) for c in cards] == [
         ("weather.get_alerts", '{"state": "CA"}', "Flood watch for CA until 6 PM.", "ok")
     ]
+    facts = summarize(history.events)  # the runs list's counts: listing tools is no call
+    assert (facts.model_calls, facts.tool_calls) == (2, 1)
 
 
 async def test_an_is_error_result_goes_to_the_model_and_is_not_retried(

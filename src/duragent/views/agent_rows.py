@@ -130,6 +130,16 @@ def result_detail(activity_type: str, result: Payload | None) -> str | None:
     return f"{tokens} → {said or '(no output)'}"
 
 
+def counts_as_tool_call(activity_type: str, summary: str) -> bool:
+    """Whether a (non-model) activity is a tool call for run summaries: named tools are,
+    listing an MCP server's tools or prompts and holding a session are not."""
+    if activity_type in _MCP_ROWS:
+        return False
+    if activity_type == MCP_SESSION_CALL:
+        return "." in summary and ".prompt:" not in summary
+    return bool(summary)
+
+
 def mcp_tool_of(activity_type: str, request: Any) -> str | None:
     """The MCP tool an activity calls (``duragent.mcp.call_tool``, or a stateful session's
     ``call_tool`` operation), from its recorded request; None for other activities."""

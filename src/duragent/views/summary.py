@@ -10,7 +10,7 @@ from typing import Any
 
 from .._engine import events as ev
 from ..errors import SerializationError
-from .agent_rows import MODEL_ACTIVITY
+from .agent_rows import MODEL_ACTIVITY, counts_as_tool_call
 from .conversation import APPROVAL_MARKER, DECIDE_UPDATE
 from .timeline import describe_failure
 
@@ -80,7 +80,7 @@ def summarize(events: Sequence[ev.Event]) -> RunSummary:
                     model_seqs[e.seq] = e.summary
                     s.agent = s.agent or e.summary
                     s.model_calls += 1
-                elif e.summary:
+                elif counts_as_tool_call(e.activity_type, e.summary):
                     s.tool_calls += 1
             case ev.ActivityTaskCompleted():
                 s.activity_attempts += e.attempt
