@@ -26,6 +26,10 @@ from . import chunks
 INLINE_PAYLOAD_BYTES: Final = 256
 WORKFLOW_KIND: Final = 0
 ACTIVITY_KIND: Final = 1
+HISTORY_TOPIC: Final = "hist:"
+"""Wake-up topic prefix (+ run id): the run has a new event or a failed attempt."""
+RUNS_TOPIC: Final = "runs"
+"""Wake-up topic: some run has a new event or a failed attempt (live run lists)."""
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -227,6 +231,7 @@ class Tx:
             "INSERT INTO events (run_id, event_id, type, time, attrs) VALUES (?, ?, ?, ?, ?)",
             rows,
         )
+        self.touched(run.run_id)
         run.last_event_id = rows[-1][1]
         run.last_input_event_id = last_input
         run.history_bytes += size
@@ -303,6 +308,11 @@ class Tx:
         else:
             self.topics.add(f"wf:{run.task_queue}")
 
+    def touched(self, run_id: str) -> None:
+        """Wake live views of ``run_id`` and of the runs list once this commits."""
+        self.topics.add(f"{HISTORY_TOPIC}{run_id}")
+        self.topics.add(RUNS_TOPIC)
+
     def log_attempt(
         self,
         run_id: str,
@@ -319,3 +329,4 @@ class Tx:
             "worker, outcome, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, seq, attempt, started_at, self.now, worker, outcome, failure),
         )
+        self.touched(run_id)

@@ -404,6 +404,7 @@ def fail(tx: Tx, task: WorkflowTask, failure: Failure) -> bool:
     tx.topics.add("timer")
     tx.topics.add(f"run:{task.run_id}")
     tx.topics.add(f"q:{task.task_queue}")  # a failing task no longer holds queries back
+    tx.touched(task.run_id)
     return True
 
 

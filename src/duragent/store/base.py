@@ -1,16 +1,19 @@
-"""The persistence interface: what workers and clients need from a store.
+"""The records the store reads and writes: run descriptions, start and update requests,
+claimed tasks and their completions, ledger entries.
 
-Every operation is a short, synchronous transaction that takes the current time as an
-argument (stores have no clock of their own, which is what lets the test environment skip
-time). Task ownership is fenced: a claim returns a lease token, and completing a task with
-a token that is no longer current changes nothing and reports ``lost``.
+What workers and clients call on the store is defined by the seam's protocols in
+:mod:`duragent._backend` (``WorkerStore`` and ``ClientBackend``). Every store operation is
+a short, synchronous transaction that takes the current time as an argument (stores have
+no clock of their own, which is what lets the test environment skip time). Task ownership
+is fenced: a claim returns a lease token, and completing a task with a token that is no
+longer current changes nothing and reports ``lost``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from .._engine.commands import Command
 from .._engine.events import Event
@@ -233,77 +236,3 @@ class WorkerRegistration:
     workflow_types: tuple[str, ...]
     activity_types: tuple[str, ...] | None
     """None when the worker has a dynamic activity (it takes every type)."""
-
-
-class Store(Protocol):
-    """A Duragent store. See :mod:`duragent.store.sqlite` for the embedded default."""
-
-    # -- client side ------------------------------------------------------------------------
-    def start_workflow(self, request: StartRequest, now: int) -> StartResult: ...
-    def describe(self, workflow_id: str, run_id: str | None = None) -> RunRecord: ...
-    def read_history(self, run_id: str, after: int = 0) -> list[Event]: ...
-    def list_runs(
-        self,
-        *,
-        status: str | None = None,
-        workflow_type: str | None = None,
-        workflow_id_prefix: str | None = None,
-        limit: int = 100,
-    ) -> list[RunRecord]: ...
-    def signal(
-        self,
-        workflow_id: str,
-        run_id: str | None,
-        name: str,
-        input: tuple[Payload, ...],
-        now: int,
-        identity: str = "",
-    ) -> None: ...
-    def request_cancel(
-        self, workflow_id: str, run_id: str | None, reason: str, now: int
-    ) -> None: ...
-    def terminate(self, workflow_id: str, run_id: str | None, reason: str, now: int) -> None: ...
-
-    # -- worker side ------------------------------------------------------------------------
-    def register_worker(self, registration: WorkerRegistration, now: int) -> None: ...
-    def deregister_worker(self, worker_id: str) -> None: ...
-    def claim_workflow_task(
-        self, worker_id: str, task_queue: str, types: Sequence[str], now: int
-    ) -> WorkflowTask | None: ...
-    def complete_workflow_task(
-        self,
-        task: WorkflowTask,
-        completion: TaskCompletion,
-        now: int,
-        *,
-        keep: bool,
-        eager_activity_types: Sequence[str] | None,
-        eager_slots: int,
-    ) -> CompletionOutcome: ...
-    def fail_workflow_task(self, task: WorkflowTask, failure: Failure, now: int) -> None: ...
-    def release_workflow_task(self, task: WorkflowTask, now: int) -> None: ...
-    def claim_activity_task(
-        self, worker_id: str, task_queue: str, types: Sequence[str] | None, now: int
-    ) -> ActivityTask | None: ...
-    def complete_activity_task(
-        self,
-        task: ActivityTask,
-        result: Payload,
-        now: int,
-        *,
-        worker: str,
-        claim_workflow_task: bool,
-    ) -> WorkflowTask | None: ...
-    def fail_activity_task(
-        self,
-        task: ActivityTask,
-        failure: Failure,
-        now: int,
-        *,
-        worker: str,
-        cancelled: bool = False,
-    ) -> RetryDecision | None: ...
-    def heartbeat_activity_task(
-        self, task: ActivityTask, details: tuple[Payload, ...], now: int
-    ) -> bool: ...
-    def housekeeping(self, now: int, worker_id: str) -> int | None: ...

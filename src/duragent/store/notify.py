@@ -8,7 +8,9 @@ change sends the changed topics to the other registered addresses.
 
 Topics are short strings: ``wf:<queue>`` (workflow task available), ``act:<queue>``
 (activity task available), ``run:<run id>`` (a run changed: closed, update or query
-answered), ``timer`` (a timer or deadline moved earlier).
+answered), ``timer`` (a timer or deadline moved earlier), and for live views
+``hist:<run id>`` (a new event, a failed attempt or a failing workflow task) and ``runs``
+(the same, for any run).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Any
 from .._engine import events as ev
 from .._engine.failure import Failure
 from ..errors import (
+    ConfigurationError,
     WorkflowAlreadyStartedError,
     WorkflowNotFoundError,
 )
@@ -29,6 +30,7 @@ from ._inbox import InboxOps
 from ._maintenance import MaintenanceOps
 from ._runs import create_run, new_run_id, request_cancel_run, signal_run, terminate_run
 from ._tx import RunRow, Tx, decode_rows
+from ._visibility import VisibilityOps
 from .base import (
     ActivityTask,
     CompletionOutcome,
@@ -42,8 +44,10 @@ from .base import (
 )
 
 
-class SqliteStore(MaintenanceOps, InboxOps, SqliteConnection):
-    """A :class:`~duragent.store.base.Store` on one SQLite file.
+class SqliteStore(VisibilityOps, MaintenanceOps, InboxOps, SqliteConnection):
+    """The embedded store on one SQLite file (the worker side of it is
+    :class:`~duragent._backend.WorkerStore`; clients use it through
+    :class:`~duragent._backend.EmbeddedBackend`).
 
     Args:
         path: Database file (created if missing), or ``":memory:"``.
@@ -51,6 +55,17 @@ class SqliteStore(MaintenanceOps, InboxOps, SqliteConnection):
         synchronous: SQLite ``synchronous`` mode: ``"NORMAL"`` (crash-safe) or ``"FULL"``
             (also power-loss-safe).
     """
+
+    def open_reader(self) -> SqliteStore:
+        """Another connection to the same file, for reads that must not wait behind this
+        connection's lock while it writes (in WAL mode a reader never waits for a writer).
+
+        Raises:
+            ConfigurationError: This is an in-memory store (it has only one connection).
+        """
+        if self.path == ":memory:":
+            raise ConfigurationError("an in-memory store cannot be opened twice")
+        return SqliteStore(self.path, busy_timeout_ms=self._busy_timeout_ms)
 
     # -- client side --------------------------------------------------------------------------
 

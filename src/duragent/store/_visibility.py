@@ -1,0 +1,106 @@
+"""Finding runs: filtered listing with keyset pagination and counting (the runs list of the
+CLI and the web UI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._engine import events as ev
+from ._connection import SqliteConnection
+from .base import RunRecord, RunStatus
+
+# An event's attributes are stored as a JSON array in field order (schema v3) or, in rows
+# written earlier, as an object by name; these read one attribute in either form.
+_MARKER_NAME = "coalesce(json_extract(e.attrs, '$[0]'), json_extract(e.attrs, '$.name'))"
+_UPDATE_NAME = "coalesce(json_extract(e.attrs, '$[1]'), json_extract(e.attrs, '$.update_name'))"
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    """Conditions on runs (combined with AND; the defaults match every run)."""
+
+    status: str | None = None
+    workflow_type: str | None = None
+    workflow_id_prefix: str | None = None
+    task_failing: bool = False
+    """Only running runs whose workflow task keeps failing."""
+    waiting_on: tuple[str, str] | None = None
+    """``(marker name, update name)``: only running runs that recorded more markers of that
+    name than they accepted updates of that name, i.e. requests still waiting for a
+    decision (approvals: one marker per request, one accepted update per decision)."""
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The SQL condition on ``runs`` and its parameters."""
+        where: list[str] = []
+        params: list[Any] = []
+        if self.status:
+            where.append("status = ?")
+            params.append(self.status)
+        if self.workflow_type:
+            where.append("workflow_type = ?")
+            params.append(self.workflow_type)
+        if self.workflow_id_prefix:
+            where.append("substr(workflow_id, 1, ?) = ?")
+            params.extend([len(self.workflow_id_prefix), self.workflow_id_prefix])
+        if self.task_failing:
+            where.append("status = ? AND task_failure IS NOT NULL")
+            params.append(RunStatus.RUNNING)
+        if self.waiting_on is not None:
+            marker, update = self.waiting_on
+            where.append(
+                "status = ? AND (SELECT count(*) FROM events e WHERE e.run_id = runs.run_id "
+                f"AND e.type = ? AND {_MARKER_NAME} = ?) > (SELECT count(*) FROM events e "
+                f"WHERE e.run_id = runs.run_id AND e.type = ? AND {_UPDATE_NAME} = ?)"
+            )
+            params.extend(
+                [
+                    RunStatus.RUNNING,
+                    ev.MarkerRecorded.TYPE,
+                    marker,
+                    ev.WorkflowExecutionUpdateAccepted.TYPE,
+                    update,
+                ]
+            )
+        return " AND ".join(where) or "1", params
+
+
+class VisibilityOps(SqliteConnection):
+    """Listing and counting runs."""
+
+    def list_runs_page(
+        self, query: RunQuery, *, limit: int = 100, before: tuple[int, int] | None = None
+    ) -> tuple[list[RunRecord], tuple[int, int] | None]:
+        """Runs matching ``query``, newest first (by start time, then insertion order).
+
+        Args:
+            query: The conditions.
+            limit: Page size.
+            before: The cursor returned with the previous page.
+
+        Returns:
+            The page, and the cursor of its last run when more runs may follow (None on
+            the last page).
+        """
+        where, params = query.where()
+        if before is not None:
+            where += " AND (start_time < ? OR (start_time = ? AND rowid < ?))"
+            params.extend([before[0], before[0], before[1]])
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT rowid, * FROM runs WHERE {where} "
+                "ORDER BY start_time DESC, rowid DESC LIMIT ?",
+                [*params, limit + 1],
+            ).fetchall()
+            records = [self._record(conn, row[1:]) for row in rows[:limit]]
+        if len(rows) <= limit:
+            return records, None
+        return records, (records[-1].start_time, int(rows[limit - 1][0]))
+
+    def count_matching_runs(self, query: RunQuery) -> int:
+        """How many runs match ``query``."""
+        where, params = query.where()
+        with self._read() as conn:
+            return int(
+                conn.execute(f"SELECT count(*) FROM runs WHERE {where}", params).fetchone()[0]
+            )
