@@ -208,7 +208,7 @@ async def ledger(
     from duragent.openai_agents import usage_report
 
     report = await usage_report(client, handle.id)
-    entries = client.store.usage_entries(report.runs)
+    entries = report.ledger
     made = ", ".join(
         f"{w.label}: {sum(1 for e in entries if pid_of(e.worker) == w.pid)}" for w in workers
     )

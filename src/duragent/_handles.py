@@ -9,8 +9,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._backend.records import UpdateStage
 from ._definitions import HANDLER_ATTR, HandlerDefinition
 from ._engine import events as ev
 from ._engine.failure import Failure, exception_from_failure
@@ -18,7 +19,6 @@ from ._workflow_decorators import handler_name
 from .errors import (
     CancelledError,
     ConfigurationError,
-    QueryError,
     TerminatedError,
     UpdateFailedError,
     UpdateRejectedError,
@@ -34,10 +34,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 MISSING: Any = object()
 """Stands for "no positional argument given" (None is a valid argument)."""
-# Wake-ups (in-process, and across processes on Linux) end waits at once; polling is only
-# the safety net, so it can start slow.
-POLL_START_S: Final = 0.05
-POLL_MAX_S: Final = 0.5
 
 
 class WorkflowStatus:
@@ -126,31 +122,24 @@ class WorkflowUpdateHandle(Generic[T]):
     """An update that was accepted by the workflow (or is waiting to be validated)."""
 
     def __init__(
-        self, client: Client, workflow_id: str, run_id: str, update_id: str, result_type: Any
+        self,
+        client: Client,
+        workflow_id: str,
+        run_id: str | None,
+        update_id: str,
+        result_type: Any,
     ) -> None:
         self.client = client
         self.workflow_id = workflow_id
         self.run_id = run_id
+        """The run the update was sent to (None: the workflow's latest run)."""
         self.id = update_id
         self.result_type = result_type
 
-    async def _wait(self, stages: tuple[str, ...], timeout: float | None) -> UpdateOutcome:
-        store = self.client.store
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        poll = POLL_START_S
-        while True:
-            listener = store.notifier.listen([f"run:{self.run_id}"])
-            outcome = store.update_outcome(self.run_id, self.id)
-            if outcome is not None and outcome.status in stages:
-                listener.close()
-                return outcome
-            wait = poll if deadline is None else min(poll, max(0.0, deadline - loop.time()))
-            if deadline is not None and wait <= 0:
-                listener.close()
-                raise TimeoutError(f"update {self.id!r} did not finish within {timeout}s")
-            if not await listener.wait(wait):
-                poll = min(poll * 2, POLL_MAX_S)
+    async def _wait(self, stage: UpdateStage, timeout: float | None) -> UpdateOutcome:
+        return await self.client.backend.wait_update(
+            self.workflow_id, self.run_id, self.id, stage=stage, timeout=timeout
+        )
 
     def _raise_if_rejected(self, outcome: UpdateOutcome) -> None:
         if outcome.status == "rejected":
@@ -168,7 +157,7 @@ class WorkflowUpdateHandle(Generic[T]):
             UpdateRejectedError: The validator rejected it (nothing was recorded).
             UpdateFailedError: The handler raised, or the workflow closed first.
         """
-        outcome = await self._wait(("completed", "rejected", "failed"), timeout)
+        outcome = await self._wait("completed", timeout)
         self._raise_if_rejected(outcome)
         if outcome.failure is not None:
             cause = exception_from_failure(outcome.failure, self.client.converter)
@@ -207,9 +196,13 @@ class WorkflowHandle(Generic[T]):
         return self.run_id if self._pinned else None
 
     async def describe(self) -> WorkflowExecution:
-        """Status and facts of the run."""
+        """Status and facts of the run.
+
+        Raises:
+            WorkflowNotFoundError: No such workflow (or run).
+        """
         return WorkflowExecution._from_record(
-            self.client.store.describe(self.id, self._target_run())
+            await self.client.backend.describe(self.id, self._target_run())
         )
 
     async def result(self, *, follow_runs: bool = True, timeout: float | None = None) -> T:
@@ -222,27 +215,17 @@ class WorkflowHandle(Generic[T]):
                 holds the reason.
             asyncio.TimeoutError: ``timeout`` seconds passed first.
         """
-        store = self.client.store
-        run_id = self.run_id or store.describe(self.id).run_id
+        backend = self.client.backend
+        run_id = self.run_id or (await backend.describe(self.id)).run_id
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        poll = POLL_START_S
         while True:
-            listener = store.notifier.listen([f"run:{run_id}"])
-            status, last_event_id = store.run_status(run_id)
-            if status != RunStatus.RUNNING:
-                listener.close()
-                close = store.read_event(run_id, last_event_id)
-                if isinstance(close, ev.WorkflowExecutionContinuedAsNew) and follow_runs:
-                    run_id = close.new_run_id
-                    continue
-                return self._outcome(close)
-            wait = poll if deadline is None else min(poll, max(0.0, deadline - loop.time()))
-            if deadline is not None and wait <= 0:
-                listener.close()
-                raise TimeoutError(f"workflow {self.id!r} did not close within {timeout}s")
-            if not await listener.wait(wait):
-                poll = min(poll * 2, POLL_MAX_S)
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            close = await backend.wait_closed(self.id, run_id, timeout=remaining)
+            if isinstance(close, ev.WorkflowExecutionContinuedAsNew) and follow_runs:
+                run_id = close.new_run_id
+                continue
+            return self._outcome(close)
 
     def _outcome(self, close: ev.Event | None) -> T:
         conv = self.client.converter
@@ -279,23 +262,30 @@ class WorkflowHandle(Generic[T]):
             args = (arg,)
         name = signal_name(signal)
         input = self.client.converter.encode_all(tuple(args), what=f"argument of signal {name!r}")
-        self.client.store.signal(
-            self.id,
-            self._target_run(),
-            name,
-            input,
-            self.client._now(),  # pyright: ignore[reportPrivateUsage]
-            identity=self.client.identity,
+        await self.client.backend.signal(
+            self.id, self._target_run(), name, input, identity=self.client.identity
         )
 
     async def cancel(self, reason: str = "") -> None:
         """Request cancellation: workflow code gets ``asyncio.CancelledError`` at its current
-        ``await`` and may clean up before it finishes as cancelled."""
-        self.client.store.request_cancel(self.id, self._target_run(), reason, self.client._now())  # pyright: ignore[reportPrivateUsage]
+        ``await`` and may clean up before it finishes as cancelled.
+
+        Raises:
+            WorkflowNotRunningError: The workflow has closed.
+        """
+        await self.client.backend.cancel(
+            self.id, self._target_run(), reason, identity=self.client.identity
+        )
 
     async def terminate(self, reason: str = "") -> None:
-        """Stop the run at once; no workflow code runs after this."""
-        self.client.store.terminate(self.id, self._target_run(), reason, self.client._now())  # pyright: ignore[reportPrivateUsage]
+        """Stop the run at once; no workflow code runs after this.
+
+        Raises:
+            WorkflowNotRunningError: The workflow has closed.
+        """
+        await self.client.backend.terminate(
+            self.id, self._target_run(), reason, identity=self.client.identity
+        )
 
     async def query(
         self,
@@ -315,36 +305,14 @@ class WorkflowHandle(Generic[T]):
         """
         name, hint = handler_ref(query, "query")
         input = self.client.converter.encode_all(args_of(arg, args), what=f"query {name!r}")
-        store = self.client.store
-        query_id = store.request_query(self.id, self._target_run(), name, input, self.client._now())  # pyright: ignore[reportPrivateUsage]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        poll = POLL_START_S
-        while True:
-            listener = store.notifier.listen([f"query:{query_id}"])
-            status, result, error = store.take_query_answer(query_id)
-            if status == "answered":
-                listener.close()
-                assert result is not None
-                return self.client.converter.decode(
-                    result,
-                    result_type if result_type is not None else hint,
-                    what=f"result of query {name!r}",
-                )
-            if status == "failed":
-                listener.close()
-                raise QueryError(error or f"query {name!r} failed")
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                listener.close()
-                store.cancel_query(query_id)
-                queue = (await self.describe()).task_queue
-                raise QueryError(
-                    f"no worker answered query {name!r} within {timeout}s; is a worker for "
-                    f"task queue {queue!r} running?"
-                )
-            if not await listener.wait(min(poll, remaining)):
-                poll = min(poll * 2, POLL_MAX_S)
+        result = await self.client.backend.query(
+            self.id, self._target_run(), name, input, timeout=timeout
+        )
+        return self.client.converter.decode(
+            result,
+            result_type if result_type is not None else hint,
+            what=f"result of query {name!r}",
+        )
 
     async def start_update(
         self,
@@ -366,11 +334,10 @@ class WorkflowHandle(Generic[T]):
         name, hint = handler_ref(update, "update")
         input = self.client.converter.encode_all(args_of(arg, args), what=f"update {name!r}")
         update_id = id or uuid.uuid4().hex
-        run_id = self.client.store.request_update(
+        run_id = await self.client.backend.send_update(
             self.id,
             self._target_run(),
             UpdateSpec(update_id=update_id, name=name, input=input, identity=self.client.identity),
-            self.client._now(),  # pyright: ignore[reportPrivateUsage]
         )
         handle: WorkflowUpdateHandle[Any] = WorkflowUpdateHandle(
             self.client,
@@ -379,9 +346,7 @@ class WorkflowHandle(Generic[T]):
             update_id,
             result_type if result_type is not None else hint,
         )
-        outcome = await handle._wait(  # pyright: ignore[reportPrivateUsage]
-            ("accepted", "completed", "rejected", "failed"), timeout
-        )
+        outcome = await handle._wait("accepted", timeout)  # pyright: ignore[reportPrivateUsage]
         handle._raise_if_rejected(outcome)  # pyright: ignore[reportPrivateUsage]
         return handle
 
@@ -409,14 +374,21 @@ class WorkflowHandle(Generic[T]):
     def get_update_handle(
         self, update_id: str, *, result_type: Any = None, run_id: str | None = None
     ) -> WorkflowUpdateHandle[Any]:
-        """A handle to an update sent earlier (by id)."""
-        target = run_id or self._target_run() or self.client.store.describe(self.id).run_id
+        """A handle to an update sent earlier (by id), on ``run_id`` or this handle's run
+        (the workflow's latest run, looked up when the handle is first waited on, if the
+        handle is not pinned to one)."""
+        target = run_id or self._target_run()
         return WorkflowUpdateHandle(self.client, self.id, target, update_id, result_type)
 
     async def fetch_history(self) -> WorkflowHistory:
-        """The run's complete event history."""
-        run_id = self._target_run() or self.client.store.describe(self.id).run_id
-        return WorkflowHistory(self.id, run_id, self.client.store.read_history(run_id))
+        """The run's complete event history.
+
+        Raises:
+            WorkflowNotFoundError: No such workflow (or run).
+        """
+        backend = self.client.backend
+        run_id = self._target_run() or (await backend.describe(self.id)).run_id
+        return WorkflowHistory(self.id, run_id, await backend.read_history(self.id, run_id))
 
     def _failure(self, data: Failure) -> BaseException:
         return exception_from_failure(data, self.client.converter)

@@ -15,10 +15,13 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._definitions import ACTIVITY_ATTR, ActivityDefinition
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .store.base import UsageEntry
 
 __all__ = ["Info", "defn", "heartbeat", "in_activity", "info", "is_cancelled", "logger"]
 
@@ -49,24 +52,31 @@ class Info:
 
 
 class ActivityContext:
-    """The worker-side state behind :func:`info` and :func:`heartbeat` (internal)."""
+    """The worker-side state behind :func:`info` and :func:`heartbeat` (internal).
+
+    Args:
+        info: Facts about the attempt.
+        heartbeat: Records a heartbeat's details.
+        usage_sink: Where :meth:`report_usage` sends entries; each worker wires it to its
+            backend (the embedded worker: the store's usage ledger). None: not recorded.
+        worker_id: The worker running the attempt.
+    """
 
     def __init__(
         self,
         info: Info,
         heartbeat: Callable[[tuple[Any, ...]], None],
         *,
-        store: Any = None,
+        usage_sink: Callable[[UsageEntry], None] | None = None,
         worker_id: str = "",
     ) -> None:
         self.info = info
         self._heartbeat = heartbeat
+        self._usage_sink = usage_sink
         self._cancel_requested = False
         self.on_cancel: Callable[[], None] | None = None
         """Called when cancellation is requested (a process-pool attempt passes it on to
         its process)."""
-        self.store = store
-        """The worker's store, for integrations that record facts (the usage ledger)."""
         self.worker_id = worker_id
 
     @property
@@ -82,6 +92,19 @@ class ActivityContext:
 
     def heartbeat(self, details: tuple[Any, ...]) -> None:
         self._heartbeat(details)
+
+    def report_usage(self, entry: UsageEntry) -> bool:
+        """Record a billable call this attempt made (a model response), at once and
+        durably, before the attempt's result is committed: if the attempt's result is
+        then lost (a crash), the ledger still shows what was paid.
+
+        Returns:
+            Whether the worker records usage (False: this entry was dropped).
+        """
+        if self._usage_sink is None:
+            return False
+        self._usage_sink(entry)
+        return True
 
 
 current_context: ContextVar[ActivityContext | None] = ContextVar(

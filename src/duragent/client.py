@@ -2,8 +2,9 @@
 await results, list runs and export histories.
 
 ``Client.connect("sqlite:///path.db")`` opens the embedded store (creating the file if
-needed). The same calls work whichever process runs the workers: the store is the only
-thing they share.
+needed); ``Client.connect("temporal://host:7233/default")`` a Temporal cluster. The same
+calls work whichever process runs the workers, through the client's backend
+(:mod:`duragent._backend`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,18 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ._backend import (
+    ClientBackend,
+    EmbeddedBackend,
+    RunFilter,
+    connect_temporal,
+    is_temporal,
+    open_store,
+    sqlite_path,
+)
 from ._clock import Clock, SystemClock
 from ._definitions import workflow_definition_of
 from ._handles import (
@@ -29,7 +39,6 @@ from ._handles import (
 from .errors import ConfigurationError
 from .serde import DEFAULT_MAX_PAYLOAD_BYTES, DataConverter
 from .store.base import IdConflictPolicy, StartRequest, UpdateSpec
-from .store.memory import MemoryStore
 from .store.sqlite import SqliteStore
 
 __all__ = [
@@ -41,59 +50,73 @@ __all__ = [
 ]
 
 
-def _parse_target(target: str) -> str:
-    if target.startswith("temporal://"):
-        raise ConfigurationError(
-            "the Temporal runtime is not available in this version of Duragent; use "
-            "sqlite:///path.db"
-        )
-    if target.startswith("sqlite://"):
-        path = target[len("sqlite://") :]
-        if not path.startswith("/"):
-            raise ConfigurationError(
-                f"bad store URL {target!r}: use sqlite:///relative.db or sqlite:////abs/path.db"
-            )
-        path = path[1:]
-        if not path:
-            raise ConfigurationError(f"bad store URL {target!r}: no file name")
-        return path
-    if target in {"memory://", ":memory:"}:
-        return ":memory:"
-    if "://" in target:
-        raise ConfigurationError(f"unknown store URL scheme in {target!r}; use sqlite:///path.db")
-    return target  # a plain file path
-
-
 class Client:
-    """Connection to a Duragent store.
+    """Connection to wherever workflows live: the embedded store (default) or a Temporal
+    cluster.
 
-    Prefer :meth:`connect`. A client is cheap; share one per process.
+    Prefer :meth:`connect`. A client is cheap; share one per process. Every call goes
+    through :attr:`backend` and never blocks the event loop, even when another process
+    holds the database's write lock.
+
+    Args:
+        store: An embedded store to use (``Client(SqliteStore(path))``); or pass
+            ``backend=`` instead.
+        backend: The backend to use (see :mod:`duragent._backend`).
+        converter: Payload conversion (and its size limit).
+        clock: Time source of the embedded store (the test environment skips time).
+        identity: Recorded as the sender of signals and updates.
+        plugins: Plugins that extend the client (e.g. the OpenAI Agents plugin).
 
     Attributes:
-        store: The underlying store.
+        backend: Where calls go.
         converter: Payload conversion (and its size limit).
         clock: Time source (the test environment substitutes a skipping clock).
-        identity: Recorded as the sender of signals, cancellations and terminations.
+        identity: Recorded as the sender of signals and updates.
     """
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: SqliteStore | None = None,
         *,
+        backend: ClientBackend | None = None,
         converter: DataConverter | None = None,
         clock: Clock | None = None,
         identity: str | None = None,
         plugins: Sequence[Any] = (),
     ) -> None:
-        self.store = store
-        self.converter = converter or DataConverter()
+        if (store is None) == (backend is None):
+            raise ConfigurationError(
+                "a Client needs exactly one of a store or backend=...; "
+                "use `await Client.connect(address)`"
+            )
         self.clock: Clock = clock or SystemClock()
-        self.identity = identity or f"{os.getpid()}@{os.uname().nodename}"
+        if store is not None:
+            backend = EmbeddedBackend(store, clock=self.clock)
+        assert backend is not None
+        self.backend: ClientBackend = backend
+        self.converter = converter or DataConverter()
+        self.identity = identity or default_identity()
         self.plugins: tuple[Any, ...] = tuple(plugins)
         for plugin in self.plugins:
             configure = getattr(plugin, "configure_client", None)
             if configure is not None:
                 configure(self)
+
+    @property
+    def store(self) -> SqliteStore:
+        """The embedded store (what the embedded :class:`~duragent.Worker` and the test
+        environment work on).
+
+        Raises:
+            ConfigurationError: This client is not on the embedded store.
+        """
+        backend = self.backend
+        if isinstance(backend, EmbeddedBackend):
+            return backend.store
+        raise ConfigurationError(
+            f"this client is connected to {backend.address}, which has no embedded store; "
+            "client.store exists only for sqlite:// and memory:// addresses"
+        )
 
     @classmethod
     async def connect(
@@ -105,50 +128,55 @@ class Client:
         busy_timeout_ms: int = 10_000,
         identity: str | None = None,
         plugins: Sequence[Any] = (),
+        backend_options: Mapping[str, Any] | None = None,
     ) -> Client:
-        """Open (creating if needed) the store at ``target``.
+        """Connect to ``target``, creating an embedded store if needed.
 
         Args:
             target: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, a plain
-                file path, or ``memory://`` (a private in-memory store).
+                file path, ``memory://`` (a private in-memory store), or
+                ``temporal://host:port/namespace`` (a Temporal cluster; needs
+                ``pip install 'duragent[temporal]'``).
             max_payload_bytes: Largest encoded argument/result accepted.
             synchronous: ``"NORMAL"`` (survives process crashes) or ``"FULL"`` (also power
-                loss).
-            busy_timeout_ms: How long to wait for another process's write lock before
-                raising ``StoreLockedError``.
-            identity: Who is acting, recorded with signals and terminations.
+                loss). Embedded store only.
+            busy_timeout_ms: How long a write waits for another process's write lock
+                before raising ``StoreLockedError`` (it waits off the event loop).
+                Embedded store only.
+            identity: Who is acting, recorded with signals and updates.
             plugins: Plugins that extend the client (e.g. the OpenAI Agents plugin).
+            backend_options: Passed to the Temporal backend's ``connect_backend``.
 
         Raises:
+            ConfigurationError: A malformed address, or ``temporal://`` without the
+                ``duragent[temporal]`` extra.
             StoreCorruptError: The file is not a Duragent database.
             StoreVersionError: The database was written by a newer Duragent.
         """
-        path = _parse_target(target)
-        store = (
-            MemoryStore()
-            if path == ":memory:"
-            else SqliteStore(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        converter = DataConverter(max_payload_bytes)
+        if is_temporal(target):
+            identity = identity or default_identity()
+            backend = await connect_temporal(
+                target, identity=identity, **dict(backend_options or {})
+            )
+            return cls(backend=backend, converter=converter, identity=identity, plugins=plugins)
+        store = await open_store(
+            sqlite_path(target), synchronous=synchronous, busy_timeout_ms=busy_timeout_ms
         )
         # Workers in other processes then react to starts and signals at once, and
         # result() wakes as soon as they finish, instead of at the next poll.
-        store.enable_remote_wakeups()
         store.notifier.attach_loop(asyncio.get_running_loop())
-        return cls(
-            store, converter=DataConverter(max_payload_bytes), identity=identity, plugins=plugins
-        )
+        return cls(store, converter=converter, identity=identity, plugins=plugins)
 
     async def close(self) -> None:
-        """Close the store connection."""
-        self.store.close()
+        """Close the connection (queued calls finish first)."""
+        await self.backend.close()
 
     async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def _now(self) -> int:
-        return self.clock.now_ms()
 
     # -- starting ------------------------------------------------------------------------------
 
@@ -220,7 +248,7 @@ class Client:
             ),
             identity=self.identity,
         )
-        result = self.store.start_workflow(request, self._now())
+        result = await self.backend.start_workflow(request)
         return WorkflowHandle(
             self,
             id,
@@ -306,7 +334,7 @@ class Client:
             update=spec,
             identity=self.identity,
         )
-        started = self.store.start_workflow(request, self._now())
+        started = await self.backend.start_workflow(request)
         handle: WorkflowUpdateHandle[Any] = WorkflowUpdateHandle(
             self,
             id,
@@ -314,9 +342,7 @@ class Client:
             spec.update_id,
             result_type if result_type is not None else hint,
         )
-        outcome = await handle._wait(  # pyright: ignore[reportPrivateUsage]
-            ("accepted", "completed", "rejected", "failed"), None
-        )
+        outcome = await handle._wait("accepted", None)  # pyright: ignore[reportPrivateUsage]
         handle._raise_if_rejected(outcome)  # pyright: ignore[reportPrivateUsage]
         return handle
 
@@ -349,17 +375,36 @@ class Client:
         workflow_type: str | None = None,
         workflow_id_prefix: str | None = None,
         limit: int = 100,
+        task_failing: bool = False,
+        waiting_for_approval: bool = False,
     ) -> list[WorkflowExecution]:
-        """Runs, newest first, optionally filtered."""
-        return [
-            WorkflowExecution._from_record(r)
-            for r in self.store.list_runs(
+        """Runs, newest first, optionally filtered (conditions combine).
+
+        Args:
+            status: Only runs with this :class:`WorkflowStatus`.
+            workflow_type: Only runs of this workflow type.
+            workflow_id_prefix: Only workflow ids starting with this.
+            limit: At most this many runs.
+            task_failing: Only running runs whose workflow task keeps failing.
+            waiting_for_approval: Only running runs with a tool call waiting for a human
+                decision.
+        """
+        page = await self.backend.list_runs(
+            RunFilter(
                 status=status,
                 workflow_type=workflow_type,
                 workflow_id_prefix=workflow_id_prefix,
-                limit=limit,
-            )
-        ]
+                task_failing=task_failing,
+                waiting_for_approval=waiting_for_approval,
+            ),
+            page_size=limit,
+        )
+        return [WorkflowExecution._from_record(r) for r in page.runs]
+
+
+def default_identity() -> str:
+    """``pid@host``: who a client is when it is not told."""
+    return f"{os.getpid()}@{os.uname().nodename}"
 
 
 def new_workflow_id(prefix: str = "wf") -> str:

@@ -24,6 +24,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Final
 
+from ._backend.worker_store import WorkerStore
 from ._definitions import (
     ActivityDefinition,
     collect_workflows,
@@ -142,7 +143,7 @@ class Worker:
         self._shared_state = shared_state_manager
         self.cache = RunCache(max_cached_workflows)
         self._watchdog = Watchdog(_describe_task)
-        store = client.store
+        store: WorkerStore = client.store
         self._activities = ActivityRunner(
             store=store,
             converter=client.converter,
@@ -226,7 +227,7 @@ class Worker:
             raise ConfigurationError("the worker is already running")
         self._started = True
         self._stop = asyncio.Event()
-        store = self.client.store
+        store: WorkerStore = self.client.store
         now = self.client.clock.now_ms()
         store.register_worker(
             WorkerRegistration(
@@ -290,7 +291,7 @@ class Worker:
                 self._activities.shared = None
         self._watchdog.stop()
         self.cache.clear()
-        store = self.client.store
+        store: WorkerStore = self.client.store
         with contextlib.suppress(StoreError):
             store.deregister_worker(self.worker_id)
         if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
@@ -313,7 +314,7 @@ class Worker:
             log.exception("internal error while processing %r", task)
 
     async def _poll_workflows(self) -> None:
-        store = self.client.store
+        store: WorkerStore = self.client.store
         clock = self.client.clock
         types = list(self._workflow_defs)
         topics = [f"wf:{self.task_queue}"]
@@ -340,7 +341,7 @@ class Worker:
     def _process_batch(self, task: WorkflowTask, types: list[str]) -> None:
         """Process ``task`` and, while more are ready, a few more, in one transaction:
         under load one commit serves many workflow tasks (each in its own savepoint)."""
-        store = self.client.store
+        store: WorkerStore = self.client.store
         clock = self.client.clock
         deadline = time.monotonic() + _BATCH_MAX_S
         with store.batch(clock.now_ms()):
@@ -356,7 +357,7 @@ class Worker:
                 )
 
     async def _poll_queries(self) -> None:
-        store = self.client.store
+        store: WorkerStore = self.client.store
         clock = self.client.clock
         types = list(self._workflow_defs)
         topics = [f"q:{self.task_queue}"]
@@ -375,7 +376,7 @@ class Worker:
             await asyncio.sleep(0)
 
     async def _poll_activities(self) -> None:
-        store = self.client.store
+        store: WorkerStore = self.client.store
         clock = self.client.clock
         runner = self._activities
         topics = [f"act:{self.task_queue}"]
@@ -400,7 +401,7 @@ class Worker:
             await asyncio.sleep(0)
 
     async def _housekeeping(self) -> None:
-        store = self.client.store
+        store: WorkerStore = self.client.store
         clock = self.client.clock
         loop = asyncio.get_running_loop()
         last_heartbeat = loop.time()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
+from duragent._backend.records import ActivityAttempt, PendingActivity
 from duragent._engine import events as ev
 from duragent._engine.failure import Failure
 from duragent.cli.show_cmd import _timeline  # pyright: ignore[reportPrivateUsage]
@@ -74,36 +75,42 @@ def test_activities_with_attempts_and_pending_work() -> None:
         ),
     ]
     attempts = [
-        {
-            "seq": 1,
-            "attempt": a,
-            "started_at": T0 + 10 * a,
-            "ended_at": T0 + 10 * a + 7,
-            "worker": "w-1",
-            "outcome": outcome,
-            "failure": Failure(message=f"boom {a}", type="HTTPError"),
-        }
+        ActivityAttempt(
+            **{
+                "seq": 1,
+                "attempt": a,
+                "started_at": T0 + 10 * a,
+                "ended_at": T0 + 10 * a + 7,
+                "worker": "w-1",
+                "outcome": outcome,
+                "failure": Failure(message=f"boom {a}", type="HTTPError"),
+            }
+        )
         for a, outcome in ((1, "failed"), (2, "timed_out"))
     ]
     pending = [
-        {
-            "seq": 3,
-            "activity_type": "pay",
-            "attempt": 2,
-            "owner": "w-2",
-            "visible_at": T0,
-            "started_at": T0 + 2000,
-            "last_failure": Failure(message="card declined"),
-        },
-        {
-            "seq": 4,
-            "activity_type": "mail",
-            "attempt": 1,
-            "owner": None,
-            "visible_at": T0 + 3_600_000,
-            "started_at": None,
-            "last_failure": Failure(message="smtp down"),
-        },
+        PendingActivity(
+            **{
+                "seq": 3,
+                "activity_type": "pay",
+                "attempt": 2,
+                "owner": "w-2",
+                "visible_at": T0,
+                "started_at": T0 + 2000,
+                "last_failure": Failure(message="card declined"),
+            }
+        ),
+        PendingActivity(
+            **{
+                "seq": 4,
+                "activity_type": "mail",
+                "attempt": 1,
+                "owner": None,
+                "visible_at": T0 + 3_600_000,
+                "started_at": None,
+                "last_failure": Failure(message="smtp down"),
+            }
+        ),
     ]
     steps = build_timeline(events, attempts, pending, now_ms=T0 + 3000)
     assert [s.title for s in steps] == [

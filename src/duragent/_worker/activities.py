@@ -13,6 +13,7 @@ from concurrent.futures import BrokenExecutor, Executor
 from datetime import UTC, datetime
 from typing import Any
 
+from .._backend.worker_store import WorkerStore
 from .._clock import Clock
 from .._definitions import ActivityDefinition, check_arg_count
 from .._engine.failure import Failure, FailureKind, failure_from_exception
@@ -26,7 +27,6 @@ from ..errors import (
 )
 from ..serde import DataConverter
 from ..store.base import ActivityTask, WorkflowTask
-from ..store.sqlite import SqliteStore
 from .attempt_log import log_failed_attempt
 from .faults import crash_point
 from .process_pool import ChildFailedError, SharedStateManager, call_in_pool
@@ -62,7 +62,7 @@ class ActivityRunner:
     def __init__(
         self,
         *,
-        store: SqliteStore,
+        store: WorkerStore,
         converter: DataConverter,
         clock: Clock,
         worker_id: str,
@@ -111,7 +111,7 @@ class ActivityRunner:
             context = ActivityContext(
                 self._info(task),
                 lambda d, t=(task.task_id, task.lease): self._heartbeat(t, d),
-                store=self.store,
+                usage_sink=self.store.record_usage,
                 worker_id=self.worker_id,
             )
             attempt = _Attempt(task, context)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._backend.worker_store import WorkerStore
 from .._clock import Clock
 from .._definitions import WorkflowDefinition
 from .._engine.events import Event, WorkflowTaskCompleted
@@ -23,7 +24,6 @@ from .._engine.replay import ActivationFailedError, StaleRunError, UpdateRequest
 from ..errors import NondeterminismError, QueryError, StoreError, UpdateRejectedError
 from ..serde import DataConverter, Payload
 from ..store.base import ActivityTask, QueryTask, TaskCompletion, WorkflowTask
-from ..store.sqlite import SqliteStore
 from .attempt_log import error_extra
 from .cache import RunCache
 from .faults import armed, crash_point
@@ -46,7 +46,7 @@ class WorkflowTaskProcessor:
     def __init__(
         self,
         *,
-        store: SqliteStore,
+        store: WorkerStore,
         converter: DataConverter,
         clock: Clock,
         worker_id: str,

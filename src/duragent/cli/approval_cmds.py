@@ -42,7 +42,7 @@ async def _collect(
         await client.get_workflow_handle(workflow_id).describe()  # a clear "not found"
         return [(workflow_id, r) for r in await _pending_of(client, workflow_id)]
     found: list[tuple[str, ApprovalRequest]] = []
-    for execution in await client.list_workflows(status="running", limit=limit):
+    for execution in await client.list_workflows(waiting_for_approval=True, limit=limit):
         found += [(execution.id, r) for r in await _pending_of(client, execution.id)]
     return found
 
@@ -92,7 +92,7 @@ async def _approvals(state: CliState, workflow_id: str | None, limit: int, as_js
     type=click.IntRange(min=1),
     default=1000,
     show_default=True,
-    help="Without ID: look at most at this many running workflows (newest first).",
+    help="Without ID: look at most at this many workflows waiting for approval (newest first).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.pass_obj

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .._backend.records import ActivityAttempt, PendingActivity
 from .._engine import events as ev
 from .._engine.failure import Failure
 from ..client import WorkflowExecution
@@ -142,21 +144,29 @@ async def _usage(client: Client, workflow_id: str, events: list[ev.Event]) -> Us
     return await usage_report(client, workflow_id)
 
 
-def _jsonable(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.to_dict() if isinstance(v, Failure) else v) for k, v in item.items()}
+def _jsonable(record: ActivityAttempt | PendingActivity) -> dict[str, Any]:
+    """The record's fields (the same keys as the store's rows), failures as dicts; the
+    backend-specific ``details`` of a pending activity only when there are some."""
+    out: dict[str, Any] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if f.name == "details" and not value:
+            continue
+        out[f.name] = value.to_dict() if isinstance(value, Failure) else value
+    return out
 
 
 async def _show(state: CliState, workflow_id: str, run_id: str | None, as_json: bool) -> None:
     # Everything is rendered inside the session: large payloads are read from the store on
     # first access.
     async with session(state) as client:
-        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-        execution = await handle.describe()
-        store = client.store
-        events = store.read_history(execution.run_id)
-        attempts = store.attempts(execution.run_id)
-        pending = store.pending_activities(execution.run_id)
-        failure = store.describe(workflow_id, execution.run_id).task_failure
+        backend = client.backend
+        record = await backend.describe(workflow_id, run_id)
+        execution = WorkflowExecution._from_record(record)
+        events = await backend.read_history(workflow_id, record.run_id)
+        attempts = await backend.activity_attempts(workflow_id, record.run_id)
+        pending = await backend.pending_activities(workflow_id, record.run_id)
+        failure = record.task_failure
         usage = await _usage(client, workflow_id, events)
         if as_json:
             data = WorkflowHistory(workflow_id, execution.run_id, events).to_dict()

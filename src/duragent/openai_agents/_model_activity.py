@@ -4,8 +4,9 @@ The engine owns retries. The OpenAI client's own retries must be off (the defaul
 is built with ``max_retries=0``), and provider errors are mapped to retryable or terminal
 failures: 408, 409, 429 and 5xx are retried with backoff that honours ``retry-after-ms`` /
 ``retry-after``; other 4xx fail at once with the provider's message. The moment a provider
-answers, the call's usage is written to the store's usage ledger, so a response whose
-completion is later lost to a crash still shows up as paid.
+answers, the call's usage is reported to the worker's usage ledger
+(``ActivityContext.report_usage``), so a response whose completion is later lost to a crash
+still shows up as paid.
 """
 
 from __future__ import annotations
@@ -197,12 +198,9 @@ def _record_usage(
     request: ModelCallRequest, response: ModelResponse, model: str, latency_ms: int
 ) -> None:
     ctx = activity.context()
-    store = ctx.store
-    if store is None:
-        return
     info = ctx.info
     usage = response.usage
-    store.record_usage(
+    ctx.report_usage(
         UsageEntry(
             run_id=info.workflow_run_id,
             seq=int(info.activity_id),

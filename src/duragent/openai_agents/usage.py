@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._backend.records import RunRef
 from .._engine import events as ev
 from ..client import Client
 from ..store.base import UsageEntry
@@ -71,6 +72,8 @@ class UsageReport:
     served_from_history: int
     tokens_served_from_history: int
     by_agent: dict[str, AgentTotals] = field(default_factory=lambda: {})
+    ledger: list[UsageEntry] = field(default_factory=lambda: [])
+    """Every entry of the runs' usage ledger (recorded or re-paid), in the order recorded."""
 
     @property
     def model_calls(self) -> int:
@@ -106,20 +109,24 @@ def _usage_numbers(response: dict[str, Any]) -> tuple[int, int, int]:
 async def usage_report(
     client: Client, workflow_id: str, *, include_children: bool = True
 ) -> UsageReport:
-    """Build the usage report of ``workflow_id`` from history and the ledger."""
-    store = client.store
-    runs = store.runs_of_workflow(workflow_id)
+    """Build the usage report of ``workflow_id`` from history and the ledger (through the
+    client's backend, so it works wherever the workflow ran)."""
+    backend = client.backend
+    refs = [RunRef(r.workflow_id, r.run_id) for r in await backend.runs_of_workflow(workflow_id)]
     if include_children:
-        queue = list(runs)
+        queue = list(refs)
         while queue:
-            for child in store.child_runs(queue.pop()):
-                if child not in runs:
-                    runs.append(child)
-                    queue.append(child)
+            for child in await backend.child_runs(*queue.pop()):
+                ref = RunRef(child.workflow_id, child.run_id)
+                if ref not in refs:
+                    refs.append(ref)
+                    queue.append(ref)
+    runs = [ref.run_id for ref in refs]
     calls: list[ModelCall] = []
     handovers = served = served_tokens = 0
-    for run_id in runs:
-        events = store.read_history(run_id)
+    for ref in refs:
+        run_id = ref.run_id
+        events = await backend.read_history(ref.workflow_id, run_id)
         agents: dict[int, str] = {}
         run_calls: list[ModelCall] = []
         last_worker: str | None = None
@@ -156,7 +163,7 @@ async def usage_report(
                     served_tokens += sum(c.total_tokens for c in replayed)
                 last_worker = worker or last_worker
         calls.extend(run_calls)
-    ledger = store.usage_entries(runs)
+    ledger = await backend.usage_entries(refs)
     recorded = {(c.run_id, c.seq, c.attempt) for c in calls}
     repaid: list[UsageEntry] = [
         e for e in ledger if e.kind == "model" and (e.run_id, e.seq, e.attempt) not in recorded
@@ -179,4 +186,5 @@ async def usage_report(
         served_from_history=served,
         tokens_served_from_history=served_tokens,
         by_agent=by_agent,
+        ledger=ledger,
     )

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from .._backend.records import ActivityAttempt, PendingActivity
 from .._engine import events as ev
 from .._engine.failure import Failure
 from ..client import Client, WorkflowExecution, WorkflowHandle
@@ -259,8 +260,8 @@ class RunSource:
         store = self.client.store
         record = store.describe(workflow_id, run_id)
         events = store.read_history(record.run_id)
-        attempts = store.attempts(record.run_id)
-        pending = store.pending_activities(record.run_id)
+        attempts = [ActivityAttempt(**a) for a in store.attempts(record.run_id)]
+        pending = [PendingActivity(**p) for p in store.pending_activities(record.run_id)]
         now = int(time.time() * 1000)
         conversation = build_conversation(events, attempts, pending, now_ms=now)
         steps = build_timeline(events, attempts, pending, now_ms=now)

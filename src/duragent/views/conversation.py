@@ -1,6 +1,6 @@
 """An agent run as the user reads it: messages, model turns, tool cards, approvals, outcome.
 
-:func:`build_conversation` folds a run's history (plus the store's failed attempts and
+:func:`build_conversation` folds a run's history (plus the backend's failed attempts and
 pending activities, through the timeline) into :class:`Item` rows in the order they
 happened. Model calls of the OpenAI Agents plugin become :class:`ModelTurn` rows (agent,
 model, tokens, latency, what the model said, the tools it called); each tool call the model
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .._backend.records import ActivityAttempt, PendingActivity
 from .._engine import events as ev
 from ..errors import SerializationError
 from ..serde import Payload
@@ -388,8 +389,8 @@ class _Builder:
 
 def build_conversation(
     events: Sequence[ev.Event],
-    attempts: Sequence[dict[str, Any]] = (),
-    pending: Sequence[dict[str, Any]] = (),
+    attempts: Sequence[ActivityAttempt] = (),
+    pending: Sequence[PendingActivity] = (),
     *,
     now_ms: int,
 ) -> Conversation:

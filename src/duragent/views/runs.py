@@ -43,6 +43,7 @@ def run_duration_ms(e: WorkflowExecution) -> float:
 def report_dict(report: UsageReport) -> dict[str, Any]:
     """A JSON-able form of the report, totals included."""
     data = dataclasses.asdict(report)
+    del data["ledger"]  # the raw entries; the report's figures already account for them
     data.update(
         model_calls=report.model_calls,
         input_tokens=report.input_tokens,

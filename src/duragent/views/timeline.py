@@ -1,6 +1,6 @@
 """A workflow run's history as a timeline: one step per thing that happened.
 
-Pure data: :func:`build_timeline` folds the events of one run (plus the store's record of
+Pure data: :func:`build_timeline` folds the events of one run (plus the backend's record of
 failed activity attempts and still-pending activities) into :class:`Step` rows in the order
 they began; the CLI (``duragent show``) and the web UI render them.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from .._backend.records import ActivityAttempt, PendingActivity
 from .._engine import events as ev
 from .._engine.failure import Failure
 from .agent_rows import agent_title, request_detail, result_detail
@@ -77,24 +77,24 @@ _OUTCOME_STATE = {
 }
 
 
-def _attempt_note(a: dict[str, Any]) -> Note:
-    outcome = str(a.get("outcome", "failed"))
-    started, ended = a.get("started_at"), a.get("ended_at")
+def _attempt_note(a: ActivityAttempt) -> Note:
+    outcome = a.outcome or "failed"
+    started, ended = a.started_at, a.ended_at
     took = f" after {fmt_duration(ended - started)}" if started and ended else ""
-    worker = f" on {a['worker']}" if a.get("worker") else ""
-    reason = describe_failure(a.get("failure"))
-    text = f"attempt {a['attempt']} {outcome.replace('_', ' ')}{took}{worker}"
+    worker = f" on {a.worker}" if a.worker else ""
+    reason = describe_failure(a.failure)
+    text = f"attempt {a.attempt} {outcome.replace('_', ' ')}{took}{worker}"
     state = _OUTCOME_STATE.get(outcome, State.FAILED)
-    return Note(f"{text}: {truncate(reason, 160)}" if reason else text, state, int(a["attempt"]))
+    return Note(f"{text}: {truncate(reason, 160)}" if reason else text, state, a.attempt)
 
 
-def _pending_note(p: dict[str, Any], now_ms: int) -> Note:
-    attempt = int(p.get("attempt") or 0)
-    last = describe_failure(p.get("last_failure"))
-    if p.get("owner"):
-        since = p.get("started_at")
+def _pending_note(p: PendingActivity, now_ms: int) -> Note:
+    attempt = p.attempt or 0
+    last = describe_failure(p.last_failure)
+    if p.owner:
+        since = p.started_at
         running = f" for {fmt_duration(now_ms - since)}" if since else ""
-        text = f"attempt {attempt} running on {p['owner']}{running}"
+        text = f"attempt {attempt} running on {p.owner}{running}"
         state = State.RUNNING
         order = attempt
     elif attempt == 0:
@@ -102,7 +102,7 @@ def _pending_note(p: dict[str, Any], now_ms: int) -> Note:
         state = State.WAITING
         order = 1
     else:
-        visible = p.get("visible_at")
+        visible = p.visible_at
         when = f" at {fmt_time(visible)}" if visible and visible > now_ms else " now"
         text = f"attempt {attempt + 1} due{when}"
         state = State.WAITING
@@ -264,8 +264,8 @@ class _Builder:
 
 def build_timeline(
     events: Sequence[ev.Event],
-    attempts: Sequence[dict[str, Any]] = (),
-    pending: Sequence[dict[str, Any]] = (),
+    attempts: Sequence[ActivityAttempt] = (),
+    pending: Sequence[PendingActivity] = (),
     *,
     now_ms: int,
 ) -> list[Step]:
@@ -274,26 +274,26 @@ def build_timeline(
     Args:
         events: The run's history.
         attempts: Failed, timed-out and interrupted activity attempts
-            (``SqliteStore.attempts``), listed under their activity.
-        pending: Activities not finished yet (``SqliteStore.pending_activities``).
+            (``ClientBackend.activity_attempts``), listed under their activity.
+        pending: Activities not finished yet (``ClientBackend.pending_activities``).
         now_ms: The current time, for "running for ..." notes.
     """
     b = _Builder(now_ms)
     for e in events:
         b.event(e)
     for a in attempts:
-        step = b.activities.get(int(a["seq"]))
+        step = b.activities.get(a.seq)
         if step is not None:
             step.notes.append(_attempt_note(a))
-            step.attempts = max(step.attempts, int(a["attempt"]))
+            step.attempts = max(step.attempts, a.attempt)
     for p in pending:
-        step = b.activities.get(int(p["seq"]))
+        step = b.activities.get(p.seq)
         if step is None:
             continue
         note = _pending_note(p, now_ms)
         step.notes.append(note)
         step.state = State.RUNNING if note.state == State.RUNNING else State.WAITING
-        step.attempts = max(step.attempts, int(p.get("attempt") or 0))
+        step.attempts = max(step.attempts, p.attempt or 0)
         step.duration_ms = now_ms - step.time
     for step in b.activities.values():
         step.notes.sort(key=lambda n: n.order)  # attempts in order, other notes after

@@ -1,0 +1,98 @@
+"""Addresses: which backend a target string names, and opening it.
+
+* ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a plain file path: the embedded
+  store on that file;
+* ``memory://`` (or ``:memory:``): a private in-memory store;
+* ``temporal://HOST:PORT/NAMESPACE``: a Temporal cluster, through
+  ``duragent.temporal.connect_backend`` (extra ``duragent[temporal]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from typing import Any, Final
+
+from ..errors import ConfigurationError
+from ..store.memory import MemoryStore
+from ..store.sqlite import SqliteStore
+from .client_backend import ClientBackend
+
+TEMPORAL_SCHEME: Final = "temporal://"
+MEMORY: Final = ":memory:"
+TEMPORAL_EXTRA_HINT: Final = "pip install 'duragent[temporal]'"
+
+
+def is_temporal(target: str) -> bool:
+    """Whether ``target`` names a Temporal cluster."""
+    return target.startswith(TEMPORAL_SCHEME)
+
+
+def sqlite_path(target: str) -> str:
+    """The database file an embedded address names (``":memory:"`` for an in-memory store).
+
+    Raises:
+        ConfigurationError: A malformed ``sqlite://`` URL or an unknown scheme.
+    """
+    if target.startswith("sqlite://"):
+        path = target[len("sqlite://") :]
+        if not path.startswith("/"):
+            raise ConfigurationError(
+                f"bad store URL {target!r}: use sqlite:///relative.db or sqlite:////abs/path.db"
+            )
+        path = path[1:]
+        if not path:
+            raise ConfigurationError(f"bad store URL {target!r}: no file name")
+        return path
+    if target in {"memory://", MEMORY}:
+        return MEMORY
+    if "://" in target:
+        raise ConfigurationError(
+            f"unknown address scheme in {target!r}; use sqlite:///path.db, a file path, "
+            "memory:// or temporal://host:port/namespace"
+        )
+    return target  # a plain file path
+
+
+async def open_store(path: str, *, synchronous: str, busy_timeout_ms: int) -> SqliteStore:
+    """Open (creating if needed) the embedded store at ``path``, off the event loop:
+    creating or checking the schema may wait for another process's write lock."""
+    if path == MEMORY:
+        return MemoryStore()
+    store = await asyncio.to_thread(
+        SqliteStore, path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms
+    )
+    try:
+        # Registering for cross-process wake-ups writes a row: not on the loop either.
+        await asyncio.to_thread(store.enable_remote_wakeups)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+async def connect_temporal(target: str, **options: Any) -> ClientBackend:
+    """Open the Temporal backend named by ``target``.
+
+    Raises:
+        ConfigurationError: The ``duragent[temporal]`` extra is not installed (the message
+            says how to install it), or this version of Duragent has no Temporal backend.
+    """
+    try:
+        module = importlib.import_module("duragent.temporal")
+    except ImportError as err:
+        missing = err.name or ""
+        if missing == "duragent.temporal" or missing.split(".")[0] == "temporalio":
+            raise ConfigurationError(
+                f"{target} needs Duragent's Temporal support, which is not installed "
+                f"({err}); install it with: {TEMPORAL_EXTRA_HINT}"
+            ) from err
+        raise
+    connect = getattr(module, "connect_backend", None)
+    if connect is None:
+        raise ConfigurationError(
+            f"{target}: this version of duragent.temporal has no connect_backend(); "
+            f"upgrade with: {TEMPORAL_EXTRA_HINT}"
+        )
+    backend: ClientBackend = await connect(target, **options)
+    return backend

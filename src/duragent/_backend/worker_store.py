@@ -1,0 +1,117 @@
+"""The worker-side seam: exactly what the embedded worker (``worker.py``, ``_worker/*``) and
+its activities' usage reports call on the store.
+
+Unlike :class:`~duragent._backend.client_backend.ClientBackend` these calls are synchronous
+short transactions made from the worker's own event loop thread: a worker's work *is* store
+transactions, and batching many of them into one commit (``batch``) is what makes it fast.
+:class:`~duragent.store.sqlite.SqliteStore` implements it; pyright checks that below. A
+Temporal worker does not use it: temporalio's worker talks to the Temporal server itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Protocol
+
+from .._engine.events import Event
+from .._engine.failure import Failure
+from ..serde import Payload
+from ..store.base import (
+    ActivityTask,
+    CompletionOutcome,
+    QueryTask,
+    RetryDecision,
+    TaskCompletion,
+    UsageEntry,
+    WorkerRegistration,
+    WorkflowTask,
+)
+from ..store.notify import Notifier
+
+
+class WorkerStore(Protocol):
+    """What a worker needs from its store. Every method is one short transaction at time
+    ``now`` (the caller's clock, so that tests can skip time); task ownership is fenced by
+    lease tokens, so a completion by a worker that lost its lease changes nothing."""
+
+    notifier: Notifier
+    """Wake-ups: pollers listen on ``wf:<queue>``, ``act:<queue>``, ``q:<queue>`` and
+    ``timer`` instead of polling fast."""
+
+    # -- registration and upkeep -----------------------------------------------------------
+
+    def register_worker(self, registration: WorkerRegistration, now: int) -> None: ...
+    def deregister_worker(self, worker_id: str) -> None: ...
+    def heartbeat_worker(self, worker_id: str, now: int) -> None: ...
+    def enable_remote_wakeups(self) -> None: ...
+    def reclaim_dead_workers(self, now: int) -> int: ...
+    def housekeeping(self, now: int, worker_id: str = "") -> int | None: ...
+    def became_visible(self, since: int, now: int) -> bool: ...
+    def batch(self, now: int) -> AbstractContextManager[None]: ...
+
+    # -- workflow tasks and queries ----------------------------------------------------------
+
+    def claim_workflow_task(
+        self, worker_id: str, task_queue: str, types: Sequence[str], now: int
+    ) -> WorkflowTask | None: ...
+    def read_history(self, run_id: str, after: int = 0) -> list[Event]: ...
+    def complete_workflow_task(
+        self,
+        task: WorkflowTask,
+        completion: TaskCompletion,
+        now: int,
+        *,
+        worker_id: str = "",
+        keep: bool = False,
+        eager_activity_types: Sequence[str] | None = None,
+        eager_queue: str = "",
+        eager_slots: int = 0,
+    ) -> CompletionOutcome: ...
+    def fail_workflow_task(self, task: WorkflowTask, failure: Failure, now: int) -> None: ...
+    def release_workflow_task(self, task: WorkflowTask, now: int) -> None: ...
+    def claim_query(
+        self, worker_id: str, task_queue: str, types: list[str], now: int
+    ) -> QueryTask | None: ...
+    def answer_query(
+        self, query_id: int, result: Payload | None, error: str | None, now: int
+    ) -> None: ...
+
+    # -- activity tasks ------------------------------------------------------------------------
+
+    def claim_activity_task(
+        self, worker_id: str, task_queue: str, types: Sequence[str] | None, now: int
+    ) -> ActivityTask | None: ...
+    def complete_activity_task(
+        self,
+        task: ActivityTask,
+        result: Payload,
+        now: int,
+        *,
+        worker: str,
+        claim_for: tuple[str, str, Sequence[str]] | None = None,
+    ) -> WorkflowTask | None: ...
+    def fail_activity_task(
+        self,
+        task: ActivityTask,
+        failure: Failure,
+        now: int,
+        *,
+        worker: str,
+        cancelled: bool = False,
+    ) -> RetryDecision | None: ...
+    def release_activity_task(self, task: ActivityTask, now: int, *, worker: str) -> None: ...
+    def heartbeat_activity_task(
+        self, task: ActivityTask, details: tuple[Payload, ...], now: int
+    ) -> bool: ...
+    def record_usage(self, entry: UsageEntry) -> None:
+        """Append a billable call to the ledger (what ``ActivityContext.report_usage``
+        does on the embedded worker)."""
+        ...
+
+
+if TYPE_CHECKING:
+    from ..store.sqlite import SqliteStore
+
+    def _conforms(store: SqliteStore) -> WorkerStore:
+        return store  # pyright checks that SqliteStore implements the protocol
