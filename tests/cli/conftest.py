@@ -41,6 +41,7 @@ class Cli:
         full_env: dict[str, str | None] = {
             "COLUMNS": "200",
             "DURAGENT_DB": None,
+            "DURAGENT_ADDRESS": None,
             "DURAGENT_TASK_QUEUE": None,
         }
         full_env.update(env or {})

@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+import click
 from rich.console import Console
 
+from .._backend import is_temporal, sqlite_path
 from ..client import Client
 from ..errors import ConfigurationError
 
@@ -34,10 +36,56 @@ class CliState:
     """What the top-level group passes to every command.
 
     Attributes:
-        db: The store URL given by ``--db`` / ``DURAGENT_DB``.
+        db: The address every command connects to (from ``--address`` /
+            ``DURAGENT_ADDRESS`` or ``--db`` / ``DURAGENT_DB``; named ``db`` for history).
+        source: Where it came from, for messages (``--address``, ``DURAGENT_DB``, ...).
     """
 
     db: str
+    source: str = "--db"
+
+    @property
+    def address(self) -> str:
+        """The address every command connects to."""
+        return self.db
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        address: str | None,
+        address_from_env: bool,
+        db: str | None,
+        db_from_env: bool,
+    ) -> CliState:
+        """Pick the address from ``--address`` and ``--db`` (the older name of the same
+        thing). A command-line option wins over the environment; two at the same level
+        are refused, since they could name different stores.
+
+        Raises:
+            click.UsageError: Both were given on the command line, or both in the
+                environment, with different values.
+        """
+        if address is not None and db is not None and address != db:
+            if address_from_env == db_from_env:
+                where = (
+                    "the environment variables DURAGENT_ADDRESS and DURAGENT_DB"
+                    if address_from_env
+                    else "--address and --db"
+                )
+                raise click.UsageError(
+                    f"{where} are both set ({address!r} and {db!r}); they mean the same "
+                    "thing: give only one (--address is the general form)"
+                )
+            if address_from_env:
+                address = None  # --db on the command line wins
+            else:
+                db = None
+        if address is not None:
+            return cls(address, "DURAGENT_ADDRESS" if address_from_env else "--address")
+        if db is not None:
+            return cls(db, "DURAGENT_DB" if db_from_env else "--db")
+        return cls(DEFAULT_DB, "the default address")
 
 
 PIPED_WIDTH: Final = 160
@@ -64,19 +112,15 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def sqlite_file(url: str) -> str | None:
-    """The file a store URL points at, or None for an in-memory store or another scheme.
-
-    Mirrors the URL forms :meth:`Client.connect` accepts (``sqlite:///rel.db``,
-    ``sqlite:////abs.db``, a plain path).
-    """
-    if url in {"memory://", ":memory:"}:
+    """The file an address points at, or None for an in-memory store, another backend
+    (``temporal://``) or an address that is not valid (connecting reports why)."""
+    if is_temporal(url):
         return None
-    if url.startswith("sqlite://"):
-        rest = url[len("sqlite://") :]
-        return rest[1:] if rest.startswith("/") and len(rest) > 1 else None
-    if "://" in url:
+    try:
+        path = sqlite_path(url)
+    except ConfigurationError:
         return None
-    return url
+    return None if path == ":memory:" else path
 
 
 async def connect(state: CliState, *, create: bool = False) -> Client:
@@ -92,7 +136,7 @@ async def connect(state: CliState, *, create: bool = False) -> Client:
         ConfigurationError: ``create`` is False and there is no database file.
     """
     if not create:
-        require_database(state.db)
+        require_database(state.db, state.source)
     return await Client.connect(state.db)
 
 
@@ -111,7 +155,7 @@ async def session(state: CliState, *, create: bool = False) -> AsyncIterator[Cli
         await client.close()
 
 
-def require_database(url: str) -> None:
+def require_database(url: str, source: str = "--db") -> None:
     """Raise a clear error when ``url`` names a SQLite file that does not exist.
 
     Raises:
@@ -120,8 +164,8 @@ def require_database(url: str) -> None:
     path = sqlite_file(url)
     if path is not None and not os.path.exists(path):
         raise ConfigurationError(
-            f"no database at {os.path.abspath(path)} (from --db {url}); "
-            "check the path or set DURAGENT_DB"
+            f"no database at {os.path.abspath(path)} (from {source} {url}); "
+            "check the path or set DURAGENT_ADDRESS"
         )
 
 

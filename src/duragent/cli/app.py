@@ -1,4 +1,5 @@
-"""The ``duragent`` command group: the global ``--db`` option and error reporting."""
+"""The ``duragent`` command group: the global ``--address`` / ``--db`` options and error
+reporting."""
 
 from __future__ import annotations
 
@@ -58,24 +59,38 @@ class DuragentGroup(click.Group):
 
 @click.group(cls=DuragentGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
+    "--address",
+    envvar="DURAGENT_ADDRESS",
+    metavar="URL",
+    help="Where workflows live: sqlite:///relative.db, sqlite:////absolute.db, a file path, "
+    "or temporal://HOST:PORT/NAMESPACE (needs duragent[temporal]) (env DURAGENT_ADDRESS). "
+    f"Default: {DEFAULT_DB}.",
+)
+@click.option(
     "--db",
     envvar="DURAGENT_DB",
-    default=DEFAULT_DB,
-    show_default=True,
     metavar="URL",
-    help="Store URL: sqlite:///relative.db, sqlite:////absolute.db or a file path "
-    "(env DURAGENT_DB).",
+    help="The store as a sqlite URL or file path: the same as --address (env DURAGENT_DB).",
 )
 @click.version_option(package_name="duragent", prog_name="duragent")
 @click.pass_context
-def cli(ctx: click.Context, db: str) -> None:
-    """Duragent: durable AI agents on one SQLite file.
+def cli(ctx: click.Context, address: str | None, db: str | None) -> None:
+    """Duragent: durable AI agents on one SQLite file (or a Temporal cluster).
 
     Run workers, start and inspect workflows, and see every step they took. Run agents
     (`agent run`, `agent chat`), decide on tool calls waiting for approval (`approvals`,
     `approve`, `reject`) and see what they spent (`usage`). `server` opens a web UI.
     """
-    ctx.obj = CliState(db=db)
+    ctx.obj = CliState.resolve(
+        address=address,
+        address_from_env=_from_env(ctx, "address"),
+        db=db,
+        db_from_env=_from_env(ctx, "db"),
+    )
+
+
+def _from_env(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) == click.core.ParameterSource.ENVIRONMENT
 
 
 cli.add_command(worker_command)

@@ -57,10 +57,17 @@ async def _list(
     prefix: str | None,
     limit: int,
     as_json: bool,
+    task_failing: bool = False,
+    waiting_for_approval: bool = False,
 ) -> None:
     async with session(state) as client:
         runs = await client.list_workflows(
-            status=status, workflow_type=workflow_type, workflow_id_prefix=prefix, limit=limit
+            status=status,
+            workflow_type=workflow_type,
+            workflow_id_prefix=prefix,
+            limit=limit,
+            task_failing=task_failing,
+            waiting_for_approval=waiting_for_approval,
         )
     if as_json:
         click.echo(to_json([execution_dict(e) for e in runs], indent=2))
@@ -83,6 +90,16 @@ async def _list(
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most N runs."
 )
+@click.option(
+    "--task-failing",
+    is_flag=True,
+    help="Only running runs whose workflow task keeps failing (a bug, a bad deploy).",
+)
+@click.option(
+    "--waiting-for-approval",
+    is_flag=True,
+    help="Only running runs with a tool call waiting for a human decision.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.pass_obj
 def list_command(
@@ -91,7 +108,13 @@ def list_command(
     workflow_type: str | None,
     prefix: str | None,
     limit: int,
+    task_failing: bool,
+    waiting_for_approval: bool,
     as_json: bool,
 ) -> None:
-    """List workflow runs, newest first."""
-    run(_list(state, status, workflow_type, prefix, limit, as_json))
+    """List workflow runs, newest first (filters combine)."""
+    run(
+        _list(
+            state, status, workflow_type, prefix, limit, as_json, task_failing, waiting_for_approval
+        )
+    )

@@ -83,7 +83,7 @@ def _banner(state: CliState, plugins: list[Any], queue: str, worker: Worker) -> 
     console = err()
     console.print(
         f"[bold]duragent worker[/] [dim]{escape(worker.worker_id)}[/]\n"
-        f"  db          {escape(state.db)}\n"
+        f"  address     {escape(state.db)}\n"
         f"  task queue  [cyan]{escape(queue)}[/]\n"
         f"  workflows   {escape(', '.join(workflows) or '-')}\n"
         f"  activities  {escape(', '.join(activities) or '-')}\n"
