@@ -81,13 +81,12 @@ async def connect_temporal(target: str, **options: Any) -> ClientBackend:
     try:
         module = importlib.import_module("duragent.temporal")
     except ImportError as err:
-        missing = err.name or ""
-        if missing == "duragent.temporal" or missing.split(".")[0] == "temporalio":
-            raise ConfigurationError(
-                f"{target} needs Duragent's Temporal support, which is not installed "
-                f"({err}); install it with: {TEMPORAL_EXTRA_HINT}"
-            ) from err
-        raise
+        if not _is_missing_extra(err):
+            raise  # a bug inside the package: show it as itself
+        raise ConfigurationError(
+            f"{target} needs Duragent's Temporal support, which is not installed "
+            f"({err}); install it with: {TEMPORAL_EXTRA_HINT}"
+        ) from err
     connect = getattr(module, "connect_backend", None)
     if connect is None:
         raise ConfigurationError(
@@ -96,3 +95,17 @@ async def connect_temporal(target: str, **options: Any) -> ClientBackend:
         )
     backend: ClientBackend = await connect(target, **options)
     return backend
+
+
+def _is_missing_extra(err: BaseException) -> bool:
+    """Whether an import failed because ``temporalio`` (or ``duragent.temporal`` itself)
+    is not installed: the failure, or one it was raised from, names that module."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = getattr(current, "name", None) if isinstance(current, ImportError) else None
+        if name == "duragent.temporal" or (name or "").split(".")[0] == "temporalio":
+            return True
+        current = current.__cause__ or current.__context__
+    return False
