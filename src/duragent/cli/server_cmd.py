@@ -28,7 +28,7 @@ from ._common import CliState, require_database
 @click.option(
     "--address",
     metavar="URL",
-    help="Store or cluster to serve (default: --db).",
+    help="Store or cluster to serve (default: the global --address / --db).",
 )
 @click.option(
     "--alert-webhook",
@@ -80,7 +80,7 @@ def server_command(
             f"duragent server needs the server extra: pip install 'duragent[server]' ({err})"
         ) from err
     target = address or state.db
-    require_database(target)
+    require_database(target, "server --address" if address else state.source)
     config = ServerConfig(
         target=target,
         token=token or new_token(),
