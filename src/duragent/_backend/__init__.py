@@ -13,9 +13,10 @@ implementations against them):
   following continue-as-new), the CLI, ``usage_report``, ``pending_approvals`` and the
   HTTP server. Implementations:
 
-  - :class:`EmbeddedBackend` (``embedded.py``) on the SQLite store. Writes run on a thread
-    of the backend and reads on a second connection, so a database locked by another
-    process never stalls the loop (see that module); in memory everything runs inline.
+  - :class:`EmbeddedBackend` (``embedded.py``) on the SQLite store. A write that would
+    wait for another process's lock runs on a thread of the backend, and reads use a
+    second connection, so a locked database never stalls the loop (see that module); in
+    memory everything runs inline.
   - ``duragent.temporal``'s backend on a Temporal cluster, opened by
     ``duragent.temporal.connect_backend(target, **options)`` (async) for
     ``temporal://host:port/namespace`` addresses (``address.py``).

@@ -9,9 +9,10 @@ commit survive a process crash (SIGKILL) — the promise Duragent's recovery rel
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from .._engine import events as ev
@@ -55,6 +56,31 @@ class SqliteStore(VisibilityOps, MaintenanceOps, InboxOps, SqliteConnection):
         synchronous: SQLite ``synchronous`` mode: ``"NORMAL"`` (crash-safe) or ``"FULL"``
             (also power-loss-safe).
     """
+
+    @contextlib.contextmanager
+    def no_wait(self) -> Generator[bool]:
+        """Within the block, calls on this thread fail at once with ``StoreLockedError``
+        instead of waiting for another process's write lock (and nothing is changed then).
+        Yields False, without changing anything, when another thread of this process is
+        using the connection: the caller should not wait for it either.
+
+        Lets an async caller try a write on its event loop and move it to a thread only
+        when it would have to wait.
+        """
+        if not self._lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            conn = self._conn
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                yield True
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        except sqlite3.Error as err:
+            raise map_error(err, self.path, self._busy_timeout_ms) from err
+        finally:
+            self._lock.release()
 
     def open_reader(self) -> SqliteStore:
         """Another connection to the same file, for reads that must not wait behind this
