@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
@@ -16,6 +17,7 @@ from duragent import (
     Client,
     ConfigurationError,
     QueryError,
+    StoreLockedError,
     Worker,
     WorkflowNotFoundError,
     workflow,
@@ -128,6 +130,55 @@ async def test_a_locked_database_does_not_stall_the_event_loop(tmp_path: Path) -
         assert second.id == "w2"
         history = await handle.fetch_history()
         assert [e.TYPE for e in history.events][-1] == "WorkflowExecutionSignaled"
+
+
+async def test_no_wait_fails_fast_on_a_locked_database_and_restores_the_timeout(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "no-wait.db"
+    store = await asyncio.to_thread(SqliteStore, str(db), busy_timeout_ms=20_000)
+    request = StartRequest(workflow_id="w", workflow_type="Inbox", task_queue=QUEUE)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        LOCK_HOLDER,
+        str(db),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert await holder.stdout.readline() == b"locked\n"
+        with store.no_wait() as free:
+            assert free
+            with pytest.raises(StoreLockedError):
+                store.start_workflow(request, 1)
+        timeout = store._conn.execute("PRAGMA busy_timeout").fetchone()[0]  # pyright: ignore[reportPrivateUsage]
+        assert timeout == 20_000
+    finally:
+        holder.stdin.write(b"\n")
+        await holder.stdin.drain()
+        await holder.wait()
+    try:
+        assert [r.workflow_id for r in store.list_runs()] == []  # nothing was changed
+        # Another thread using the connection: no_wait does not wait for it either.
+        entered, leave = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with store.batch(1):
+                entered.set()
+                leave.wait(30)
+
+        held = asyncio.create_task(asyncio.to_thread(hold))
+        try:
+            assert await asyncio.to_thread(entered.wait, 30)
+            with store.no_wait() as free:
+                assert not free
+        finally:
+            leave.set()
+            await held
+    finally:
+        store.close()
 
 
 # -- a client that can reach nothing but the protocol -----------------------------------------
