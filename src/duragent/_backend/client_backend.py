@@ -248,9 +248,13 @@ class ClientBackend(Protocol):
     ) -> list[Event]:
         """The run's events with ids greater than ``after_event_id``, in order (the whole
         history by default). Payloads in the events may be read lazily on first access.
+        Event ids are dense (1, 2, 3, ...), so reading on from the last id seen never
+        skips or repeats an event.
 
         Raises:
-            WorkflowNotFoundError: No such run (an existing run always has events).
+            WorkflowNotFoundError: No such run (reported at least when ``after_event_id``
+                is 0: an existing run always has a first event; later reads of a missing
+                run may just be empty).
         """
         ...
 
