@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -27,6 +27,7 @@ from .errors import (
 )
 from .history import WorkflowHistory
 from .store.base import RunRecord, RunStatus, UpdateOutcome, UpdateSpec
+from .streaming import StreamEvent
 
 if TYPE_CHECKING:
     from .client import Client
@@ -226,6 +227,28 @@ class WorkflowHandle(Generic[T]):
                 run_id = close.new_run_id
                 continue
             return self._outcome(close)
+
+    def stream(self, *, after: int = 0) -> AsyncIterator[StreamEvent]:
+        """The run's durable stream, live: typed events (text deltas, resets, tool calls
+        and results, approval requests, the close), each with its ``offset``.
+
+        Iterate with ``async for``; it ends after :class:`~duragent.streaming.RunClosed`.
+        To resume after a disconnect, pass the offset of the last event received as
+        ``after``: every delta of each model call's committed attempt is delivered exactly
+        once across the resumption (see :mod:`duragent.streaming`). Streams the run this
+        handle names (the latest run of the workflow if none), not its continuations.
+        """
+        return self._stream(after)
+
+    async def _stream(self, after: int) -> AsyncIterator[StreamEvent]:
+        from ._stream.store_source import StoreStreamSource
+        from ._stream.subscribe import subscribe
+
+        run_id = self.run_id or self.client.store.describe(self.id).run_id
+        async for event in subscribe(
+            StoreStreamSource(self.client.store), self.id, run_id, after=after
+        ):
+            yield event
 
     def _outcome(self, close: ev.Event | None) -> T:
         conv = self.client.converter

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from ._definitions import ACTIVITY_ATTR, ActivityDefinition
 from .errors import ConfigurationError
@@ -26,6 +26,30 @@ if TYPE_CHECKING:
 __all__ = ["Info", "defn", "heartbeat", "in_activity", "info", "is_cancelled", "logger"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StreamSink(Protocol):
+    """Where an activity attempt publishes deltas for the run's subscribers (internal: the
+    model activity streams through it). Rows are keyed by (run, activity, attempt, seq)
+    and fenced by the attempt: a superseded attempt cannot add any."""
+
+    @property
+    def superseded(self) -> bool:
+        """Whether a newer attempt took over (nothing more is accepted)."""
+        ...
+
+    def open(self) -> None:
+        """Announce the attempt (subscribers retract what earlier attempts showed)."""
+        ...
+
+    def publish(self, kind: str, data: str) -> None:
+        """Add a delta; raises once the attempt is superseded."""
+        ...
+
+    def publish_at_commit(self, kind: str, data: str) -> None:
+        """Add a row that subscribers see only if this attempt's result is recorded (it
+        is written in the same transaction)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,7 @@ class ActivityContext:
         *,
         usage_sink: Callable[[UsageEntry], None] | None = None,
         worker_id: str = "",
+        stream: StreamSink | None = None,
     ) -> None:
         self.info = info
         self._heartbeat = heartbeat
@@ -78,6 +103,8 @@ class ActivityContext:
         """Called when cancellation is requested (a process-pool attempt passes it on to
         its process)."""
         self.worker_id = worker_id
+        self.stream = stream
+        """The attempt's durable stream (None where the worker has no stream store)."""
 
     @property
     def cancel_requested(self) -> bool:

@@ -17,9 +17,17 @@ from duragent import Client, SerializationError, StoreVersionError, Worker, Work
 from duragent._engine import events as ev
 from duragent.serde import DataConverter, Payload
 from duragent.store.schema import SCHEMA_VERSION
+from duragent.streaming import RunClosed, TextDelta
 from duragent.testing import Replayer
 
-from ..fixtures.formats.store_workflows import TASK_QUEUE, Failing, Recorded, Waiting, summarize
+from ..fixtures.formats.store_workflows import (
+    TASK_QUEUE,
+    TOLD,
+    Failing,
+    Recorded,
+    Waiting,
+    summarize,
+)
 
 FORMATS = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
 
@@ -51,7 +59,7 @@ async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Client:
 
 async def test_store_is_read_replayed_and_continued(old_store: Client) -> None:
     client = old_store
-    runs = {r.id: r for r in await client.list_workflows()}
+    runs = {r.id: r for r in await client.list_workflows() if r.id != "streamed"}
     assert {k: v.status for k, v in runs.items()} == {
         "recorded": "completed",
         "waiting": "running",
@@ -84,6 +92,23 @@ async def test_store_is_read_replayed_and_continued(old_store: Client) -> None:
         await waiting.signal(Waiting.finish)
         assert await waiting.result(timeout=10) == "finished by a newer Duragent"
     await client.close()
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in STORES if _schema_version(p) >= 4], ids=lambda p: p.stem
+)
+async def test_frozen_stream_rows_are_read(path: Path, tmp_path: Path) -> None:
+    """Stores since version 4 hold a run's durable stream; current code reads it."""
+    copy = tmp_path / "store.db"
+    shutil.copy(path, copy)
+    client = await Client.connect(f"sqlite:///{copy}")
+    try:
+        events = [e async for e in client.get_workflow_handle("streamed").stream()]
+    finally:
+        await client.close()
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == TOLD
+    assert isinstance(events[-1], RunClosed) and events[-1].result == TOLD
 
 
 async def test_a_store_too_old_to_migrate_is_refused_unchanged(tmp_path: Path) -> None:

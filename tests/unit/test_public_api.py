@@ -5,6 +5,7 @@ from __future__ import annotations
 import duragent
 import duragent.openai_agents
 import duragent.openai_agents.mcp
+import duragent.streaming
 import duragent.testing
 from duragent import activity, workflow
 
@@ -143,6 +144,7 @@ PUBLIC = {
         "send_message",
         "start_agent",
         "start_chat",
+        "stream_agent",
         "tally",
         "usage_report",
     ],
@@ -151,6 +153,16 @@ PUBLIC = {
         "MCPServerProvider",
         "MCPSessionLost",
         "durable_mcp_server",
+    ],
+    "duragent.streaming": [
+        "ApprovalRequested",
+        "ReasoningDelta",
+        "Reset",
+        "RunClosed",
+        "StreamEvent",
+        "TextDelta",
+        "ToolCall",
+        "ToolResult",
     ],
 }
 
@@ -161,6 +173,7 @@ MODULES = {
     "duragent.testing": duragent.testing,
     "duragent.openai_agents": duragent.openai_agents,
     "duragent.openai_agents.mcp": duragent.openai_agents.mcp,
+    "duragent.streaming": duragent.streaming,
 }
 
 

@@ -26,10 +26,12 @@ from ..errors import (
     TimeoutType,
 )
 from ..serde import DataConverter
+from ..store._stream_rows import StreamRow
 from ..store.base import ActivityTask, WorkflowTask
 from .attempt_log import log_failed_attempt
 from .faults import crash_point
 from .process_pool import ChildFailedError, SharedStateManager, call_in_pool
+from .stream_publisher import AttemptStream
 
 log = logging.getLogger("duragent.worker")
 
@@ -113,6 +115,7 @@ class ActivityRunner:
                 lambda d, t=(task.task_id, task.lease): self._heartbeat(t, d),
                 usage_sink=self.store.record_usage,
                 worker_id=self.worker_id,
+                stream=AttemptStream(self.store, task, self.clock),
             )
             attempt = _Attempt(task, context)
             self.in_flight[(task.task_id, task.lease)] = attempt
@@ -179,6 +182,8 @@ class ActivityRunner:
             if attempt.timer is not None:
                 attempt.timer.cancel()
             self.slot_freed.set()
+        stream = attempt.context.stream
+        tail = stream.tail() if isinstance(stream, AttemptStream) else None
         if outcome is None:
             return
         kind, value = outcome
@@ -192,12 +197,12 @@ class ActivityRunner:
                     # held back only briefly. (A replay would not be: commit first then.)
                     try:
                         with self.store.batch(now):
-                            self._complete(task, value, now)
+                            self._complete(task, value, now, tail)
                     except StoreError:
                         self.evict(task.run_id)  # nothing committed; the cache moved on
                         raise
                 else:
-                    self._complete(task, value, now)
+                    self._complete(task, value, now, tail)
                 self.completed += 1
             elif kind == "cancelled":
                 self.store.fail_activity_task(
@@ -214,9 +219,16 @@ class ActivityRunner:
                 task.run_id,
             )
 
-    def _complete(self, task: ActivityTask, value: Any, now: int) -> None:
+    def _complete(
+        self, task: ActivityTask, value: Any, now: int, tail: list[StreamRow] | None
+    ) -> None:
         workflow_task = self.store.complete_activity_task(
-            task, value, now, worker=self.worker_id, claim_for=self.claim_workflow_for
+            task,
+            value,
+            now,
+            worker=self.worker_id,
+            claim_for=self.claim_workflow_for,
+            stream_tail=tail,
         )
         if workflow_task is not None:
             self.process_workflow_task(workflow_task)

@@ -19,6 +19,7 @@ from .._engine.failure import Failure, FailureKind
 from ..errors import RetryState, TimeoutType
 from ..retry import RetryPolicy
 from ..serde import Payload
+from . import _stream_rows
 from ._tx import RunRow, Tx, dumps
 from .base import ActivityTask, RetryDecision, RunStatus
 
@@ -291,6 +292,7 @@ def fail_attempt(
     if retry and deadline is not None and next_at >= deadline:
         retry, timed_out, state = False, True, RetryState.TIMEOUT
     tx.log_attempt(run_id, seq, attempt, started_at, worker, outcome, dumps(failure.to_dict()))
+    _stream_rows.end_attempt(tx, run_id, seq, attempt, outcome)
     if retry:
         tx.c.execute(
             "UPDATE tasks SET owner = NULL, lease_expires_at = NULL, visible_at = ?, "
@@ -366,6 +368,7 @@ def cancelled(tx: Tx, task: ActivityTask, worker: str) -> None:
     tx.log_attempt(
         task.run_id, task.seq, task.attempt, task.started_time, worker, "cancelled", None
     )
+    _stream_rows.end_attempt(tx, task.run_id, task.seq, task.attempt, "cancelled")
     run = tx.run(task.run_id)
     if run is not None and run.status == RunStatus.RUNNING:
         tx.append_input(

@@ -21,7 +21,7 @@ from typing import Any, Final
 from .._engine import events as ev
 from ..errors import StoreCorruptError, StoreError
 from ..serde import Payload
-from . import chunks
+from . import _stream_rows, chunks
 
 INLINE_PAYLOAD_BYTES: Final = 256
 WORKFLOW_KIND: Final = 0
@@ -56,13 +56,16 @@ class RunRow:
     """Update requests waiting for validation (saves a query per task when none are)."""
     pending_queries: int = 0
     """Queries waiting for this run's pending workflow task (see _messages.claim_query)."""
+    stream: int = 0
+    """1 when the run streams: the events subscribers show get stream rows (see
+    _stream_rows.steps)."""
 
 
 RUN_COLUMNS: Final = (
     "run_id, workflow_id, workflow_type, task_queue, status, last_event_id, "
     "last_input_event_id, processed_through, first_run_id, parent_workflow_id, "
     "parent_run_id, parent_seq, parent_close_policy, history_bytes, pending_updates, "
-    "pending_queries"
+    "pending_queries, stream"
 )
 
 
@@ -219,7 +222,8 @@ class Tx:
         rows: list[tuple[str, int, str, int, str]] = []
         size = 0
         last_input = run.last_input_event_id
-        for event in events:
+        appended = tuple(events)
+        for event in appended:
             attrs = dumps(ev.encode_event_fields(event, self.payload_out))
             size += len(attrs)
             rows.append((run.run_id, event.event_id, event.TYPE, event.time, attrs))
@@ -235,6 +239,8 @@ class Tx:
         run.last_event_id = rows[-1][1]
         run.last_input_event_id = last_input
         run.history_bytes += size
+        if run.stream == _stream_rows.STREAMING:
+            _stream_rows.steps(self, run, appended)
         if processed_through is None:
             self.c.execute(
                 "UPDATE runs SET last_event_id = ?, last_input_event_id = ?, history_bytes = ? "

@@ -227,6 +227,33 @@ class UsageEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """A row of a run's durable stream as subscribers read it (the keys are described in
+    :mod:`duragent.store._stream_rows`)."""
+
+    offset: int
+    call: int
+    attempt: int
+    seq: int
+    kind: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPage:
+    """Rows after an offset, with what a subscriber needs to judge them."""
+
+    rows: list[StreamRecord]
+    markers: list[StreamRecord]
+    """The start, commit and failed markers of the calls the rows belong to (any
+    offset): an attempt with a ``failed`` marker or a later attempt is superseded."""
+    state: int
+    """``runs.stream``: 0 no stream, 1 streaming, 2 rows expired."""
+    status: str
+    """The run's status when the page was read."""
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerRegistration:
     worker_id: str
     host: str

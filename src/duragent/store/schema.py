@@ -13,7 +13,7 @@ from typing import Final
 from .._engine.events import EVENT_SCHEMA_VERSION
 from ..errors import StoreCorruptError, StoreVersionError
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """Version table:
     1: initial schema.
     2: ``runs.pending_queries`` (queries wait for a pending workflow task, so a query sees a
@@ -21,11 +21,37 @@ SCHEMA_VERSION: Final = 3
     3: ``events.attrs`` written positionally (a JSON array in field order, see
        ``events.encode_event_fields``) instead of as an object; rows written by name before
        stay as they are and read the same, so the migration changes no data.
+    4: ``stream_events`` (the durable token stream next to each streamed run: model-call
+       deltas keyed by (run, call, attempt, seq), attempt start/commit/failure markers and
+       pointers to the history events subscribers show) and ``runs.stream`` (0: the run
+       has no stream, 1: it streams, 2: its stream rows expired).
 """
+
+STREAM_DDL: Final = (
+    # The offset is the subscribers' cursor: AUTOINCREMENT never reuses one, and with one
+    # writer at a time a row committed later always has a larger offset.
+    """CREATE TABLE stream_events (
+    stream_offset INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id        TEXT NOT NULL,
+    call          INTEGER NOT NULL,
+    attempt       INTEGER NOT NULL,
+    seq           INTEGER NOT NULL,
+    kind          TEXT NOT NULL,
+    data          TEXT NOT NULL DEFAULT '',
+    time          INTEGER NOT NULL,
+    UNIQUE (run_id, call, attempt, seq)
+)""",
+    "CREATE INDEX stream_by_run ON stream_events(run_id, stream_offset)",
+    # Attempt markers (start: seq 0, commit/failed: seq -1) are few; readers list them often.
+    "CREATE INDEX stream_markers ON stream_events(run_id, call, attempt) WHERE seq <= 0",
+    "CREATE INDEX runs_streamed ON runs(close_time) WHERE stream = 1",
+)
+"""The stream's schema (created by version 4's migration, and for new databases)."""
 
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
     2: (),
+    3: ("ALTER TABLE runs ADD COLUMN stream INTEGER NOT NULL DEFAULT 0", *STREAM_DDL),
 }
 """Statements that take a database from version N to N + 1."""
 
@@ -58,7 +84,8 @@ CREATE TABLE runs (
     task_attempts       INTEGER NOT NULL DEFAULT 0,
     pending_updates     INTEGER NOT NULL DEFAULT 0,
     pending_queries     INTEGER NOT NULL DEFAULT 0,
-    memo                TEXT
+    memo                TEXT,
+    stream              INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX runs_open_workflow_id ON runs(workflow_id) WHERE status = 'running';
 CREATE INDEX runs_by_workflow_id ON runs(workflow_id, start_time);
@@ -225,7 +252,7 @@ def open_schema(conn: sqlite3.Connection, path: str) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                for statement in DDL.split(";"):
+                for statement in (*DDL.split(";"), *STREAM_DDL):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")

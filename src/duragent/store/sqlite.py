@@ -25,11 +25,14 @@ from ..errors import (
 from ..serde import Payload
 from . import _activity_rows as activities
 from . import _messages as messages
+from . import _stream_rows
 from . import _workflow_task_rows as workflow_tasks
 from ._connection import SqliteConnection, map_error
 from ._inbox import InboxOps
 from ._maintenance import MaintenanceOps
 from ._runs import create_run, new_run_id, request_cancel_run, signal_run, terminate_run
+from ._stream_rows import StreamRow
+from ._streams import StreamOps
 from ._tx import RunRow, Tx, decode_rows
 from ._visibility import VisibilityOps
 from .base import (
@@ -45,7 +48,7 @@ from .base import (
 )
 
 
-class SqliteStore(VisibilityOps, MaintenanceOps, InboxOps, SqliteConnection):
+class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConnection):
     """The embedded store on one SQLite file (the worker side of it is
     :class:`~duragent._backend.WorkerStore`; clients use it through
     :class:`~duragent._backend.EmbeddedBackend`).
@@ -289,12 +292,17 @@ class SqliteStore(VisibilityOps, MaintenanceOps, InboxOps, SqliteConnection):
         *,
         worker: str,
         claim_for: tuple[str, str, Sequence[str]] | None = None,
+        stream_tail: Sequence[StreamRow] | None = None,
     ) -> WorkflowTask | None:
         """Record a successful attempt. With ``claim_for=(worker_id, task_queue, types)``
-        the run's next workflow task is claimed for that worker in the same transaction."""
+        the run's next workflow task is claimed for that worker in the same transaction.
+        With ``stream_tail`` (an attempt that streamed) its last rows and its commit marker
+        are written with the result."""
         with self._write(now) as tx:
             if not activities.take(tx, task):
                 return None
+            if stream_tail is not None:
+                _stream_rows.commit(tx, task.run_id, task.seq, task.attempt, stream_tail)
             owner, queue, types = claim_for or ("", "", ())
 
             def eligible(run: RunRow) -> str | None:
@@ -377,6 +385,7 @@ class SqliteStore(VisibilityOps, MaintenanceOps, InboxOps, SqliteConnection):
             tx.log_attempt(
                 task.run_id, task.seq, task.attempt, task.started_time, worker, "released", None
             )
+            _stream_rows.end_attempt(tx, task.run_id, task.seq, task.attempt, "released")
             tx.topics.add(f"act:{task.task_queue}")
 
     def heartbeat_activity_task(

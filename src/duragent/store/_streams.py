@@ -1,0 +1,110 @@
+"""The store's side of durable streams: fenced publishing by activity attempts, reading
+by subscribers, and retention (the rows themselves are described in :mod:`._stream_rows`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from ..errors import WorkflowNotFoundError
+from . import _activity_rows as activities
+from . import _stream_rows
+from ._connection import SqliteConnection
+from ._stream_rows import StreamRow
+from .base import ActivityTask, StreamPage, StreamRecord
+
+_EXPIRE_BATCH: Final = 100
+
+
+_COLUMNS: Final = "stream_offset, call, attempt, seq, kind, data"
+
+
+class StreamOps(SqliteConnection):
+    """Durable streams next to runs."""
+
+    def publish_stream(
+        self, task: ActivityTask, rows: Sequence[StreamRow], now: int, *, start: bool = False
+    ) -> bool:
+        """Append rows of an attempt's stream (its ``start`` marker first, if asked),
+        fenced by the attempt's task lease.
+
+        Returns:
+            False, writing nothing, when the attempt is no longer current (timed out,
+            reclaimed from a dead worker, cancelled, completed): a superseded attempt never
+            adds to the stream.
+        """
+        with self._write(now) as tx:
+            if not activities.is_current(tx, task):
+                return False
+            _stream_rows.insert(tx, task.run_id, task.seq, task.attempt, rows, start=start)
+            return True
+
+    def read_stream(self, run_id: str, after: int, limit: int = 500) -> StreamPage:
+        """Up to ``limit`` rows of the run's stream with offsets above ``after``.
+
+        Raises:
+            WorkflowNotFoundError: No such run.
+        """
+        with self._read() as conn:
+            run = conn.execute(
+                "SELECT stream, status FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if run is None:
+                raise WorkflowNotFoundError(f"run {run_id} not found in {self.path}")
+            rows = [
+                StreamRecord(*r)
+                for r in conn.execute(
+                    f"SELECT {_COLUMNS} FROM stream_events WHERE run_id = ? AND stream_offset > ? "
+                    "ORDER BY stream_offset LIMIT ?",
+                    (run_id, after, limit),
+                ).fetchall()
+            ]
+            calls = sorted({r.call for r in rows if r.attempt > 0})
+            markers: list[StreamRecord] = []
+            if calls:
+                markers = [
+                    StreamRecord(*r)
+                    for r in conn.execute(
+                        f"SELECT {_COLUMNS} FROM stream_events WHERE run_id = ? AND seq <= 0 "
+                        f"AND call IN ({','.join('?' * len(calls))}) ORDER BY stream_offset",
+                        (run_id, *calls),
+                    ).fetchall()
+                ]
+        return StreamPage(rows, markers, int(run[0]), str(run[1]))
+
+    def stream_shown(self, run_id: str, upto: int, kinds: Sequence[str]) -> dict[int, int]:
+        """For a subscriber resuming after offset ``upto``: per call, the attempt whose
+        rows of ``kinds`` it was shown last and that no marker up to ``upto`` retracted."""
+        with self._read() as conn:
+            found = conn.execute(
+                "SELECT call, attempt, kind, max(stream_offset) FROM stream_events "
+                "WHERE run_id = ? AND stream_offset <= ? AND attempt > 0 AND (seq = 0 "
+                f"OR kind = ? OR kind IN ({','.join('?' * len(kinds))})) GROUP BY call",
+                (run_id, upto, _stream_rows.FAILED, *kinds),
+            ).fetchall()
+        return {
+            int(call): int(attempt)
+            for call, attempt, kind, _ in found
+            if kind not in (_stream_rows.START, _stream_rows.FAILED)
+        }
+
+    def expire_streams(self, now: int, retention_ms: int) -> int:
+        """Drop the stream rows of runs closed at least ``retention_ms`` ago (subscribers
+        then see the recorded responses from history). Returns how many runs' rows went."""
+        with self._read() as conn:
+            expired = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT run_id FROM runs WHERE stream = 1 AND close_time <= ? LIMIT ?",
+                    (now - retention_ms, _EXPIRE_BATCH),
+                ).fetchall()
+            ]
+        if not expired:
+            return 0
+        with self._write(now) as tx:
+            for run_id in expired:
+                tx.c.execute("DELETE FROM stream_events WHERE run_id = ?", (run_id,))
+                tx.c.execute(
+                    "UPDATE runs SET stream = ? WHERE run_id = ?", (_stream_rows.EXPIRED, run_id)
+                )
+        return len(expired)
