@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from agents import Agent, RunContextWrapper, Runner, function_tool
 from pydantic import BaseModel
@@ -188,5 +188,23 @@ class TakeNotes:
         return {"answer": result.final_output, "notes": notebook.notes}
 
 
-WORKFLOWS: list[type] = [AskAgent, Parallel, TakeNotes]
+@workflow.defn
+class StreamedAsk:
+    """An agent run with ``Runner.run_streamed``: returns the types of the events
+    ``stream_events()`` gave workflow code (each replay appends them to ``seen`` too)."""
+
+    seen: ClassVar[list[list[str]]] = []
+
+    @workflow.run
+    async def run(self, name: str, question: str) -> dict[str, Any]:
+        result = Runner.run_streamed(AGENTS[name], question)
+        kinds = [
+            str(e.data.type) if e.type == "raw_response_event" else str(e.type)
+            async for e in result.stream_events()
+        ]
+        StreamedAsk.seen.append(kinds)
+        return {"output": result.final_output, "events": kinds}
+
+
+WORKFLOWS: list[type] = [AskAgent, Parallel, TakeNotes, StreamedAsk]
 ACTIVITIES = [get_location]

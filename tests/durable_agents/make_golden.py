@@ -154,6 +154,17 @@ async def tool_context(client: Client) -> list[WorkflowHandle[Any]]:
     return [handle]
 
 
+async def streamed(client: Client) -> list[WorkflowHandle[Any]]:
+    handle = await client.start_workflow(
+        g.StreamedAsk.run,
+        args=["weather", "Weather in Paris?"],
+        id="golden-streamed",
+        task_queue=QUEUE,
+    )
+    await handle.result(timeout=30)
+    return [handle]
+
+
 Scenario = Callable[[Client], Awaitable[list[WorkflowHandle[Any]]]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -168,6 +179,7 @@ SCENARIOS: dict[str, Scenario] = {
     "budget_exceeded": budget_exceeded,
     "chat": chat,
     "tool_context": tool_context,
+    "streamed": streamed,
 }
 
 

@@ -88,9 +88,10 @@ def _name(path: Path) -> str:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_golden_files_exist_for_every_wire_format_version(version: int) -> None:
     names = {p.stem for p in (GOLDEN_DIR / f"v{version}").glob("*.json")}
-    assert {"tools", "handoff", "approval", "parallel", "chat", "builtin_agent"} <= names, (
-        "run: .venv/bin/python -m tests.durable_agents.make_golden"
-    )
+    expected = {"tools", "handoff", "approval", "parallel", "chat", "builtin_agent"}
+    if version >= 3:
+        expected.add("streamed")
+    assert expected <= names, "run: .venv/bin/python -m tests.durable_agents.make_golden"
 
 
 def _agent_payloads(path: Path) -> list[dict[str, Any]]:
@@ -200,6 +201,27 @@ def test_golden_files_cover_the_agent_features(version: int) -> None:
     ]
     # One model call, one tool; then two tools at once; then the answer.
     assert summaries == ["weather", "get_weather", "weather", "convert", "get_location", "weather"]
+
+
+async def test_a_streamed_run_replays_the_same_stream_events(durable_runner: None) -> None:
+    """``Runner.run_streamed`` in workflow code: replay gives ``stream_events()`` the events
+    it gave when the run was recorded (from the recorded responses; history has no
+    deltas), and the model requests say the calls were streamed."""
+    path = GOLDEN_DIR / f"v{AGENT_FORMAT_VERSION}" / "streamed.json"
+    history = WorkflowHistory.from_json(path.read_text())
+    recorded = history.events[-1].result.to_json_value()["events"]  # type: ignore[attr-defined]
+    requests = [
+        e.input[0].to_json_value()  # type: ignore[attr-defined]
+        for e in history.events
+        if getattr(e, "activity_type", "") == MODEL_ACTIVITY
+    ]
+    assert requests and all(r["stream"] for r in requests)
+    golden_agents.StreamedAsk.seen.clear()
+    result = await agent_replayer().replay_workflow(path)
+    assert result.replay_failure is None
+    assert golden_agents.StreamedAsk.seen == [recorded]
+    assert recorded.count("response.output_text.delta") == 1
+    assert recorded.count("response.completed") == 3
 
 
 async def test_replay_without_the_durable_runner_fails(

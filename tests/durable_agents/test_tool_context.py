@@ -14,6 +14,7 @@ from agents import Agent, FunctionTool, RunContextWrapper, Runner, function_tool
 
 from duragent import Client, SerializationError, Worker, workflow
 from duragent.openai_agents import OpenAIAgentsPlugin, start_agent
+from duragent.openai_agents._wire import AGENT_FORMAT_VERSION
 from duragent.testing import ScriptedModelProvider, message, tool_call
 
 from ..waits import wait_for_task_failure
@@ -173,13 +174,21 @@ async def test_tools_read_and_change_the_run_context(
     assert [len(scheduled[s]) for s in seqs] == [2, 1, 2, 2, 2]
     assert scheduled[seqs[0]][1].to_json_value()["value"] == {"user": "ada", "visits": []}
     assert results[seqs[0]] == {
-        "v": 2,
+        "v": AGENT_FORMAT_VERSION,
         "output": "ada visited Paris",
         "context": {"user": "ada", "visits": ["Paris"]},
     }
     assert results[seqs[1]] == "HI"
-    assert results[seqs[3]] == {"v": 2, "output": "ada with 2 visits", "context": None}
-    assert results[seqs[4]] == {"v": 2, "output": "2 visits counted", "context": None}
+    assert results[seqs[3]] == {
+        "v": AGENT_FORMAT_VERSION,
+        "output": "ada with 2 visits",
+        "context": None,
+    }
+    assert results[seqs[4]] == {
+        "v": AGENT_FORMAT_VERSION,
+        "output": "2 visits counted",
+        "context": None,
+    }
 
 
 def _tool_seqs(events: Any) -> set[int]:

@@ -26,7 +26,7 @@ from agents import (
     Runner,
     ToolCallItem,
     ToolCallOutputItem,
-    UserError,
+    Usage,
     function_tool,
 )
 from agents.items import TResponseInputItem
@@ -231,22 +231,64 @@ async def test_runner_completes_a_tool_loop() -> None:
     assert usage.input_tokens_details.cached_tokens > 0
 
 
-async def test_streaming_is_rejected() -> None:
-    model = LocalModel()
-    stream = model.stream_response(
+async def _stream(
+    model: LocalModel,
+    input: str,
+    tools: list[FunctionTool] | None = None,
+    output_schema: AgentOutputSchema | None = None,
+) -> list[Any]:
+    events = model.stream_response(
         None,
-        "hi",
+        input,
         ModelSettings(),
-        [],
-        None,
+        list(tools or []),
+        output_schema,
         [],
         ModelTracing.DISABLED,
         previous_response_id=None,
         conversation_id=None,
         prompt=None,
     )
-    with pytest.raises(UserError, match="does not stream"):
-        await anext(stream)
+    return [e async for e in events]
+
+
+@pytest.mark.parametrize(
+    ("question", "tools"),
+    [("What is the capital of France?", []), ("Any weather alerts in CA?", WEATHER_TOOLS)],
+    ids=["text", "tools"],
+)
+async def test_streaming_gives_the_same_reply_token_by_token(
+    model: LocalModel, question: str, tools: list[FunctionTool]
+) -> None:
+    """Streamed or not, the same request gets the same reply (same grammar, same
+    decoding); an answer's text arrives in many deltas that join to exactly its text, a
+    tool call arrives whole."""
+    whole = only_item(await ask(model, question, tools))
+    events = await _stream(model, question, tools)
+    assert events[0].type == "response.created"
+    completed = events[-1]
+    assert completed.type == "response.completed"
+    assert completed.response.output == [whole]
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    if isinstance(whole, ResponseOutputMessage):
+        assert len(deltas) > 1
+        assert "".join(deltas) == text_of(
+            ModelResponse(output=[whole], usage=Usage(), response_id=None)
+        )
+    else:
+        assert deltas == []
+        assert_valid_call(whole, tools)
+    assert completed.response.usage.output_tokens > 0
+
+
+async def test_a_streamed_structured_answer_arrives_whole(model: LocalModel) -> None:
+    schema = AgentOutputSchema(Forecast)
+    events = await _stream(model, "Forecast for Oslo?", output_schema=schema)
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    (message,) = events[-1].response.output
+    text = message.content[0].text
+    assert deltas == [text]
+    schema.validate_json(text)
 
 
 def test_provider_maps_every_name_to_the_local_model() -> None:

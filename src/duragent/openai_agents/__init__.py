@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         send_message,
         start_agent,
         start_chat,
+        stream_agent,
     )
 
 # Exports load on first use: reading usage or approvals from history must not pay for
@@ -107,6 +108,7 @@ _EXPORTS: dict[str, str] = {
     "send_message": "workflows",
     "start_agent": "workflows",
     "start_chat": "workflows",
+    "stream_agent": "workflows",
 }
 
 
@@ -168,6 +170,7 @@ __all__ = [
     "send_message",
     "start_agent",
     "start_chat",
+    "stream_agent",
     "tally",
     "usage_report",
 ]

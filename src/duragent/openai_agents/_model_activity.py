@@ -38,6 +38,7 @@ from ._request import (
     tracing_from_int,
 )
 from ._sdk import SDK_VERSION
+from ._streaming import stream_call
 from ._wire import AGENT_FORMAT_VERSION
 
 _RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
@@ -162,19 +163,25 @@ def make_model_activity(get_provider: Callable[[], ModelProvider]) -> Callable[.
         model = provider.get_model(config.model)
         output_schema = RecordedOutputSchema(config.output_schema) if config.output_schema else None
         started = time.monotonic()
+        call: dict[str, Any] = {
+            "system_instructions": config.system_instructions,
+            "input": request.input,
+            "model_settings": settings_from_json(config.model_settings),
+            "tools": [rebuild_tool(t) for t in config.tools],
+            "output_schema": output_schema,
+            "handoffs": [rebuild_handoff(h) for h in config.handoffs],
+            "tracing": tracing_from_int(config.tracing),
+            "previous_response_id": request.previous_response_id,
+            "conversation_id": request.conversation_id,
+            "prompt": config.prompt,
+        }
+        sink = activity.context().stream if request.stream else None
         try:
-            response: ModelResponse = await model.get_response(
-                system_instructions=config.system_instructions,
-                input=request.input,  # type: ignore[arg-type]
-                model_settings=settings_from_json(config.model_settings),
-                tools=[rebuild_tool(t) for t in config.tools],
-                output_schema=output_schema,
-                handoffs=[rebuild_handoff(h) for h in config.handoffs],
-                tracing=tracing_from_int(config.tracing),
-                previous_response_id=request.previous_response_id,
-                conversation_id=request.conversation_id,
-                prompt=config.prompt,  # type: ignore[arg-type]
-            )
+            if sink is not None:
+                response = await stream_call(model, sink, call)
+            else:
+                # A worker with nowhere to stream (none configured) still answers, whole.
+                response: ModelResponse = await model.get_response(**call)
         except Exception as err:
             mapped = provider_error(err)
             if mapped is not None:

@@ -23,7 +23,6 @@ from agents.items import TResponseInputItem, TResponseStreamEvent
 from agents.models.interface import ModelTracing
 
 from .. import workflow
-from ..errors import ConfigurationError
 from ._budget import tally
 from ._model_activity import MODEL_ACTIVITY
 from ._request import (
@@ -37,6 +36,7 @@ from ._request import (
     settings_to_json,
 )
 from ._settings import ModelActivityParameters
+from ._streaming import replay_events
 from ._wire import AGENT_FORMAT_VERSION
 
 
@@ -120,6 +120,35 @@ class DurableModelStub(Model):
         conversation_id: str | None = None,
         prompt: Any = None,
     ) -> ModelResponse:
+        return await self._call(
+            system_instructions,
+            input,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            tracing,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+            prompt=prompt,
+            stream=False,
+        )
+
+    async def _call(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff[Any, Any]],
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None,
+        conversation_id: str | None,
+        prompt: Any,
+        stream: bool,
+    ) -> ModelResponse:
         run_tally = tally()
         run_tally.check_budget()
         request = ModelCallRequest(
@@ -138,6 +167,7 @@ class DurableModelStub(Model):
             input=input if isinstance(input, str) else [dict(i) for i in input],  # type: ignore[arg-type]
             previous_response_id=previous_response_id,
             conversation_id=conversation_id,
+            stream=stream,
         )
         params = self._params
         result: ModelCallResult = await workflow.execute_activity(
@@ -154,7 +184,7 @@ class DurableModelStub(Model):
         run_tally.add(response.usage, replayed=workflow.is_replaying())
         return response
 
-    def stream_response(
+    async def stream_response(
         self,
         system_instructions: str | None,
         input: str | list[TResponseInputItem],
@@ -168,6 +198,21 @@ class DurableModelStub(Model):
         conversation_id: str | None = None,
         prompt: Any = None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        raise ConfigurationError(
-            "streaming model calls are not supported inside durable workflows; use Runner.run"
+        """One streamed model call: the activity streams the provider's deltas to the run's
+        durable stream (for subscribers), and workflow code gets the recorded response as
+        one sequence of stream events, the same on every replay."""
+        response = await self._call(
+            system_instructions,
+            input,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            tracing,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+            prompt=prompt,
+            stream=True,
         )
+        for event in replay_events(response, self.model):
+            yield event

@@ -60,6 +60,9 @@ class ModelCallRequest(Versioned):
     input: str | list[dict[str, Any]]
     previous_response_id: str | None = None
     conversation_id: str | None = None
+    stream: bool = False
+    """Stream the call: the activity publishes the provider's deltas to the run's durable
+    stream (format 3; history still records only the final response)."""
 
     WIRE_NAME: ClassVar[str] = "a model call request"
 

@@ -8,7 +8,10 @@ workflow code it behaves exactly like the SDK's runner. Inside, before delegatin
 * turns tracing off for the run (trace ids and exporter threads are not deterministic),
 * refuses what cannot be made durable, with a clear message (a ``Model`` object instead of
   a model name, MCP server objects other than ``durable_mcp_server``, sessions other than
-  ``WorkflowSession``, streaming, ``run_sync``).
+  ``WorkflowSession``, ``run_sync``).
+
+``Runner.run_streamed`` works too: the model activities stream to the run's durable stream,
+and ``stream_events()`` in workflow code yields each recorded response's events.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from agents import Agent, FunctionTool, Handoff, Model, RunConfig, RunResult
+from agents import Agent, FunctionTool, Handoff, Model, RunConfig, RunResult, RunResultStreaming
 from agents.run import AgentRunner
 from agents.run_state import RunState
 
@@ -48,11 +51,14 @@ class DurableAgentRunner(AgentRunner):
             )
         return super().run_sync(starting_agent, input, **kwargs)
 
-    def run_streamed(self, starting_agent: Agent[Any], input: Any, **kwargs: Any) -> Any:
-        if in_workflow():
-            raise ConfigurationError(
-                "Runner.run_streamed is not supported inside durable workflows yet; use Runner.run"
-            )
+    def run_streamed(
+        self, starting_agent: Agent[Any], input: Any, **kwargs: Any
+    ) -> RunResultStreaming:
+        if not in_workflow():
+            return super().run_streamed(starting_agent, input, **kwargs)
+        # Each model call's activity streams the provider's deltas to the run's durable
+        # stream; workflow code sees each recorded response as one sequence of events.
+        kwargs = self._prepare(starting_agent, input, kwargs)
         return super().run_streamed(starting_agent, input, **kwargs)
 
     def _prepare(self, agent: Agent[Any], input: Any, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -17,12 +17,15 @@ import importlib.metadata
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Final
 
 import agents
-from agents import Agent, FunctionTool, Handoff, Model, function_tool, handoff
+from agents import Agent, FunctionTool, Handoff, Model, Usage, function_tool, handoff
+from agents import usage as sdk_usage
 from agents.run import AgentRunner, get_default_agent_runner, set_default_agent_runner
 from agents.run_state import RunState
+from openai.types.responses import ResponseUsage
 
 from ..errors import ConfigurationError
 
@@ -58,6 +61,9 @@ parameter would be silently dropped by durable model calls."""
 
 RUNNER_OPTIONS: Final = ("context", "max_turns", "hooks", "run_config", "session")
 """The ``Runner.run`` options the durable runner reads or replaces."""
+
+USAGE_OF_STREAM: Final = "agents.usage._response_usage_to_usage"
+"""How the SDK's run loop turns a streamed response's usage into its ``Usage``."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,12 @@ RELIANCES: Final = (
     ),
     Reliance(
         "Model.get_response parameters",
-        "every argument of a model call is recorded and passed on by the model activity",
+        "every argument of a model call (streamed or not) is recorded and passed on by the "
+        "model activity",
+    ),
+    Reliance(
+        USAGE_OF_STREAM,
+        "a streamed model call records the usage the SDK computes, and replays it unchanged",
     ),
     Reliance(
         f"MCPServer.{MCP_FAILURE_FUNCTION}",
@@ -195,6 +206,29 @@ def run_state_agent(state: RunState[Any]) -> Agent[Any] | None:
     """The agent a paused run resumes with."""
     agent = _read(state, RUN_STATE_AGENT, "RunState")
     return agent if isinstance(agent, Agent) else None  # pyright: ignore[reportUnknownVariableType]
+
+
+def usage_of_response(response: Any) -> Usage:
+    """The usage of a streamed response, computed as the SDK's run loop does."""
+    convert = _read(sdk_usage, "_response_usage_to_usage", "agents.usage")
+    if response.usage:
+        return convert(response.usage)  # type: ignore[no-any-return]
+    count = _read(sdk_usage, "_requests_for_response_without_usage", "agents.usage")
+    return Usage(requests=count(response))
+
+
+def response_usage(usage: Usage) -> ResponseUsage:
+    """A Responses API usage that the SDK's run loop turns back into exactly ``usage``."""
+    attach = _read(sdk_usage, "_attach_normalized_usage", "agents.usage")
+    carrier = ResponseUsage.model_construct(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+        input_tokens_details=usage.input_tokens_details,
+        output_tokens_details=usage.output_tokens_details,
+    )
+    attach(carrier, usage)
+    return carrier
 
 
 def _failure_handling_invoker() -> type:
@@ -309,11 +343,22 @@ def _probe_default_runner() -> None:
 
 
 def _probe_model_parameters() -> None:
-    params = set(inspect.signature(Model.get_response).parameters)
-    if params != MODEL_CALL_PARAMETERS:
-        new = sorted(params - MODEL_CALL_PARAMETERS)
-        gone = sorted(MODEL_CALL_PARAMETERS - params)
-        raise _missing("Model.get_response parameters", f"changed (new: {new}, removed: {gone})")
+    for method in (Model.get_response, Model.stream_response):
+        params = set(inspect.signature(method).parameters)
+        if params != MODEL_CALL_PARAMETERS:
+            new = sorted(params - MODEL_CALL_PARAMETERS)
+            gone = sorted(MODEL_CALL_PARAMETERS - params)
+            raise _missing(
+                "Model.get_response parameters",
+                f"changed in {method.__name__} (new: {new}, removed: {gone})",
+            )
+
+
+def _probe_usage_of_stream() -> None:
+    usage = Usage(requests=2, input_tokens=7, output_tokens=3, total_tokens=10)
+    response = SimpleNamespace(usage=response_usage(usage))
+    if usage_of_response(response) != usage:
+        raise _missing(USAGE_OF_STREAM, "does not give back the usage it was given")
 
 
 def _probe_mcp_failure_function() -> None:
@@ -358,5 +403,6 @@ PROBES: Final[dict[str, Callable[[], None]]] = {
     "agents.run.set_default_agent_runner": _probe_default_runner,
     "Model.get_response parameters": _probe_model_parameters,
     f"MCPServer.{MCP_FAILURE_FUNCTION}": _probe_mcp_failure_function,
+    USAGE_OF_STREAM: _probe_usage_of_stream,
 }
 """One probe per reliance (keys are :attr:`Reliance.name`)."""

@@ -29,14 +29,18 @@ version   contents
 2         Version 1 plus ``"v": 2`` in each of these four payloads, and ``sdk`` in
           ``ModelCallResult``: the Agents SDK version that produced the response (errors
           reading it later name both versions).
+3         Version 2 plus ``stream`` in ``ModelCallRequest``: true when the workflow called
+          ``Runner.run_streamed``, so the activity streams the provider's deltas to the
+          run's durable stream (the result is the same final response as unstreamed).
 ========  ==================================================================================
 
 A reader refuses a payload of a newer version than :data:`AGENT_FORMAT_VERSION` with a
 :class:`~duragent.errors.SerializationError` saying so (in a workflow that fails the task,
 which is retried, so the run waits for an upgraded worker instead of failing). Frozen
-histories of every version live in ``tests/durable_agents/golden/v1`` and ``.../v2`` and
-must keep replaying. A change to any of these payloads, or to how the SDK objects inside
-them are written, needs a new version, a new row here and a new frozen directory.
+histories of every version live in ``tests/durable_agents/golden/v1``, ``.../v2`` and
+``.../v3`` and must keep replaying. A change to any of these payloads, or to how the SDK
+objects inside them are written, needs a new version, a new row here and a new frozen
+directory.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from pydantic_core import core_schema
 
 from ..errors import SerializationError
 
-AGENT_FORMAT_VERSION: Final = 2
+AGENT_FORMAT_VERSION: Final = 3
 """The version this code writes, and the newest it reads."""
 
 UNVERSIONED: Final = 1

@@ -19,7 +19,7 @@ from ..errors import ApplicationError
 from ._names import APPROVAL_MARKER, DECIDE_UPDATE, PENDING_QUERY
 
 if TYPE_CHECKING:
-    from agents import Agent, RunResult
+    from agents import Agent, RunResult, RunResultStreaming
     from agents.items import ToolApprovalItem
 
 
@@ -85,11 +85,13 @@ class ApprovalsMixin:
         if decision.call_id in decided:
             raise ApplicationError(f"tool call {decision.call_id!r} was already decided")
 
-    async def run_agent(self, agent: Agent[Any], input: Any, **kwargs: Any) -> RunResult:
-        """``Runner.run`` that waits durably for approvals until the run finishes."""
-        from agents import Runner
-
-        result = await Runner.run(agent, input, **kwargs)
+    async def run_agent(
+        self, agent: Agent[Any], input: Any, *, stream: bool = False, **kwargs: Any
+    ) -> RunResult | RunResultStreaming:
+        """``Runner.run`` that waits durably for approvals until the run finishes; with
+        ``stream=True`` its model calls stream to the run's durable stream
+        (``Runner.run_streamed``)."""
+        result = await _run(agent, input, stream, kwargs)
         pending, decided = self._approvals()
         while result.interruptions:
             state = result.to_state()
@@ -123,8 +125,21 @@ class ApprovalsMixin:
                     state.approve(item)
                 else:
                     state.reject(item, rejection_message=decision.message)
-            result = await Runner.run(agent, state, **kwargs)
+            result = await _run(agent, state, stream, kwargs)
         return result
+
+
+async def _run(
+    agent: Agent[Any], input: Any, stream: bool, kwargs: dict[str, Any]
+) -> RunResult | RunResultStreaming:
+    from agents import Runner
+
+    if not stream:
+        return await Runner.run(agent, input, **kwargs)
+    result = Runner.run_streamed(agent, input, **kwargs)
+    async for _ in result.stream_events():
+        pass  # subscribers read the run's durable stream; workflow code only waits
+    return result
 
 
 async def decide(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -27,6 +27,7 @@ from ..errors import (
     UpdateFailedError,
     WorkflowNotRunningError,
 )
+from ..streaming import StreamEvent
 from ._budget import Budget, UsageTally, tally
 from ._imports import import_path, path_of
 from ._tool_context import ToolRunContext, snapshot
@@ -49,6 +50,8 @@ class AgentRequest:
     budget: Budget | None = None
     context: ToolRunContext | None = None
     """The run context (``Runner.run(..., context=...)``), as a copy the workflow rebuilds."""
+    stream: bool = False
+    """Stream the model calls to the run's durable stream (``Runner.run_streamed``)."""
 
 
 @dataclass
@@ -138,7 +141,11 @@ class AgentWorkflow(ApprovalsMixin):
         agent = load_agent(request.agent)
         context = rebuild_context(request.context) if request.context is not None else None
         result = await self.run_agent(
-            agent, request.input, max_turns=request.max_turns, context=context
+            agent,
+            request.input,
+            max_turns=request.max_turns,
+            context=context,
+            stream=request.stream,
         )
         return AgentOutcome(
             final_output=result.final_output,
@@ -264,12 +271,14 @@ async def start_agent(
     max_turns: int = 10,
     budget: Budget | None = None,
     context: Any = None,
+    stream: bool = False,
 ) -> WorkflowHandle[AgentOutcome]:
     """Start the built-in agent workflow; ``await handle.result()`` gives an AgentOutcome.
 
     ``context`` is the run context its tools see (a dataclass, a pydantic model or a dict
     of JSON values; its class importable by workers); the outcome carries it back as the
-    tools left it.
+    tools left it. With ``stream=True`` the model calls stream their tokens to the run's
+    durable stream (read it with ``handle.stream()``; see :func:`stream_agent`).
     """
     sent = (
         snapshot(context, "start_agent(context=...)", "the agent workflow")
@@ -284,11 +293,55 @@ async def start_agent(
             max_turns=max_turns,
             budget=budget,
             context=sent,
+            stream=stream,
         ),
         id=id,
         task_queue=task_queue,
     )
     return handle
+
+
+async def stream_agent(
+    client: Client,
+    agent: str | Agent[Any] | Callable[[], Agent[Any]],
+    input: str | list[dict[str, Any]],
+    *,
+    id: str,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    max_turns: int = 10,
+    budget: Budget | None = None,
+    context: Any = None,
+) -> AsyncIterator[StreamEvent]:
+    """Run an agent durably and stream it: start the built-in agent workflow with its model
+    calls streamed, and yield the run's stream live (text deltas as the model writes,
+    resets when a call is retried, tool calls and results, approval requests), ending with
+    :class:`~duragent.streaming.RunClosed`, whose ``result`` is the
+    :class:`AgentOutcome` as JSON.
+
+    The run starts when iteration begins. It does not depend on this iterator: it goes on
+    if the iterator is dropped, and ``client.get_workflow_handle(id).stream(after=offset)``
+    picks the stream up again from the last event's offset. Arguments are those of
+    :func:`start_agent`.
+
+    Example::
+
+        async for event in stream_agent(client, "app:agent", "Weather in Paris?", id="r1"):
+            if isinstance(event, TextDelta):
+                print(event.text, end="", flush=True)
+    """
+    handle = await start_agent(
+        client,
+        agent,
+        input,
+        id=id,
+        task_queue=task_queue,
+        max_turns=max_turns,
+        budget=budget,
+        context=context,
+        stream=True,
+    )
+    async for event in handle.stream():
+        yield event
 
 
 async def run_agent(

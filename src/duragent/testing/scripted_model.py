@@ -5,11 +5,13 @@ the conversation, not by a counter: each response carries its step number in its
 so the next call finds it in its input. A script therefore behaves the same in any worker
 process and after any crash, which is what durable-execution tests need. Every call the
 model really makes can be appended to a log file (``call_log``), so a test can count calls
-across processes: a call served from history is not made, and not logged.
+across processes: a call served from history is not made, and not logged. Streamed calls
+(``Runner.run_streamed``) send the same response word by word, ``stream_delay`` apart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -34,8 +36,11 @@ from openai.types.responses import (
     ResponseFunctionToolCall,
     ResponseOutputMessage,
     ResponseOutputText,
+    ResponseUsage,
 )
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
+
+from ..models.response_stream import ResponseStreamBuilder, message_text
 
 __all__ = [
     "ScriptedModel",
@@ -82,12 +87,17 @@ class ScriptedModel(Model):
     """Plays one script (see :class:`ScriptedModelProvider`)."""
 
     def __init__(
-        self, name: str | None, script: Sequence[ScriptedTurn], call_log: Path | None
+        self,
+        name: str | None,
+        script: Sequence[ScriptedTurn],
+        call_log: Path | None,
+        stream_delay: float = 0.0,
     ) -> None:
         self.model = name
         self._key = _key(name)
         self._script = list(script)
         self._call_log = call_log
+        self._stream_delay = stream_delay
 
     def _step(self, items: list[Any]) -> int:
         done = -1
@@ -112,6 +122,23 @@ class ScriptedModel(Model):
         conversation_id: str | None = None,
         prompt: Any = None,
     ) -> ModelResponse:
+        step, outputs, usage = self._respond(input)
+        self._log(step)
+        return ModelResponse(
+            output=outputs,
+            usage=Usage(
+                requests=1,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                total_tokens=usage.total_tokens,
+                input_tokens_details=usage.input_tokens_details,
+                output_tokens_details=usage.output_tokens_details,
+            ),
+            response_id=None,
+        )
+
+    def _respond(self, input: str | list[TResponseInputItem]) -> tuple[int, list[Any], Any]:
+        """The scripted step for this input: its number, output items and usage."""
         items: list[Any] = (
             [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         )
@@ -153,19 +180,14 @@ class ScriptedModel(Model):
                 )
         input_tokens = max(1, len(json.dumps(items, default=str)) // 4)
         output_tokens = max(1, len(json.dumps([o.model_dump() for o in outputs])) // 4)
-        self._log(step)
-        return ModelResponse(
-            output=outputs,
-            usage=Usage(
-                requests=1,
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                total_tokens=input_tokens + output_tokens,
-                input_tokens_details=InputTokensDetails(cached_tokens=0, cache_write_tokens=0),
-                output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
-            ),
-            response_id=None,
+        usage = ResponseUsage(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            total_tokens=input_tokens + output_tokens,
+            input_tokens_details=InputTokensDetails(cached_tokens=0, cache_write_tokens=0),
+            output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
         )
+        return step, outputs, usage
 
     def _log(self, step: int) -> None:
         if self._call_log is None:
@@ -178,8 +200,44 @@ class ScriptedModel(Model):
         finally:
             os.close(fd)
 
-    def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[TResponseStreamEvent]:
-        raise NotImplementedError("the scripted model does not stream")
+    async def stream_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff[Any, Any]],
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: Any = None,
+    ) -> AsyncIterator[TResponseStreamEvent]:
+        """The same response as :meth:`get_response`, streamed: each message's text word
+        by word (``stream_delay`` seconds apart), tool calls whole."""
+        step, outputs, usage = self._respond(input)
+        self._log(step)  # the call is made (and paid for) even if the stream is cut
+        builder = ResponseStreamBuilder(None, self.model or "scripted")
+        yield builder.created()
+        for item in outputs:
+            if isinstance(item, ResponseOutputMessage):
+                for event in builder.start_message(item.id):
+                    yield event
+                for word in _WORDS.findall(message_text(item) or ""):
+                    if self._stream_delay:
+                        await asyncio.sleep(self._stream_delay)
+                    yield builder.text(word)
+                for event in builder.end_message(item):
+                    yield event
+            else:
+                for event in builder.function_call(item):
+                    yield event
+        yield builder.completed(usage)
+
+
+_WORDS = re.compile(r"\s*\S+|\s+")
+"""A message's text in pieces that join back exactly: each word with the spaces before it."""
 
 
 class ScriptedModelProvider(ModelProvider):
@@ -189,6 +247,8 @@ class ScriptedModelProvider(ModelProvider):
         scripts: A script (list of turns) for every model name, or a mapping from model
             name (``None`` for agents without one) to script.
         call_log: File to which every call actually made is appended as a JSON line.
+        stream_delay: When a run streams (``Runner.run_streamed``), the seconds between
+            two words of a message, so that subscribers see text arrive.
     """
 
     def __init__(
@@ -196,12 +256,14 @@ class ScriptedModelProvider(ModelProvider):
         scripts: Mapping[Any, Sequence[ScriptedTurn]] | Sequence[ScriptedTurn],
         *,
         call_log: str | os.PathLike[str] | None = None,
+        stream_delay: float = 0.0,
     ) -> None:
         self._scripts: Mapping[Any, Sequence[ScriptedTurn]] | None = (
             scripts if isinstance(scripts, Mapping) else None
         )
         self._default = None if isinstance(scripts, Mapping) else list(scripts)
         self.call_log = Path(call_log) if call_log is not None else None
+        self.stream_delay = stream_delay
 
     def get_model(self, model_name: str | None) -> Model:
         if self._scripts is not None:
@@ -210,9 +272,11 @@ class ScriptedModelProvider(ModelProvider):
                     f"no script for model {model_name!r} "
                     f"(scripts: {sorted(map(str, self._scripts))})"
                 )
-            return ScriptedModel(model_name, self._scripts[model_name], self.call_log)
+            return ScriptedModel(
+                model_name, self._scripts[model_name], self.call_log, self.stream_delay
+            )
         assert self._default is not None
-        return ScriptedModel(model_name, self._default, self.call_log)
+        return ScriptedModel(model_name, self._default, self.call_log, self.stream_delay)
 
     def calls(self) -> list[dict[str, Any]]:
         """The calls logged so far (all processes)."""

@@ -12,7 +12,7 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -33,6 +33,7 @@ __all__ = [
     "Backend",
     "Completion",
     "CompletionRequest",
+    "CompletionStream",
     "HttpBackend",
     "InProcessBackend",
 ]
@@ -72,6 +73,32 @@ class Completion:
     """Prompt tokens whose evaluation was reused from the previous call (in-process only)."""
 
 
+class CompletionStream:
+    """A reply as it is generated: iterate over its text pieces; once the iteration ended,
+    :attr:`completion` holds the whole reply and its token counts."""
+
+    def __init__(self, pieces: AsyncIterator[str | Completion]) -> None:
+        self._pieces = pieces
+        self._completion: Completion | None = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str]:
+        async for piece in self._pieces:
+            if isinstance(piece, Completion):
+                self._completion = piece
+            else:
+                yield piece
+
+    @property
+    def completion(self) -> Completion:
+        """The whole reply (after the iteration ended)."""
+        if self._completion is None:
+            raise RuntimeError("the reply is not complete yet")
+        return self._completion
+
+
 class Backend(Protocol):
     """Runs a :class:`CompletionRequest`."""
 
@@ -82,6 +109,11 @@ class Backend(Protocol):
 
     async def complete(self, request: CompletionRequest) -> Completion:
         """Generate a reply."""
+        ...
+
+    def stream(self, request: CompletionRequest) -> CompletionStream:
+        """Generate a reply, piece by piece as the model writes it (same grammar, same
+        reply as :meth:`complete`)."""
         ...
 
 
@@ -215,7 +247,47 @@ class InProcessBackend:
         path = self._path()
         return await asyncio.to_thread(self._complete, path, request)
 
-    def _complete(self, path: Path, request: CompletionRequest) -> Completion:
+    def stream(self, request: CompletionRequest) -> CompletionStream:
+        require_llama_cpp()
+        return CompletionStream(self._stream(self._path(), request))
+
+    async def _stream(
+        self, path: Path, request: CompletionRequest
+    ) -> AsyncIterator[str | Completion]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | Completion | BaseException] = asyncio.Queue()
+        stop = threading.Event()
+
+        def put(item: str | Completion | BaseException) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def generate() -> None:
+            try:
+                put(self._complete(path, request, on_piece=put, stop=stop))
+            except BaseException as err:  # handed to the consumer, raised there
+                put(err)
+
+        thread = threading.Thread(target=generate, name="duragent-local-model", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, Completion):
+                    return
+        finally:
+            stop.set()  # a consumer that stopped early frees the model at the next token
+
+    def _complete(
+        self,
+        path: Path,
+        request: CompletionRequest,
+        *,
+        on_piece: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Completion:
         loaded = _loaded(path, self._n_ctx, self._n_threads)
         grammar = None if request.schema is None else _grammar(json.dumps(request.schema))
         with loaded.lock:
@@ -224,18 +296,20 @@ class InProcessBackend:
             loaded.ensure_context(len(prompt) + request.max_tokens)
             llama = loaded.llama
             cached = _prepare(llama, chunks)
-            result = cast(
-                dict[str, Any],
-                llama.create_completion(
-                    prompt=prompt,
-                    grammar=grammar,
-                    max_tokens=request.max_tokens,
-                    temperature=request.temperature,
-                    top_p=request.top_p if request.top_p is not None else 0.95,
-                    seed=request.seed,
-                    stream=False,
-                ),
-            )
+            arguments: dict[str, Any] = {
+                "prompt": prompt,
+                "grammar": grammar,
+                "max_tokens": request.max_tokens,
+                "temperature": request.temperature,
+                "top_p": request.top_p if request.top_p is not None else 0.95,
+                "seed": request.seed,
+            }
+            if on_piece is None:
+                result = cast(dict[str, Any], llama.create_completion(**arguments, stream=False))
+            else:
+                result = _streamed(
+                    llama.create_completion(**arguments, stream=True), len(prompt), on_piece, stop
+                )
         usage = result["usage"]
         return Completion(
             text=result["choices"][0]["text"] or "",
@@ -244,6 +318,29 @@ class InProcessBackend:
             completion_tokens=int(usage["completion_tokens"]),
             cached_tokens=cached,
         )
+
+
+def _streamed(
+    chunks: Any, prompt_tokens: int, on_piece: Callable[[str], None], stop: threading.Event | None
+) -> dict[str, Any]:
+    """Consume llama.cpp's streamed chunks (one token each), passing each piece of text on;
+    returns the reply in the shape of a non-streamed result."""
+    text: list[str] = []
+    finish = "stop"
+    for chunk in chunks:
+        choice = chunk["choices"][0]
+        piece = choice.get("text") or ""
+        text.append(piece)
+        if piece:
+            on_piece(piece)
+        finish = choice.get("finish_reason") or finish
+        if stop is not None and stop.is_set():
+            finish = "cancelled"
+            break
+    return {
+        "choices": [{"text": "".join(text), "finish_reason": finish}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text)},
+    }
 
 
 def render_chatml(message: Message) -> str:
@@ -369,4 +466,53 @@ class HttpBackend:
             finish_reason=choice.finish_reason or "stop",
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
+        )
+
+    def stream(self, request: CompletionRequest) -> CompletionStream:
+        return CompletionStream(self._stream(request))
+
+    async def _stream(self, request: CompletionRequest) -> AsyncIterator[str | Completion]:
+        try:
+            from openai import AsyncOpenAI
+        except ImportError as e:  # pragma: no cover - openai comes with openai-agents
+            raise LocalModelUnavailableError(
+                f"the HTTP backend needs the openai package; {INSTALL_HINT}"
+            ) from e
+        extra: dict[str, Any] = {}
+        if request.schema is not None:
+            extra["response_format"] = {"type": "json_object", "schema": request.schema}
+        text: list[str] = []
+        finish = "stop"
+        prompt_tokens = completion_tokens = 0
+        async with AsyncOpenAI(
+            base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self._timeout
+        ) as client:
+            chunks = await client.chat.completions.create(
+                model=self.model,
+                messages=cast(Any, [dict(m) for m in request.messages]),
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                top_p=request.top_p if request.top_p is not None else 0.95,
+                seed=request.seed,
+                stream=True,
+                extra_body=extra or None,
+            )
+            async for chunk in chunks:
+                if chunk.usage is not None:
+                    prompt_tokens = chunk.usage.prompt_tokens
+                    completion_tokens = chunk.usage.completion_tokens
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                finish = choice.finish_reason or finish
+                piece = choice.delta.content or ""
+                if piece:
+                    text.append(piece)
+                    yield piece
+        yield Completion(
+            text="".join(text),
+            finish_reason=finish,
+            prompt_tokens=prompt_tokens,
+            # The server reports no usage when streaming: one chunk is one token.
+            completion_tokens=completion_tokens or len(text),
         )

@@ -13,7 +13,6 @@ from agents.handoffs import Handoff
 from agents.items import (
     ModelResponse,
     TResponseInputItem,
-    TResponseOutputItem,
     TResponseStreamEvent,
 )
 from agents.model_settings import ModelSettings
@@ -25,15 +24,17 @@ from openai.types.responses import (
     ResponseFunctionToolCall,
     ResponseOutputMessage,
     ResponseOutputText,
+    ResponseUsage,
 )
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 from duragent.models.local.backends import Backend, HttpBackend, InProcessBackend
 from duragent.models.local.convert import turns_from_items
-from duragent.models.local.engine import Options, Step, run_step
+from duragent.models.local.engine import Options, Step, run_step, stream_step
 from duragent.models.local.prompt import DEFAULT_EXAMPLES, Example
 from duragent.models.local.schema import DEFAULT_MAX_STRING, ReplyError, ToolCall, ToolSpec
+from duragent.models.response_stream import ResponseStreamBuilder
 
 __all__ = ["MODEL_NAME", "LocalModel", "LocalModelProvider"]
 
@@ -63,8 +64,9 @@ class LocalModel(Model):
 
     Supported: function tools, handoffs (offered as tools), structured output, ``tool_choice``
     (``auto``, ``required``, ``none`` or a tool name), ``max_tokens``, ``temperature`` and
-    ``top_p``. One tool call per reply (no parallel calls). Not supported: streaming, hosted
-    tools (web search, file search, computer use, ...), images and files (they become a
+    ``top_p``, streaming (``Runner.run_streamed``: an answer's text token by token, under the
+    same grammar). One tool call per reply (no parallel calls). Not supported: hosted tools
+    (web search, file search, computer use, ...), images and files (they become a
     placeholder in the prompt).
 
     Args:
@@ -95,6 +97,39 @@ class LocalModel(Model):
     def __repr__(self) -> str:
         return f"LocalModel({self.backend.description})"
 
+    def _step_arguments(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+    ) -> dict[str, Any]:
+        leading_system, turns = turns_from_items(input)
+        instructions = "\n\n".join(
+            text for text in (system_instructions, *leading_system) if text and text.strip()
+        )
+        final_schema = (
+            None
+            if output_schema is None or output_schema.is_plain_text()
+            else output_schema.json_schema()
+        )
+        tool_choice = model_settings.tool_choice
+        if tool_choice is not None and not isinstance(tool_choice, str):
+            raise UserError(f"LocalModel does not support tool_choice={tool_choice!r}")
+        return {
+            "instructions": instructions or None,
+            "turns": turns,
+            "tools": _tool_specs(tools, handoffs),
+            "final_schema": final_schema,
+            "tool_choice": tool_choice,
+            "max_tokens": model_settings.max_tokens,
+            "temperature": model_settings.temperature,
+            "top_p": model_settings.top_p,
+            "options": self.options,
+        }
+
     async def get_response(
         self,
         system_instructions: str | None,
@@ -109,50 +144,22 @@ class LocalModel(Model):
         conversation_id: str | None = None,
         prompt: ResponsePromptParam | None = None,
     ) -> ModelResponse:
-        leading_system, turns = turns_from_items(input)
-        instructions = "\n\n".join(
-            text for text in (system_instructions, *leading_system) if text and text.strip()
+        arguments = self._step_arguments(
+            system_instructions, input, model_settings, tools, output_schema, handoffs
         )
-        specs = _tool_specs(tools, handoffs)
-        final_schema = (
-            None
-            if output_schema is None or output_schema.is_plain_text()
-            else output_schema.json_schema()
-        )
-        tool_choice = model_settings.tool_choice
-        if tool_choice is not None and not isinstance(tool_choice, str):
-            raise UserError(f"LocalModel does not support tool_choice={tool_choice!r}")
         with generation_span(
             model=MODEL_NAME,
             model_config={**model_settings.to_json_dict(), "backend": self.backend.description},
             disabled=tracing.is_disabled(),
         ) as span:
             try:
-                step = await run_step(
-                    self.backend,
-                    instructions=instructions or None,
-                    turns=turns,
-                    tools=specs,
-                    final_schema=final_schema,
-                    tool_choice=tool_choice,
-                    max_tokens=model_settings.max_tokens,
-                    temperature=model_settings.temperature,
-                    top_p=model_settings.top_p,
-                    options=self.options,
-                )
+                step = await run_step(self.backend, **arguments)
             except ReplyError as e:
                 raise ModelBehaviorError(str(e)) from e
             except ValueError as e:
                 raise UserError(str(e)) from e
-            response = _response(step)
-            if tracing.include_data():
-                span.span_data.input = step.messages
-                span.span_data.output = [{"role": "assistant", "content": step.completion.text}]
-            span.span_data.usage = {
-                "input_tokens": step.completion.prompt_tokens,
-                "output_tokens": step.completion.completion_tokens,
-            }
-        return response
+            _trace(span, step, tracing)
+        return ModelResponse(output=[_output_item(step)], usage=_usage(step), response_id=None)
 
     async def stream_response(
         self,
@@ -168,10 +175,50 @@ class LocalModel(Model):
         conversation_id: str | None = None,
         prompt: ResponsePromptParam | None = None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        raise UserError(
-            "LocalModel does not stream: use Runner.run (not Runner.run_streamed) with it"
+        """The same reply as :meth:`get_response` (same grammar, same decoding), streamed:
+        an answer's text arrives as the model writes it, token by token; a tool call
+        arrives whole, once complete."""
+        arguments = self._step_arguments(
+            system_instructions, input, model_settings, tools, output_schema, handoffs
         )
-        yield  # pragma: no cover  (makes this an async generator)
+        builder = ResponseStreamBuilder(None, MODEL_NAME)
+        yield builder.created()
+        started = False
+        with generation_span(
+            model=MODEL_NAME,
+            model_config={**model_settings.to_json_dict(), "backend": self.backend.description},
+            disabled=tracing.is_disabled(),
+        ) as span:
+            try:
+                async for piece in stream_step(self.backend, **arguments):
+                    if isinstance(piece, Step):
+                        step = piece
+                        break
+                    if not started:
+                        # The id is known only at the end (a hash of the reply): a
+                        # placeholder until then, as providers' early events carry.
+                        started = True
+                        for event in builder.start_message("msg_pending"):
+                            yield event
+                    yield builder.text(piece)
+                else:  # pragma: no cover - stream_step always ends with the Step
+                    raise ModelBehaviorError("the local model's stream ended without a reply")
+            except ReplyError as e:
+                raise ModelBehaviorError(str(e)) from e
+            except ValueError as e:
+                raise UserError(str(e)) from e
+            _trace(span, step, tracing)
+        item = _output_item(step)
+        if isinstance(item, ResponseOutputMessage):
+            if not started:
+                for event in builder.start_message(item.id):
+                    yield event
+            for event in builder.end_message(item):
+                yield event
+        else:
+            for event in builder.function_call(item):
+                yield event
+        yield builder.completed(_response_usage(step))
 
 
 class LocalModelProvider(ModelProvider):
@@ -218,12 +265,20 @@ def _tool_specs(tools: Sequence[Tool], handoffs: Sequence[Handoff[Any, Any]]) ->
     return specs
 
 
-def _response(step: Step) -> ModelResponse:
-    completion = step.completion
+def _trace(span: Any, step: Step, tracing: ModelTracing) -> None:
+    if tracing.include_data():
+        span.span_data.input = step.messages
+        span.span_data.output = [{"role": "assistant", "content": step.completion.text}]
+    span.span_data.usage = {
+        "input_tokens": step.completion.prompt_tokens,
+        "output_tokens": step.completion.completion_tokens,
+    }
+
+
+def _output_item(step: Step) -> ResponseFunctionToolCall | ResponseOutputMessage:
     suffix = step.call_id.removeprefix("call_")
-    item: TResponseOutputItem
     if isinstance(step.reply, ToolCall):
-        item = ResponseFunctionToolCall(
+        return ResponseFunctionToolCall(
             type="function_call",
             id=f"fc_{suffix}",
             call_id=step.call_id,
@@ -231,15 +286,18 @@ def _response(step: Step) -> ModelResponse:
             arguments=json.dumps(step.reply.arguments, ensure_ascii=False),
             status="completed",
         )
-    else:
-        item = ResponseOutputMessage(
-            type="message",
-            id=f"msg_{suffix}",
-            role="assistant",
-            status="completed",
-            content=[ResponseOutputText(type="output_text", text=step.reply.text, annotations=[])],
-        )
-    usage = Usage(
+    return ResponseOutputMessage(
+        type="message",
+        id=f"msg_{suffix}",
+        role="assistant",
+        status="completed",
+        content=[ResponseOutputText(type="output_text", text=step.reply.text, annotations=[])],
+    )
+
+
+def _usage(step: Step) -> Usage:
+    completion = step.completion
+    return Usage(
         requests=1,
         input_tokens=completion.prompt_tokens,
         output_tokens=completion.completion_tokens,
@@ -249,4 +307,14 @@ def _response(step: Step) -> ModelResponse:
         ),
         output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
     )
-    return ModelResponse(output=[item], usage=usage, response_id=None)
+
+
+def _response_usage(step: Step) -> ResponseUsage:
+    usage = _usage(step)
+    return ResponseUsage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+        input_tokens_details=usage.input_tokens_details,
+        output_tokens_details=usage.output_tokens_details,
+    )
