@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ApprovalRequested",
+    "CallCommitted",
     "ReasoningDelta",
     "Reset",
     "RunClosed",
@@ -79,6 +80,17 @@ class Reset(_Event):
     attempt: int
 
     TYPE: ClassVar[str] = "reset"
+
+
+@dataclass(frozen=True)
+class CallCommitted(_Event):
+    """Model call ``call`` is over: attempt ``attempt`` counted, and the text shown for the
+    call is now exactly its recorded response (nothing more comes for it)."""
+
+    call: int
+    attempt: int
+
+    TYPE: ClassVar[str] = "committed"
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,13 @@ class RunClosed(_Event):
 
 
 StreamEvent = (
-    TextDelta | ReasoningDelta | Reset | ToolCall | ToolResult | ApprovalRequested | RunClosed
+    TextDelta
+    | ReasoningDelta
+    | Reset
+    | CallCommitted
+    | ToolCall
+    | ToolResult
+    | ApprovalRequested
+    | RunClosed
 )
 """Every event a stream delivers."""

@@ -22,6 +22,7 @@ from duragent.openai_agents import (
     stream_agent,
 )
 from duragent.streaming import (
+    CallCommitted,
     Reset,
     RunClosed,
     StreamEvent,
@@ -105,10 +106,13 @@ async def test_a_subscriber_sees_the_final_output_as_it_is_generated(
     assert len(deltas) == len(ANSWER.split())  # word by word, as the model sent them
     assert [type(e).__name__ for e in events if not isinstance(e, TextDelta)] == [
         "ToolCall",
+        "CallCommitted",
         "ToolResult",
+        "CallCommitted",
         "RunClosed",
     ]
-    call, tool_result, closed = (e for e in events if not isinstance(e, TextDelta))
+    call, _, tool_result, committed, closed = (e for e in events if not isinstance(e, TextDelta))
+    assert isinstance(committed, CallCommitted) and committed.offset > deltas[-1].offset
     assert isinstance(call, ToolCall) and isinstance(tool_result, ToolResult)
     assert (call.name, call.arguments) == ("get_weather", '{"city": "Paris"}')
     assert (tool_result.call_id, tool_result.output) == (call.call_id, "Sunny in Paris")
@@ -258,8 +262,10 @@ async def test_an_expired_stream_is_rebuilt_from_history(
     rebuilt = await _collect(handle.stream())
     assert [type(e).__name__ for e in rebuilt] == [
         "ToolCall",
+        "CallCommitted",
         "ToolResult",
         "TextDelta",
+        "CallCommitted",
         "RunClosed",
     ]
     assert {e.offset for e in rebuilt} == {0}

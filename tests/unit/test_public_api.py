@@ -156,6 +156,7 @@ PUBLIC = {
     ],
     "duragent.streaming": [
         "ApprovalRequested",
+        "CallCommitted",
         "ReasoningDelta",
         "Reset",
         "RunClosed",

@@ -20,6 +20,7 @@ from ..store._stream_rows import STEP_EVENTS
 from ..store.base import StreamRecord
 from ..streaming import (
     ApprovalRequested,
+    CallCommitted,
     RunClosed,
     StreamEvent,
     TextDelta,
@@ -176,4 +177,5 @@ def _recorded_answer(e: ev.ActivityTaskCompleted) -> list[StreamEvent]:
                     str(item.get("arguments") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
                 )
             )
+    out.append(CallCommitted(0, e.seq, e.attempt))
     return out

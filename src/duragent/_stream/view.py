@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from ..store._stream_rows import COMMIT, END_SEQ, FAILED, STEP
 from ..store.base import StreamPage, StreamRecord
-from ..streaming import ReasoningDelta, Reset, StreamEvent, TextDelta, ToolCall
+from ..streaming import CallCommitted, ReasoningDelta, Reset, StreamEvent, TextDelta, ToolCall
 
 TEXT: Final = "text"
 REASONING: Final = "reasoning"
@@ -85,7 +85,8 @@ class EffectiveView:
             reset: list[StreamEvent] = [Reset(row.offset, call, shown)]
             return reset
         if row.kind == COMMIT:
-            return None
+            committed: list[StreamEvent] = [CallCommitted(row.offset, call, attempt)]
+            return committed
         if row.kind in SHOWN_KINDS:
             if (call, attempt) in dead and shown != attempt:
                 return None  # over already, and never shown: skip it whole

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..client import Client
 from ..errors import ConfigurationError
-from . import api, live, metrics, pages
+from . import api, live, metrics, pages, stream
 from .alerts import AlertConfig, Alerts
 from .openapi import spec
 from .security import SecurityMiddleware, Sessions
@@ -113,6 +113,7 @@ def create_app(config: ServerConfig) -> Any:
         Route("/api/v1/openapi.json", openapi_json, methods=["GET"]),
         Route("/api/v1/runs/events", live.runs_events, methods=["GET"]),
         Route(api.RUN + "/events", live.run_events, methods=["GET"]),
+        Route(api.RUN + "/stream", stream.run_stream, methods=["GET"]),
         *api.routes,
         Route("/api/{rest:path}", api.not_found),
         Route("/metrics", metrics.metrics, methods=["GET"]),

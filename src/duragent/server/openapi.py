@@ -137,6 +137,15 @@ def spec() -> dict[str, Any]:
             _ID,
             _RUN_ID,
         ),
+        _RUN + "/stream": _get(
+            "Server-Sent Events: the run's durable token stream (`id:` = offset; `event:` "
+            "text, reasoning, reset, committed, tool_call, tool_result, approval, closed). "
+            "Resume with Last-Event-ID (or ?after=OFFSET): deltas of the attempt that "
+            "counted arrive once; a retried model call shows as `event: reset`.",
+            _ID,
+            _RUN_ID,
+            _q("after", "Events after this stream offset.", "integer"),
+        ),
         _RUN + "/export": _get(
             "The history as a file, byte for byte what `duragent export` writes.", _ID, _RUN_ID
         ),

@@ -93,6 +93,98 @@
     container.dataset.liveState = "connected";
   }
 
+  // -- live text: the run's durable token stream ------------------------------------------
+  // #stream-slot (inside the conversation, re-rendered with it) names the run's SSE token
+  // stream in data-stream-src while the run is running. One EventSource per page keeps the
+  // text of each model call still being written, and re-renders it into whichever slot is
+  // on the page. A reset (the call's attempt failed; a retry streams it again) clears that
+  // call's text; a committed call's bubble goes once the conversation, re-rendered from
+  // history, shows its answer. Text goes in with textContent only.
+
+  function streamText(src) {
+    const calls = new Map(); // call -> { attempt, text, resets, done }
+    let frame = 0;
+    let resets = 0;
+
+    function bubble(call, c) {
+      const li = document.createElement("div");
+      li.className = "live-call" + (c.text ? "" : " is-empty");
+      li.dataset.call = String(call);
+      li.dataset.attempt = String(c.attempt || "");
+      const who = document.createElement("div");
+      who.className = "who";
+      const pulse = document.createElement("span");
+      pulse.className = "pulse";
+      who.append(pulse, document.createTextNode(" writing"));
+      const box = document.createElement("div");
+      box.className = "bubble";
+      if (c.attempt > 1 || c.resets) {
+        const chip = document.createElement("span");
+        chip.className = "chip warn";
+        chip.textContent = c.attempt > 1 ? "attempt " + c.attempt : "retrying";
+        box.append(chip);
+      }
+      const text = document.createElement("p");
+      text.className = "text live-text";
+      text.textContent = c.text;
+      box.append(text);
+      li.append(who, box);
+      return li;
+    }
+
+    function render() {
+      frame = 0;
+      const slot = document.getElementById("stream-slot");
+      if (!slot) return;
+      const shown = [];
+      for (const [call, c] of calls) {
+        if (!c.done) shown.push(bubble(call, c));
+      }
+      slot.replaceChildren(...shown);
+      slot.hidden = shown.length === 0;
+      slot.dataset.resets = String(resets);
+    }
+
+    function schedule() {
+      if (!frame) frame = requestAnimationFrame(render);
+    }
+
+    function call(data) {
+      let c = calls.get(data.call);
+      if (!c) { c = { attempt: 0, text: "", resets: 0, done: false }; calls.set(data.call, c); }
+      return c;
+    }
+
+    const source = new EventSource(src, { withCredentials: true });
+    source.addEventListener("text", (m) => {
+      const data = JSON.parse(m.data);
+      const c = call(data);
+      c.attempt = data.attempt;
+      c.text += data.text;
+      schedule();
+    });
+    source.addEventListener("reset", (m) => {
+      const c = call(JSON.parse(m.data));
+      c.text = "";
+      c.resets += 1;
+      resets += 1;
+      schedule();
+    });
+    // A committed call's bubble goes once the conversation shows that call answered.
+    function settle() {
+      calls.forEach((c, n) => {
+        if (c.committed && document.querySelector("#model-" + n + ".is-ok")) c.done = true;
+      });
+      schedule();
+    }
+    source.addEventListener("committed", (m) => {
+      call(JSON.parse(m.data)).committed = true;
+      settle();
+    });
+    source.addEventListener("closed", () => source.close());
+    document.addEventListener("duragent:updated", () => { settle(); render(); });
+  }
+
   // -- actions -----------------------------------------------------------------------------
 
   async function post(url, body) {
@@ -190,6 +282,8 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     localTimes(document);
+    const slot = document.getElementById("stream-slot");
+    if (slot && slot.dataset.streamSrc && window.EventSource) streamText(slot.dataset.streamSrc);
     document.querySelectorAll("[data-live-src]").forEach((container) => {
       live(container);
       container.addEventListener("duragent:refresh", () => {
