@@ -55,6 +55,7 @@ _HOUSEKEEPING_MAX_SLEEP_S: Final = 0.5
 _WORKER_HEARTBEAT_S: Final = 10.0
 _BATCH_MAX_TASKS: Final = 32
 _BATCH_MAX_S: Final = 0.005
+DEFAULT_STREAM_RETENTION: Final = timedelta(days=7)
 
 
 class Worker:
@@ -85,6 +86,9 @@ class Worker:
             ``workflow.info().is_continue_as_new_suggested()`` turns true.
         workflow_failure_exception_types: Exception types that fail a workflow (rather
             than its task) when raised from any workflow this worker runs.
+        stream_retention: How long a closed run keeps its durable token stream (what
+            ``handle.stream()`` and ``duragent watch`` replay); afterwards subscribers get
+            its recorded responses whole. Workers drop expired streams as they go.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class Worker:
         plugins: Sequence[Any] = (),
         continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        stream_retention: timedelta = DEFAULT_STREAM_RETENTION,
     ) -> None:
         if not task_queue:
             raise ConfigurationError("a task queue is required")
@@ -131,6 +136,7 @@ class Worker:
         if not self._workflow_defs and not self._activity_defs and self._dynamic is None:
             raise ConfigurationError("a worker needs at least one workflow or activity")
         self._grace = graceful_shutdown_timeout.total_seconds()
+        self._stream_retention_ms = int(stream_retention.total_seconds() * 1000)
         self._own_executor = activity_executor is None
         self._executor = activity_executor or ThreadPoolExecutor(
             max_workers=max_concurrent_activities, thread_name_prefix="duragent-activity"
@@ -418,6 +424,7 @@ class Worker:
                     store.notifier.notify(topics, remote=False)
                 if loop.time() - last_heartbeat > _WORKER_HEARTBEAT_S:
                     store.heartbeat_worker(self.worker_id, now)
+                    store.expire_streams(now, self._stream_retention_ms)
                     last_heartbeat = loop.time()
             except StoreError:
                 log.exception("worker housekeeping failed")

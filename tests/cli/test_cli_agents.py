@@ -90,6 +90,30 @@ def test_agent_run_prints_final_output_and_usage(agents_cli: Cli) -> None:
     assert data["usage"]["input_tokens"] > 0
 
 
+def test_agent_run_stream_prints_text_as_generated_and_watch_reattaches(agents_cli: Cli) -> None:
+    result = agents_cli.ok(
+        "agent", "run", WEATHER, "Weather in Paris?", "--id", "weather-stream", "--stream"
+    )
+    assert result.stdout == "It is sunny in Paris (21C).\n"  # the text, and only it
+    assert '→ get_weather({"city": "Paris"})' in result.stderr
+    assert "← get_weather: Sunny in Paris" in result.stderr
+    assert "run completed" in result.stderr
+    assert "weather · 2 model calls" in result.stderr
+
+    events = [
+        json.loads(line)
+        for line in agents_cli.ok("watch", "weather-stream", "--json").stdout.splitlines()
+    ]
+    texts = [e for e in events if e["type"] == "text"]
+    assert len(texts) > 1 and "".join(e["text"] for e in texts) == "It is sunny in Paris (21C)."
+    assert events[-1]["type"] == "closed" and events[-1]["status"] == "completed"
+    # Reattach behind the third text delta: the rest of the stream, nothing twice.
+    rest = agents_cli.ok("watch", "weather-stream", "--after", str(texts[2]["offset"])).stdout
+    assert rest == "".join(e["text"] for e in texts[3:]) + "\n"
+    missing = agents_cli("watch", "no-such-run")
+    assert missing.exit_code == 1 and "no-such-run" in missing.stderr
+
+
 def test_usage_reports_calls_agents_and_recovery(agents_cli: Cli) -> None:
     agents_cli.ok("agent", "run", WEATHER, "Weather?", "--id", "weather-usage")
     text = agents_cli.ok("usage", "weather-usage").stdout

@@ -155,3 +155,22 @@ def test_an_older_store_is_migrated_to_have_streams(tmp_path: Path) -> None:
         _publish(store, run_id, op, now)
     assert _shown(_read(store, run_id, EffectiveView(), 0)) == "Sunny in Paris"
     store.close()
+
+
+def test_an_external_stream_store_fences_by_attempt_number(tmp_path: Path) -> None:
+    """On Temporal the stream store has no lease to check: once a later attempt of a call
+    started, an earlier one (a zombie) is refused; so is an attempt after its end."""
+    store = SqliteStore(str(tmp_path / "streams.db"))
+    text = StreamRow(1, "text", "Sun")
+    assert store.publish_attempt("r", 1, 1, [text], 1, start=True)
+    assert store.publish_attempt("r", 1, 2, [], 2, start=True)  # the retry began
+    assert not store.publish_attempt("r", 1, 1, [StreamRow(2, "text", "ny")], 3)
+    assert store.publish_attempt("r", 1, 2, [StreamRow(1, "text", "Rain")], 4, end="commit")
+    assert not store.publish_attempt("r", 1, 2, [StreamRow(2, "text", "!")], 5)
+    page = store.read_stream_rows("r", 0)
+    assert page.state == rows.STREAMING and page.status == "running"
+    events = EffectiveView().page(page, lambda row: None)
+    assert _shown(events) == "Rain"
+    assert [type(e).__name__ for e in events] == ["TextDelta", "CallCommitted"]
+    assert store.read_stream_rows("nothing", 0).state == 0
+    store.close()

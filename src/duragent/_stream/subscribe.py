@@ -30,7 +30,9 @@ class Watch(Protocol):
 
 
 class StreamSource(Protocol):
-    """What the subscriber reads (a client backend provides it)."""
+    """What the subscriber reads (a client backend provides it). A source may say
+    ``steps_in_stream = False`` (an external stream store): then the run's close is not a
+    row of the stream, and the subscriber reads it from history."""
 
     async def read_stream(
         self, workflow_id: str, run_id: str, *, after: int, limit: int = 500
@@ -80,7 +82,13 @@ async def subscribe(
                 if page.state != STREAMING:
                     async for event in _rebuild(source, workflow_id, run_id, page, after):
                         yield event
-                return  # a streaming run's close row was read by an earlier subscriber
+                elif not getattr(source, "steps_in_stream", True):
+                    history = await source.read_history(workflow_id, run_id)
+                    closed = [e for e in Steps().rebuild(history) if isinstance(e, RunClosed)]
+                    for event in closed[-1:]:
+                        yield event
+                # Else the close row was read (by this subscriber, or one it resumes).
+                return
             await watch.wait(POLL_S)
     finally:
         watch.close()

@@ -31,7 +31,7 @@ from ..store.base import ActivityTask, WorkflowTask
 from .attempt_log import log_failed_attempt
 from .faults import crash_point
 from .process_pool import ChildFailedError, SharedStateManager, call_in_pool
-from .stream_publisher import AttemptStream
+from .stream_publisher import AttemptStream, lease_fenced
 
 log = logging.getLogger("duragent.worker")
 
@@ -115,7 +115,9 @@ class ActivityRunner:
                 lambda d, t=(task.task_id, task.lease): self._heartbeat(t, d),
                 usage_sink=self.store.record_usage,
                 worker_id=self.worker_id,
-                stream=AttemptStream(self.store, task, self.clock),
+                stream=AttemptStream(
+                    lease_fenced(self.store, task, self.clock), task.attempt, task.activity_type
+                ),
             )
             attempt = _Attempt(task, context)
             self.in_flight[(task.task_id, task.lease)] = attempt

@@ -1,10 +1,11 @@
-"""An activity attempt's durable stream on the embedded store: deltas batched into fenced
-writes, the last batch committed with the attempt's result.
+"""An activity attempt's durable stream: deltas batched into fenced writes, the last batch
+committed with the attempt's result.
 
 The first delta is written at once (time to first token is one short transaction); later
 ones are gathered for up to :data:`FLUSH_INTERVAL_S` or :data:`MAX_BATCH` deltas, whichever
 comes first, so a fast model costs a few dozen transactions a second, not one per token.
-Each write is fenced by the attempt's task lease: once the attempt is superseded (timed out,
+Each write is fenced: on the embedded store by the attempt's task lease, on Temporal's
+external stream store by the attempt number. Once the attempt is superseded (timed out,
 reclaimed after its worker was presumed dead), the store refuses its rows and
 :meth:`AttemptStream.publish` raises, which stops the model call that no one will use.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Final, Protocol
 
 from .._clock import Clock
@@ -29,20 +31,36 @@ log = logging.getLogger("duragent.worker")
 
 
 class StreamStore(Protocol):
-    """What an attempt's stream needs from the store."""
+    """What an attempt's stream needs from the embedded store."""
 
     def publish_stream(
         self, task: ActivityTask, rows: list[StreamRow], now: int, *, start: bool = False
     ) -> bool: ...
 
 
-class AttemptStream:
-    """The stream of one activity attempt (``activity.context().stream``)."""
+Writer = Callable[[list[StreamRow], bool], bool]
+"""Writes rows (the attempt's start marker first, when asked); False: refused, the attempt
+was superseded."""
 
-    def __init__(self, store: StreamStore, task: ActivityTask, clock: Clock) -> None:
-        self._store = store
-        self._task = task
-        self._clock = clock
+
+def lease_fenced(store: StreamStore, task: ActivityTask, clock: Clock) -> Writer:
+    """Writes fenced by the attempt's task lease (the embedded store)."""
+    return lambda rows, start: store.publish_stream(task, rows, clock.now_ms(), start=start)
+
+
+class AttemptStream:
+    """The stream of one activity attempt (``activity.context().stream``).
+
+    Args:
+        write: Fenced writes of this attempt's rows.
+        attempt: The attempt (for messages).
+        activity_type: The activity (for messages and crash points).
+    """
+
+    def __init__(self, write: Writer, attempt: int, activity_type: str) -> None:
+        self._write_rows = write
+        self._attempt = attempt
+        self._activity_type = activity_type
         self._pending: list[StreamRow] = []
         self._at_commit: list[tuple[str, str]] = []
         self._seq = 0
@@ -98,7 +116,7 @@ class AttemptStream:
             return
         rows, self._pending = self._pending, []
         self._write(rows, start=False)
-        crash_point("stream_flush", self._task.activity_type)
+        crash_point("stream_flush", self._activity_type)
 
     def tail(self) -> list[StreamRow] | None:
         """Stop the stream and return the deltas not yet written, to commit with the
@@ -119,19 +137,19 @@ class AttemptStream:
         try:
             self.flush()
         except StoreError:
-            log.exception("could not write the stream of activity %s", self._task.activity_type)
+            log.exception("could not write the stream of activity %s", self._activity_type)
 
     def _write(self, rows: list[StreamRow], *, start: bool) -> None:
         if self._superseded:
             return
         self._last_flush = asyncio.get_running_loop().time()
-        if not self._store.publish_stream(self._task, rows, self._clock.now_ms(), start=start):
+        if not self._write_rows(rows, start):
             self._superseded = True
 
     def _check(self) -> None:
         if self._superseded:
             raise ApplicationError(
-                f"attempt {self._task.attempt} of activity {self._task.activity_type} was "
+                f"attempt {self._attempt} of activity {self._activity_type} was "
                 "superseded by a newer attempt; its stream is closed",
                 type=SUPERSEDED_TYPE,
             )

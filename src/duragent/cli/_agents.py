@@ -11,7 +11,7 @@ import shlex
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -23,7 +23,7 @@ from ..views.format import truncate
 from ._common import err
 
 if TYPE_CHECKING:
-    from ..openai_agents import ApprovalRequest, UsageSummary
+    from ..openai_agents import UsageSummary
 
 T = TypeVar("T")
 
@@ -60,7 +60,21 @@ def duragent_command(*args: str) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def approval_notice(workflow_id: str, request: ApprovalRequest) -> str:
+class PendingCall(Protocol):
+    """A tool call waiting for approval (an ``ApprovalRequest``, or the stream's
+    ``ApprovalRequested``)."""
+
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def tool(self) -> str: ...
+    @property
+    def arguments(self) -> str: ...
+    @property
+    def agent(self) -> str: ...
+
+
+def approval_notice(workflow_id: str, request: PendingCall) -> str:
     """Rich markup telling a human which tool call waits and how to decide on it."""
     call = f"{request.tool}({truncate(request.arguments, 200)})"
     approve = duragent_command("approve", workflow_id, request.call_id)
@@ -87,6 +101,8 @@ class RunWatcher:
     """
 
     handle: WorkflowHandle[Any]
+    quiet_approvals: bool = False
+    """Leave approval requests to another printer (a stream shows them itself)."""
     shown: set[str] = field(default_factory=set[str])
     started: float = field(default_factory=time.monotonic)
     hinted: bool = False
@@ -96,7 +112,7 @@ class RunWatcher:
         """Print what is new: approval requests, a task failure, the no-worker hint."""
         from ..openai_agents import pending_approvals
 
-        for request in await pending_approvals(self.handle):
+        for request in [] if self.quiet_approvals else await pending_approvals(self.handle):
             if request.call_id not in self.shown:
                 self.shown.add(request.call_id)
                 err().print(approval_notice(self.handle.id, request))

@@ -27,6 +27,7 @@ from ._agents import (
     usage_line,
 )
 from ._common import CliState, connect, err, run, session
+from .stream_cmds import StreamPrinter
 
 DEFAULT_QUEUE = "agents"
 _END_WAIT_S = 10.0
@@ -79,6 +80,7 @@ async def _run(
     wait: bool,
     timeout: float | None,
     as_json: bool,
+    stream: bool = False,
 ) -> None:
     from ..openai_agents import start_agent
 
@@ -91,8 +93,12 @@ async def _run(
             task_queue=queue,
             max_turns=max_turns,
             budget=budget,
+            stream=stream,
         )
         run_id = handle.run_id or ""
+        if stream and wait:
+            await _stream(handle, reference, queue, timeout, as_json)
+            return
         if not wait:
             if as_json:
                 click.echo(to_json({"workflow_id": workflow_id, "run_id": run_id}))
@@ -106,6 +112,27 @@ async def _run(
             )
         outcome = await RunWatcher(handle).wait(handle.result(), timeout)
         _print_outcome(workflow_id, run_id, outcome, as_json)
+
+
+async def _stream(
+    handle: WorkflowHandle[Any], reference: str, queue: str, timeout: float | None, as_json: bool
+) -> None:
+    """Print the run's stream until it closes, then the usage line (or, with --json, the
+    events as NDJSON)."""
+    if not as_json:
+        err().print(
+            f"[dim]agent {escape(reference)} streaming as workflow [cyan]{escape(handle.id)}"
+            f"[/cyan] (run {handle.run_id}) on queue {escape(queue)}[/]"
+        )
+    printer = StreamPrinter(handle.id, as_json=as_json)
+    closed = await RunWatcher(handle, quiet_approvals=True).wait(
+        printer.follow(handle.stream()), timeout
+    )
+    if closed is None or closed.status != "completed":
+        await handle.result()  # raises the run's failure, as without --stream
+    if not as_json:
+        outcome = await handle.result()
+        err().print(f"[dim]{escape(outcome.last_agent)} · {escape(usage_line(outcome.usage))}[/]")
 
 
 @agent_group.command("run", short_help="Run an agent on an input to its final output.")
@@ -144,7 +171,14 @@ async def _run(
     "--json",
     "as_json",
     is_flag=True,
-    help="Print {workflow_id, run_id, final_output, last_agent, usage} as JSON.",
+    help="Print {workflow_id, run_id, final_output, last_agent, usage} as JSON "
+    "(with --stream: each stream event as a JSON line).",
+)
+@click.option(
+    "--stream",
+    is_flag=True,
+    help="Print the model's text as it is generated (tool calls, results and retries on "
+    "stderr); reattach later with `duragent watch ID`.",
 )
 @click.pass_obj
 def agent_run_command(
@@ -159,8 +193,10 @@ def agent_run_command(
     no_wait: bool,
     timeout: float | None,
     as_json: bool,
+    stream: bool,
 ) -> None:
-    """Run the agent REF on INPUT durably and print its final output.
+    """Run the agent REF on INPUT durably and print its final output (with --stream, as
+    the model writes it).
 
     INPUT is the user message ('-' reads it from stdin). While waiting, tool calls that
     need approval are printed with the `duragent approve` / `duragent reject` commands
@@ -192,6 +228,7 @@ def agent_run_command(
             not no_wait,
             timeout,
             as_json,
+            stream,
         )
     )
 

@@ -17,6 +17,7 @@ from .message_cmds import query_command, update_command
 from .replay_cmd import replay_command
 from .server_cmd import server_command
 from .show_cmd import show_command
+from .stream_cmds import watch_command
 from .usage_cmd import usage_command
 from .worker_cmd import worker_command
 from .workflow_cmds import (
@@ -97,6 +98,7 @@ cli.add_command(worker_command)
 cli.add_command(start_command)
 cli.add_command(list_command)
 cli.add_command(show_command)
+cli.add_command(watch_command)
 cli.add_command(result_command)
 cli.add_command(cancel_command)
 cli.add_command(terminate_command)

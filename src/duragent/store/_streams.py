@@ -3,6 +3,7 @@ by subscribers, and retention (the rows themselves are described in :mod:`._stre
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Final
 
@@ -39,6 +40,57 @@ class StreamOps(SqliteConnection):
             _stream_rows.insert(tx, task.run_id, task.seq, task.attempt, rows, start=start)
             return True
 
+    def publish_attempt(
+        self,
+        run_id: str,
+        call: int,
+        attempt: int,
+        rows: Sequence[StreamRow],
+        now: int,
+        *,
+        start: bool = False,
+        end: str | None = None,
+        data: str = "",
+    ) -> bool:
+        """Append rows of an attempt's stream when this store is not where the attempt's
+        task lives (an external stream store, for runs on Temporal): fenced by attempt
+        number instead of lease. ``end`` (``commit`` or ``failed``) closes the attempt
+        with that marker (``data`` its detail).
+
+        Returns:
+            False, writing nothing, when a later attempt of the call has started or this
+            one has ended: a superseded attempt never adds to the stream.
+        """
+        with self._write(now) as tx:
+            over = tx.c.execute(
+                "SELECT 1 FROM stream_events WHERE run_id = ? AND call = ? AND seq <= 0 AND "
+                "(attempt > ? OR (attempt = ? AND seq = ?)) LIMIT 1",
+                (run_id, call, attempt, attempt, _stream_rows.END_SEQ),
+            ).fetchone()
+            if over is not None:
+                return False
+            if end == _stream_rows.COMMIT:
+                _stream_rows.commit(tx, run_id, call, attempt, rows, data)
+            else:
+                _stream_rows.insert(tx, run_id, call, attempt, rows, start=start)
+                if end is not None:
+                    _stream_rows.end_attempt(tx, run_id, call, attempt, end)
+            return True
+
+    def read_stream_rows(self, run_id: str, after: int, limit: int = 500) -> StreamPage:
+        """:meth:`read_stream` for an external stream store, which does not know the run:
+        the page's ``status`` is ``running`` and its ``state`` says whether rows exist (the
+        caller asks the run's backend whether it closed)."""
+        with self._read() as conn:
+            page = self._page(conn, run_id, after, limit, 0, "running")
+            if page.rows or after > 0:
+                return StreamPage(page.rows, page.markers, _stream_rows.STREAMING, page.status)
+            any_row = conn.execute(
+                "SELECT 1 FROM stream_events WHERE run_id = ? LIMIT 1", (run_id,)
+            ).fetchone()
+        state = _stream_rows.STREAMING if any_row is not None else 0
+        return StreamPage(page.rows, page.markers, state, page.status)
+
     def read_stream(self, run_id: str, after: int, limit: int = 500) -> StreamPage:
         """Up to ``limit`` rows of the run's stream with offsets above ``after``.
 
@@ -51,26 +103,32 @@ class StreamOps(SqliteConnection):
             ).fetchone()
             if run is None:
                 raise WorkflowNotFoundError(f"run {run_id} not found in {self.path}")
-            rows = [
+            return self._page(conn, run_id, after, limit, int(run[0]), str(run[1]))
+
+    @staticmethod
+    def _page(
+        conn: sqlite3.Connection, run_id: str, after: int, limit: int, state: int, status: str
+    ) -> StreamPage:
+        rows = [
+            StreamRecord(*r)
+            for r in conn.execute(
+                f"SELECT {_COLUMNS} FROM stream_events WHERE run_id = ? AND stream_offset > ? "
+                "ORDER BY stream_offset LIMIT ?",
+                (run_id, after, limit),
+            ).fetchall()
+        ]
+        calls = sorted({r.call for r in rows if r.attempt > 0})
+        markers: list[StreamRecord] = []
+        if calls:
+            markers = [
                 StreamRecord(*r)
                 for r in conn.execute(
-                    f"SELECT {_COLUMNS} FROM stream_events WHERE run_id = ? AND stream_offset > ? "
-                    "ORDER BY stream_offset LIMIT ?",
-                    (run_id, after, limit),
+                    f"SELECT {_COLUMNS} FROM stream_events WHERE run_id = ? AND seq <= 0 "
+                    f"AND call IN ({','.join('?' * len(calls))}) ORDER BY stream_offset",
+                    (run_id, *calls),
                 ).fetchall()
             ]
-            calls = sorted({r.call for r in rows if r.attempt > 0})
-            markers: list[StreamRecord] = []
-            if calls:
-                markers = [
-                    StreamRecord(*r)
-                    for r in conn.execute(
-                        f"SELECT {_COLUMNS} FROM stream_events WHERE run_id = ? AND seq <= 0 "
-                        f"AND call IN ({','.join('?' * len(calls))}) ORDER BY stream_offset",
-                        (run_id, *calls),
-                    ).fetchall()
-                ]
-        return StreamPage(rows, markers, int(run[0]), str(run[1]))
+        return StreamPage(rows, markers, state, status)
 
     def stream_shown(self, run_id: str, upto: int, kinds: Sequence[str]) -> dict[int, int]:
         """For a subscriber resuming after offset ``upto``: per call, the attempt whose

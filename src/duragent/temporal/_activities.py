@@ -25,11 +25,18 @@ from temporalio.common import RawValue
 
 from .._definitions import ActivityDefinition, check_arg_count
 from ..activity import ActivityContext, Info, current_context
-from ..errors import ApplicationError, CancelledError, ConfigurationError, SerializationError
+from ..errors import (
+    ApplicationError,
+    CancelledError,
+    ConfigurationError,
+    SerializationError,
+    StoreError,
+)
 from ..retry import RetryPolicy
 from ._failures import INTERRUPTED, retry_delay, to_temporal
 from ._payloads import PayloadBridge
 from ._runtime import AUTO_HEARTBEAT, TIMEOUT_HEARTBEAT
+from .streams import AttemptStreams
 
 __all__ = ["ActivityDispatcher"]
 
@@ -79,7 +86,11 @@ class ActivityDispatcher:
         dynamic: ActivityDefinition | None,
         executor: Executor,
         worker_id: str,
+        streams: AttemptStreams | None = None,
     ) -> None:
+        self.streams = streams
+        """Where streamed model calls publish their deltas (None: nowhere, they answer
+        whole)."""
         self.bridge = bridge
         self.activities = activities
         self.dynamic = dynamic
@@ -139,22 +150,38 @@ class ActivityDispatcher:
         at_most_once = TIMEOUT_HEARTBEAT in non_retryable
         loop = asyncio.get_running_loop()
         beats = _Heartbeats(self.bridge, loop)
-        context = ActivityContext(self._info(t), beats.send, worker_id=self.worker_id)
+        run_id = t.workflow_run_id or ""
+        call = int(t.activity_id) if t.activity_id.isdigit() else 0
+        stream = (
+            self.streams.open(run_id, call, t.attempt, t.activity_type)
+            if self.streams is not None and run_id and call
+            else None
+        )
+        context = ActivityContext(
+            self._info(t), beats.send, worker_id=self.worker_id, stream=stream
+        )
         keep_alive: asyncio.Task[None] | None = None
         if AUTO_HEARTBEAT in non_retryable and t.heartbeat_timeout:
             # The first heartbeat goes out at once; then well inside the timeout.
             beats._send([])  # pyright: ignore[reportPrivateUsage]
             interval = max(0.05, t.heartbeat_timeout.total_seconds() / 3)
             keep_alive = loop.create_task(beats.keep_alive(interval))
+        ok = False
         try:
             result = await self._call(defn, args, context, at_most_once)
+            try:
+                raw = self.bridge.to_raw(result, what=f"result of activity {defn.name!r}")
+            except SerializationError as err:
+                raise _non_retryable(err) from None
+            ok = True
+            return raw
         finally:
             if keep_alive is not None:
                 keep_alive.cancel()
-        try:
-            return self.bridge.to_raw(result, what=f"result of activity {defn.name!r}")
-        except SerializationError as err:
-            raise _non_retryable(err) from None
+            if stream is not None and self.streams is not None:
+                # Not atomic with the result Temporal records (see duragent.temporal.streams).
+                with contextlib.suppress(StoreError):
+                    self.streams.finish(stream, run_id, call, t.attempt, ok=ok)
 
     async def _call(
         self,

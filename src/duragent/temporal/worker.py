@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import temporalio.client
@@ -39,6 +40,7 @@ from .._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
 from .._worker.process_pool import is_process_pool
 from ..errors import ConfigurationError
 from ..serde import DataConverter
+from ..store.sqlite import SqliteStore
 from ..worker import Worker
 from ._activities import ActivityDispatcher
 from ._instance import TemporalWorkflowInstance
@@ -48,6 +50,7 @@ from ._payloads import (
     TemporalJSONPayloadConverter,
 )
 from ._runtime import WorkerSettings
+from .streams import AttemptStreams, open_stream_store
 
 __all__ = ["DuragentWorkflow", "TemporalWorker", "temporal_data_converter"]
 
@@ -155,6 +158,10 @@ class TemporalWorker:
             as interrupted. The worker heartbeats for them meanwhile.
         temporal_options: More ``temporalio.worker.Worker`` arguments (for example
             ``sticky_queue_schedule_to_start_timeout``).
+        stream_store: Where streamed model calls (``Runner.run_streamed``) publish their
+            tokens: a Duragent SQLite file (path or ``sqlite:///`` URL) outside Temporal's
+            history; subscribers read it with :func:`duragent.temporal.streams.stream_run`.
+            Without one, streamed calls answer whole (nothing is published).
     """
 
     def __init__(
@@ -175,6 +182,7 @@ class TemporalWorker:
         converter: DataConverter | None = None,
         at_most_once_heartbeat_timeout: timedelta = timedelta(seconds=30),
         temporal_options: dict[str, Any] | None = None,
+        stream_store: str | Path | SqliteStore | None = None,
     ) -> None:
         if not task_queue:
             raise ConfigurationError("a task queue is required")
@@ -223,6 +231,9 @@ class TemporalWorker:
                 dynamic=dynamic,
                 executor=self._executor,
                 worker_id=self.worker_id,
+                streams=AttemptStreams(open_stream_store(stream_store))
+                if stream_store is not None
+                else None,
             )
             if activity_defs or dynamic is not None
             else None
@@ -267,6 +278,8 @@ class TemporalWorker:
             workflow_runner=temporalio.worker.UnsandboxedWorkflowRunner(),
             **self._options,
         )
+        if self._dispatcher is not None and self._dispatcher.streams is not None:
+            self._dispatcher.streams.store.enable_remote_wakeups()  # wake local subscribers
         self._task = asyncio.get_running_loop().create_task(
             self._worker.run(), name=f"duragent-temporal-worker-{self.task_queue}"
         )
