@@ -12,6 +12,10 @@ runs it end to end in this process, offline (fake weather APIs, the local model 
 ``OPENAI_API_KEY`` is set). ``python -m examples.agent_crash_demo`` runs the same agent in a
 worker process and kills that process half-way.
 
+With ``--stream`` the workflow runs the agent with ``Runner.run_streamed`` and this script
+prints the answer as the model writes it, read from the run's durable stream
+(``handle.stream()``; ``duragent watch ID`` shows the same from another terminal).
+
 With ``--mcp`` the agent gets the same tools from an MCP server instead
 (:mod:`examples.weather_mcp_server`, spawned over stdio). The worker declares the server
 (``MCPServerProvider("weather", factory)``: its command and environment stay on the worker)
@@ -37,6 +41,7 @@ from duragent.openai_agents import (
     activity_as_tool,
     durable_mcp_server,
 )
+from duragent.streaming import Reset, TextDelta, ToolCall
 
 from . import demo_support, llm, weather_mcp_server
 from .weather_api import TOOL_TIMEOUT, get_ip_address, get_location_info, get_weather_alerts
@@ -81,10 +86,17 @@ class WeatherAgentWorkflow:
     come from the MCP server)."""
 
     @workflow.run
-    async def run(self, question: str, mcp: bool = False) -> str:
+    async def run(self, question: str, mcp: bool = False, stream: bool = False) -> str:
         agent = weather_mcp_agent if mcp else weather_agent
-        result = await Runner.run(agent, question, max_turns=8)
-        return str(result.final_output)
+        if not stream:
+            result = await Runner.run(agent, question, max_turns=8)
+            return str(result.final_output)
+        # The model activities stream their tokens to the run's durable stream; workflow
+        # code sees each recorded response as stream events (deterministic on replay).
+        streamed = Runner.run_streamed(agent, question, max_turns=8)
+        async for _ in streamed.stream_events():
+            pass
+        return str(streamed.final_output)
 
 
 WORKFLOWS: Final = [WeatherAgentWorkflow]
@@ -108,11 +120,36 @@ async def ask(client: Client, question: str, *, workflow_id: str, mcp: bool = Fa
     return await handle.result(timeout=300)
 
 
+async def stream_answer(client: Client, question: str, *, workflow_id: str) -> str:
+    """Start the workflow streamed and print the answer as it is generated (a retried
+    model call's withdrawn text is noted); returns the answer."""
+    handle = await client.start_workflow(
+        WeatherAgentWorkflow.run,
+        args=[question, False, True],
+        id=workflow_id,
+        task_queue=TASK_QUEUE,
+    )
+    print("streamed: ", end="", flush=True)
+    async for event in handle.stream():
+        if isinstance(event, TextDelta):
+            print(event.text, end="", flush=True)
+        elif isinstance(event, ToolCall):
+            print(f"[{event.name}({event.arguments})] ", end="", flush=True)
+        elif isinstance(event, Reset):
+            print(" [retried: the text so far is withdrawn] ", end="", flush=True)
+    print()
+    return await handle.result(timeout=300)
+
+
 async def main(
-    question: str = DEFAULT_QUESTION, *, model_provider: Any = None, mcp: bool = False
+    question: str = DEFAULT_QUESTION,
+    *,
+    model_provider: Any = None,
+    mcp: bool = False,
+    stream: bool = False,
 ) -> str:
     """Run the agent once, offline, and print what it did (with its tools from the MCP
-    server if ``mcp``)."""
+    server if ``mcp``; printing its answer as it is generated if ``stream``)."""
     print(f"model: {llm.describe() if model_provider is None else type(model_provider).__name__}")
     if mcp:
         print("tools: from the MCP server examples/weather_mcp_server.py (stdio)")
@@ -124,7 +161,10 @@ async def main(
         async with demo_support.running_worker(
             db_url, sys.modules[__name__], model_provider=model_provider
         ) as (client, _worker):
-            answer = await ask(client, question, workflow_id="weather-agent", mcp=mcp)
+            if stream:
+                answer = await stream_answer(client, question, workflow_id="weather-agent")
+            else:
+                answer = await ask(client, question, workflow_id="weather-agent", mcp=mcp)
             history = await client.get_workflow_handle("weather-agent").fetch_history()
             print("steps (each one an activity in the workflow's history):")
             demo_support.print_steps(history.events)
@@ -139,5 +179,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--mcp", action="store_true", help="take the tools from the weather MCP server"
     )
+    parser.add_argument(
+        "--stream", action="store_true", help="print the answer as the model writes it"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.question, mcp=args.mcp))
+    asyncio.run(main(args.question, mcp=args.mcp, stream=args.stream))

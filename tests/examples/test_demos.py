@@ -235,6 +235,19 @@ async def test_weather_agent_demo(
     assert executions(tool_log) == [("get_weather_alerts", {"state": "CA"})]
 
 
+async def test_weather_agent_demo_streamed(
+    tool_log: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    answer = await weather_agent.main(
+        "Any weather alerts in CA?", model_provider=weather_script(), stream=True
+    )
+    assert answer == "From the tool: 2 active alerts for CA:"
+    out = capsys.readouterr().out
+    assert f'streamed: [get_weather_alerts({{"state": "CA"}})] {answer}\n' in out
+    assert executions(tool_log) == [("get_weather_alerts", {"state": "CA"})]
+
+
 async def test_weather_agent_tools_are_activities(
     weather_server: fake_weather_server.FakeWeatherServer, tool_log: Path, tmp_path: Path
 ) -> None:

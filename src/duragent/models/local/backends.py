@@ -437,28 +437,34 @@ class HttpBackend:
     def description(self) -> str:
         return f"llama.cpp server at {self.base_url}"
 
-    async def complete(self, request: CompletionRequest) -> Completion:
+    def _client(self) -> Any:
         try:
             from openai import AsyncOpenAI
         except ImportError as e:  # pragma: no cover - openai comes with openai-agents
             raise LocalModelUnavailableError(
                 f"the HTTP backend needs the openai package; {INSTALL_HINT}"
             ) from e
+        return AsyncOpenAI(
+            base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self._timeout
+        )
+
+    def _arguments(self, request: CompletionRequest) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         if request.schema is not None:
             extra["response_format"] = {"type": "json_object", "schema": request.schema}
-        async with AsyncOpenAI(
-            base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self._timeout
-        ) as client:
-            response = await client.chat.completions.create(
-                model=self.model,
-                messages=cast(Any, [dict(m) for m in request.messages]),
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                top_p=request.top_p if request.top_p is not None else 0.95,
-                seed=request.seed,
-                extra_body=extra or None,
-            )
+        return {
+            "model": self.model,
+            "messages": [dict(m) for m in request.messages],
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p if request.top_p is not None else 0.95,
+            "seed": request.seed,
+            "extra_body": extra or None,
+        }
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        async with self._client() as client:
+            response = await client.chat.completions.create(**self._arguments(request))
         choice = response.choices[0]
         usage = response.usage
         return Completion(
@@ -472,31 +478,11 @@ class HttpBackend:
         return CompletionStream(self._stream(request))
 
     async def _stream(self, request: CompletionRequest) -> AsyncIterator[str | Completion]:
-        try:
-            from openai import AsyncOpenAI
-        except ImportError as e:  # pragma: no cover - openai comes with openai-agents
-            raise LocalModelUnavailableError(
-                f"the HTTP backend needs the openai package; {INSTALL_HINT}"
-            ) from e
-        extra: dict[str, Any] = {}
-        if request.schema is not None:
-            extra["response_format"] = {"type": "json_object", "schema": request.schema}
         text: list[str] = []
         finish = "stop"
         prompt_tokens = completion_tokens = 0
-        async with AsyncOpenAI(
-            base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self._timeout
-        ) as client:
-            chunks = await client.chat.completions.create(
-                model=self.model,
-                messages=cast(Any, [dict(m) for m in request.messages]),
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                top_p=request.top_p if request.top_p is not None else 0.95,
-                seed=request.seed,
-                stream=True,
-                extra_body=extra or None,
-            )
+        async with self._client() as client:
+            chunks = await client.chat.completions.create(**self._arguments(request), stream=True)
             async for chunk in chunks:
                 if chunk.usage is not None:
                     prompt_tokens = chunk.usage.prompt_tokens

@@ -130,6 +130,13 @@ class LocalModel(Model):
             "options": self.options,
         }
 
+    def _span(self, model_settings: ModelSettings, tracing: ModelTracing) -> Any:
+        return generation_span(
+            model=MODEL_NAME,
+            model_config={**model_settings.to_json_dict(), "backend": self.backend.description},
+            disabled=tracing.is_disabled(),
+        )
+
     async def get_response(
         self,
         system_instructions: str | None,
@@ -147,11 +154,7 @@ class LocalModel(Model):
         arguments = self._step_arguments(
             system_instructions, input, model_settings, tools, output_schema, handoffs
         )
-        with generation_span(
-            model=MODEL_NAME,
-            model_config={**model_settings.to_json_dict(), "backend": self.backend.description},
-            disabled=tracing.is_disabled(),
-        ) as span:
+        with self._span(model_settings, tracing) as span:
             try:
                 step = await run_step(self.backend, **arguments)
             except ReplyError as e:
@@ -184,11 +187,7 @@ class LocalModel(Model):
         builder = ResponseStreamBuilder(None, MODEL_NAME)
         yield builder.created()
         started = False
-        with generation_span(
-            model=MODEL_NAME,
-            model_config={**model_settings.to_json_dict(), "backend": self.backend.description},
-            disabled=tracing.is_disabled(),
-        ) as span:
+        with self._span(model_settings, tracing) as span:
             try:
                 async for piece in stream_step(self.backend, **arguments):
                     if isinstance(piece, Step):

@@ -169,6 +169,8 @@
       c.resets += 1;
       resets += 1;
       schedule();
+      // A failed attempt is not a history event: re-render the conversation to show it.
+      refreshAll();
     });
     // A committed call's bubble goes once the conversation shows that call answered.
     function settle() {
