@@ -241,13 +241,11 @@ class WorkflowHandle(Generic[T]):
         return self._stream(after)
 
     async def _stream(self, after: int) -> AsyncIterator[StreamEvent]:
-        from ._stream.store_source import StoreStreamSource
         from ._stream.subscribe import subscribe
 
-        run_id = self.run_id or self.client.store.describe(self.id).run_id
-        async for event in subscribe(
-            StoreStreamSource(self.client.store), self.id, run_id, after=after
-        ):
+        backend = self.client.backend
+        run_id = self.run_id or (await backend.describe(self.id)).run_id
+        async for event in subscribe(backend, self.id, run_id, after=after):
             yield event
 
     def _outcome(self, close: ev.Event | None) -> T:

@@ -31,7 +31,15 @@ from typing import Protocol
 
 from .._engine.events import Event
 from ..serde import Payload
-from ..store.base import RunRecord, StartRequest, StartResult, UpdateOutcome, UpdateSpec, UsageEntry
+from ..store.base import (
+    RunRecord,
+    StartRequest,
+    StartResult,
+    StreamPage,
+    UpdateOutcome,
+    UpdateSpec,
+    UsageEntry,
+)
 from .records import ActivityAttempt, PendingActivity, RunFilter, RunPage, RunRef, UpdateStage
 
 
@@ -274,7 +282,34 @@ class ClientBackend(Protocol):
         attempt's result was later lost to a crash (what was paid twice)."""
         ...
 
+    # -- durable streams ------------------------------------------------------------------------
+
+    async def read_stream(
+        self, workflow_id: str, run_id: str, *, after: int, limit: int = 500
+    ) -> StreamPage:
+        """Up to ``limit`` rows of the run's durable token stream after offset ``after``,
+        with the attempt markers of their model calls, the stream's state and the run's
+        status (:mod:`duragent._stream` turns them into what subscribers see).
+
+        Raises:
+            WorkflowNotFoundError: No such run.
+        """
+        ...
+
+    async def stream_shown(
+        self, workflow_id: str, run_id: str, *, upto: int, kinds: tuple[str, ...]
+    ) -> dict[int, int]:
+        """For a subscriber resuming after offset ``upto``: per model call, the attempt
+        whose rows of ``kinds`` it was shown last and that no marker up to ``upto``
+        retracted."""
+        ...
+
     # -- change notification -------------------------------------------------------------------
+
+    def watch_stream(self, workflow_id: str, run_id: str) -> ChangeWatch:
+        """Watch one run's durable stream: a new row (a token, a marker, a step) or the
+        run's close wakes it. Call from the event loop that will wait."""
+        ...
 
     def watch_run(self, workflow_id: str, run_id: str) -> ChangeWatch:
         """Watch one run: a new event, a failed attempt or a failing workflow task wakes

@@ -37,6 +37,7 @@ from .._clock import Clock, SystemClock
 from .._engine import events as ev
 from ..errors import ConfigurationError, QueryError, StoreLockedError, WorkflowNotFoundError
 from ..serde import Payload
+from ..store._stream_rows import topic as stream_topic
 from ..store._tx import HISTORY_TOPIC, RUNS_TOPIC
 from ..store._visibility import RunQuery
 from ..store.base import (
@@ -44,6 +45,7 @@ from ..store.base import (
     RunStatus,
     StartRequest,
     StartResult,
+    StreamPage,
     UpdateOutcome,
     UpdateSpec,
     UsageEntry,
@@ -390,7 +392,24 @@ class EmbeddedBackend:
         run_ids = [ref.run_id for ref in runs]
         return await self._scan(lambda r: r.usage_entries(run_ids))
 
+    # -- durable streams -----------------------------------------------------------------------
+
+    async def read_stream(
+        self, workflow_id: str, run_id: str, *, after: int, limit: int = 500
+    ) -> StreamPage:
+        # A short indexed read on the reader (which never waits for a lock): on the loop,
+        # as a thread hop would add to every token's latency.
+        return (await self.reader()).read_stream(run_id, after, limit)
+
+    async def stream_shown(
+        self, workflow_id: str, run_id: str, *, upto: int, kinds: tuple[str, ...]
+    ) -> dict[int, int]:
+        return await self._scan(lambda r: r.stream_shown(run_id, upto, kinds))
+
     # -- change notification ------------------------------------------------------------------
+
+    def watch_stream(self, workflow_id: str, run_id: str) -> TopicWatch:
+        return TopicWatch(self.store.notifier, (stream_topic(run_id), f"run:{run_id}"))
 
     def watch_run(self, workflow_id: str, run_id: str) -> TopicWatch:
         return TopicWatch(self.store.notifier, (f"{HISTORY_TOPIC}{run_id}",))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from .._engine.events import Event
 from .._engine.failure import Failure
 from ..serde import Payload
+from ..store._stream_rows import StreamRow
 from ..store.base import (
     ActivityTask,
     CompletionOutcome,
@@ -90,6 +91,7 @@ class WorkerStore(Protocol):
         *,
         worker: str,
         claim_for: tuple[str, str, Sequence[str]] | None = None,
+        stream_tail: Sequence[StreamRow] | None = None,
     ) -> WorkflowTask | None: ...
     def fail_activity_task(
         self,
@@ -108,6 +110,16 @@ class WorkerStore(Protocol):
         """Append a billable call to the ledger (what ``ActivityContext.report_usage``
         does on the embedded worker)."""
         ...
+
+    # -- durable streams -----------------------------------------------------------------------
+
+    def publish_stream(
+        self, task: ActivityTask, rows: list[StreamRow], now: int, *, start: bool = False
+    ) -> bool:
+        """Append an attempt's stream rows, fenced by its lease (False: superseded)."""
+        ...
+
+    def expire_streams(self, now: int, retention_ms: int) -> int: ...
 
 
 if TYPE_CHECKING:

@@ -27,8 +27,8 @@ from typing import Final
 import temporalio.client
 from temporalio.client import WorkflowExecutionStatus
 
+from .._backend.embedded import TopicWatch
 from .._engine.events import Event
-from .._stream.store_source import TopicWatch
 from .._stream.subscribe import subscribe
 from .._worker.stream_publisher import AttemptStream, Writer
 from ..store._stream_rows import COMMIT, FAILED, StreamRow, topic
