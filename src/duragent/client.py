@@ -13,7 +13,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._backend import (
     ClientBackend,
@@ -40,6 +40,9 @@ from .errors import ConfigurationError
 from .serde import DEFAULT_MAX_PAYLOAD_BYTES, DataConverter
 from .store.base import IdConflictPolicy, StartRequest, UpdateSpec
 from .store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from .views.diff import RunDiff
 
 __all__ = [
     "Client",
@@ -352,6 +355,94 @@ class Client:
         """Like :meth:`start_update_with_start_workflow`, returning the update's result."""
         handle = await self.start_update_with_start_workflow(workflow, arg, **kwargs)
         return await handle.result()
+
+    async def fork(
+        self,
+        source_id: str,
+        at_model_call: int,
+        *,
+        model: str | None = None,
+        instructions: str | None = None,
+        model_settings: Any = None,
+        agent: str | None = None,
+        tools: str = "live",
+        models: str = "live",
+        unmatched_tools: str = "live",
+        allow_side_effects: bool = False,
+        id: str | None = None,
+        run_id: str | None = None,
+        result_type: Any = None,
+    ) -> WorkflowHandle[Any]:
+        """Fork an agent run at model call ``at_model_call``: a new run that takes the
+        source's first k-1 model calls and the tool calls between them from its history
+        (no provider call, no token, no tool run again) and goes on live from call k with
+        the overrides. The source is not changed.
+
+        Args:
+            source_id: Workflow id of the run to fork (its latest run, or ``run_id``).
+            at_model_call: k, counted from 1 as ``duragent show`` numbers model calls.
+            model: Model name for calls from k on.
+            instructions: System instructions for calls from k on.
+            model_settings: Model settings (``agents.ModelSettings`` or a dict) merged
+                over the recorded ones from k on.
+            agent: Apply the overrides only to this agent's model calls.
+            tools: ``"live"`` runs tool calls after the fork point; ``"recorded"`` serves
+                those whose tool and arguments match a call the source recorded.
+            models: ``"recorded"`` serves a model request identical to one the source
+                recorded; ``"live"`` makes every call from k on.
+            unmatched_tools: With recorded tools, what a call with no recording does:
+                ``"live"`` (runs it), ``"dry_run"`` (the model is told the tool is
+                unavailable) or ``"fail"`` (the run fails at its next model call).
+            allow_side_effects: Let at-most-once tools run live in the fork (by default
+                they are served from the recording or not run).
+            id: Workflow id of the fork (default: ``<source>-fork-<random>``).
+            run_id: Fork this run of ``source_id`` instead of its latest.
+            result_type: Type to decode the fork's result into.
+
+        Raises:
+            ForkError: The source has no such model call, or cannot be cut there.
+            WorkflowNotFoundError: No such workflow or run.
+            WorkflowAlreadyStartedError: A run with ``id`` is running.
+        """
+        from ._fork.client_ops import fork_options
+        from ._fork.embedded import fork_in_store
+
+        options = fork_options(
+            at_model_call,
+            model=model,
+            instructions=instructions,
+            model_settings=model_settings,
+            agent=agent,
+            tools=tools,
+            models=models,
+            unmatched_tools=unmatched_tools,
+            allow_side_effects=allow_side_effects,
+        )
+        new_id = id or f"{source_id}-fork-{uuid.uuid4().hex[:8]}"
+        started = fork_in_store(
+            self.store, source_id, run_id, options, workflow_id=new_id, now=self._now()
+        )
+        return WorkflowHandle(self, new_id, run_id=started.run_id, result_type=result_type)
+
+    async def diff(
+        self, a: str, b: str, *, run_a: str | None = None, run_b: str | None = None
+    ) -> RunDiff:
+        """Compare two agent runs (typically a run and its fork): their conversations
+        aligned, the identical prefix collapsed, the first divergence, per-item
+        differences, final outputs and usage. See :class:`duragent.views.diff.RunDiff`.
+
+        Args:
+            a: Workflow id of the first run (its latest run, or ``run_a``).
+            b: Workflow id of the second run (its latest run, or ``run_b``).
+        """
+        from .views.diff import diff_histories
+
+        record_a = self.store.describe(a, run_a)
+        record_b = self.store.describe(b, run_b)
+        return diff_histories(
+            (a, record_a.run_id, self.store.read_history(record_a.run_id)),
+            (b, record_b.run_id, self.store.read_history(record_b.run_id)),
+        )
 
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None

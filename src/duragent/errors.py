@@ -29,7 +29,9 @@ Error tree::
     ├── SerializationError           a value cannot be converted to or from a payload
     │   └── PayloadTooLargeError     a payload is over the configured size limit
     ├── ConfigurationError           invalid arguments or definitions (bad decorator use,
-    │                                unknown URL scheme, ...)
+    │   │                            unknown URL scheme, ...)
+    │   └── ForkError                a run cannot be forked as asked (no such model
+    │                                call, a child still running at the fork point)
     └── StoreError                   the persistence layer failed
         ├── StoreLockedError         another process held the database lock too long
         ├── StoreCorruptError        the file is not a (valid) Duragent database
@@ -51,6 +53,7 @@ __all__ = [
     "ConfigurationError",
     "DuragentError",
     "FailureError",
+    "ForkError",
     "NondeterminismError",
     "PayloadTooLargeError",
     "QueryError",
@@ -320,6 +323,12 @@ class PayloadTooLargeError(SerializationError):
 
 class ConfigurationError(DuragentError):
     """Invalid definitions or arguments: fix the code or the call."""
+
+
+class ForkError(ConfigurationError):
+    """A run cannot be forked as asked: the source has no such model call, or work that a
+    fork cannot share (a child workflow) was still running at the fork point. Nothing was
+    created."""
 
 
 class StoreError(DuragentError):

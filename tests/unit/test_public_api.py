@@ -19,6 +19,7 @@ PUBLIC = {
         "ConfigurationError",
         "DuragentError",
         "FailureError",
+        "ForkError",
         "NondeterminismError",
         "PayloadTooLargeError",
         "QueryError",

@@ -73,6 +73,13 @@ class WorkflowExecutionStarted(Event):
     continued_from_run_id: str | None = None
     first_run_id: str | None = None
     memo: dict[str, Any] = field(default_factory=lambda: {})
+    fork: Payload | None = None
+    """Set when this run is a fork of another (see ``_engine.fork``): where it came from,
+    what it overrides and how it serves recorded calls (a JSON document that the agents
+    integration reads; the engine only hands it to the run)."""
+    fork_results: tuple[Payload, ...] = ()
+    """Results recorded by the fork's source that the fork may serve instead of calling
+    again (referenced by index from ``fork``; content-addressed, so shared, not copied)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -45,6 +45,7 @@ from . import commands as cmd
 from . import events as ev
 from .children import ChildWorkflows, PendingChild
 from .failure import exception_from_failure, failure_from_exception
+from .fork import FORK_STATE_KEY, ForkRecording
 from .loop import WorkflowEventLoop, WorkflowTimerHandle
 from .messages import Handlers, MessageHandling
 
@@ -206,6 +207,8 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
             _history_length=lambda: self._history_length,
             _continue_as_new_threshold=self._continue_as_new_threshold,
         )
+        if event.fork is not None:
+            self._run_state[FORK_STATE_KEY] = ForkRecording(event.fork, event.fork_results)
         arg_hints, _ = self.definition.hints
         args = self._converter.decode_all(event.input, arg_hints, what="workflow argument")
         cls = self.definition.cls

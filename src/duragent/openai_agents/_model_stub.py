@@ -24,6 +24,7 @@ from agents.models.interface import ModelTracing
 
 from .. import workflow
 from ._budget import tally
+from ._fork import fork_model_call
 from ._model_activity import MODEL_ACTIVITY
 from ._request import (
     ModelCallConfig,
@@ -151,37 +152,48 @@ class DurableModelStub(Model):
     ) -> ModelResponse:
         run_tally = tally()
         run_tally.check_budget()
+        config = ModelCallConfig(
+            model=self.model,
+            agent=self._scope.agent,
+            system_instructions=system_instructions,
+            model_settings=settings_to_json(model_settings),
+            tools=[describe_tool(t) for t in tools],
+            handoffs=[describe_handoff(h) for h in handoffs],
+            output_schema=describe_output_schema(output_schema),
+            tracing=tracing.value,
+            prompt=dict(prompt) if prompt else None,
+        )
+        fork = fork_model_call(config)  # a forked run: overrides, recorded results
+        if fork is not None:
+            config = fork.config
         request = ModelCallRequest(
             v=AGENT_FORMAT_VERSION,
-            config=ModelCallConfig(
-                model=self.model,
-                agent=self._scope.agent,
-                system_instructions=system_instructions,
-                model_settings=settings_to_json(model_settings),
-                tools=[describe_tool(t) for t in tools],
-                handoffs=[describe_handoff(h) for h in handoffs],
-                output_schema=describe_output_schema(output_schema),
-                tracing=tracing.value,
-                prompt=dict(prompt) if prompt else None,
-            ),
+            config=config,
             input=input if isinstance(input, str) else [dict(i) for i in input],  # type: ignore[arg-type]
             previous_response_id=previous_response_id,
             conversation_id=conversation_id,
             stream=stream,
         )
         params = self._params
-        result: ModelCallResult = await workflow.execute_activity(
-            MODEL_ACTIVITY,
-            request,
-            result_type=ModelCallResult,
-            start_to_close_timeout=params.start_to_close_timeout,
-            schedule_to_close_timeout=params.schedule_to_close_timeout,
-            retry_policy=params.retry_policy,
-            task_queue=params.task_queue,
-            summary=self._scope.agent,
-        )
+
+        async def execute() -> ModelCallResult:
+            return await workflow.execute_activity(
+                MODEL_ACTIVITY,
+                request,
+                result_type=ModelCallResult,
+                start_to_close_timeout=params.start_to_close_timeout,
+                schedule_to_close_timeout=params.schedule_to_close_timeout,
+                retry_policy=params.retry_policy,
+                task_queue=params.task_queue,
+                summary=self._scope.agent,
+            )
+
+        result = await (execute() if fork is None else fork.result(request, execute))
         response = response_from_json(result.response, result.sdk)
-        run_tally.add(response.usage, replayed=workflow.is_replaying())
+        served = fork is not None and fork.served
+        run_tally.add(response.usage, replayed=served or workflow.is_replaying())
+        if fork is not None:
+            fork.answered(response.output)
         return response
 
     async def stream_response(

@@ -25,12 +25,13 @@ from agents import FunctionTool, RunContextWrapper
 from agents.function_schema import function_schema
 from agents.tool_context import ToolContext
 
-from .. import activity, workflow
+from .. import activity
 from .._definitions import get_activity_definition
 from .._engine.loop import run_blocking_inline
 from .._runtime import NotInWorkflowError, in_workflow
 from ..errors import ActivityError, ApplicationError, ConfigurationError, SerializationError
 from ..retry import RetryPolicy
+from ._fork import NOT_RUN, execute_tool
 from ._imports import import_path, path_of
 from ._names import TOOL_ACTIVITY
 from ._sdk import agent_of_tool, set_tool_implementation, tool_implementation, wrapped_function
@@ -218,19 +219,25 @@ class DurableInvoke:
                 and options.on_interrupted == "tell_model"
             ):
                 return interrupted_message(self.tool.name)
-            if isinstance(cause, ApplicationError) and cause.type == NOT_WORKFLOW_CODE:
+            if isinstance(cause, ApplicationError) and cause.type in (NOT_WORKFLOW_CODE, NOT_RUN):
                 # The SDK would tell the model only "An error occurred"; this one says
-                # what is wrong and how to fix it (it is also logged and in history).
+                # what is wrong and how to fix it (it is also logged and in history), or
+                # why a fork did not run the tool.
                 return cause.message
             raise
         if outcome.context is not None:
             apply_context(ctx.context, outcome.context)
         return outcome.output
 
-    async def _execute(self, options: ToolOptions, *args: Any, result_type: Any = None) -> Any:
-        return await workflow.execute_activity(
+    async def _execute(
+        self, options: ToolOptions, request: ToolCallRequest, *args: Any, result_type: Any = None
+    ) -> Any:
+        return await execute_tool(
             TOOL_ACTIVITY,
-            args=args,
+            args=(request, *args),
+            tool_name=self.tool.name,
+            arguments=request.arguments,
+            call_id=request.call_id,
             start_to_close_timeout=options.start_to_close_timeout,
             retry_policy=options.retry_policy,
             at_most_once=options.at_most_once,
@@ -415,9 +422,12 @@ def activity_as_tool(
             result = fn(*args)
             return await result if hasattr(result, "__await__") else result
         try:
-            return await workflow.execute_activity(
+            return await execute_tool(
                 defn.name,
                 args=args,
+                tool_name=tool_name,
+                arguments=input,
+                call_id=str(getattr(ctx, "tool_call_id", "") or ""),
                 start_to_close_timeout=start_to_close_timeout,
                 retry_policy=policy,
                 at_most_once=once,
@@ -428,6 +438,8 @@ def activity_as_tool(
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == INTERRUPTED:
                 return interrupted_message(tool_name)
+            if isinstance(cause, ApplicationError) and cause.type == NOT_RUN:
+                return cause.message
             return f"An error occurred while running the tool {tool_name}: {cause}"
 
     on_invoke._duragent_activity_tool = True  # type: ignore[attr-defined]

@@ -35,8 +35,15 @@ def create_run(
     parent_close_policy: str | None = None,
     continued_from: RunRow | None = None,
     attempt: int = 1,
+    fork: Payload | None = None,
+    fork_results: tuple[Payload, ...] = (),
+    started_time: int | None = None,
 ) -> RunRow:
-    """Insert a running run with its ``WorkflowExecutionStarted`` event and first task."""
+    """Insert a running run with its ``WorkflowExecutionStarted`` event and first task.
+
+    ``fork``/``fork_results`` go into the start event of a fork (see ``_fork_rows``), whose
+    start event keeps its source's time (``started_time``) so its code sees the same start.
+    """
     if continued_from is not None:
         first_run_id = continued_from.first_run_id
         parent_workflow_id = continued_from.parent_workflow_id
@@ -86,7 +93,7 @@ def create_run(
         run,
         lambda event_id, time: ev.WorkflowExecutionStarted(
             event_id=event_id,
-            time=time,
+            time=time if started_time is None else started_time,
             workflow_type=workflow_type,
             workflow_id=workflow_id,
             task_queue=task_queue,
@@ -98,6 +105,8 @@ def create_run(
             continued_from_run_id=continued_from.run_id if continued_from else None,
             first_run_id=first_run_id,
             memo=dict(memo or {}),
+            fork=fork,
+            fork_results=fork_results,
         ),
     )
     tx.topics.add(f"run:{run_id}")

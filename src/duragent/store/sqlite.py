@@ -28,6 +28,7 @@ from . import _messages as messages
 from . import _stream_rows
 from . import _workflow_task_rows as workflow_tasks
 from ._connection import SqliteConnection, map_error
+from ._fork_rows import ForkRun, create_fork
 from ._inbox import InboxOps
 from ._maintenance import MaintenanceOps
 from ._runs import create_run, new_run_id, request_cancel_run, signal_run, terminate_run
@@ -135,6 +136,21 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
             if request.update is not None:
                 messages.request_update(tx, run, request.update)
             return StartResult(run.run_id, started=True)
+
+    def fork_run(self, request: ForkRun, now: int) -> StartResult:
+        """Create a fork of another run (see :mod:`._fork_rows`).
+
+        Raises:
+            WorkflowAlreadyStartedError: A run with the fork's workflow id is running.
+            SourceMovedError: The source's history grew since the fork was planned.
+        """
+        with self._write(now) as tx:
+            existing = tx.open_run(request.workflow_id)
+            if existing is not None:
+                raise WorkflowAlreadyStartedError(
+                    request.workflow_id, existing.run_id, existing.workflow_type
+                )
+            return StartResult(create_fork(tx, request).run_id, started=True)
 
     def describe(self, workflow_id: str, run_id: str | None = None) -> RunRecord:
         with self._read() as conn:
