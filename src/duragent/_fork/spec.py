@@ -16,8 +16,9 @@ version   contents
           (``live``/``recorded``), ``allow_side_effects``, ``model_calls`` (the source's
           model calls: ``n``, ``r`` = index of the result in the start event's
           ``fork_results``, ``q`` = index of its request there, ``digest`` of the request
-          when models are recorded, ``agent``, ``tokens``) and ``tool_calls`` (``call_id``, ``name``, ``args`` in canonical JSON,
-          ``n`` = the model call that asked for it, ``r`` or ``error``).
+          when models are recorded, ``agent``, ``tokens``) and ``tool_calls``
+          (``call_id``, ``name``, ``args`` in canonical JSON, ``n`` = the model call that
+          asked for it, ``r`` or ``error``).
 ========  ==================================================================================
 
 A reader refuses a newer version with a clear error (a worker that meets one fails the task,
@@ -162,7 +163,7 @@ class ForkLayer:
                         ("tokens", c.tokens),
                         ("q", c.q),
                     )
-                    if v not in (None, "", 0) or k in ("n", "r", "q") and v is not None
+                    if v not in (None, "", 0) or (k in ("n", "r", "q") and v is not None)
                 }
                 for c in self.model_calls
             ],

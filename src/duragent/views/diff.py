@@ -206,14 +206,12 @@ class RunDiff:
             out.append(f"+ {_output(self.b.output)}")
         out.append("usage:")
         ua, ub = self.a.usage, self.b.usage
-        out.append(
-            f"  model calls   {ua.model_calls} -> {ub.model_calls}  ({_delta(ub.model_calls - ua.model_calls)})"
-        )
-        out.append(f"  tokens        {ua.tokens} -> {ub.tokens}  ({_delta(ub.tokens - ua.tokens)})")
-        out.append(
-            f"  spent tokens  {ua.spent_tokens} -> {ub.spent_tokens}  "
-            f"({_delta(ub.spent_tokens - ua.spent_tokens)})"
-        )
+        for label, va, vb in (
+            ("model calls", ua.model_calls, ub.model_calls),
+            ("tokens", ua.tokens, ub.tokens),
+            ("spent tokens", ua.spent_tokens, ub.spent_tokens),
+        ):
+            out.append(f"  {label:<13} {va} -> {vb}  ({_delta(vb - va)})")
         if ua.reused_calls or ub.reused_calls:
             out.append(
                 f"  reused        {ua.reused_calls} calls / {ua.reused_tokens} tokens -> "
