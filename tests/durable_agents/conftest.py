@@ -11,6 +11,7 @@ from duragent import Client, Worker
 from duragent.openai_agents import OpenAIAgentsPlugin
 from duragent.testing.scripted_model import ScriptedModelProvider
 
+from . import fork_app
 from .agents_app import ACTIVITIES, SCRIPTS, TASK_QUEUE, WORKFLOWS
 
 
@@ -46,3 +47,29 @@ async def worker(
         plugins=[OpenAIAgentsPlugin(model_provider=provider)],
     ) as w:
         yield w
+
+
+@pytest.fixture
+def fork_provider(call_log: Path) -> ScriptedModelProvider:
+    """The scripted models of the fork tests (``fork_app.SCRIPTS``)."""
+    return ScriptedModelProvider(fork_app.SCRIPTS, call_log=call_log)
+
+
+def fork_worker(
+    client: Client,
+    provider: ScriptedModelProvider,
+    *,
+    cache: int = 1000,
+    workflows: list[type] | None = None,
+) -> Worker:
+    """A worker for the fork tests' workflows (the built-in agent and chat workflows too)."""
+    from duragent.openai_agents.workflows import AgentWorkflow, ChatWorkflow
+
+    return Worker(
+        client,
+        task_queue=fork_app.TASK_QUEUE,
+        workflows=workflows or [AgentWorkflow, ChatWorkflow, *fork_app.WORKFLOWS],
+        activities=fork_app.ACTIVITIES,
+        max_cached_workflows=cache,
+        plugins=[OpenAIAgentsPlugin(model_provider=provider)],
+    )

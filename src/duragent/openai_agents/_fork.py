@@ -70,7 +70,10 @@ class ForkState:
 
     def _rules(self, n: int) -> tuple[ForkLayer | None, Mode]:
         """Which fork governs call ``n`` of the current task, and how."""
-        length = workflow.info().get_current_history_length()
+        info = workflow.info()
+        if info.continued_run_id is not None:
+            return self.spec.own, "after"  # a fork that continued as new: all its own
+        length = info.get_current_history_length()
         for layer in reversed(self.spec.layers):
             if n >= layer.at_model_call:
                 return layer, "after"

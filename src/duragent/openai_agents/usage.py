@@ -23,6 +23,7 @@ from .._backend.records import RunRef
 from .._engine import events as ev
 from ..client import Client
 from ..store.base import UsageEntry
+from .._fork.spec import SERVED_MARKER
 from ._names import MODEL_ACTIVITY
 
 
@@ -42,6 +43,9 @@ class ModelCall:
     time: int
     worker: str = ""
     """The worker that recorded the call."""
+    reused: bool = False
+    """The run is a fork that took this call from its source (copied or served): not
+    made, not paid for by this run."""
 
     @property
     def total_tokens(self) -> int:
@@ -80,6 +84,16 @@ class UsageReport:
         return len(self.calls)
 
     @property
+    def reused_calls(self) -> int:
+        """Calls a fork took from its source instead of making them."""
+        return sum(1 for c in self.calls if c.reused)
+
+    @property
+    def reused_tokens(self) -> int:
+        """Tokens of those calls: paid once, by the source."""
+        return sum(c.total_tokens for c in self.calls if c.reused)
+
+    @property
     def input_tokens(self) -> int:
         return sum(c.input_tokens for c in self.calls)
 
@@ -106,6 +120,30 @@ def _usage_numbers(response: dict[str, Any]) -> tuple[int, int, int]:
     )
 
 
+def _served_model_call(run_id: str, marker: ev.MarkerRecorded, start: ev.Event) -> ModelCall | None:
+    """A model call a fork served from its source's recording."""
+    d = marker.details
+    r = d.get("r")
+    results = start.fork_results if isinstance(start, ev.WorkflowExecutionStarted) else ()
+    if d.get("kind") != "model" or not isinstance(r, int) or not 0 <= r < len(results):
+        return None
+    result = results[r].to_json_value()
+    inp, out, cached = _usage_numbers(result.get("response") or {})
+    return ModelCall(
+        run_id=run_id,
+        seq=0,
+        agent=str(d.get("agent", "")),
+        model=str(result.get("model", "")),
+        attempt=0,
+        input_tokens=inp,
+        output_tokens=out,
+        cached_tokens=cached,
+        latency_ms=int(result.get("latency_ms", 0)),
+        time=marker.time,
+        reused=True,
+    )
+
+
 async def usage_report(
     client: Client, workflow_id: str, *, include_children: bool = True
 ) -> UsageReport:
@@ -124,14 +162,21 @@ async def usage_report(
     runs = [ref.run_id for ref in refs]
     calls: list[ModelCall] = []
     handovers = served = served_tokens = 0
+    ledger = await backend.usage_entries(refs)
+    paid = {(e.run_id, e.seq) for e in ledger if e.kind == "model"}
     for ref in refs:
         run_id = ref.run_id
         events = await backend.read_history(ref.workflow_id, run_id)
         agents: dict[int, str] = {}
         run_calls: list[ModelCall] = []
         last_worker: str | None = None
+        fork = isinstance(events[0], ev.WorkflowExecutionStarted) and events[0].fork is not None
         for event in events:
-            if isinstance(event, ev.ActivityTaskScheduled):
+            if fork and isinstance(event, ev.MarkerRecorded) and event.name == SERVED_MARKER:
+                served_call = _served_model_call(run_id, event, events[0])
+                if served_call is not None:
+                    run_calls.append(served_call)
+            elif isinstance(event, ev.ActivityTaskScheduled):
                 if event.activity_type == MODEL_ACTIVITY:
                     agents[event.seq] = event.summary
             elif isinstance(event, ev.ActivityTaskCompleted) and event.seq in agents:
@@ -150,6 +195,8 @@ async def usage_report(
                         latency_ms=int(result.get("latency_ms", 0)),
                         time=event.time,
                         worker=event.worker,
+                        # A fork's calls from its source's history are in no ledger of it.
+                        reused=fork and (run_id, event.seq) not in paid,
                     )
                 )
             elif isinstance(event, ev.WorkflowTaskCompleted):
@@ -158,12 +205,11 @@ async def usage_report(
                     # The new worker replayed the calls others recorded; a call it just
                     # made itself (completing it is what woke it) was not served.
                     handovers += 1
-                    replayed = [c for c in run_calls if c.worker != worker]
+                    replayed = [c for c in run_calls if c.worker != worker and not c.reused]
                     served += len(replayed)
                     served_tokens += sum(c.total_tokens for c in replayed)
                 last_worker = worker or last_worker
         calls.extend(run_calls)
-    ledger = await backend.usage_entries(refs)
     recorded = {(c.run_id, c.seq, c.attempt) for c in calls}
     repaid: list[UsageEntry] = [
         e for e in ledger if e.kind == "model" and (e.run_id, e.seq, e.attempt) not in recorded

@@ -273,6 +273,9 @@ def _close(tx: Tx, run: RunRow, event: ev.Event) -> None:
         )
     elif isinstance(event, ev.WorkflowExecutionContinuedAsNew):
         close_run(tx, run, RunStatus.CONTINUED_AS_NEW)
+        # A fork stays a fork across continue-as-new (its overrides and modes go on).
+        start = tx.read_event(run.run_id, 1)
+        fork = start.fork if isinstance(start, ev.WorkflowExecutionStarted) else None
         create_run(
             tx,
             run_id=event.new_run_id,
@@ -282,6 +285,8 @@ def _close(tx: Tx, run: RunRow, event: ev.Event) -> None:
             input=event.input,
             memo=event.memo,
             continued_from=run,
+            fork=fork,
+            fork_results=start.fork_results if fork is not None else (),  # type: ignore[union-attr]
         )
 
 
