@@ -57,7 +57,7 @@ async def test_work_in_flight_at_the_fork_point_is_treated_as_started_in_the_sou
         source = await client.start_workflow(Busy.run, "kid", id="busy", task_queue=TASK_QUEUE)
         await wait_for_model_calls(source, 4)
         # The child it started is still running: a fork cannot share it.
-        with pytest.raises(ForkError, match="child workflow 'kid'.*had not finished"):
+        with pytest.raises(ForkError, match=r"child workflow 'kid'.*had not finished"):
             await client.fork("busy", 2)
         (gates / "lookup").touch()
         await client.get_workflow_handle("kid").signal("finish")

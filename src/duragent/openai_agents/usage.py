@@ -21,9 +21,9 @@ from typing import Any
 
 from .._backend.records import RunRef
 from .._engine import events as ev
+from .._fork.spec import SERVED_MARKER
 from ..client import Client
 from ..store.base import UsageEntry
-from .._fork.spec import SERVED_MARKER
 from ._names import MODEL_ACTIVITY
 
 
