@@ -82,8 +82,8 @@ SCRIPTS = {
         [message("Paris and Rome are sunny, 68F.")],
     ],
     "v2": [
-        [tool_call("convert", {"celsius": 20})],
-        [message("v2: sunny and 68F.")],
+        [tool_call("convert", {"celsius": 21})],
+        [message("v2: sunny and 69.8F.")],
     ],
     "v3": [
         [

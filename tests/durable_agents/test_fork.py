@@ -52,7 +52,7 @@ async def source_run(client: Client, id: str = "src", agent: str = HELPER) -> An
 
 
 async def history(client: Client, id: str) -> list[ev.Event]:
-    return (await client.get_workflow_handle(id).fetch_history()).events
+    return list((await client.get_workflow_handle(id).fetch_history()).events)
 
 
 @pytest.mark.parametrize("k", [2, 3, 4])
@@ -67,11 +67,11 @@ async def test_a_fork_reuses_calls_before_k_and_goes_on_with_another_model(
     fork = await client.fork("src", k, model="v2", id="fork")
     outcome = await fork.result()
 
-    assert outcome["final_output"] == "v2: sunny and 68F."
+    assert outcome["final_output"] == "v2: sunny and 69.8F."
     # No call before k was made again; calls from k on went to v2 only.
     assert [c["model"] for c in provider.calls()] == ["v2", "v2"]
     # No tool before the fork point ran again; v2's convert(20) ran live.
-    assert tools_run(tool_log) == ["convert 20.0"]
+    assert tools_run(tool_log) == ["convert 21.0"]
     report = await usage_report(client, "fork")
     assert report.reused_calls == k - 1
     assert report.reused_tokens == sum(c.total_tokens for c in source.calls[: k - 1])
@@ -108,7 +108,7 @@ async def test_an_unchanged_rerun_with_everything_recorded_costs_nothing(
     await changed.result()
     reset(provider, tool_log)
     again = await client.fork("changed", 4, tools="recorded", models="recorded", id="twice")
-    assert (await again.result())["final_output"] == "v2: sunny and 68F."
+    assert (await again.result())["final_output"] == "v2: sunny and 69.8F."
     assert provider.calls() == [] and tools_run(tool_log) == []
     assert (await client.diff("changed", "twice")).identical
 

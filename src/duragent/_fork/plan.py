@@ -154,6 +154,8 @@ def plan_fork(
     for tool in recording.tool_calls:
         if tool.result is None and tool.error is None:
             continue  # never finished in the source: a fork treats it as in flight
+        if tool.seq is None and not tool.served:
+            continue  # the source was a fork that did not run it: nothing to serve
         before = tool.n < k and tool.event_id not in copied
         if not (before or recorded_tools or tool.at_most_once):
             continue

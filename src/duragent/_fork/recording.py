@@ -176,6 +176,11 @@ def read_recording(events: Sequence[ev.Event]) -> Recording:
             elif d.get("kind") == "tool":
                 call_id = str(d.get("call_id", ""))
                 name, arguments, n = asked.pop(call_id, (str(d.get("name", "")), "", len(models)))
+                how = str(d.get("how", ""))
+                served = how in ("prefix", "recorded")
+                error = None
+                if result is None:
+                    error = str(d.get("error") or "failed") if served else f"not run ({how})"
                 tools.append(
                     ToolCallRecord(
                         call_id=call_id,
@@ -184,8 +189,8 @@ def read_recording(events: Sequence[ev.Event]) -> Recording:
                         n=n,
                         event_id=e.event_id,
                         result=result,
-                        error=None if result is not None else str(d.get("error") or "no result"),
-                        served=True,
+                        error=error,
+                        served=served,
                     )
                 )
     copied = fork.own.prefix_events if fork is not None else 0

@@ -12,6 +12,7 @@ from ..errors import DuragentError
 from ._common import DEFAULT_DB, CliState, err
 from .agent_cmds import agent_group
 from .approval_cmds import approvals_command, approve_command, reject_command
+from .fork_cmds import diff_command, fork_command, rerun_command
 from .list_cmd import list_command
 from .message_cmds import query_command, update_command
 from .replay_cmd import replay_command
@@ -80,7 +81,9 @@ def cli(ctx: click.Context, address: str | None, db: str | None) -> None:
 
     Run workers, start and inspect workflows, and see every step they took. Run agents
     (`agent run`, `agent chat`), decide on tool calls waiting for approval (`approvals`,
-    `approve`, `reject`) and see what they spent (`usage`). `server` opens a web UI.
+    `approve`, `reject`) and see what they spent (`usage`). Re-run a recorded agent run
+    from any model call on another model or prompt (`fork`), compare runs (`diff`) and
+    evaluate a change against past runs (`rerun`). `server` opens a web UI.
     """
     ctx.obj = CliState.resolve(
         address=address,
@@ -112,4 +115,7 @@ cli.add_command(approvals_command)
 cli.add_command(approve_command)
 cli.add_command(reject_command)
 cli.add_command(usage_command)
+cli.add_command(fork_command)
+cli.add_command(diff_command)
+cli.add_command(rerun_command)
 cli.add_command(server_command)

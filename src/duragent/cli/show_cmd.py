@@ -17,9 +17,11 @@ from rich.text import Text
 from .._backend.records import ActivityAttempt, PendingActivity
 from .._engine import events as ev
 from .._engine.failure import Failure
+from .._fork.spec import SERVED_MARKER
 from ..client import WorkflowExecution
 from ..history import WorkflowHistory
 from ..views.agent_rows import MODEL_ACTIVITY
+from ..views.fork_rows import fork_facts
 from ..views.format import fmt_bytes, fmt_dt, fmt_duration, to_json, truncate
 from ..views.runs import execution_dict, report_dict, run_duration_ms
 from ..views.timeline import State, Step, build_timeline, workflow_tasks
@@ -78,6 +80,18 @@ def _header(e: WorkflowExecution, events: list[ev.Event]) -> Table:
     )
     if e.parent_id:
         grid.add_row("parent", Text(f"{e.parent_id} (run {e.parent_run_id})"))
+    facts = fork_facts(events)
+    if facts is not None:
+        reused = facts.own.at_model_call - 1
+        grid.add_row(
+            "forked from",
+            Text(
+                f"{facts.summary().removeprefix('fork of ')}\nmodel calls 1-{reused} and the "
+                "tool calls between them reused from the source (marked below)"
+                if reused
+                else facts.summary().removeprefix("fork of ")
+            ),
+        )
     if e.memo:
         grid.add_row("memo", Text(truncate(to_json(e.memo), 120)))
     return grid
@@ -133,7 +147,8 @@ def _timeline(steps: list[Step], start: datetime) -> Table:
 async def _usage(client: Client, workflow_id: str, events: list[ev.Event]) -> UsageReport | None:
     """The usage report when the run made model calls (and the Agents SDK is installed)."""
     if not any(
-        isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MODEL_ACTIVITY
+        (isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MODEL_ACTIVITY)
+        or (isinstance(e, ev.MarkerRecorded) and e.name == SERVED_MARKER)
         for e in events
     ):
         return None
@@ -205,6 +220,8 @@ def show_command(state: CliState, workflow_id: str, run_id: str | None, as_json:
     cancellation, child workflows, updates and how the run closed. A workflow whose task
     keeps failing (a bug, or code that no longer matches its history) shows why in red.
     Agent runs show each model call as 'model <agent>' and each tool call as
-    'tool <name>', followed by the run's usage (as `duragent usage ID` reports it).
+    'tool <name>', followed by the run's usage (as `duragent usage ID` reports it). A fork
+    (`duragent fork`) names its source, and marks the steps it reused from it and the calls
+    it served from the source's recording.
     """
     run(_show(state, workflow_id, run_id, as_json))

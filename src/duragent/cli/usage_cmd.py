@@ -37,13 +37,20 @@ async def load_report(client: Client, workflow_id: str) -> UsageReport:
 
 
 def recovery_line(report: UsageReport) -> str:
-    """Provider calls against recorded ones, re-paid work, handovers, replayed calls."""
-    return (
+    """Provider calls against recorded ones, re-paid work, handovers, replayed calls (and,
+    for a fork, the calls it reused from its source)."""
+    line = (
         f"provider calls made: {report.provider_calls}, recorded: {report.model_calls}, "
         f"re-paid: {report.repaid_calls} calls / {report.repaid_tokens} tokens; "
         f"handovers: {report.handovers}; served from history: "
         f"{report.served_from_history} calls / {report.tokens_served_from_history} tokens"
     )
+    if report.reused_calls:
+        line += (
+            f"; reused from the fork's source: {report.reused_calls} calls / "
+            f"{report.reused_tokens} tokens (not paid again)"
+        )
+    return line
 
 
 def totals_line(report: UsageReport) -> str:
@@ -146,7 +153,8 @@ def usage_command(state: CliState, workflow_id: str, as_json: bool) -> None:
     'provider calls made' counts responses providers returned (the ledger), 'recorded'
     those in history; the difference was paid twice ('re-paid': a crash between a response
     and its commit). 'served from history' counts calls a worker that took over replayed
-    instead of repeating.
+    instead of repeating; 'reused from the fork's source' the calls a fork (`duragent
+    fork`) took from the run it was forked from.
     """
     require_agents_sdk()
     run(_usage(state, workflow_id, as_json))

@@ -95,6 +95,9 @@ class RunSide:
     usage: Usage
     forked_from: str | None = None
     """``workflow_id (run …) at model call k`` when the run is a fork."""
+    unrecorded_tools: list[str] = field(default_factory=lambda: [])
+    """A fork with recorded tools: the tool calls after its fork point that no recording
+    matched (run live, refused, or failed by the unmatched-tools policy)."""
 
 
 @dataclass
@@ -134,6 +137,7 @@ class RunDiff:
                 "status": s.status,
                 "output": s.output,
                 "forked_from": s.forked_from,
+                "unrecorded_tools": s.unrecorded_tools,
                 "usage": {
                     "model_calls": u.model_calls,
                     "tokens": u.tokens,
@@ -444,16 +448,20 @@ def diff_histories(
     for workflow_id, run_id, events in (a, b):
         recording = read_recording(events)
         status, output = _final(events)
-        forked_from = None
+        side = RunSide(workflow_id, run_id, status, output, _usage(recording.model_calls))
         if recording.fork is not None:
             own = recording.fork.own
-            forked_from = (
+            side.forked_from = (
                 f"{own.source_workflow_id} (run {own.source_run_id[:12]}) at model call "
                 f"{own.at_model_call}"
             )
-        sides.append(
-            RunSide(workflow_id, run_id, status, output, _usage(recording.model_calls), forked_from)
-        )
+            if own.tools == "recorded":
+                side.unrecorded_tools = [
+                    f"{t.name}({t.arguments})"
+                    for t in recording.tool_calls
+                    if t.event_id > own.prefix_events and not t.served
+                ]
+        sides.append(side)
         calls.append(recording.model_calls)
     identical_turns = 0
     first_call_change: list[str] = []

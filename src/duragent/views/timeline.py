@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from .._backend.records import ActivityAttempt, PendingActivity
 from .._engine import events as ev
 from .._engine.failure import Failure
-from .agent_rows import agent_title, request_detail, result_detail
+from .._fork.spec import SERVED_MARKER
+from .agent_rows import MODEL_ACTIVITY, agent_title, request_detail, result_detail
+from .fork_rows import ForkFacts, fork_facts, reused_note, served_step
 from .format import fmt_duration, fmt_time, payload_text, payloads_text, to_json, truncate
 
 
@@ -122,6 +124,7 @@ class _Builder:
         self.children: dict[int, Step] = {}
         self.externals: dict[int, Step] = {}
         self.updates: dict[str, Step] = {}
+        self.fork: ForkFacts | None = None
 
     def add(self, e: ev.Event, title: str, state: str = State.INFO, detail: str = "") -> Step:
         step = Step(event_id=e.event_id, time=e.time, title=title, state=state, detail=detail)
@@ -143,6 +146,9 @@ class _Builder:
                     s.notes.append(Note(f"child of workflow {e.parent_workflow_id}"))
                 if e.continued_from_run_id:
                     s.notes.append(Note(f"continued from run {e.continued_from_run_id}"))
+                facts = self.fork = fork_facts([e])
+                if facts is not None:
+                    s.notes.append(Note(facts.summary()))
             case ev.ActivityTaskScheduled():
                 title = agent_title(e.activity_type, e.summary, e.seq)
                 if title is None:
@@ -243,6 +249,17 @@ class _Builder:
             case ev.ExternalWorkflowRequestFailed():
                 detail = describe_failure(e.failure)
                 self.close(self.externals.get(e.seq), e, State.FAILED, detail)
+            case ev.MarkerRecorded() if e.name == SERVED_MARKER:
+                title, detail, served = served_step(e.details)
+                r = e.details.get("r")
+                results = self.fork.results if self.fork is not None else ()
+                if isinstance(r, int) and 0 <= r < len(results):
+                    if e.details.get("kind") == "model":
+                        shown = result_detail(MODEL_ACTIVITY, results[r])
+                    else:
+                        shown = payload_text(results[r])
+                    detail = f"{detail}: {shown}" if shown else detail
+                self.add(e, title, State.OK if served else State.CANCELLED, detail)
             case ev.MarkerRecorded():
                 self.add(e, f"marker {e.name}", State.INFO, to_json(e.details) if e.details else "")
             case ev.WorkflowExecutionCompleted():
@@ -297,6 +314,12 @@ def build_timeline(
         step.duration_ms = now_ms - step.time
     for step in b.activities.values():
         step.notes.sort(key=lambda n: n.order)  # attempts in order, other notes after
+    facts = fork_facts(events)
+    if facts is not None:
+        note = reused_note(facts)
+        for step in b.steps[1:]:
+            if step.event_id <= facts.own.prefix_events:
+                step.notes.append(Note(note))
     return b.steps
 
 
