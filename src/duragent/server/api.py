@@ -11,6 +11,7 @@ import dataclasses
 import json
 import uuid
 from typing import Any, Final
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -334,6 +335,62 @@ async def start_agent(request: Request) -> Response:
     return json_response({"workflow_id": handle.id, "run_id": handle.run_id}, 201)
 
 
+def _opt_str(data: dict[str, Any], key: str) -> str | None:
+    """An optional text field: absent or empty means "keep the source's"."""
+    return _str(data, key) or None
+
+
+async def fork(request: Request) -> Response:
+    data = await _body(request, ("at_model_call",))
+    raw = data["at_model_call"]
+    if isinstance(raw, str) and raw.isdigit():
+        raw = int(raw)  # a form's hidden field
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+        raise BadRequest("at_model_call must be a positive integer")
+    allow = data.get("allow_side_effects", False)
+    if not isinstance(allow, bool):
+        raise BadRequest("allow_side_effects must be true or false")
+    settings = data.get("model_settings")
+    if settings is not None and not isinstance(settings, dict):
+        raise BadRequest("model_settings must be a JSON object")
+    workflow_id, run_id = _ids(request)
+    handle = await source_of(request).fork(
+        workflow_id,
+        raw,
+        run_id=run_id,
+        id=_opt_str(data, "id"),
+        model=_opt_str(data, "model"),
+        instructions=_opt_str(data, "instructions"),
+        model_settings=settings,
+        agent=_opt_str(data, "agent"),
+        tools=_str(data, "tools", "live") or "live",
+        models=_str(data, "models", "live") or "live",
+        unmatched_tools=_str(data, "unmatched_tools", "live") or "live",
+        allow_side_effects=allow,
+    )
+    return json_response(
+        {
+            "workflow_id": handle.id,
+            "run_id": handle.run_id,
+            "url": "/runs/" + quote(handle.id, safe=""),
+        },
+        201,
+    )
+
+
+async def diff(request: Request) -> Response:
+    q = request.query_params
+    unknown = sorted(set(q) - {"a", "b", "run_a", "run_b"})
+    if unknown:
+        raise BadRequest(f"unknown parameter {unknown[0]!r}; known: a, b, run_a, run_b")
+    if not q.get("a") or not q.get("b"):
+        raise BadRequest("give the two runs to compare as ?a=ID&b=ID")
+    result = await source_of(request).diff(
+        q["a"], q["b"], q.get("run_a") or None, q.get("run_b") or None
+    )
+    return json_response(result.to_dict())
+
+
 async def not_found(request: Request) -> Response:
     return error(f"no API endpoint {request.method} {request.url.path}", 404)
 
@@ -371,6 +428,7 @@ routes: list[Route] = [
     Route("/api/v1/runs", _guard(list_runs), methods=["GET"]),
     Route("/api/v1/approvals", _guard(approvals), methods=["GET"]),
     Route("/api/v1/agents/start", _guard(start_agent), methods=["POST"]),
+    Route("/api/v1/diff", _guard(diff), methods=["GET"]),
     Route(RUN + "/conversation", _guard(conversation), methods=["GET"]),
     Route(RUN + "/timeline", _guard(timeline), methods=["GET"]),
     Route(RUN + "/history", _guard(history), methods=["GET"]),
@@ -381,5 +439,6 @@ routes: list[Route] = [
     Route(RUN + "/update", _guard(update), methods=["POST"]),
     Route(RUN + "/cancel", _guard(cancel), methods=["POST"]),
     Route(RUN + "/terminate", _guard(terminate), methods=["POST"]),
+    Route(RUN + "/fork", _guard(fork), methods=["POST"]),
     Route(RUN, _guard(describe_run), methods=["GET"]),
 ]

@@ -178,6 +178,44 @@ def spec() -> dict[str, Any]:
         ),
         _RUN + "/cancel": _post("Request cancellation.", _body({"reason": string}, [])),
         _RUN + "/terminate": _post("Terminate at once.", _body({"reason": string}, [])),
+        _RUN + "/fork": {
+            "post": {
+                "summary": "Fork an agent run at a model call: a new run that takes calls "
+                "before it (and the tool calls between them) from this run's history and goes "
+                "on live from it with the overrides. This run is not changed.",
+                "parameters": [_ID, _RUN_ID],
+                "requestBody": _body(
+                    {
+                        "at_model_call": {"type": "integer", "description": "k, from 1."},
+                        "model": string,
+                        "instructions": string,
+                        "model_settings": {"type": "object"},
+                        "agent": {"type": "string", "description": "Override only this agent."},
+                        "tools": {"enum": ["live", "recorded"], "default": "live"},
+                        "models": {"enum": ["live", "recorded"], "default": "live"},
+                        "unmatched_tools": {
+                            "enum": ["live", "dry_run", "fail"],
+                            "default": "live",
+                        },
+                        "allow_side_effects": {"type": "boolean", "default": False},
+                        "id": {"type": "string", "description": "The fork's workflow id."},
+                    },
+                    ["at_model_call"],
+                ),
+                "responses": {
+                    "201": {"description": "Forked: `{workflow_id, run_id, url}`."},
+                    **_ACTION_ERRORS,
+                },
+            }
+        },
+        "/api/v1/diff": _get(
+            "Compare two agent runs: aligned conversations, first divergence, per-item "
+            "differences, final outputs, usage.",
+            _q("a", "Workflow id of run A."),
+            _q("b", "Workflow id of run B."),
+            _q("run_a", "A specific run of A."),
+            _q("run_b", "A specific run of B."),
+        ),
         "/metrics": _get("Prometheus text format metrics."),
     }
     for path, ops in paths.items():

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from .._engine import events as ev
 from ..errors import SerializationError, WorkflowNotFoundError
+from ..views.fork_rows import fork_facts
 from ..views.format import fmt_bytes, fmt_duration
 from ..views.runs import run_duration_ms
 from .api import run_filter
@@ -200,6 +201,7 @@ async def _run_context(request: Request) -> dict[str, Any]:
         return json.dumps(attrs["events"][0]["attrs"], ensure_ascii=False)
 
     return {
+        "fork": fork_facts(detail.events),
         "history_of": history_of,
         "budget": _budget(detail.events),
         "d": detail,
@@ -254,6 +256,19 @@ async def approvals_fragment(request: Request) -> Response:
     return _render(request, "_approvals_list.html", **await _approvals_context(request))
 
 
+async def diff_page(request: Request) -> Response:
+    q = request.query_params
+    a, b = q.get("a") or "", q.get("b") or ""
+    if not a or not b:
+        return _render(request, "diff.html", title="Compare runs", nav="runs", diff=None, a=a, b=b)
+    try:
+        diff = await _source(request).diff(a, b, q.get("run_a") or None, q.get("run_b") or None)
+    except WorkflowNotFoundError as err:
+        return _error_page(request, str(err), 404)
+    title = f"{a} vs {b}"
+    return _render(request, "diff.html", title=title, nav="runs", diff=diff, a=a, b=b)
+
+
 async def api_page(request: Request) -> Response:
     return _render(request, "api.html", title="API", nav="api", spec=spec())
 
@@ -262,6 +277,7 @@ routes: list[Route] = [
     Route("/", runs_page, methods=["GET"]),
     Route("/approvals", approvals_page, methods=["GET"]),
     Route("/api", api_page, methods=["GET"]),
+    Route("/diff", diff_page, methods=["GET"]),
     Route("/fragments/runs", runs_fragment, methods=["GET"]),
     Route("/fragments/approvals", approvals_fragment, methods=["GET"]),
     Route("/fragments/runs/{workflow_id:path}", run_fragment, methods=["GET"]),

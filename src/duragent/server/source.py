@@ -27,6 +27,7 @@ from ..history import WorkflowHistory
 from ..store.base import RunRecord, RunStatus
 from ..store.notify import Listener
 from ..views.conversation import Conversation, build_conversation
+from ..views.diff import RunDiff
 from ..views.summary import PendingApproval, RunSummary, summarize
 from ..views.timeline import Step, build_timeline
 
@@ -349,6 +350,16 @@ class RunSource:
         return await start_agent(
             self.client, agent, input, id=workflow_id, task_queue=task_queue, max_turns=max_turns
         )
+
+    async def fork(self, source: str, at_model_call: int, **options: Any) -> WorkflowHandle[Any]:
+        """Fork an agent run (see :meth:`Client.fork`)."""
+        return await self.client.fork(source, at_model_call, **options)
+
+    async def diff(
+        self, a: str, b: str, run_a: str | None = None, run_b: str | None = None
+    ) -> RunDiff:
+        """Compare two agent runs (see :meth:`Client.diff`)."""
+        return await self.client.diff(a, b, run_a=run_a, run_b=run_b)
 
 
 def _record_of(e: WorkflowExecution) -> RunRecord:

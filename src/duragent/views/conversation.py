@@ -19,8 +19,9 @@ from typing import Any, Final
 
 from .._backend.records import ActivityAttempt, PendingActivity
 from .._engine import events as ev
+from .._fork.spec import SERVED_MARKER
 from ..errors import SerializationError
-from ..serde import Payload
+from ..serde import NULL_PAYLOAD, Payload
 from .agent_rows import (
     MODEL_ACTIVITY,
     TOOL_ACTIVITY,
@@ -28,6 +29,7 @@ from .agent_rows import (
     mcp_result_text,
     mcp_tool_of,
 )
+from .fork_rows import ForkFacts, fork_facts, served_step
 from .format import payload_text, payloads_text, to_json
 from .timeline import State, Step, build_timeline, describe_failure
 
@@ -73,6 +75,10 @@ class ToolCard:
     interrupted: bool = False
     """An at-most-once attempt was interrupted by a crash and not run again."""
     served_from_history: bool = False
+    reused: str = ""
+    """In a fork: how the call was taken from the source instead of run (``reused``:
+    copied with the history before the fork point; ``served``: served from the recording;
+    ``not run``: a fork that refused to run it)."""
     approval: Approval | None = None
     kind: str = "tool"
 
@@ -103,6 +109,8 @@ class ModelTurn:
     notes: list[Any] = field(default_factory=lambda: [])
     duration_ms: int | None = None
     served_from_history: bool = False
+    reused: str = ""
+    """In a fork: ``reused`` (copied from the source) or ``served`` (from its recording)."""
     kind: str = "model"
 
 
@@ -205,6 +213,8 @@ class _Builder:
         """Which worker completed each model/tool activity (by seq)."""
         self.last_worker: str | None = None
         self.model_calls = 0
+        self.prefix = 0
+        """In a fork: the events copied from its source (their calls were reused)."""
 
     # -- model calls --------------------------------------------------------------------------
 
@@ -230,6 +240,7 @@ class _Builder:
             time=e.time,
             event_id=e.event_id,
             number=self.model_calls + 1,
+            reused="reused" if e.event_id <= self.prefix else "",
         )
         self.turns[e.seq] = turn
         self.items.append(turn)
@@ -340,6 +351,8 @@ class _Builder:
             return False
         card.seq = e.seq
         card.scheduled_event_id = e.event_id
+        if e.event_id <= self.prefix:
+            card.reused = "reused"
         self.card_by_seq[e.seq] = card
         return True
 
@@ -355,6 +368,55 @@ class _Builder:
             ),
             None,
         )
+
+    # -- a fork's served calls ----------------------------------------------------------------
+
+    def served(self, e: ev.MarkerRecorded, facts: ForkFacts | None) -> None:
+        """A call a fork served from its source's recording (or refused to run)."""
+        d = e.details
+        results = facts.results if facts is not None else ()
+
+        def payload(key: str) -> Payload | None:
+            i = d.get(key)
+            return results[i] if isinstance(i, int) and 0 <= i < len(results) else None
+
+        _, text, served = served_step(d)
+        result = payload("r")
+        # Rendered like the activity a call would have been, completed by the recording.
+        done = ev.ActivityTaskCompleted(
+            event_id=e.event_id,
+            time=e.time,
+            seq=-e.event_id,
+            result=result or NULL_PAYLOAD,
+            attempt=0,
+            started_time=0,
+        )
+        if d.get("kind") == "model":
+            request = _value(payload("q"))
+            self._new_inputs(request.get("input") if isinstance(request, dict) else None, e)  # pyright: ignore[reportUnknownMemberType]
+            turn = ModelTurn(
+                seq=-e.event_id,
+                agent=str(d.get("agent") or "agent"),
+                model="",
+                time=e.time,
+                event_id=e.event_id,
+                number=self.model_calls + 1,
+                reused="served",
+            )
+            self.turns[turn.seq] = turn
+            self.items.append(turn)
+            self.model_calls += 1
+            if result is not None:
+                self.model_completed(done, turn)
+            return
+        card = self.cards.get(str(d.get("call_id", "")))
+        if card is None:
+            return
+        card.reused = "served" if served else "not run"
+        if result is not None:
+            self.tool_closed(done, card)
+        else:
+            card.error = text
 
     def tool_closed(self, e: ev.Event, card: ToolCard) -> None:
         if isinstance(e, ev.ActivityTaskCompleted):
@@ -379,10 +441,10 @@ class _Builder:
             for seq, by in self.worker_of.items():
                 if by != worker:
                     turn = self.turns.get(seq)
-                    if turn is not None:
+                    if turn is not None and not turn.reused:
                         turn.served_from_history = True
                     card = self.card_by_seq.get(seq)
-                    if card is not None:
+                    if card is not None and not card.reused:
                         card.served_from_history = True
         self.last_worker = worker or self.last_worker
 
@@ -404,6 +466,7 @@ def build_conversation(
     """
     steps = build_timeline(events, attempts, pending, now_ms=now_ms)
     b = _Builder(steps)
+    facts: ForkFacts | None = None
     activity_types: dict[int, str] = {}
     for e in events:
         match e:
@@ -432,6 +495,14 @@ def build_conversation(
                         turn.error = describe_failure(getattr(e, "failure", None))
                 if card is not None:
                     b.tool_closed(e, card)
+            case ev.WorkflowExecutionStarted():
+                facts = fork_facts([e])
+                b.prefix = facts.own.prefix_events if facts is not None else 0
+                step = b.steps.get(e.event_id)
+                if step is not None and facts is not None:
+                    b.items.append(StepItem(step))  # says where the fork came from
+            case ev.MarkerRecorded() if e.name == SERVED_MARKER:
+                b.served(e, facts)
             case ev.MarkerRecorded() if e.name == APPROVAL_MARKER:
                 details = e.details if isinstance(e.details, dict) else {}
                 call_id = str(details.get("call_id", ""))

@@ -243,7 +243,7 @@
       return;
     }
     const body = {};
-    form.querySelectorAll("input").forEach((input) => { body[input.name] = input.value; });
+    form.querySelectorAll("input, select").forEach((input) => { body[input.name] = input.value; });
     if (form.dataset.kind === "signal") {
       try { body.args = JSON.parse(body.args || "[]"); } catch (err) {
         toast("Arguments must be a JSON array, e.g. [\"yes\"]", true);
@@ -253,6 +253,10 @@
     button.disabled = true;
     try {
       const { data } = await post(form.dataset.action, body);
+      if (form.dataset.kind === "fork" && data && data.url) {
+        window.location.assign(data.url); // the new run's page
+        return;
+      }
       toast((data && data.status) || "done");
       refreshAll();
     } catch (err) {
