@@ -165,6 +165,17 @@ async def streamed(client: Client) -> list[WorkflowHandle[Any]]:
     return [handle]
 
 
+async def fork(client: Client) -> list[WorkflowHandle[Any]]:
+    """A fork at model call 2 (calls before it copied), everything after it served from the
+    source's recording (``duragent.served`` markers; the fork document in its start)."""
+    await ask(client, "golden-fork-source", "weather", "Weather in Paris?")
+    handle = await client.fork(
+        "golden-fork-source", 2, tools="recorded", models="recorded", id="golden-fork"
+    )
+    await handle.result(timeout=30)
+    return [handle]
+
+
 Scenario = Callable[[Client], Awaitable[list[WorkflowHandle[Any]]]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -180,6 +191,7 @@ SCENARIOS: dict[str, Scenario] = {
     "chat": chat,
     "tool_context": tool_context,
     "streamed": streamed,
+    "fork": fork,
 }
 
 
