@@ -21,10 +21,12 @@ from temporalio.common import (
 )
 
 from .._definitions import HandlerDefinition, WorkflowDefinition
+from .._engine.fork import FORK_STATE_KEY
 from .._runtime import current_runtime
 from ..errors import FailureError, QueryError, UpdateRejectedError
 from ._failures import to_temporal
 from ._runtime import TemporalRuntime, WorkerSettings
+from .fork import fork_recording
 
 __all__ = ["TemporalWorkflowInstance"]
 
@@ -54,6 +56,9 @@ class TemporalWorkflowInstance:
         self._signal_handlers: dict[str | None, Callable[..., Any]] = {}
         self._buffered: dict[str, list[Sequence[RawValue]]] = {}
         self._pending_approvals = 0
+        recording = fork_recording()  # a fork in cassette mode serves its source's calls
+        if recording is not None:
+            self.runtime.run_state()[FORK_STATE_KEY] = recording
         arg_hints, _ = definition.hints
         self._args = self.bridge.decode_all(args, arg_hints, what="workflow argument")
         token = current_runtime.set(self.runtime)
