@@ -31,16 +31,28 @@ def test_the_frozen_fork_history_keeps_its_format() -> None:
 
 def test_a_newer_fork_document_is_refused_by_name() -> None:
     newer = DataConverter().encode({"v": 2, "layers": []})
-    with pytest.raises(SerializationError, match="version 2.*newer Duragent"):
+    with pytest.raises(SerializationError, match=r"version 2.*newer Duragent"):
         ForkSpec.from_payload(newer)
 
 
-def test_arguments_and_requests_match_whatever_their_key_order() -> None:
+def test_tool_arguments_match_whatever_their_spelling() -> None:
     assert canonical_arguments('{"b": 1, "a": [2]}') == canonical_arguments('{"a":[2],"b":1}')
     assert canonical_arguments("not json ") == "not json"
-    assert request_digest({"x": 1, "y": {"b": 2, "a": 3}}) == request_digest(
-        {"y": {"a": 3, "b": 2}, "x": 1}
-    )
+
+
+def test_a_request_read_back_from_the_store_has_the_digest_it_was_recorded_with(
+    tmp_path: Path,
+) -> None:
+    from duragent.store.base import StartRequest
+    from duragent.store.sqlite import SqliteStore
+
+    big = DataConverter().encode({"input": [{"role": "user", "content": "x" * 40}] * 50})
+    store = SqliteStore(str(tmp_path / "d.db"))
+    run = store.start_workflow(StartRequest("w", "W", "q", input=(big,)), 1).run_id
+    (start,) = store.read_history(run)
+    assert isinstance(start, ev.WorkflowExecutionStarted)
+    assert request_digest(start.input[0]) == request_digest(big)
+    store.close()
 
 
 def _history() -> list[ev.Event]:

@@ -138,7 +138,7 @@ def plan_fork(
             continue
         digest = None
         if recorded_models and call.request is not None:
-            digest = request_digest(call.request.to_json_value())
+            digest = request_digest(call.request)
         model_calls.append(
             RecordedModelCall(
                 n=call.n,

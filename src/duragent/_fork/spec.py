@@ -59,10 +59,10 @@ def canonical_arguments(arguments: str) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def request_digest(value: Any) -> str:
-    """Digest of a model request's JSON value (key order does not count)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+def request_digest(request: Payload) -> str:
+    """Digest of a recorded (or about to be recorded) model request: the same request is
+    encoded to the same bytes, so identical requests have identical digests."""
+    return hashlib.blake2b(request.body, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)

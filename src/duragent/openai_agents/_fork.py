@@ -88,7 +88,7 @@ class ForkState:
     def mark(self, details: dict[str, Any]) -> None:
         runtime().record_marker(SERVED_MARKER, details)
 
-    def recorded_model_call(self, layer: ForkLayer, request: Any) -> RecordedModelCall | None:
+    def recorded_model_call(self, layer: ForkLayer, request: Payload) -> RecordedModelCall | None:
         """The recorded call whose request is identical to ``request`` (identical requests
         are served in the order they were recorded)."""
         digest = request_digest(request)
@@ -248,7 +248,7 @@ class ForkModelCall:
                     actual=f"model call {n}",
                 )
         elif layer.models == "recorded":
-            found = self.fork.recorded_model_call(layer, _json_value(request))
+            found = self.fork.recorded_model_call(layer, _encoded(request))
         if found is None:
             return await execute()
         self.served = True
@@ -282,11 +282,11 @@ def _not_run(name: str, type: str, message: str) -> ActivityError:
     )
 
 
-def _json_value(request: Any) -> Any:
-    """A model request as JSON (it may already be an encoded payload)."""
+def _encoded(request: Any) -> Payload:
+    """A model request as the payload the model activity records (it may be one already)."""
     if isinstance(request, Payload):
-        return request.to_json_value()
-    return _converter.encode(request, what="model request").to_json_value()
+        return request
+    return _converter.encode(request, what="model request")
 
 
 def fork_model_call(config: ModelCallConfig) -> ForkModelCall | None:

@@ -105,9 +105,21 @@ class PayloadReader:
             return Payload(value.encode())
         if "t" in value:
             key = bytes.fromhex(value["t"])
-            return Payload(load=lambda: chunks.join(self.fetch(key), self.fetch))
+            return StoredPayload(value, self, load=lambda: chunks.join(self.fetch(key), self.fetch))
         key = bytes.fromhex(value["h"])
-        return Payload(load=lambda: self.fetch(key))
+        return StoredPayload(value, self, load=lambda: self.fetch(key))
+
+
+class StoredPayload(Payload):
+    """A payload read from this store by reference: written again (a fork's recorded
+    results, say), it is the same reference, not its bytes split and hashed again."""
+
+    __slots__ = ("reader", "ref")
+
+    def __init__(self, ref: Any, reader: PayloadReader, *, load: Callable[[], bytes]) -> None:
+        super().__init__(load=load)
+        self.ref = ref
+        self.reader = reader
 
 
 def decode_rows(reader: PayloadReader, rows: Iterable[Any]) -> list[ev.Event]:
@@ -163,6 +175,8 @@ class Tx:
             self.new_digests.add(key)
 
     def payload_out(self, payload: Payload) -> Any:
+        if isinstance(payload, StoredPayload) and payload.reader is self.reader:
+            return payload.ref  # already stored here, under this reference
         data = payload.data
         if len(data) <= INLINE_PAYLOAD_BYTES:
             return data.decode()
