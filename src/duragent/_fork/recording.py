@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .._engine import events as ev
-from ..errors import SerializationError
 from ..serde import Payload
+from ..views.format import json_value
 from .spec import SERVED_MARKER, ForkSpec
 
 MODEL_ACTIVITY: Final = "duragent.openai_agents.invoke_model"
@@ -71,19 +71,10 @@ class Recording:
     fork_results: tuple[Payload, ...]
 
 
-def _json(payload: Payload | None) -> Any:
-    if payload is None:
-        return None
-    try:
-        return payload.to_json_value()
-    except (SerializationError, ValueError):
-        return None
-
-
 def _response_facts(call: ModelCallRecord) -> list[tuple[str, str, str]]:
     """Fill in a call's model, tokens and latency from its recorded ``ModelCallResult``;
     returns the function calls its response made (call id, name, arguments)."""
-    value = _json(call.result)
+    value = json_value(call.result)
     if not isinstance(value, dict):
         return []
     response: Any = value.get("response") or {}  # pyright: ignore[reportUnknownMemberType]
@@ -203,7 +194,7 @@ def _tool_call(
     e: ev.ActivityTaskScheduled, asked: dict[str, tuple[str, str, int]], n: int
 ) -> ToolCallRecord | None:
     if e.activity_type == TOOL_ACTIVITY:
-        request = _json(e.input[0] if e.input else None)
+        request = json_value(e.input[0] if e.input else None)
         if not isinstance(request, dict):
             return None
         call_id = str(request.get("call_id") or "")  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]

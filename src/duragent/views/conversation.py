@@ -20,7 +20,6 @@ from typing import Any, Final
 from .._backend.records import ActivityAttempt, PendingActivity
 from .._engine import events as ev
 from .._fork.spec import SERVED_MARKER
-from ..errors import SerializationError
 from ..serde import NULL_PAYLOAD, Payload
 from .agent_rows import (
     MODEL_ACTIVITY,
@@ -30,7 +29,7 @@ from .agent_rows import (
     mcp_tool_of,
 )
 from .fork_rows import ForkFacts, fork_facts, served_step
-from .format import payload_text, payloads_text, to_json
+from .format import content_text, json_value, payload_text, payloads_text, to_json
 from .timeline import State, Step, build_timeline, describe_failure
 
 APPROVAL_MARKER: Final = "duragent.approval_requested"
@@ -162,28 +161,10 @@ class Conversation:
 def _value(payload: Payload | Sequence[Payload] | None) -> Any:
     if isinstance(payload, Sequence) and not isinstance(payload, Payload):
         payload = payload[0] if payload else None
-    if payload is None:
-        return None
-    try:
-        return payload.to_json_value()
-    except (SerializationError, ValueError):
-        return None
+    return json_value(payload)
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts: list[str] = []
-        for part in content:  # pyright: ignore[reportUnknownVariableType]
-            if isinstance(part, dict):
-                text = part.get("text") or part.get("refusal")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-                if text:
-                    parts.append(str(text))  # pyright: ignore[reportUnknownArgumentType]
-            elif isinstance(part, str):
-                parts.append(part)
-        return "\n".join(parts)
-    return "" if content is None else to_json(content)
+_text_of = content_text
 
 
 def _output_text(output: Any) -> str:

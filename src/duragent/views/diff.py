@@ -20,9 +20,7 @@ from typing import Any, Literal
 
 from .._engine import events as ev
 from .._fork.recording import ModelCallRecord, read_recording
-from ..errors import SerializationError
-from ..serde import Payload
-from .format import to_json, truncate
+from .format import content_text, json_value, to_json, truncate
 
 Change = Literal["same", "changed", "only_a", "only_b"]
 
@@ -246,31 +244,6 @@ def _side_title(s: RunSide) -> str:
 # ------------------------------------------------------------------------------ reading
 
 
-def _json(payload: Payload | None) -> Any:
-    if payload is None:
-        return None
-    try:
-        return payload.to_json_value()
-    except (SerializationError, ValueError):
-        return None
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts: list[str] = []
-        for part in content:  # pyright: ignore[reportUnknownVariableType]
-            if isinstance(part, dict):
-                text = part.get("text") or part.get("refusal")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-                if text:
-                    parts.append(str(text))  # pyright: ignore[reportUnknownArgumentType]
-            elif isinstance(part, str):
-                parts.append(part)
-        return "\n".join(parts)
-    return "" if content is None else to_json(content)
-
-
 def _canonical(arguments: str) -> str:
     try:
         return json.dumps(json.loads(arguments), sort_keys=True, ensure_ascii=False)
@@ -296,21 +269,21 @@ def to_item(raw: Any, names: dict[str, str]) -> Item:
         return Item("tool_call", _canonical(str(item.get("arguments") or "")), name)
     if kind == "function_call_output":
         output = item.get("output")
-        text = output if isinstance(output, str) else _content_text(output)
+        text = output if isinstance(output, str) else content_text(output)
         return Item("tool_result", text, names.get(str(item.get("call_id") or ""), ""))
     if kind == "reasoning":
-        return Item("reasoning", _content_text(item.get("summary")))
+        return Item("reasoning", content_text(item.get("summary")))
     role = item.get("role")
     if role in ("user", "system", "developer"):
-        return Item("user" if role == "user" else "system", _content_text(item.get("content")))
+        return Item("user" if role == "user" else "system", content_text(item.get("content")))
     if role == "assistant" or kind == "message":
-        return Item("assistant", _content_text(item.get("content")))
+        return Item("assistant", content_text(item.get("content")))
     rest = {k: v for k, v in item.items() if k not in _ID_KEYS}
     return Item(str(kind or "other"), to_json(rest))
 
 
 def _request_input(call: ModelCallRecord) -> list[Any]:
-    request = _json(call.request)
+    request = json_value(call.request)
     items: Any = request.get("input") if isinstance(request, dict) else None  # pyright: ignore[reportUnknownMemberType]
     if isinstance(items, str):
         return [{"role": "user", "content": items}]
@@ -318,7 +291,7 @@ def _request_input(call: ModelCallRecord) -> list[Any]:
 
 
 def _response_output(call: ModelCallRecord) -> list[Any]:
-    result = _json(call.result)
+    result = json_value(call.result)
     response: Any = result.get("response") if isinstance(result, dict) else None  # pyright: ignore[reportUnknownMemberType]
     output: Any = response.get("output") if isinstance(response, dict) else None  # pyright: ignore[reportUnknownMemberType]
     return list(output) if isinstance(output, list) else []  # pyright: ignore[reportUnknownArgumentType]
@@ -345,7 +318,7 @@ def conversation(calls: Sequence[ModelCallRecord]) -> list[Item]:
 
 
 def _config(call: ModelCallRecord) -> dict[str, Any]:
-    request = _json(call.request)
+    request = json_value(call.request)
     config: Any = request.get("config") if isinstance(request, dict) else None  # pyright: ignore[reportUnknownMemberType]
     return config if isinstance(config, dict) else {}  # pyright: ignore[reportUnknownVariableType]
 
@@ -378,7 +351,7 @@ def _call_change(a: ModelCallRecord, b: ModelCallRecord) -> list[str]:
 
 def _call_key(call: ModelCallRecord) -> tuple[str, str]:
     names: dict[str, str] = {}
-    request = _json(call.request)
+    request = json_value(call.request)
     config: Any = request.get("config") if isinstance(request, dict) else None  # pyright: ignore[reportUnknownMemberType]
     ins = "\n".join(to_item(r, names).key for r in _request_input(call))
     outs = "\n".join(to_item(r, names).key for r in _response_output(call))
@@ -402,7 +375,7 @@ def _usage(calls: Sequence[ModelCallRecord]) -> Usage:
 def _final(events: Sequence[ev.Event]) -> tuple[str, str | None]:
     last = events[-1] if events else None
     if isinstance(last, ev.WorkflowExecutionCompleted):
-        value = _json(last.result)
+        value = json_value(last.result)
         if isinstance(value, dict) and "final_output" in value:
             value = value["final_output"]  # the built-in agent workflow's outcome
         return "completed", value if isinstance(value, str) else to_json(value)

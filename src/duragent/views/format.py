@@ -26,6 +26,33 @@ def payload_text(payload: Payload | None) -> str:
         return payload.body.decode("utf-8", "replace")
 
 
+def json_value(payload: Payload | None) -> Any:
+    """A payload's JSON value, or None when there is none or it is not JSON."""
+    if payload is None:
+        return None
+    try:
+        return payload.to_json_value()
+    except (SerializationError, ValueError):
+        return None
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for part in content:  # pyright: ignore[reportUnknownVariableType]
+            if isinstance(part, dict):
+                text = part.get("text") or part.get("refusal")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+                if text:
+                    parts.append(str(text))  # pyright: ignore[reportUnknownArgumentType]
+            elif isinstance(part, str):
+                parts.append(part)
+        return "\n".join(parts)
+    return "" if content is None else to_json(content)
+
+
 def payloads_text(payloads: tuple[Payload, ...]) -> str:
     """Several payloads as a comma-separated argument list."""
     return ", ".join(payload_text(p) for p in payloads)
