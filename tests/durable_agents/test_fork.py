@@ -172,6 +172,31 @@ async def test_at_most_once_tools_never_run_live_in_a_fork_unless_allowed(
     assert tools_run(tool_log) == ["pay 7"]
 
 
+async def test_overrides_reach_the_recorded_request_and_only_the_chosen_agent(
+    client: Client, worker: Worker, provider: ScriptedModelProvider, tool_log: Path
+) -> None:
+    await source_run(client)
+    fork = await client.fork(
+        "src",
+        4,
+        instructions="Be terse.",
+        model_settings={"temperature": 0.1},
+        id="terse",
+    )
+    await fork.result()
+    last = [
+        e.input[0].to_json_value()["config"]
+        for e in await history(client, "terse")
+        if isinstance(e, ev.ActivityTaskScheduled) and e.summary == "helper"
+    ][-1]
+    assert last["system_instructions"] == "Be terse." and last["model"] == "v1"
+    assert last["model_settings"]["temperature"] == 0.1
+    reset(provider, tool_log)
+    other = await client.fork("src", 3, model="v2", agent="somebody else", id="other")
+    assert (await other.result())["final_output"] == SOURCE_OUTPUT
+    assert [c["model"] for c in provider.calls()] == ["v1", "v1"]
+
+
 async def test_fork_errors_are_clear_and_create_nothing(client: Client, worker: Worker) -> None:
     await source_run(client)
     with pytest.raises(ForkError, match=r"made 4 model calls; at_model_call must be 1\.\.4"):
