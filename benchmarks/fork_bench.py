@@ -34,11 +34,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from history_growth import Research, script  # noqa: E402
+from history_growth import Research, script
 
-from duragent import Client, Worker  # noqa: E402
-from duragent.openai_agents import OpenAIAgentsPlugin  # noqa: E402
-from duragent.testing import ScriptedModelProvider, message  # noqa: E402
+from duragent import Client, Worker
+from duragent.openai_agents import OpenAIAgentsPlugin
+from duragent.testing import ScriptedModelProvider, message
 
 
 def _bytes(db: Path) -> tuple[int, int]:
