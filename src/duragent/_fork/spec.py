@@ -16,9 +16,9 @@ version   contents
           (``live``/``recorded``), ``allow_side_effects``, ``model_calls`` (the source's
           model calls: ``n``, ``r`` = index of the result in the start event's
           ``fork_results``, ``q`` = index of its request there, ``digest`` of the request
-          when models are recorded, ``agent``, ``tokens``) and ``tool_calls``
-          (``call_id``, ``name``, ``args`` in canonical JSON, ``n`` = the model call that
-          asked for it, ``r`` or ``error``).
+          (:func:`request_digest`) when models are recorded, ``agent``, ``tokens``) and
+          ``tool_calls`` (``call_id``, ``name``, ``args`` in canonical JSON, ``n`` = the
+          model call that asked for it, ``r`` or ``error``).
 ========  ==================================================================================
 
 A reader refuses a newer version with a clear error (a worker that meets one fails the task,
@@ -60,9 +60,13 @@ def canonical_arguments(arguments: str) -> str:
 
 
 def request_digest(request: Payload) -> str:
-    """Digest of a recorded (or about to be recorded) model request: the same request is
-    encoded to the same bytes, so identical requests have identical digests."""
-    return hashlib.blake2b(request.body, digest_size=16).hexdigest()
+    """Digest of a model request (as recorded, or about to be): BLAKE2b-128 of its JSON in
+    canonical form (sorted keys, no spaces), so the key order or spacing of an encoding does
+    not count. Part of the fork document's format: replaying a fork recomputes it."""
+    text = json.dumps(
+        request.to_json_value(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
