@@ -13,7 +13,8 @@ import pytest
 
 from duragent import ForkError
 from duragent.openai_agents import OpenAIAgentsPlugin
-from duragent.temporal.fork import duragent_events, start_fork
+from duragent.temporal.fork import start_fork
+from duragent.temporal.history import translate_history
 from duragent.testing.scripted_model import ScriptedModelProvider
 from duragent.views.diff import diff_histories
 
@@ -71,9 +72,10 @@ async def test_a_fork_on_temporal_serves_the_calls_before_k_and_goes_on_live(
     assert [c["model"] for c in provider.calls()] == ["v2", "v2"]
     assert tool_log.read_text().splitlines() == ["convert 21.0"]
     # The recorded request of call 3 names the new model; calls 1-2 were no activities.
-    fork_events = duragent_events(await fork.fetch_history())
+    source_events = translate_history((await source.fetch_history()).events, source_id)
+    fork_events = translate_history((await fork.fetch_history()).events, fork.id)
     diff = diff_histories(
-        (source_id, source.result_run_id or "", duragent_events(await source.fetch_history())),
+        (source_id, source.result_run_id or "", source_events),
         (fork.id, fork.result_run_id or "", fork_events),
     )
     assert diff.identical_turns == 2 and diff.first_call_change[0] == "model: v1 -> v2"

@@ -10,7 +10,8 @@ with the overrides and hermetic modes, exactly as on the embedded store (the sam
 
 :func:`start_fork` plans the fork from the source's Temporal history (translated to the
 Duragent events the planner reads) and starts it with temporalio's client; the worker picks
-the recording up from the memo (:func:`fork_recording`).
+the recording up from the memo (:func:`fork_recording`); the history translator shows it as
+the start event's fork document, as on the embedded store.
 """
 
 from __future__ import annotations
@@ -20,101 +21,17 @@ from typing import Any, Final
 
 import temporalio.client
 import temporalio.workflow as tw
-from temporalio.api.common.v1 import Payload as TemporalPayload
 from temporalio.common import RawValue
 
-from .._engine import events as ev
-from .._engine.failure import Failure, FailureKind
 from .._engine.fork import ForkRecording
 from .._fork.client_ops import fork_options
 from .._fork.plan import plan_fork
-from ..serde import DataConverter, Payload
-from ._payloads import PayloadBridge
-from ._runtime import MARKER_MEMO_PREFIX
+from ..serde import DataConverter
+from .history import FORK_MEMO, FORK_RESULTS_MEMO, translate_history
 
-__all__ = ["FORK_MEMO", "FORK_RESULTS_MEMO", "duragent_events", "fork_recording", "start_fork"]
+__all__ = ["fork_recording", "start_fork"]
 
-FORK_MEMO: Final = "duragent.fork"
-FORK_RESULTS_MEMO: Final = "duragent.fork.results"
 _converter: Final = DataConverter(max_payload_bytes=1 << 62)
-
-
-def _payload(p: TemporalPayload) -> Payload:
-    return PayloadBridge.to_duragent(p)
-
-
-def _json(p: TemporalPayload) -> Any:
-    return _converter.decode(_payload(p))
-
-
-def duragent_events(history: temporalio.client.WorkflowHistory) -> list[ev.Event]:
-    """The events a fork is planned from, translated from a Temporal history: the start (with
-    a fork's own document), workflow tasks, activities and Duragent markers (memo upserts).
-    Activity seqs are the ``ActivityTaskScheduled`` event ids."""
-    out: list[ev.Event] = []
-
-    def add(make: Any, **attrs: Any) -> None:
-        out.append(make(event_id=len(out) + 1, time=0, **attrs))
-
-    for e in history.events:
-        kind = e.WhichOneof("attributes")
-        if kind == "workflow_execution_started_event_attributes":
-            a = e.workflow_execution_started_event_attributes
-            memo = a.memo.fields
-            fork = results = None
-            if FORK_MEMO in memo:
-                fork = _converter.encode(_json(memo[FORK_MEMO]))
-                results = tuple(_converter.encode(v) for v in _json(memo[FORK_RESULTS_MEMO]))
-            add(
-                ev.WorkflowExecutionStarted,
-                workflow_type=a.workflow_type.name,
-                workflow_id=history.workflow_id,
-                task_queue=a.task_queue.name,
-                input=tuple(_payload(p) for p in a.input.payloads),
-                fork=fork,
-                fork_results=results or (),
-            )
-        elif kind == "workflow_task_completed_event_attributes":
-            add(ev.WorkflowTaskCompleted, processed_through=0)
-        elif kind == "activity_task_scheduled_event_attributes":
-            a = e.activity_task_scheduled_event_attributes
-            summary = ""
-            if e.HasField("user_metadata") and e.user_metadata.HasField("summary"):
-                summary = str(_json(e.user_metadata.summary))
-            add(
-                ev.ActivityTaskScheduled,
-                seq=e.event_id,
-                activity_type=a.activity_type.name,
-                task_queue=a.task_queue.name,
-                input=tuple(_payload(p) for p in a.input.payloads),
-                at_most_once="TemporalTimeout:StartToClose"
-                in a.retry_policy.non_retryable_error_types,
-                summary=summary,
-            )
-        elif kind == "activity_task_completed_event_attributes":
-            a = e.activity_task_completed_event_attributes
-            result = a.result.payloads[0] if a.result.payloads else None
-            add(
-                ev.ActivityTaskCompleted,
-                seq=a.scheduled_event_id,
-                result=_payload(result) if result is not None else _converter.encode(None),
-                attempt=1,
-                started_time=0,
-            )
-        elif kind in (
-            "activity_task_failed_event_attributes",
-            "activity_task_timed_out_event_attributes",
-        ):
-            a = getattr(e, kind)
-            failure = Failure(message=a.failure.message, kind=FailureKind.APPLICATION)
-            add(ev.ActivityTaskFailed, seq=a.scheduled_event_id, failure=failure, attempt=1)
-        elif kind == "workflow_properties_modified_event_attributes":
-            fields = e.workflow_properties_modified_event_attributes.upserted_memo.fields
-            for key in sorted(fields):
-                if key.startswith(MARKER_MEMO_PREFIX):
-                    name = key[len(MARKER_MEMO_PREFIX) :].partition(".")[2]
-                    add(ev.MarkerRecorded, name=name, details=_json(fields[key]))
-    return out
 
 
 async def start_fork(
@@ -135,12 +52,10 @@ async def start_fork(
     """
     options = fork_options(at_model_call, **overrides)
     history = await tclient.get_workflow_handle(source_id, run_id=run_id).fetch_history()
-    source_run = history.events[
-        0
-    ].workflow_execution_started_event_attributes.original_execution_run_id
-    events = duragent_events(history)
-    plan = plan_fork(source_id, source_run or run_id or "", events, options, cassette=True)
     started = history.events[0].workflow_execution_started_event_attributes
+    source_run = started.original_execution_run_id or run_id or ""
+    events = translate_history(history.events, source_id)
+    plan = plan_fork(source_id, source_run, events, options, cassette=True)
     return await tclient.start_workflow(
         plan.start.workflow_type,
         args=[RawValue(p) for p in started.input.payloads],

@@ -49,7 +49,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from .._engine import events as ev
 from .._engine.failure import Failure, FailureKind
 from ..retry import RetryPolicy
-from ..serde import NULL_PAYLOAD, Payload
+from ..serde import NULL_PAYLOAD, DataConverter, Payload
 from ._failures import INTERRUPTED
 
 __all__ = [
@@ -61,6 +61,11 @@ __all__ = [
 ]
 
 MARKER_MEMO_PREFIX: Final = "duragent.marker."
+FORK_MEMO: Final = "duragent.fork"
+"""Memo key of a fork's fork document (cassette mode, see ``duragent.temporal.fork``)."""
+FORK_RESULTS_MEMO: Final = "duragent.fork.results"
+"""Memo key of the source's results a fork may serve (by index from the document)."""
+_CONVERTER: Final = DataConverter(max_payload_bytes=1 << 62)
 """Memo keys of Duragent markers: ``duragent.marker.<n>.<name>`` (see ``_runtime.py``)."""
 TEMPORAL_PATCH_MARKER: Final = "core_patch"
 TEMPORAL_TIMEOUT_PREFIX: Final = "TemporalTimeout:"
@@ -314,6 +319,8 @@ class HistoryTranslator:
 
     def _workflow_execution_started(self, a: Any, eid: int, t: int) -> ev.Event:
         memo, _ = memo_values(a.memo.fields)
+        # A fork (cassette mode, see .fork) carries its fork document in its memo.
+        fork, results = memo.pop(FORK_MEMO, None), memo.pop(FORK_RESULTS_MEMO, None)
         parent = a.parent_workflow_execution
         return ev.WorkflowExecutionStarted(
             event_id=eid,
@@ -329,6 +336,8 @@ class HistoryTranslator:
             continued_from_run_id=a.continued_execution_run_id or None,
             first_run_id=a.first_execution_run_id or None,
             memo=memo,
+            fork=None if fork is None else _CONVERTER.encode(fork),
+            fork_results=tuple(_CONVERTER.encode(r) for r in results or ()),
         )
 
     def _workflow_task_started(self, a: Any, eid: int, t: int) -> None:
