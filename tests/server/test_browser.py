@@ -161,6 +161,53 @@ async def test_hostile_tool_output_is_text_and_no_dialog_fires(
     assert seen["foreign"] == []
 
 
+async def test_fork_from_here_opens_the_fork_and_its_diff_with_the_source(
+    server: RunningServer, client: Client, worker: Worker
+) -> None:
+    await client.start_workflow(
+        AskAgent.run,
+        args=["researcher", "What are durable agents?"],
+        id="research-1",
+        task_queue=TASK_QUEUE,
+    )
+    await client.get_workflow_handle("research-1").result(timeout=20)
+
+    def fork() -> dict[str, Any]:
+        with browser_session(server.url, server.token) as s:
+            s.page.goto(f"{server.url}/runs/research-1")
+            tools = s.page.locator("#fork-2 select[name=tools]")
+            for _ in range(20):  # the page's first live refresh may land right after a click
+                if not tools.is_visible():
+                    s.page.locator("#fork-2 summary").click()
+                s.page.wait_for_timeout(150)
+                if tools.is_visible():
+                    break
+            tools.select_option("recorded")
+            s.page.locator("#fork-2 select[name=models]").select_option("recorded")
+            with s.page.expect_navigation():
+                s.page.locator("#fork-2 button[data-submit]").click()
+            url = s.page.url
+            diff = s.page.locator("a", has_text="compare with the source").get_attribute("href")
+            for _ in range(100):  # until the worker has run the fork
+                s.page.goto(f"{server.url}{diff}")
+                if "Identical" in s.page.locator("main").inner_text():
+                    break
+                s.page.wait_for_timeout(100)
+            screenshot(s.page, "fork-diff.png")
+            return {
+                "url": url,
+                "identical": s.page.locator("h2", has_text="Identical").count(),
+                "dialogs": s.dialogs,
+                "foreign": s.foreign,
+                "errors": s.console_errors,
+            }
+
+    seen = await asyncio.to_thread(fork)
+    assert seen["url"].startswith(f"{server.url}/runs/research-1-fork-")
+    assert seen["identical"] == 1
+    assert seen["dialogs"] == [] and seen["foreign"] == [] and seen["errors"] == []
+
+
 async def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
     server: RunningServer, client: Client
 ) -> None:
