@@ -401,11 +401,12 @@ class Client:
 
         Raises:
             ForkError: The source has no such model call, or cannot be cut there.
+            ConfigurationError: This client is not on the embedded store (on Temporal,
+                use ``duragent.temporal.fork.start_fork``).
             WorkflowNotFoundError: No such workflow or run.
             WorkflowAlreadyStartedError: A run with ``id`` is running.
         """
         from ._fork.client_ops import fork_options
-        from ._fork.embedded import fork_in_store
 
         options = fork_options(
             at_model_call,
@@ -419,9 +420,13 @@ class Client:
             allow_side_effects=allow_side_effects,
         )
         new_id = id or f"{source_id}-fork-{uuid.uuid4().hex[:8]}"
-        started = fork_in_store(
-            self.store, source_id, run_id, options, workflow_id=new_id, now=self._now()
-        )
+        backend = self.backend
+        if not isinstance(backend, EmbeddedBackend):
+            raise ConfigurationError(
+                f"Client.fork on {backend.address} is not supported yet; on Temporal use "
+                "duragent.temporal.fork.start_fork"
+            )
+        started = await backend.fork_run(source_id, run_id, options, workflow_id=new_id)
         return WorkflowHandle(self, new_id, run_id=started.run_id, result_type=result_type)
 
     async def diff(
@@ -437,11 +442,12 @@ class Client:
         """
         from .views.diff import diff_histories
 
-        record_a = self.store.describe(a, run_a)
-        record_b = self.store.describe(b, run_b)
+        backend = self.backend
+        record_a = await backend.describe(a, run_a)
+        record_b = await backend.describe(b, run_b)
         return diff_histories(
-            (a, record_a.run_id, self.store.read_history(record_a.run_id)),
-            (b, record_b.run_id, self.store.read_history(record_b.run_id)),
+            (a, record_a.run_id, await backend.read_history(a, record_a.run_id)),
+            (b, record_b.run_id, await backend.read_history(b, record_b.run_id)),
         )
 
     def get_workflow_handle(

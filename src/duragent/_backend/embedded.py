@@ -62,6 +62,9 @@ from .records import (
     UpdateStage,
 )
 
+if TYPE_CHECKING:
+    from .._fork.plan import ForkOptions
+
 T = TypeVar("T")
 
 # Wake-ups (in-process, and across processes on Linux) end waits at once; polling is only
@@ -200,6 +203,28 @@ class EmbeddedBackend:
 
     async def start_workflow(self, request: StartRequest) -> StartResult:
         return await self._write(self.store.start_workflow, request, self._now())
+
+    async def fork_run(
+        self,
+        source_workflow_id: str,
+        source_run_id: str | None,
+        options: ForkOptions,
+        *,
+        workflow_id: str,
+    ) -> StartResult:
+        """Fork a run (see ``Client.fork``): planned from the source's history, its prefix
+        copied into the new run in one write (a write, so it waits like one)."""
+        from .._fork.embedded import fork_in_store
+
+        return await self._write(
+            fork_in_store,
+            self.store,
+            source_workflow_id,
+            source_run_id,
+            options,
+            workflow_id=workflow_id,
+            now=self._now(),
+        )
 
     # -- runs ---------------------------------------------------------------------------------
 

@@ -33,12 +33,15 @@ from ..retry import RetryPolicy
 from ..serde import Payload
 from .failure import Failure
 
-EVENT_SCHEMA_VERSION: Final = 1
+EVENT_SCHEMA_VERSION: Final = 2
 """Version of the event format written by this code. History of schema version N is
 readable by code with ``EVENT_SCHEMA_VERSION >= N``.
 
 Version table:
     1: initial format (this file's event types).
+    2: ``fork`` and ``fork_results`` appended to ``WorkflowExecutionStarted`` (forks; a
+       version-1 reader of an export would drop them silently and replay a fork as a
+       live run, so such histories must be refused by it).
 """
 
 
