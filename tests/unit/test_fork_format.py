@@ -9,7 +9,13 @@ import pytest
 from duragent import ForkError, WorkflowHistory
 from duragent._engine import events as ev
 from duragent._engine.fork import plan_cut
-from duragent._fork.spec import SERVED_MARKER, ForkSpec, canonical_arguments, request_digest
+from duragent._fork.spec import (
+    SERVED_MARKER,
+    ForkSpec,
+    canonical_arguments,
+    request_digest,
+    request_key,
+)
 from duragent.errors import SerializationError
 from duragent.serde import DataConverter, Payload
 
@@ -53,6 +59,17 @@ def test_a_request_read_back_from_the_store_has_the_digest_it_was_recorded_with(
     assert isinstance(start, ev.WorkflowExecutionStarted)
     assert request_digest(start.input[0]) == request_digest(big)
     store.close()
+
+
+def test_requests_of_every_agent_wire_version_match_when_they_mean_the_same() -> None:
+    encode = DataConverter().encode
+    body = {"config": {"model": "v1", "agent": "a"}, "input": "hi"}
+    v1, v2 = encode(body), encode({"v": 2, **body})
+    v3 = encode({"v": 3, **body, "stream": False})
+    assert request_key(v1) == request_key(v2) == request_key(v3)
+    assert request_digest(v2) != request_digest(v3)  # what the fork document stores
+    assert request_key(encode({"v": 3, **body, "stream": True})) != request_key(v3)
+    assert request_key(encode({"v": 3, **body, "input": "ho"})) != request_key(v3)
 
 
 def _history() -> list[ev.Event]:

@@ -69,6 +69,25 @@ def request_digest(request: Payload) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def request_key(request: Payload) -> str:
+    """What ``models="recorded"`` compares: the request's digest (as :func:`request_digest`)
+    with the agent wire format's version marks taken out (the ``"v"`` field, and
+    ``stream`` when false), so requests that versions 1 to 3 of that format spell
+    differently but mean the same match: a fork made after a Duragent upgrade still serves
+    calls recorded by the older one, and a fork recorded before the upgrade replays after
+    it. Computed from both sides (the recorded request is in ``fork_results``), never
+    stored, so it may change with the wire format."""
+    value = request.to_json_value()
+    if isinstance(value, dict):
+        value = {
+            k: v
+            for k, v in value.items()  # pyright: ignore[reportUnknownVariableType]
+            if k != "v" and not (k == "stream" and v is False)
+        }
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 @dataclass(frozen=True)
 class Overrides:
     """What a fork changes from its fork point on (None: keep the source's)."""

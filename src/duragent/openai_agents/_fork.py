@@ -37,7 +37,7 @@ from .._fork.spec import (
     RecordedModelCall,
     RecordedToolCall,
     canonical_arguments,
-    request_digest,
+    request_key,
 )
 from .._runtime import runtime
 from ..errors import ActivityError, ApplicationError, NondeterminismError
@@ -67,6 +67,8 @@ class ForkState:
         self._served: Counter[tuple[int, str]] = Counter()
         """How often each recorded request or tool call was served (in recorded order)."""
         self._failure: str | None = None
+        self._keys: dict[int, str] = {}
+        """Index of a recorded request in ``results`` -> its :func:`request_key`."""
 
     def _rules(self, n: int) -> tuple[ForkLayer | None, Mode]:
         """Which fork governs call ``n`` of the current task, and how."""
@@ -91,13 +93,22 @@ class ForkState:
     def recorded_model_call(self, layer: ForkLayer, request: Payload) -> RecordedModelCall | None:
         """The recorded call whose request is identical to ``request`` (identical requests
         are served in the order they were recorded)."""
-        digest = request_digest(request)
-        matches = [c for c in layer.model_calls if c.digest == digest]
+        digest = request_key(request)
+        matches = [c for c in layer.model_calls if self._key(c) == digest]
         if not matches:
             return None
         key = (self.spec.layers.index(layer), digest)
         self._served[key] += 1
         return matches[min(self._served[key], len(matches)) - 1]
+
+    def _key(self, call: RecordedModelCall) -> str | None:
+        """The :func:`request_key` of a recorded call's request, when models are recorded
+        (calls without a digest are only served before the fork point)."""
+        if call.digest is None or call.q is None:  # the planner records both or neither
+            return None
+        if call.q not in self._keys:
+            self._keys[call.q] = request_key(self.results[call.q])
+        return self._keys[call.q]
 
     # -- model calls ----------------------------------------------------------------------
 
