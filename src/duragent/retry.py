@@ -94,3 +94,47 @@ class RetryPolicy:
             maximum_attempts=int(data.get("maximum_attempts", 0)),
             non_retryable_error_types=tuple(data.get("non_retryable_error_types", ())),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """What becomes of a failed activity attempt."""
+
+    next_attempt_at: int | None
+    """When the next attempt may start (ms since the epoch); None: not retried."""
+    retry_state: str
+    """A :class:`~duragent.errors.RetryState` value: ``IN_PROGRESS`` when retried, else
+    why not."""
+
+
+def decide_retry(
+    policy: RetryPolicy,
+    attempt: int,
+    *,
+    error_type: str,
+    non_retryable: bool,
+    retry_after_ms: int | None,
+    schedule_to_close_expired: bool,
+    now: int,
+    deadline: int | None,
+    immediate: bool = False,
+) -> RetryDecision:
+    """Whether and when to retry after failed attempt ``attempt`` (1-based).
+
+    ``deadline`` is the schedule-to-close deadline (ms): a retry that could not start
+    before it is not made. ``immediate`` skips the backoff (the worker died, not the
+    activity). The state names mirror temporalio's ``RetryState``.
+    """
+    if schedule_to_close_expired:
+        return RetryDecision(None, "TIMEOUT")
+    if non_retryable or error_type in policy.non_retryable_error_types:
+        return RetryDecision(None, "NON_RETRYABLE_FAILURE")
+    if policy.maximum_attempts and attempt >= policy.maximum_attempts:
+        return RetryDecision(None, "MAXIMUM_ATTEMPTS_REACHED")
+    delay = 0 if immediate else policy.backoff_ms(attempt)
+    if retry_after_ms is not None:
+        delay = max(delay, retry_after_ms)
+    next_at = now + delay
+    if deadline is not None and next_at >= deadline:
+        return RetryDecision(None, "TIMEOUT")
+    return RetryDecision(next_at, "IN_PROGRESS")

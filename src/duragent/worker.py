@@ -34,6 +34,7 @@ from ._definitions import (
 from ._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
 from ._worker.activities import ActivityRunner
 from ._worker.cache import RunCache
+from ._worker.invoke import FunctionRunner
 from ._worker.process_pool import (
     SharedStateManager,
     check_picklable,
@@ -147,6 +148,7 @@ class Worker:
                 if defn is not None and not defn.is_async:
                     check_picklable(defn)
         self._shared_state = shared_state_manager
+        self._functions = FunctionRunner(client.converter, self._executor)
         self.cache = RunCache(max_cached_workflows)
         self._watchdog = Watchdog(_describe_task)
         store: WorkerStore = client.store
@@ -157,7 +159,7 @@ class Worker:
             worker_id=self.worker_id,
             activities=self._activity_defs,
             dynamic=self._dynamic,
-            executor=self._executor,
+            functions=self._functions,
             max_concurrent=max_concurrent_activities,
             claim_workflow_for=(
                 (self.worker_id, task_queue, list(self._workflow_defs))
@@ -250,10 +252,10 @@ class Worker:
         store.enable_remote_wakeups()
         store.notifier.attach_loop(asyncio.get_running_loop())
         self._activities.bind_loop()
-        if self._process_pool and self._activities.shared is None:
+        if self._process_pool and self._functions.shared is None:
             if self._shared_state is None:
                 self._shared_state = await asyncio.to_thread(SharedStateManager.create_owned)
-            self._activities.shared = self._shared_state
+            self._functions.shared = self._shared_state
         store.reclaim_dead_workers(now)
         store.housekeeping(now, self.worker_id)
         loop = asyncio.get_running_loop()
@@ -294,7 +296,7 @@ class Worker:
             await asyncio.to_thread(self._shared_state.close)
             if self._shared_state.owned:
                 self._shared_state = None
-                self._activities.shared = None
+                self._functions.shared = None
         self._watchdog.stop()
         self.cache.clear()
         store: WorkerStore = self.client.store
@@ -386,7 +388,7 @@ class Worker:
         clock = self.client.clock
         runner = self._activities
         topics = [f"act:{self.task_queue}"]
-        while not runner.executor_broken:
+        while not self._functions.broken:
             if runner.free_slots() <= 0:
                 runner.slot_freed.clear()
                 await runner.slot_freed.wait()

@@ -4,33 +4,24 @@ sync on a thread pool), relay heartbeats and cancellation, record the outcome.""
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import BrokenExecutor, Executor
 from datetime import UTC, datetime
 from typing import Any
 
 from .._backend.worker_store import WorkerStore
 from .._clock import Clock
-from .._definitions import ActivityDefinition, check_arg_count
-from .._engine.failure import Failure, FailureKind, failure_from_exception
-from ..activity import ActivityContext, Info, current_context
-from ..errors import (
-    CancelledError,
-    ConfigurationError,
-    SerializationError,
-    StoreError,
-    TimeoutType,
-)
+from .._definitions import ActivityDefinition
+from .._engine.failure import Failure, FailureKind
+from ..activity import ActivityContext, Info
+from ..errors import SerializationError, StoreError, TimeoutType
 from ..serde import DataConverter
 from ..store._stream_rows import StreamRow
 from ..store.base import ActivityTask, WorkflowTask
 from .attempt_log import log_failed_attempt
 from .faults import crash_point
-from .process_pool import ChildFailedError, SharedStateManager, call_in_pool
+from .invoke import FunctionRunner
 from .stream_publisher import AttemptStream, lease_fenced
 
 log = logging.getLogger("duragent.worker")
@@ -70,8 +61,7 @@ class ActivityRunner:
         worker_id: str,
         activities: dict[str, ActivityDefinition],
         dynamic: ActivityDefinition | None,
-        executor: Executor,
-        shared: SharedStateManager | None = None,
+        functions: FunctionRunner,
         max_concurrent: int,
         claim_workflow_for: tuple[str, str, Sequence[str]] | None,
         process_workflow_task: Callable[[WorkflowTask], None],
@@ -84,11 +74,7 @@ class ActivityRunner:
         self.worker_id = worker_id
         self.activities = activities
         self.dynamic = dynamic
-        self.executor = executor
-        self.shared = shared
-        """Set when sync activities run in a process pool: carries heartbeats and
-        cancellation across the process boundary."""
-        self.executor_broken = False
+        self.functions = functions
         self.max_concurrent = max_concurrent
         self.claim_workflow_for = claim_workflow_for
         self.process_workflow_task = process_workflow_task
@@ -243,36 +229,16 @@ class ActivityRunner:
         if defn is None:  # claims filter by type, so only a changed registration gets here
             self._release(task)
             return None
+        in_flight_key = (task.task_id, task.lease)
         try:
-            if defn.dynamic:
-                args: list[Any] = [self.converter.decode_all(task.input, (), what="argument")]
-            else:
-                check_arg_count(defn.param_counts, len(task.input), what=f"activity {defn.name!r}")
-                args = self.converter.decode_all(
-                    task.input, defn.hints[0], what=f"argument of activity {defn.name!r}"
-                )
-        except (SerializationError, ConfigurationError) as err:
-            return "failed", self._non_retryable(err)
-        crash_point("activity_start", task.activity_type)
-        token = current_context.set(attempt.context)
-        try:
-            if defn.is_async:
-                result = await defn.fn(*args)
-            elif self.shared is not None:
-                result = await self._call_in_pool(attempt, defn, args)
-            else:
-                ctx = contextvars.copy_context()
-                result = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, functools.partial(ctx.run, defn.fn, *args)
-                )
-        except ChildFailedError as err:  # its traceback is the child's, in the failure
-            cancelled = err.failure.kind == FailureKind.CANCELLED
-            if cancelled and attempt.context.cancel_requested:
-                return "cancelled", err.failure
-            return "failed", err.failure
-        except ConfigurationError as err:  # cannot cross the process boundary
-            attempt.error = err
-            return "failed", self._non_retryable(err)
+            outcome = await self.functions.run(
+                defn,
+                task.input,
+                attempt.context,
+                pool_key=f"{self.worker_id}:{task.task_id}:{task.lease}",
+                on_heartbeat=lambda details: self._heartbeat(in_flight_key, details),
+                before_call=lambda: crash_point("activity_start", task.activity_type),
+            )
         except asyncio.CancelledError:
             if self.shutting_down:
                 self._release(task)
@@ -292,60 +258,10 @@ class ActivityRunner:
             return "cancelled", Failure(
                 message="activity cancelled", kind=FailureKind.CANCELLED, type="CancelledError"
             )
-        except CancelledError as err:
-            if attempt.context.cancel_requested:
-                return "cancelled", failure_from_exception(err, self.converter)
-            attempt.error = err
-            return "failed", failure_from_exception(err, self.converter)
-        except BaseException as err:
-            if isinstance(err, KeyboardInterrupt | SystemExit):
-                raise
-            attempt.error = err
-            return "failed", failure_from_exception(err, self.converter)
-        finally:
-            current_context.reset(token)
-        try:
-            payload = self.converter.encode(result, what=f"result of activity {defn.name!r}")
-        except SerializationError as err:
-            return "failed", self._non_retryable(err)
-        return "ok", payload
-
-    async def _call_in_pool(
-        self, attempt: _Attempt, defn: ActivityDefinition, args: list[Any]
-    ) -> Any:
-        assert self.shared is not None
-        task = attempt.task
-        in_flight_key = (task.task_id, task.lease)
-        try:
-            return await call_in_pool(
-                self.executor,
-                self.shared,
-                defn,
-                args,
-                attempt.context,
-                f"{self.worker_id}:{task.task_id}:{task.lease}",
-                lambda details: self._heartbeat(in_flight_key, details),
-            )
-        except BrokenExecutor:
-            # Every later attempt would fail the same way: stop taking activity tasks here
-            # (other workers take them), as temporalio fails its worker.
-            self.executor_broken = True
-            log.error(
-                "the activity process pool is broken (a pool process died while running "
-                "%s); this worker takes no more activity tasks",
-                task.activity_type,
-            )
-            raise
-
-    def _non_retryable(self, err: BaseException) -> Failure:
-        failure = failure_from_exception(err, self.converter)
-        return Failure(
-            message=failure.message,
-            kind=failure.kind,
-            type=failure.type,
-            non_retryable=True,
-            stack_trace=failure.stack_trace,
-        )
+        attempt.error = outcome.error
+        if outcome.kind == "ok":
+            return "ok", outcome.payload
+        return outcome.kind, outcome.failure
 
     def _release(self, task: ActivityTask) -> None:
         try:

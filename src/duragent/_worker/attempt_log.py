@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from .._engine.failure import Failure
 from ..activity import Info, logger_details
-from ..store.base import RetryDecision
+from ..retry import RetryDecision
 
 activity_log: Final = logging.getLogger("duragent.activity")
 

@@ -17,11 +17,11 @@ from typing import Any, Final
 from .._engine import events as ev
 from .._engine.failure import Failure, FailureKind
 from ..errors import RetryState, TimeoutType
-from ..retry import RetryPolicy
+from ..retry import RetryDecision, RetryPolicy, decide_retry
 from ..serde import Payload
 from . import _stream_rows
 from ._tx import RunRow, Tx, dumps
-from .base import ActivityTask, RetryDecision, RunStatus
+from .base import ActivityTask, RunStatus
 
 DEFAULT_RETRY_POLICY: Final = RetryPolicy()
 INTERRUPTED_TYPE: Final = "ActivityAttemptInterrupted"
@@ -273,27 +273,24 @@ def fail_attempt(
     immediate_retry: bool = False,
 ) -> RetryDecision:
     """An attempt failed (error, timeout or interruption): retry it or fail the activity."""
-    policy = policy or DEFAULT_RETRY_POLICY
-    retry = policy.should_retry(attempt, failure.type, failure.non_retryable)
-    state = RetryState.IN_PROGRESS
-    if not retry:
-        state = (
-            RetryState.NON_RETRYABLE_FAILURE
-            if failure.non_retryable or failure.type in policy.non_retryable_error_types
-            else RetryState.MAXIMUM_ATTEMPTS_REACHED
-        )
-    if failure.kind == FailureKind.TIMEOUT and failure.type == TimeoutType.SCHEDULE_TO_CLOSE:
-        retry, state = False, RetryState.TIMEOUT
-    delay = 0 if immediate_retry else policy.backoff_ms(attempt)
-    if failure.retry_after_ms is not None:
-        delay = max(delay, failure.retry_after_ms)
-    next_at = tx.now + delay
-    timed_out = False
-    if retry and deadline is not None and next_at >= deadline:
-        retry, timed_out, state = False, True, RetryState.TIMEOUT
+    expired = failure.kind == FailureKind.TIMEOUT and failure.type == TimeoutType.SCHEDULE_TO_CLOSE
+    decision = decide_retry(
+        policy or DEFAULT_RETRY_POLICY,
+        attempt,
+        error_type=failure.type,
+        non_retryable=failure.non_retryable,
+        retry_after_ms=failure.retry_after_ms,
+        schedule_to_close_expired=expired,
+        now=tx.now,
+        deadline=deadline,
+        immediate=immediate_retry,
+    )
+    next_at = decision.next_attempt_at
+    # Out of schedule-to-close time before the retry could start.
+    timed_out = decision.retry_state == RetryState.TIMEOUT and not expired
     tx.log_attempt(run_id, seq, attempt, started_at, worker, outcome, dumps(failure.to_dict()))
     _stream_rows.end_attempt(tx, run_id, seq, attempt, outcome)
-    if retry:
+    if next_at is not None:
         tx.c.execute(
             "UPDATE tasks SET owner = NULL, lease_expires_at = NULL, visible_at = ?, "
             "last_failure = ? WHERE task_id = ?",
@@ -302,10 +299,9 @@ def fail_attempt(
         row = tx.c.execute("SELECT task_queue FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
         if row is not None:
             tx.topics.add(f"act:{row[0]}")
-        if delay > 0:
+        if next_at > tx.now:
             tx.topics.add("timer")
-        return RetryDecision(next_at, state)
-    decision = RetryDecision(None, state)
+        return decision
     tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task_id,))
     run = tx.run(run_id)
     if run is None or run.status != RunStatus.RUNNING:

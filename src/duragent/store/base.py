@@ -19,7 +19,7 @@ from .._engine.commands import Command
 from .._engine.events import Event
 from .._engine.failure import Failure
 from .._engine.replay import UpdateRequest
-from ..retry import RetryPolicy
+from ..retry import RetryDecision, RetryPolicy
 from ..serde import Payload
 
 
@@ -91,16 +91,6 @@ class UpdateOutcome:
     status: str
     result: Payload | None = None
     failure: Failure | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RetryDecision:
-    """What became of a failed activity attempt."""
-
-    next_attempt_at: int | None
-    """When the next attempt may start (ms since the epoch); None: not retried."""
-    retry_state: str
-    """A ``RetryState`` constant: ``IN_PROGRESS`` when retried, else why not."""
 
 
 @dataclass(frozen=True, slots=True)
