@@ -43,6 +43,18 @@ class ActivityOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalActivityOptions:
+    """Options of one local activity invocation."""
+
+    start_to_close_timeout: timedelta | None = None
+    schedule_to_close_timeout: timedelta | None = None
+    schedule_to_start_timeout: timedelta | None = None
+    retry_policy: RetryPolicy | None = None
+    local_retry_threshold: timedelta | None = None
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ChildWorkflowOptions:
     """Options of one child workflow start."""
 
@@ -76,6 +88,15 @@ class WorkflowRuntime(ABC):
         activity: Callable[..., Any] | str,
         args: Sequence[Any],
         options: ActivityOptions,
+        result_type: Any,
+    ) -> ActivityHandle[Any]: ...
+
+    @abstractmethod
+    def start_local_activity(
+        self,
+        activity: Callable[..., Any] | str,
+        args: Sequence[Any],
+        options: LocalActivityOptions,
         result_type: Any,
     ) -> ActivityHandle[Any]: ...
 

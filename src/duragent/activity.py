@@ -73,6 +73,8 @@ class Info:
     heartbeat_details: Sequence[Any] = field(default_factory=tuple)
     """Details of the last heartbeat of a previous attempt (to resume progress)."""
     heartbeat_timeout_seconds: float | None = None
+    is_local: bool = False
+    """Whether this is a local activity (run by the workflow's worker, no task)."""
 
 
 class ActivityContext:

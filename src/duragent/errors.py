@@ -8,7 +8,8 @@ Error tree::
 
     DuragentError
     ├── FailureError                 an error that is recorded in history and crosses
-    │   │                            the workflow/activity boundary
+    │   │                            the workflow/activity boundary (``failure`` holds
+    │   │                            the record: message, stack trace, cause)
     │   ├── ApplicationError         raised by user code; carries type, details,
     │   │                            non_retryable and retry_after
     │   ├── CancelledError           the operation was cancelled
@@ -43,11 +44,15 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ._engine.failure import Failure
 
 __all__ = [
     "ActivityError",
     "ApplicationError",
+    "ApplicationErrorCategory",
     "CancelledError",
     "ChildWorkflowError",
     "ConfigurationError",
@@ -88,14 +93,28 @@ class FailureError(DuragentError):
     Attributes:
         message: The human-readable message.
         cause: The underlying failure, if any (also set as ``__cause__``).
+        failure: The recorded failure this error was rebuilt from (None for an error
+            raised here and not yet recorded), as in temporalio: ``failure.message``,
+            ``failure.stack_trace`` (where it was raised, in whichever process),
+            ``failure.cause`` and the kind-specific ``application_failure_info``,
+            ``timeout_failure_info``, ``activity_failure_info``, ... .
     """
 
     def __init__(self, message: str, *, cause: BaseException | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.cause = cause
+        self.failure: Failure | None = None
         if cause is not None:
             self.__cause__ = cause
+
+
+class ApplicationErrorCategory:
+    """How an application error is reported (temporalio's ``ApplicationErrorCategory``)."""
+
+    UNSPECIFIED = "UNSPECIFIED"
+    BENIGN = "BENIGN"
+    """An expected failure: the worker logs its attempts at DEBUG, not WARNING."""
 
 
 class ApplicationError(FailureError):
@@ -111,7 +130,12 @@ class ApplicationError(FailureError):
         *details: JSON-serializable values carried along with the error.
         type: Error type name used for retry decisions.
         non_retryable: Never retry this failure.
-        retry_after: Minimum delay before the next attempt.
+        retry_after: Minimum delay before the next attempt (the retry policy's backoff
+            applies when it is longer), e.g. a server's ``Retry-After``.
+        next_retry_delay: Exact delay before the next attempt, instead of the retry
+            policy's backoff (temporalio's meaning).
+        category: An :class:`ApplicationErrorCategory`; ``BENIGN`` failures are logged
+            at DEBUG.
     """
 
     def __init__(
@@ -121,6 +145,8 @@ class ApplicationError(FailureError):
         type: str | None = None,
         non_retryable: bool = False,
         retry_after: timedelta | None = None,
+        next_retry_delay: timedelta | None = None,
+        category: str = ApplicationErrorCategory.UNSPECIFIED,
         cause: BaseException | None = None,
     ) -> None:
         super().__init__(message, cause=cause)
@@ -128,6 +154,8 @@ class ApplicationError(FailureError):
         self.type = type or builtins.type(self).__name__
         self.non_retryable = non_retryable
         self.retry_after = retry_after
+        self.next_retry_delay = next_retry_delay
+        self.category = category
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
@@ -197,7 +225,8 @@ class ActivityError(FailureError):
     """Raised in workflow code when an activity failed for good (after its retries).
 
     ``cause`` holds why: an :class:`ApplicationError`, a :class:`TimeoutError` or a
-    :class:`CancelledError`.
+    :class:`CancelledError`. ``retry_state`` (a :class:`RetryState` value) says why it was
+    not retried again.
     """
 
     def __init__(
@@ -207,12 +236,19 @@ class ActivityError(FailureError):
         activity_type: str,
         activity_seq: int,
         attempt: int,
+        retry_state: str = "",
         cause: BaseException | None = None,
     ) -> None:
         super().__init__(message, cause=cause)
         self.activity_type = activity_type
         self.activity_seq = activity_seq
         self.attempt = attempt
+        self.retry_state = retry_state
+
+    @property
+    def activity_id(self) -> str:
+        """The activity's id within its workflow run (its sequence number)."""
+        return str(self.activity_seq)
 
 
 class ChildWorkflowError(FailureError):

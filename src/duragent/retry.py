@@ -114,6 +114,7 @@ def decide_retry(
     error_type: str,
     non_retryable: bool,
     retry_after_ms: int | None,
+    next_retry_delay_ms: int | None = None,
     schedule_to_close_expired: bool,
     now: int,
     deadline: int | None,
@@ -123,7 +124,8 @@ def decide_retry(
 
     ``deadline`` is the schedule-to-close deadline (ms): a retry that could not start
     before it is not made. ``immediate`` skips the backoff (the worker died, not the
-    activity). The state names mirror temporalio's ``RetryState``.
+    activity). An error's ``next_retry_delay`` replaces the backoff; its ``retry_after``
+    is a minimum. The state names mirror temporalio's ``RetryState``.
     """
     if schedule_to_close_expired:
         return RetryDecision(None, "TIMEOUT")
@@ -132,6 +134,8 @@ def decide_retry(
     if policy.maximum_attempts and attempt >= policy.maximum_attempts:
         return RetryDecision(None, "MAXIMUM_ATTEMPTS_REACHED")
     delay = 0 if immediate else policy.backoff_ms(attempt)
+    if next_retry_delay_ms is not None:
+        delay = next_retry_delay_ms  # the error chose the delay itself
     if retry_after_ms is not None:
         delay = max(delay, retry_after_ms)
     next_at = now + delay

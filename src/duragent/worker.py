@@ -35,6 +35,7 @@ from ._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
 from ._worker.activities import ActivityRunner
 from ._worker.cache import RunCache
 from ._worker.invoke import FunctionRunner
+from ._worker.local_activities import LocalActivities
 from ._worker.process_pool import (
     SharedStateManager,
     check_picklable,
@@ -185,6 +186,16 @@ class Worker:
             continue_as_new_threshold=continue_as_new_threshold,
             run_state_defaults=self.run_state_defaults,
         )
+        self._workflow_tasks.local = LocalActivities(
+            store=store,
+            clock=client.clock,
+            worker_id=self.worker_id,
+            functions=self._functions,
+            activities=self._activity_defs,
+            dynamic=self._dynamic,
+            finish=self._workflow_tasks.finish_local,
+            fail=self._workflow_tasks.fail_local,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._stop: asyncio.Event | None = None
@@ -291,6 +302,8 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._workflow_tasks.local is not None:
+            await self._workflow_tasks.local.shutdown()
         await self._activities.shutdown(self._grace)
         if self._process_pool and self._shared_state is not None:
             await asyncio.to_thread(self._shared_state.close)

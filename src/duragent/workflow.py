@@ -34,7 +34,13 @@ from typing import (
 from ._definitions import (
     WorkflowDefinition,
 )
-from ._runtime import ActivityOptions, ChildWorkflowOptions, in_workflow, runtime
+from ._runtime import (
+    ActivityOptions,
+    ChildWorkflowOptions,
+    LocalActivityOptions,
+    in_workflow,
+    runtime,
+)
 from ._waits import as_completed, wait
 from ._workflow_decorators import (
     UpdateMethod,
@@ -66,6 +72,9 @@ __all__ = [
     "execute_activity_class",
     "execute_activity_method",
     "execute_child_workflow",
+    "execute_local_activity",
+    "execute_local_activity_class",
+    "execute_local_activity_method",
     "get_external_workflow_handle",
     "in_workflow",
     "info",
@@ -85,6 +94,9 @@ __all__ = [
     "start_activity_class",
     "start_activity_method",
     "start_child_workflow",
+    "start_local_activity",
+    "start_local_activity_class",
+    "start_local_activity_method",
     "update",
     "uuid4",
     "wait",
@@ -359,6 +371,108 @@ async def execute_activity(
         result_type=result_type,
         summary=summary,
     )
+
+
+def start_local_activity(
+    activity: Callable[..., Any] | str,
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    start_to_close_timeout: timedelta | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    schedule_to_start_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    local_retry_threshold: timedelta | None = None,
+    result_type: Any = None,
+    summary: str = "",
+) -> ActivityHandle[Any]:
+    """Start a local activity and return a handle to await (see
+    :func:`execute_local_activity`)."""
+    return runtime().start_local_activity(
+        activity,
+        _one_or_many(arg, args),
+        LocalActivityOptions(
+            start_to_close_timeout=start_to_close_timeout,
+            schedule_to_close_timeout=schedule_to_close_timeout,
+            schedule_to_start_timeout=schedule_to_start_timeout,
+            retry_policy=retry_policy,
+            local_retry_threshold=local_retry_threshold,
+            summary=summary,
+        ),
+        result_type,
+    )
+
+
+async def execute_local_activity(
+    activity: Callable[..., Any] | str,
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    start_to_close_timeout: timedelta | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    schedule_to_start_timeout: timedelta | None = None,
+    retry_policy: RetryPolicy | None = None,
+    local_retry_threshold: timedelta | None = None,
+    result_type: Any = None,
+    summary: str = "",
+) -> Any:
+    """Run a short activity on the worker that runs this workflow, and return its result.
+
+    A local activity is not a task: the worker runs it at once, while it holds the
+    workflow task, and records only its outcome, together with the task's other commands
+    (one event, one commit, instead of a scheduled event, a task, its completion and a new
+    workflow task). It is retried by the worker under ``retry_policy``; a retry whose
+    backoff is longer than ``local_retry_threshold`` waits on a durable timer instead.
+
+    Use it for short calls (well under a minute) whose result the workflow needs next and
+    that are safe to repeat: a cache lookup, an idempotent write, a small computation
+    that must not run in workflow code. Use :func:`execute_activity` for anything long,
+    anything that must heartbeat or be cancelled cleanly, anything that must run on
+    another worker or task queue, and anything at-most-once: a local activity runs again
+    when its worker dies before the task is recorded. Register the function with the
+    worker that runs the workflow (``Worker(activities=[...])``).
+
+    Args:
+        activity: An ``@activity.defn`` function, method or callable class, or its name.
+        start_to_close_timeout: Limit on one attempt. One of this and
+            ``schedule_to_close_timeout`` is required.
+        schedule_to_close_timeout: Limit on all attempts together.
+        schedule_to_start_timeout: Accepted for temporalio compatibility; a local activity
+            starts at once.
+        retry_policy: How failed attempts are retried (default: unlimited, 1 s to 100 s).
+        local_retry_threshold: Longest backoff waited for while holding the workflow task
+            (default 1 minute).
+        result_type: Type to decode the result into when ``activity`` is a name.
+        summary: A short description shown in timelines.
+
+    Raises:
+        ActivityError: The local activity failed for good; ``cause`` says why.
+    """
+    return await start_local_activity(
+        activity,
+        arg,
+        args=args,
+        start_to_close_timeout=start_to_close_timeout,
+        schedule_to_close_timeout=schedule_to_close_timeout,
+        schedule_to_start_timeout=schedule_to_start_timeout,
+        retry_policy=retry_policy,
+        local_retry_threshold=local_retry_threshold,
+        result_type=result_type,
+        summary=summary,
+    )
+
+
+start_local_activity_method = start_local_activity
+"""Start a local activity that is a method (see :func:`start_activity_method`)."""
+
+execute_local_activity_method = execute_local_activity
+"""Run a local activity that is a method (see :func:`execute_activity_method`)."""
+
+start_local_activity_class = start_local_activity
+"""Start a local activity that is a callable class."""
+
+execute_local_activity_class = execute_local_activity
+"""Run a local activity that is a callable class."""
 
 
 start_activity_method = start_activity

@@ -289,3 +289,30 @@ def test_rendered_timeline_truncates_long_results() -> None:
     assert "1.50s" in text
     assert "x" * 78 + "…" in text
     assert "x" * 100 not in text
+
+
+def test_local_activities_are_steps_with_their_outcome() -> None:
+    def local(event_id: int, seq: int, **kw: object) -> ev.LocalActivityRecorded:
+        return ev.LocalActivityRecorded(
+            event_id=event_id,
+            time=T0,
+            seq=seq,
+            activity_type="lookup",
+            **kw,  # type: ignore[arg-type]
+        )
+
+    steps = build_timeline(
+        [
+            _started(),
+            local(2, 1, attempt=2, result=_p('"cached"'), summary="cache"),
+            local(3, 2, attempt=1, failure=Failure(message="busy"), backoff_ms=90_000),
+            local(4, 2, attempt=2, failure=Failure(message="gone", type="NotFound")),
+        ],
+        now_ms=T0,
+    )
+    shown = [(s.title, s.state, s.detail, s.attempts) for s in steps[1:]]
+    assert shown == [
+        ("local activity lookup #1 (cache)", State.OK, '"cached"', 2),
+        ("local activity lookup #2", State.WAITING, "application: busy; retried in 1m30s", 1),
+        ("local activity lookup #2", State.FAILED, "NotFound: gone", 2),
+    ]

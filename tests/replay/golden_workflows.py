@@ -215,7 +215,31 @@ class Updatable:
         self.closed = True
 
 
+@workflow.defn
+class LocalActivities:
+    """Local activities (event version 2): a result, a non-retryable failure, and a retry
+    whose backoff (an hour) waits on a durable timer before the last attempt fails."""
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        out = [await workflow.execute_local_activity(greet, "local", start_to_close_timeout=T)]
+        try:
+            await workflow.execute_local_activity(reject, "no", start_to_close_timeout=T)
+        except ActivityError as err:
+            out.append(f"failed: {err.cause} ({err.retry_state})")
+        try:
+            await workflow.execute_local_activity(
+                flaky,
+                start_to_close_timeout=T,
+                retry_policy=RetryPolicy(initial_interval=timedelta(hours=1), maximum_attempts=2),
+            )
+        except ActivityError as err:
+            out.append(f"gave up after attempt {err.attempt} ({err.retry_state})")
+        return out
+
+
 WORKFLOWS = [
+    LocalActivities,
     Activities,
     TimersAndSignals,
     Cancellable,

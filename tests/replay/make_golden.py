@@ -3,7 +3,7 @@
 Run from the repository root, only when the history format changes (a new event type, a
 new schema version), and commit the files it writes::
 
-    .venv/bin/python -m tests.replay.make_golden
+    .venv/bin/python -m tests.replay.make_golden [SCENARIO ...]
 
 It runs the workflows of ``golden_workflows.py`` on a time-skipping test environment and
 exports one history per scenario; together they contain every history event type
@@ -123,6 +123,12 @@ async def updates(client: Client) -> list[WorkflowHandle[object]]:
     return [handle]
 
 
+async def local_activities(client: Client) -> list[WorkflowHandle[object]]:
+    handle = await client.start_workflow(g.LocalActivities.run, id="golden-local", task_queue=QUEUE)
+    await handle.result(timeout=30)
+    return [handle]
+
+
 Scenario = Callable[[Client], Awaitable[list[WorkflowHandle[object]]]]
 
 SCENARIOS: dict[str, Scenario] = {
@@ -134,11 +140,17 @@ SCENARIOS: dict[str, Scenario] = {
     "children": children,
     "continue_as_new": continue_as_new,
     "updates": updates,
+    "local_activities": local_activities,  # event version 3
 }
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    """Record the named scenarios (all when none are named). The files of earlier
+    versions are frozen: re-record only the scenarios a format change adds."""
     GOLDEN_DIR.mkdir(exist_ok=True)
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenarios {sorted(unknown)}; known: {sorted(SCENARIOS)}")
     async with await WorkflowEnvironment.start_time_skipping() as env:
         env.client.identity = "golden-client"
         async with Worker(
@@ -149,6 +161,8 @@ async def main() -> None:
             identity="golden-worker",
         ):
             for name, scenario in SCENARIOS.items():
+                if names and name not in names:
+                    continue
                 handles = await scenario(env.client)
                 for i, handle in enumerate(handles):
                     history = await handle.fetch_history()
@@ -160,4 +174,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

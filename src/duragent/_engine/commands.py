@@ -45,6 +45,67 @@ class ScheduleActivity(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleLocalActivity(Command):
+    """Run a local activity on this worker, now. Not recorded itself: the worker holds the
+    workflow task while it runs and records its outcome (:class:`RecordLocalActivity`)
+    with the task's commands."""
+
+    seq: int
+    activity_type: str
+    input: tuple[Payload, ...] = ()
+    start_to_close_timeout_ms: int | None = None
+    schedule_to_close_timeout_ms: int | None = None
+    retry_policy: RetryPolicy | None = None
+    local_retry_threshold_ms: int = 60_000
+    """A retry whose backoff is longer waits on a durable timer instead of holding the
+    workflow task."""
+    summary: str = ""
+    attempt: int = 1
+    scheduled_time: int | None = None
+    """When attempt 1 was scheduled (None: now)."""
+
+    def describe(self) -> str:
+        return f"ScheduleLocalActivity(seq={self.seq}, type={self.activity_type!r})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordLocalActivity(Command):
+    """The outcome of a local activity (see ``events.LocalActivityRecorded``)."""
+
+    seq: int
+    activity_type: str
+    attempt: int
+    result: Payload | None = None
+    failure: Failure | None = None
+    retry_state: str = ""
+    backoff_ms: int | None = None
+    started_time: int = 0
+    scheduled_time: int = 0
+    worker: str = ""
+    summary: str = ""
+
+    def describe(self) -> str:
+        return f"LocalActivity(seq={self.seq}, type={self.activity_type!r})"
+
+    @classmethod
+    def of(cls, event: ev.LocalActivityRecorded) -> RecordLocalActivity:
+        """The command that records ``event`` (a live outcome becomes a command)."""
+        return cls(
+            seq=event.seq,
+            activity_type=event.activity_type,
+            attempt=event.attempt,
+            result=event.result,
+            failure=event.failure,
+            retry_state=event.retry_state,
+            backoff_ms=event.backoff_ms,
+            started_time=event.started_time,
+            scheduled_time=event.scheduled_time,
+            worker=event.worker,
+            summary=event.summary,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RequestCancelActivity(Command):
     seq: int
 
@@ -191,6 +252,22 @@ def to_event(cmd: Command, *, event_id: int, time: int, new_run_id: str = "") ->
         return ev.TimerCanceled(event_id=event_id, time=time, seq=cmd.seq)
     if isinstance(cmd, RecordMarker):
         return ev.MarkerRecorded(event_id=event_id, time=time, name=cmd.name, details=cmd.details)
+    if isinstance(cmd, RecordLocalActivity):
+        return ev.LocalActivityRecorded(
+            event_id=event_id,
+            time=time,
+            seq=cmd.seq,
+            activity_type=cmd.activity_type,
+            attempt=cmd.attempt,
+            result=cmd.result,
+            failure=cmd.failure,
+            retry_state=cmd.retry_state,
+            backoff_ms=cmd.backoff_ms,
+            started_time=cmd.started_time,
+            scheduled_time=cmd.scheduled_time,
+            worker=cmd.worker,
+            summary=cmd.summary,
+        )
     if isinstance(cmd, StartChildWorkflow):
         return ev.StartChildWorkflowExecutionInitiated(
             event_id=event_id,
@@ -270,6 +347,12 @@ def matches(cmd: Command, event: ev.Event) -> bool:
             and event.name == cmd.name
             and event.details == cmd.details
         )
+    if isinstance(cmd, RecordLocalActivity):
+        return (
+            isinstance(event, ev.LocalActivityRecorded)
+            and event.seq == cmd.seq
+            and event.activity_type == cmd.activity_type
+        )
     if isinstance(cmd, StartChildWorkflow):
         return (
             isinstance(event, ev.StartChildWorkflowExecutionInitiated)
@@ -315,6 +398,8 @@ def describe_event(event: ev.Event) -> str:
         return f"RequestCancelActivity(seq={event.seq})"
     if isinstance(event, ev.MarkerRecorded):
         return f"RecordMarker({event.name!r}, {event.details})"
+    if isinstance(event, ev.LocalActivityRecorded):
+        return f"LocalActivity(seq={event.seq}, type={event.activity_type!r})"
     if isinstance(event, ev.StartChildWorkflowExecutionInitiated):
         return (
             f"StartChildWorkflow(seq={event.seq}, type={event.workflow_type!r}, "

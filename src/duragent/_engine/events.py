@@ -33,7 +33,7 @@ from ..retry import RetryPolicy
 from ..serde import Payload
 from .failure import Failure
 
-EVENT_SCHEMA_VERSION: Final = 2
+EVENT_SCHEMA_VERSION: Final = 3
 """Version of the event format written by this code. History of schema version N is
 readable by code with ``EVENT_SCHEMA_VERSION >= N``.
 
@@ -42,6 +42,8 @@ Version table:
     2: ``fork`` and ``fork_results`` appended to ``WorkflowExecutionStarted`` (forks; a
        version-1 reader of an export would drop them silently and replay a fork as a
        live run, so such histories must be refused by it).
+    3: ``LocalActivityRecorded`` (local activities); ``retry_state`` appended to
+       ``ActivityTaskFailed`` and ``ActivityTaskTimedOut``.
 """
 
 
@@ -103,6 +105,8 @@ class ActivityTaskFailed(Event):
     attempt: int
     started_time: int = 0
     worker: str = ""
+    retry_state: str = ""
+    """Why the activity is not retried (a ``RetryState`` value; empty in version 1)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,6 +115,7 @@ class ActivityTaskTimedOut(Event):
     seq: int
     failure: Failure
     attempt: int
+    retry_state: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -281,6 +286,31 @@ class MarkerRecorded(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LocalActivityRecorded(Event):
+    """The outcome of a local activity, recorded with the commands of the workflow task
+    that ran it (like a marker: a local activity has no scheduled event and no task).
+
+    A failure with ``backoff_ms`` set is not final: the workflow waits that long on a
+    durable timer and runs attempt ``attempt + 1`` (a retry whose backoff is too long to
+    hold the workflow task for)."""
+
+    TYPE: ClassVar[str] = "LocalActivityRecorded"
+    IS_COMMAND: ClassVar[bool] = True
+    seq: int
+    activity_type: str
+    attempt: int
+    result: Payload | None = None
+    failure: Failure | None = None
+    retry_state: str = ""
+    backoff_ms: int | None = None
+    started_time: int = 0
+    scheduled_time: int = 0
+    """When attempt 1 was scheduled (a schedule-to-close timeout counts from there)."""
+    worker: str = ""
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StartChildWorkflowExecutionInitiated(Event):
     TYPE: ClassVar[str] = "StartChildWorkflowExecutionInitiated"
     IS_COMMAND: ClassVar[bool] = True
@@ -390,6 +420,7 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         TimerStarted,
         TimerCanceled,
         MarkerRecorded,
+        LocalActivityRecorded,
         StartChildWorkflowExecutionInitiated,
         RequestCancelExternalWorkflowExecutionInitiated,
         SignalExternalWorkflowExecutionInitiated,

@@ -17,6 +17,7 @@ from typing import Any, Final
 from ..errors import (
     ActivityError,
     ApplicationError,
+    ApplicationErrorCategory,
     CancelledError,
     ChildWorkflowError,
     FailureError,
@@ -56,6 +57,8 @@ class Failure:
     non_retryable: bool = False
     retry_after_ms: int | None = None
     details: tuple[Payload, ...] = ()
+    next_retry_delay_ms: int | None = None
+    """An exact delay before the next attempt, replacing the policy's backoff."""
     stack_trace: str = ""
     info: dict[str, Any] = field(default_factory=lambda: {})
     cause: Failure | None = None
@@ -69,6 +72,8 @@ class Failure:
             out["non_retryable"] = True
         if self.retry_after_ms is not None:
             out["retry_after_ms"] = self.retry_after_ms
+        if self.next_retry_delay_ms is not None:
+            out["next_retry_delay_ms"] = self.next_retry_delay_ms
         if self.details:
             out["details"] = [p.data.decode() for p in self.details]
         if self.stack_trace:
@@ -89,10 +94,77 @@ class Failure:
             type=data.get("type", ""),
             non_retryable=bool(data.get("non_retryable", False)),
             retry_after_ms=data.get("retry_after_ms"),
+            next_retry_delay_ms=data.get("next_retry_delay_ms"),
             details=tuple(Payload(d.encode()) for d in data.get("details", ())),
             stack_trace=data.get("stack_trace", ""),
             info=dict(data.get("info", {})),
             cause=cls.from_dict(cause) if cause is not None else None,
+        )
+
+    # -- temporalio's names for the same facts, so failure handlers written for Temporal
+    # read them unchanged (``err.failure.application_failure_info.type``, ...).
+
+    @property
+    def source(self) -> str:
+        """Who recorded the failure."""
+        return "duragent"
+
+    @property
+    def application_failure_info(self) -> ApplicationFailureInfo | None:
+        """Type, retry hints and details of an application failure (else None)."""
+        if self.kind != FailureKind.APPLICATION:
+            return None
+        return ApplicationFailureInfo(
+            type=self.type,
+            non_retryable=self.non_retryable,
+            next_retry_delay=_delta(
+                self.next_retry_delay_ms
+                if self.next_retry_delay_ms is not None
+                else self.retry_after_ms
+            ),
+            details=self.details,
+            category=str(self.info.get("category", "UNSPECIFIED")),
+        )
+
+    @property
+    def timeout_failure_info(self) -> TimeoutFailureInfo | None:
+        """Which timeout, and the last heartbeat's details (else None)."""
+        if self.kind != FailureKind.TIMEOUT:
+            return None
+        return TimeoutFailureInfo(timeout_type=self.type, last_heartbeat_details=self.details)
+
+    @property
+    def canceled_failure_info(self) -> CanceledFailureInfo | None:
+        """Details of a cancellation (else None)."""
+        if self.kind != FailureKind.CANCELLED:
+            return None
+        return CanceledFailureInfo(details=self.details)
+
+    @property
+    def activity_failure_info(self) -> ActivityFailureInfo | None:
+        """Which activity failed and why it was not retried (else None)."""
+        if self.kind != FailureKind.ACTIVITY:
+            return None
+        info = self.info
+        return ActivityFailureInfo(
+            activity_type=TypeName(str(info.get("activity_type", ""))),
+            activity_id=str(info.get("activity_seq", "")),
+            retry_state=str(info.get("retry_state", "")),
+            attempt=int(info.get("attempt", 0)),
+        )
+
+    @property
+    def child_workflow_execution_failure_info(self) -> ChildWorkflowFailureInfo | None:
+        """Which child workflow failed (else None)."""
+        if self.kind != FailureKind.CHILD_WORKFLOW:
+            return None
+        info = self.info
+        return ChildWorkflowFailureInfo(
+            workflow_execution=WorkflowExecutionRef(
+                workflow_id=str(info.get("workflow_id", "")),
+                run_id=str(info.get("run_id", "")),
+            ),
+            workflow_type=TypeName(str(info.get("workflow_type", ""))),
         )
 
     def describe(self) -> str:
@@ -104,6 +176,61 @@ class Failure:
         if root is not self:
             head += f" (cause: {root.type or root.kind}: {root.message})"
         return head
+
+
+@dataclass(frozen=True, slots=True)
+class TypeName:
+    """A named type (``activity_type.name``), shaped as in Temporal's failures."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowExecutionRef:
+    workflow_id: str
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationFailureInfo:
+    type: str
+    non_retryable: bool
+    next_retry_delay: timedelta | None
+    details: tuple[Payload, ...]
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutFailureInfo:
+    timeout_type: str
+    last_heartbeat_details: tuple[Payload, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CanceledFailureInfo:
+    details: tuple[Payload, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFailureInfo:
+    activity_type: TypeName
+    activity_id: str
+    retry_state: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChildWorkflowFailureInfo:
+    workflow_execution: WorkflowExecutionRef
+    workflow_type: TypeName
+
+
+def _ms(delta: timedelta | None) -> int | None:
+    return int(delta.total_seconds() * 1000) if delta is not None else None
+
+
+def _delta(ms: int | None) -> timedelta | None:
+    return timedelta(milliseconds=ms) if ms is not None else None
 
 
 def _stack(exc: BaseException) -> str:
@@ -131,18 +258,23 @@ def failure_from_exception(
         else None
     )
     stack = _stack(exc) if exc.__traceback__ is not None else ""
+    if isinstance(exc, FailureError) and exc.failure is not None:
+        return exc.failure  # rebuilt from a recorded failure: keep it (its stack trace)
     if isinstance(exc, ApplicationError):
-        retry_after = exc.retry_after
         return Failure(
             message=exc.message,
             kind=FailureKind.APPLICATION,
             type=exc.type,
             non_retryable=exc.non_retryable,
-            retry_after_ms=(
-                int(retry_after.total_seconds() * 1000) if retry_after is not None else None
-            ),
+            retry_after_ms=_ms(exc.retry_after),
+            next_retry_delay_ms=_ms(exc.next_retry_delay),
             details=_encode_details(exc.details, converter),
             stack_trace=stack,
+            info=(
+                {"category": exc.category}
+                if exc.category != ApplicationErrorCategory.UNSPECIFIED
+                else {}
+            ),
             cause=cause,
         )
     if isinstance(exc, TimeoutError):
@@ -179,6 +311,7 @@ def failure_from_exception(
                 "activity_type": exc.activity_type,
                 "activity_seq": exc.activity_seq,
                 "attempt": exc.attempt,
+                **({"retry_state": exc.retry_state} if exc.retry_state else {}),
             },
             stack_trace=stack,
             cause=cause,
@@ -226,6 +359,7 @@ def exception_from_failure(failure: Failure, converter: DataConverter) -> Failur
             activity_type=str(info.get("activity_type", "")),
             activity_seq=int(info.get("activity_seq", 0)),
             attempt=int(info.get("attempt", 0)),
+            retry_state=str(info.get("retry_state", "")),
             cause=cause,
         )
     elif failure.kind == FailureKind.CHILD_WORKFLOW:
@@ -238,18 +372,16 @@ def exception_from_failure(failure: Failure, converter: DataConverter) -> Failur
             cause=cause,
         )
     else:
-        retry_after = (
-            timedelta(milliseconds=failure.retry_after_ms)
-            if failure.retry_after_ms is not None
-            else None
-        )
         exc = ApplicationError(
             failure.message,
             *details,
             type=failure.type or None,
             non_retryable=failure.non_retryable,
-            retry_after=retry_after,
+            retry_after=_delta(failure.retry_after_ms),
+            next_retry_delay=_delta(failure.next_retry_delay_ms),
+            category=str(failure.info.get("category", ApplicationErrorCategory.UNSPECIFIED)),
             cause=cause,
         )
+    exc.failure = failure
     exc.stack_trace = failure.stack_trace  # type: ignore[attr-defined]
     return exc

@@ -19,7 +19,7 @@ import hashlib
 import random as _random
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -28,12 +28,18 @@ from .._definitions import (
     get_activity_definition,
     workflow_definition_of,
 )
-from .._runtime import ActivityOptions, WorkflowRuntime, current_runtime
+from .._runtime import (
+    ActivityOptions,
+    LocalActivityOptions,
+    WorkflowRuntime,
+    current_runtime,
+)
 from ..errors import (
     ActivityError,
     ConfigurationError,
     FailureError,
     QueryError,
+    RetryState,
 )
 from ..serde import DataConverter, Payload
 from ..workflow import (
@@ -44,7 +50,7 @@ from ..workflow import (
 from . import commands as cmd
 from . import events as ev
 from .children import ChildWorkflows, PendingChild
-from .failure import exception_from_failure, failure_from_exception
+from .failure import Failure, FailureKind, exception_from_failure, failure_from_exception
 from .fork import FORK_STATE_KEY, ForkRecording
 from .loop import WorkflowEventLoop, WorkflowTimerHandle
 from .messages import Handlers, MessageHandling
@@ -73,10 +79,16 @@ class Activation:
 
 @dataclass(slots=True)
 class ActivationResult:
-    """The commands of one activation, or the task failure that prevented them."""
+    """The commands of one activation, or the task failure that prevented them.
+
+    ``local_activities`` are to be run by the worker now (never recorded as asked for);
+    ``cancelled_local`` are local activities asked for earlier that the code cancelled.
+    """
 
     commands: list[cmd.Command]
     failure: BaseException | None = None
+    local_activities: list[cmd.ScheduleLocalActivity] = field(default_factory=lambda: [])
+    cancelled_local: list[int] = field(default_factory=lambda: [])
 
 
 @dataclass(slots=True)
@@ -84,6 +96,9 @@ class _PendingActivity:
     handle: ActivityHandle[Any]
     activity_type: str
     result_type: Any
+    local: cmd.ScheduleLocalActivity | None = None
+    """For a local activity: how to run it (again, after a backoff timer)."""
+    backoff: asyncio.TimerHandle | None = None
 
 
 @dataclass(slots=True)
@@ -115,6 +130,8 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
         self._context.run(current_runtime.set, self)
 
         self._commands: list[cmd.Command] = []
+        self._local_requests: list[cmd.ScheduleLocalActivity] = []
+        self._local_cancels: list[int] = []
         self._next_seq = 1
         self._activities: dict[int, _PendingActivity] = {}
         self._timers: dict[int, WorkflowTimerHandle] = {}
@@ -149,6 +166,8 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
     def activate(self, activation: Activation) -> ActivationResult:
         """Apply one batch of input events and run the code until it waits again."""
         self._commands = []
+        self._local_requests = []
+        self._local_cancels = []
         self._task_failure = None
         self._time_ms = activation.time
         self._loop.set_time_ms(activation.time)
@@ -169,7 +188,11 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
             self._fail_task(exc)
         if self._task_failure is not None:
             return ActivationResult(commands=[], failure=self._task_failure)
-        return ActivationResult(commands=self._commands)
+        return ActivationResult(
+            commands=self._commands,
+            local_activities=self._local_requests,
+            cancelled_local=self._local_cancels,
+        )
 
     def _fail_task(self, exc: BaseException) -> None:
         if self._task_failure is None:
@@ -307,18 +330,94 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
         if pending is None or pending.handle.done():
             return
         if isinstance(event, ev.ActivityTaskCanceled):
-            from ..errors import CancelledError
-
-            cause: BaseException = CancelledError("activity cancelled")
+            failure = Failure(
+                message="activity cancelled",
+                kind=FailureKind.CANCELLED,
+                type="CancelledError",
+                details=event.details,
+            )
+            state = RetryState.CANCEL_REQUESTED
         else:
-            cause = exception_from_failure(event.failure, self._converter)
+            failure, state = event.failure, event.retry_state
         pending.handle.set_exception(
-            ActivityError(
-                f"activity {pending.activity_type!r} failed: {cause}",
-                activity_type=pending.activity_type,
-                activity_seq=event.seq,
-                attempt=event.attempt,
-                cause=cause,
+            self._activity_error(
+                "activity", pending.activity_type, event.seq, event.attempt, state, failure
+            )
+        )
+
+    def _activity_error(
+        self, what: str, activity_type: str, seq: int, attempt: int, state: str, cause: Failure
+    ) -> ActivityError:
+        """The error workflow code sees, with its recorded form in ``failure`` (as
+        temporalio's: the activity's facts, the cause's type, message and stack trace)."""
+        cause_exc = exception_from_failure(cause, self._converter)
+        message = f"{what} {activity_type!r} failed: {cause_exc}"
+        error = ActivityError(
+            message,
+            activity_type=activity_type,
+            activity_seq=seq,
+            attempt=attempt,
+            retry_state=state,
+            cause=cause_exc,
+        )
+        info: dict[str, Any] = {
+            "activity_type": activity_type,
+            "activity_seq": seq,
+            "attempt": attempt,
+        }
+        if state:
+            info["retry_state"] = state
+        error.failure = Failure(
+            message=message,
+            kind=FailureKind.ACTIVITY,
+            type="ActivityError",
+            info=info,
+            cause=cause,
+        )
+        return error
+
+    def _on_local_activity(self, event: ev.Event) -> None:
+        assert isinstance(event, ev.LocalActivityRecorded)
+        pending = self._activities.get(event.seq)
+        if pending is None or pending.handle.done():
+            self._activities.pop(event.seq, None)
+            return
+        if event.backoff_ms is not None and pending.local is not None:
+            # Too long a backoff to hold the task for: wait on a durable timer, then run
+            # the next attempt (a timer command of this task, so replay does the same).
+            request = replace(
+                pending.local, attempt=event.attempt + 1, scheduled_time=event.scheduled_time
+            )
+            pending.local = request
+
+            def run_again() -> None:
+                pending.backoff = None
+                if self._activities.get(event.seq) is pending and not pending.handle.done():
+                    self._local_requests.append(request)
+
+            pending.backoff = self._loop.call_later(event.backoff_ms / 1000, run_again)
+            return
+        del self._activities[event.seq]
+        if event.failure is None:
+            try:
+                value = self._converter.decode(
+                    event.result or Payload(b"null"),
+                    pending.result_type,
+                    what=f"result of local activity {pending.activity_type!r}",
+                )
+            except Exception as exc:
+                pending.handle.set_exception(exc)
+            else:
+                pending.handle.set_result(value)
+            return
+        pending.handle.set_exception(
+            self._activity_error(
+                "local activity",
+                pending.activity_type,
+                event.seq,
+                event.attempt,
+                event.retry_state,
+                event.failure,
             )
         )
 
@@ -420,6 +519,40 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
     def is_replaying(self) -> bool:
         return self._replaying
 
+    def _activity_ref(
+        self, activity: Callable[..., Any] | str, result_type: Any
+    ) -> tuple[str, Any, bool | None]:
+        """(type name, result type, the definition's at_most_once) of an activity given by
+        function, method, class or name."""
+        if isinstance(activity, str):
+            return activity, result_type, None
+        defn = get_activity_definition(activity)
+        if defn is None:
+            raise ConfigurationError(
+                f"{activity!r} is not an @activity.defn function; pass it or its name"
+            )
+        if defn.dynamic:
+            raise ConfigurationError("call a dynamic activity by the type name it handles")
+        return (
+            defn.name,
+            result_type if result_type is not None else defn.hints[1],
+            (defn.at_most_once),
+        )
+
+    def _new_activity(
+        self, name: str, result_type: Any, *, start_to_close: Any, schedule_to_close: Any
+    ) -> tuple[int, _PendingActivity]:
+        if start_to_close is None and schedule_to_close is None:
+            raise ConfigurationError(
+                f"activity {name!r} needs start_to_close_timeout or schedule_to_close_timeout"
+            )
+        seq = self._take_seq()
+        handle: ActivityHandle[Any] = ActivityHandle(loop=self._loop)
+        handle._stable_hash = self._loop.next_hash()  # pyright: ignore[reportPrivateUsage]
+        pending = _PendingActivity(handle, name, result_type)
+        self._activities[seq] = pending
+        return seq, pending
+
     def start_activity(
         self,
         activity: Callable[..., Any] | str,
@@ -428,30 +561,16 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
         result_type: Any,
     ) -> ActivityHandle[Any]:
         self._check_writable("start an activity")
-        at_most_once = bool(options.at_most_once)
-        if isinstance(activity, str):
-            name = activity
-        else:
-            defn = get_activity_definition(activity)
-            if defn is None:
-                raise ConfigurationError(
-                    f"{activity!r} is not an @activity.defn function; pass it or its name"
-                )
-            if defn.dynamic:
-                raise ConfigurationError("call a dynamic activity by the type name it handles")
-            name = defn.name
-            if result_type is None:
-                result_type = defn.hints[1]
-            if options.at_most_once is None:
-                at_most_once = defn.at_most_once
-        if options.start_to_close_timeout is None and options.schedule_to_close_timeout is None:
-            raise ConfigurationError(
-                f"activity {name!r} needs start_to_close_timeout or schedule_to_close_timeout"
-            )
-        seq = self._take_seq()
-        handle: ActivityHandle[Any] = ActivityHandle(loop=self._loop)
-        handle._stable_hash = self._loop.next_hash()  # pyright: ignore[reportPrivateUsage]
-        self._activities[seq] = _PendingActivity(handle, name, result_type)
+        name, result_type, defn_once = self._activity_ref(activity, result_type)
+        at_most_once = options.at_most_once
+        if at_most_once is None:
+            at_most_once = bool(defn_once)
+        seq, pending = self._new_activity(
+            name,
+            result_type,
+            start_to_close=options.start_to_close_timeout,
+            schedule_to_close=options.schedule_to_close_timeout,
+        )
 
         def on_cancel() -> None:
             if self._disposed:
@@ -462,7 +581,7 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
             ):
                 self._commands.append(cmd.RequestCancelActivity(seq=seq))
 
-        handle._on_cancel = on_cancel  # pyright: ignore[reportPrivateUsage]
+        pending.handle._on_cancel = on_cancel  # pyright: ignore[reportPrivateUsage]
         self._commands.append(
             cmd.ScheduleActivity(
                 seq=seq,
@@ -477,7 +596,54 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
                 summary=options.summary,
             )
         )
-        return handle
+        return pending.handle
+
+    def start_local_activity(
+        self,
+        activity: Callable[..., Any] | str,
+        args: Sequence[Any],
+        options: LocalActivityOptions,
+        result_type: Any,
+    ) -> ActivityHandle[Any]:
+        self._check_writable("start a local activity")
+        name, result_type, _ = self._activity_ref(activity, result_type)
+        seq, pending = self._new_activity(
+            name,
+            result_type,
+            start_to_close=options.start_to_close_timeout,
+            schedule_to_close=options.schedule_to_close_timeout,
+        )
+        threshold = options.local_retry_threshold
+        request = cmd.ScheduleLocalActivity(
+            seq=seq,
+            activity_type=name,
+            input=self._converter.encode_all(args, what=f"argument of local activity {name!r}"),
+            start_to_close_timeout_ms=_ms(options.start_to_close_timeout),
+            schedule_to_close_timeout_ms=_ms(options.schedule_to_close_timeout),
+            retry_policy=options.retry_policy,
+            local_retry_threshold_ms=(
+                int(threshold.total_seconds() * 1000) if threshold is not None else 60_000
+            ),
+            summary=options.summary,
+        )
+        pending.local = request
+
+        def on_cancel() -> None:
+            if self._disposed:
+                return
+            self._activities.pop(seq, None)
+            if pending.backoff is not None:
+                pending.backoff.cancel()  # waiting for its next attempt: nothing runs
+                return
+            asked = [r for r in self._local_requests if r.seq == seq]
+            if asked:
+                self._local_requests.remove(asked[0])  # never started
+            else:
+                self._local_cancels.append(seq)
+
+        pending.handle._on_cancel = on_cancel  # pyright: ignore[reportPrivateUsage]
+        self._local_requests.append(request)
+        return pending.handle
 
     async def _wait_condition(self, fn: Callable[[], bool], timeout: float | None) -> None:
         if fn():
@@ -540,6 +706,7 @@ _APPLIERS: dict[type[ev.Event], Callable[[WorkflowInstance, ev.Event], None]] = 
     ev.ActivityTaskTimedOut: WorkflowInstance._on_activity_failed,  # pyright: ignore[reportPrivateUsage]
     ev.ActivityTaskCanceled: WorkflowInstance._on_activity_failed,  # pyright: ignore[reportPrivateUsage]
     ev.TimerFired: WorkflowInstance._on_timer_fired,  # pyright: ignore[reportPrivateUsage]
+    ev.LocalActivityRecorded: WorkflowInstance._on_local_activity,  # pyright: ignore[reportPrivateUsage]
     ev.WorkflowExecutionSignaled: WorkflowInstance._on_signaled,  # pyright: ignore[reportPrivateUsage]
     ev.WorkflowExecutionCancelRequested: WorkflowInstance._on_cancel_requested,  # pyright: ignore[reportPrivateUsage]
     ev.WorkflowExecutionUpdateAccepted: WorkflowInstance._on_update_accepted,  # pyright: ignore[reportPrivateUsage]

@@ -48,13 +48,19 @@ class UpdateRequest:
 
 @dataclass(slots=True)
 class LiveActivation:
-    """Result of a live activation: what to record, or the task failure."""
+    """Result of a live activation: what to record, or the task failure.
+
+    ``local_activities`` are to be run now by the worker, which records their outcomes
+    (:meth:`WorkflowRun.resolve_local`) before recording ``commands``;
+    ``cancelled_local`` are running local activities the code cancelled."""
 
     processed_through: int
     commands: list[cmd.Command]
     updates: tuple[UpdateRequest, ...] = ()
     failure: BaseException | None = None
     time: int = 0
+    local_activities: list[cmd.ScheduleLocalActivity] = field(default_factory=lambda: [])
+    cancelled_local: list[int] = field(default_factory=lambda: [])
 
 
 @dataclass(slots=True)
@@ -62,6 +68,7 @@ class _Unconfirmed:
     processed_through: int
     commands: list[cmd.Command]
     update_ids: tuple[str, ...] = field(default_factory=tuple)
+    time: int = 0
 
 
 def _is_patch_marker(event: ev.Event) -> bool:
@@ -80,6 +87,11 @@ class WorkflowRun:
         self._pending: list[ev.Event] = []
         self._expected: deque[cmd.Command] = deque()
         self._unconfirmed: _Unconfirmed | None = None
+        # Replaying a task's window: local activities the code asked for whose outcome
+        # is not matched yet, and the task's activation facts.
+        self._confirming = False
+        self._local_asked: dict[int, str] = {}
+        self._window: tuple[int, int, frozenset[str]] = (0, 0, frozenset())
 
     @property
     def has_pending_input(self) -> bool:
@@ -145,7 +157,9 @@ class WorkflowRun:
                     f"{unconfirmed.processed_through}"
                 )
             self._expected = deque(unconfirmed.commands)
+            self._confirming = True
             return
+        self._confirming = False
         # Patch ids this task recorded, so workflow.patched() answers as it did then.
         patches: set[str] = set()
         j = i + 1
@@ -158,21 +172,54 @@ class WorkflowRun:
             if isinstance(marker, ev.MarkerRecorded) and marker.name == PATCH_MARKER:
                 patches.add(str(marker.details.get("id")))
             j += 1
+        self._window = (wtc.time, pt, frozenset(patches))
+        self._local_asked = {}
+        self._expected = deque()
+        self._replay_activation(batch)
+
+    def _replay_activation(self, batch: Sequence[ev.Event]) -> None:
+        time, pt, patches = self._window
         result = self.instance.activate(
-            Activation(
-                events=batch,
-                time=wtc.time,
-                replaying=True,
-                history_length=pt,
-                patches=frozenset(patches),
-            )
+            Activation(events=batch, time=time, replaying=True, history_length=pt, patches=patches)
         )
         self.replayed_activations += 1
         if result.failure is not None:
             raise ActivationFailedError(result.failure)
-        self._expected = deque(result.commands)
+        self._expected.extend(result.commands)
+        for asked in result.local_activities:
+            self._local_asked[asked.seq] = asked.activity_type
+        for seq in result.cancelled_local:
+            self._local_asked.pop(seq, None)
+
+    def _take_local_outcome(self, event: ev.LocalActivityRecorded) -> None:
+        """A recorded local activity outcome, while replaying: the code must have asked
+        for that activity and for nothing since. Outcomes are delivered one per
+        activation, in the recorded order, as they were live."""
+        if self._expected:
+            self._raise_mismatch(
+                event.event_id,
+                history=cmd.describe_event(event),
+                code=self._expected[0].describe(),
+            )
+        if self._local_asked.pop(event.seq, None) != event.activity_type:
+            self._raise_mismatch(
+                event.event_id,
+                history=cmd.describe_event(event),
+                code="no such local activity",
+            )
+        self._replay_activation([event])
+
+    def _waiting_for(self) -> str:
+        """What the code asked for that history lacks, when no command is left: a local
+        activity whose outcome is not recorded, or nothing."""
+        for seq, activity_type in self._local_asked.items():
+            return f"ScheduleLocalActivity(seq={seq}, type={activity_type!r})"
+        return "nothing"
 
     def _match(self, event: ev.Event) -> None:
+        if not self._confirming and isinstance(event, ev.LocalActivityRecorded):
+            self._take_local_outcome(event)
+            return
         expected = self._expected
         if _is_patch_marker(event):
             assert isinstance(event, ev.MarkerRecorded)
@@ -190,11 +237,16 @@ class WorkflowRun:
             self._raise_mismatch(
                 event.event_id,
                 history=cmd.describe_event(event),
-                code=actual.describe() if actual is not None else "nothing",
+                code=actual.describe() if actual is not None else self._waiting_for(),
             )
 
     def _end_command_window(self, next_event_id: int) -> None:
         """The recorded commands of the current task ended; the code must be done too."""
+        if self._local_asked and not self.instance.closed:
+            code = self._waiting_for()
+            self._local_asked = {}
+            self._raise_mismatch(next_event_id, history="nothing more", code=code)
+        self._local_asked = {}
         expected = self._expected
         while (
             expected
@@ -260,5 +312,51 @@ class WorkflowRun:
         )
         if result.failure is not None:
             return LiveActivation(pt, [], tuple(updates), result.failure, time)
-        self._unconfirmed = _Unconfirmed(pt, result.commands, tuple(u.update_id for u in updates))
-        return LiveActivation(pt, result.commands, tuple(updates), None, time)
+        self._unconfirmed = _Unconfirmed(
+            pt, result.commands, tuple(u.update_id for u in updates), time
+        )
+        return LiveActivation(
+            pt,
+            result.commands,
+            tuple(updates),
+            None,
+            time,
+            result.local_activities,
+            result.cancelled_local,
+        )
+
+    def resolve_local(self, outcome: ev.LocalActivityRecorded) -> LiveActivation:
+        """Deliver a local activity outcome to the code, within the task of the last live
+        activation (whose commands are not recorded yet). Returns the task's commands so
+        far (the outcome recorded, then what the code asked for next) and the new local
+        activities to run; on failure, the task failed and nothing may be recorded.
+
+        One outcome per call: replay delivers each recorded outcome in an activation of
+        its own, so two outcomes ready at once are delivered one after the other."""
+        unconfirmed = self._unconfirmed
+        if unconfirmed is None:
+            raise StaleRunError("no live activation is waiting for local activities")
+        result = self.instance.activate(
+            Activation(
+                events=[outcome],
+                time=unconfirmed.time,
+                replaying=False,
+                history_length=unconfirmed.processed_through,
+            )
+        )
+        if result.failure is not None:
+            self._unconfirmed = None
+            return LiveActivation(
+                unconfirmed.processed_through, [], (), result.failure, unconfirmed.time
+            )
+        unconfirmed.commands.append(cmd.RecordLocalActivity.of(outcome))
+        unconfirmed.commands.extend(result.commands)
+        return LiveActivation(
+            unconfirmed.processed_through,
+            unconfirmed.commands,
+            (),
+            None,
+            unconfirmed.time,
+            result.local_activities,
+            result.cancelled_local,
+        )

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from .._engine.failure import Failure
 from ..activity import Info, logger_details
+from ..errors import ApplicationErrorCategory
 from ..retry import RetryDecision
 
 activity_log: Final = logging.getLogger("duragent.activity")
@@ -33,8 +34,11 @@ def log_failed_attempt(
     decision: RetryDecision,
     now_ms: int,
 ) -> None:
-    """Log one failed attempt with what happens next."""
-    if not activity_log.isEnabledFor(logging.WARNING):
+    """Log one failed attempt with what happens next (at DEBUG for a failure the
+    activity marked ``ApplicationErrorCategory.BENIGN``, an expected one)."""
+    benign = failure.info.get("category") == ApplicationErrorCategory.BENIGN
+    level = logging.DEBUG if benign else logging.WARNING
+    if not activity_log.isEnabledFor(level):
         return
     if decision.next_attempt_at is not None:
         at = datetime.fromtimestamp(decision.next_attempt_at / 1000, tz=UTC)
@@ -48,7 +52,8 @@ def log_failed_attempt(
         exc_info = (type(error), error, error.__traceback__)
     elif failure.stack_trace:
         trace = "\n" + failure.stack_trace.rstrip()  # raised in another process
-    activity_log.warning(
+    activity_log.log(
+        level,
         "activity %s failed on attempt %d (workflow %s %s, run %s): %s; %s%s",
         info.activity_type,
         info.attempt,

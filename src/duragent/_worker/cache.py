@@ -36,12 +36,20 @@ class RunCache:
         if self.max_size <= 0:
             run.instance.dispose()
             return
+        previous = self._runs.get(run_id)
+        if previous is not None and previous is not run:
+            # Another copy of the run (rebuilt for a query while this one was busy).
+            previous.instance.dispose()
         self._runs[run_id] = run
         self._runs.move_to_end(run_id)
         while len(self._runs) > self.max_size:
             _, oldest = self._runs.popitem(last=False)
             self.evictions += 1
             oldest.instance.dispose()
+
+    def take(self, run_id: str) -> None:
+        """Remove ``run_id`` without tearing it down (its task holds it for a while)."""
+        self._runs.pop(run_id, None)
 
     def evict(self, run_id: str) -> None:
         run = self._runs.pop(run_id, None)

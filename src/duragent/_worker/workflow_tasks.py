@@ -20,13 +20,20 @@ from .._definitions import WorkflowDefinition
 from .._engine.events import Event, WorkflowTaskCompleted
 from .._engine.failure import Failure, FailureKind, failure_from_exception
 from .._engine.instance import WorkflowInstance
-from .._engine.replay import ActivationFailedError, StaleRunError, UpdateRequest, WorkflowRun
+from .._engine.replay import (
+    ActivationFailedError,
+    LiveActivation,
+    StaleRunError,
+    UpdateRequest,
+    WorkflowRun,
+)
 from ..errors import NondeterminismError, QueryError, StoreError, UpdateRejectedError
 from ..serde import DataConverter, Payload
 from ..store.base import ActivityTask, QueryTask, TaskCompletion, WorkflowTask
 from .attempt_log import error_extra
 from .cache import RunCache
 from .faults import armed, crash_point
+from .local_activities import HeldTask, LocalActivities
 
 log = logging.getLogger("duragent.worker")
 
@@ -69,6 +76,8 @@ class WorkflowTaskProcessor:
         self.run_state_defaults = run_state_defaults or {}
         self.replays = 0
         self.tasks_processed = 0
+        self.local: LocalActivities | None = None
+        """Runs local activities while their workflow task is held (set by the worker)."""
 
     def process(self, task: WorkflowTask | None) -> None:
         """Process ``task`` and any follow-up task the store hands straight back."""
@@ -178,6 +187,36 @@ class WorkflowTaskProcessor:
             self._discard(task.run_id, run)
             self._fail(task, live.failure)
             return None
+        if (
+            live is not None
+            and live.local_activities
+            and not run.instance.closed
+            and self.local is not None
+        ):
+            # Recorded once they are done: the task stays ours meanwhile.
+            self.cache.take(task.run_id)
+            self.local.hold(task, run, live, rejected)
+            return None
+        return self._commit(task, run, live, rejected)
+
+    def finish_local(self, held: HeldTask, live: LiveActivation) -> None:
+        """A held task's local activities are done: record it (and go on with the task
+        the store hands back, if input arrived meanwhile)."""
+        self.process(self._commit(held.task, held.run, live, held.rejected))
+
+    def fail_local(self, held: HeldTask, err: BaseException) -> None:
+        """The code failed while taking local activity outcomes: a task failure."""
+        self._discard(held.task.run_id, held.run)
+        self._fail(held.task, err.cause if isinstance(err, ActivationFailedError) else err)
+
+    def _commit(
+        self,
+        task: WorkflowTask,
+        run: WorkflowRun,
+        live: LiveActivation | None,
+        rejected: list[tuple[str, Failure]],
+    ) -> WorkflowTask | None:
+        """Record the task's commands and carry out their effects."""
         if live is None:
             completion = TaskCompletion(
                 processed_through=0,

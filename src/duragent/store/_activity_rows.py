@@ -280,6 +280,7 @@ def fail_attempt(
         error_type=failure.type,
         non_retryable=failure.non_retryable,
         retry_after_ms=failure.retry_after_ms,
+        next_retry_delay_ms=failure.next_retry_delay_ms,
         schedule_to_close_expired=expired,
         now=tx.now,
         deadline=deadline,
@@ -316,14 +317,24 @@ def fail_attempt(
         tx.append_input(
             run,
             lambda event_id, time: ev.ActivityTaskTimedOut(
-                event_id=event_id, time=time, seq=seq, failure=final, attempt=attempt
+                event_id=event_id,
+                time=time,
+                seq=seq,
+                failure=final,
+                attempt=attempt,
+                retry_state=decision.retry_state,
             ),
         )
     elif failure.kind == FailureKind.TIMEOUT:
         tx.append_input(
             run,
             lambda event_id, time: ev.ActivityTaskTimedOut(
-                event_id=event_id, time=time, seq=seq, failure=failure, attempt=attempt
+                event_id=event_id,
+                time=time,
+                seq=seq,
+                failure=failure,
+                attempt=attempt,
+                retry_state=decision.retry_state,
             ),
         )
     else:
@@ -337,6 +348,7 @@ def fail_attempt(
                 attempt=attempt,
                 started_time=started_at or 0,
                 worker=worker or "",
+                retry_state=decision.retry_state,
             ),
         )
     return decision

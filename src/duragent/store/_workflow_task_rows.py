@@ -413,6 +413,17 @@ def fail(tx: Tx, task: WorkflowTask, failure: Failure) -> bool:
     return True
 
 
+def extend(tx: Tx, task: WorkflowTask) -> bool:
+    """Renew the task's lease; False if the task is no longer this claim's."""
+    if not is_current(tx, task):
+        return False
+    tx.c.execute(
+        "UPDATE tasks SET lease_expires_at = ? WHERE task_id = ?",
+        (tx.now + WORKFLOW_TASK_LEASE_MS, task.task_id),
+    )
+    return True
+
+
 def release(tx: Tx, task: WorkflowTask) -> None:
     if is_current(tx, task):
         tx.c.execute(

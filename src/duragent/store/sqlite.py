@@ -294,6 +294,12 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
         with self._write(now) as tx:
             workflow_tasks.release(tx, task)
 
+    def extend_workflow_task(self, task: WorkflowTask, now: int) -> bool:
+        """Keep a workflow task this worker still works on (running its local activities)
+        from being handed to another worker; False if it is no longer this worker's."""
+        with self._write(now) as tx:
+            return workflow_tasks.extend(tx, task)
+
     def claim_activity_task(
         self, worker_id: str, task_queue: str, types: Sequence[str] | None, now: int
     ) -> ActivityTask | None:

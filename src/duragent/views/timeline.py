@@ -260,6 +260,20 @@ class _Builder:
                         shown = payload_text(results[r])
                     detail = f"{detail}: {shown}" if shown else detail
                 self.add(e, title, State.OK if served else State.CANCELLED, detail)
+            case ev.LocalActivityRecorded():
+                title = f"local activity {e.activity_type} #{e.seq}"
+                if e.summary:
+                    title += f" ({e.summary})"
+                if e.failure is None:
+                    s = self.add(e, title, State.OK, payload_text(e.result))
+                elif e.backoff_ms is not None:
+                    detail = (
+                        f"{describe_failure(e.failure)}; retried in {fmt_duration(e.backoff_ms)}"
+                    )
+                    s = self.add(e, title, State.WAITING, detail)
+                else:
+                    s = self.add(e, title, State.FAILED, describe_failure(e.failure))
+                s.attempts = e.attempt
             case ev.MarkerRecorded():
                 self.add(e, f"marker {e.name}", State.INFO, to_json(e.details) if e.details else "")
             case ev.WorkflowExecutionCompleted():
