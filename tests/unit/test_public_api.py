@@ -5,6 +5,7 @@ from __future__ import annotations
 import duragent
 import duragent.openai_agents
 import duragent.openai_agents.mcp
+import duragent.openai_agents.workflow
 import duragent.streaming
 import duragent.testing
 from duragent import activity, workflow
@@ -172,6 +173,11 @@ PUBLIC = {
         "ToolCall",
         "ToolResult",
     ],
+    "duragent.openai_agents.workflow": [
+        "AgentsWorkflowError",
+        "ToolSerializationError",
+        "activity_as_tool",
+    ],
 }
 
 MODULES = {
@@ -182,6 +188,7 @@ MODULES = {
     "duragent.openai_agents": duragent.openai_agents,
     "duragent.openai_agents.mcp": duragent.openai_agents.mcp,
     "duragent.streaming": duragent.streaming,
+    "duragent.openai_agents.workflow": duragent.openai_agents.workflow,
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -45,6 +46,7 @@ from ._wire import AGENT_FORMAT_VERSION, UNVERSIONED, Versioned
 INTERRUPTED: Final = "ActivityAttemptInterrupted"
 NOT_WORKFLOW_CODE: Final = "ToolIsNotWorkflowCode"
 _OPTIONS_ATTR: Final = "_duragent_tool_options"
+_NO_INSTANCE: Final = object()  # binds a method only to read its signature without self
 
 
 @dataclass(frozen=True)
@@ -364,37 +366,53 @@ async def invoke_tool(request: ToolCallRequest, context: ToolRunContext | None =
 def activity_as_tool(
     fn: Callable[..., Any],
     *,
-    start_to_close_timeout: timedelta = timedelta(minutes=5),
+    start_to_close_timeout: timedelta | None = None,
+    schedule_to_close_timeout: timedelta | None = None,
+    heartbeat_timeout: timedelta | None = None,
     retry_policy: RetryPolicy | None = None,
     at_most_once: bool | None = None,
     task_queue: str | None = None,
     name: str | None = None,
     description: str | None = None,
+    summary: str | None = None,
     strict_json_schema: bool = True,
     needs_approval: bool = False,
 ) -> FunctionTool:
-    """Turn an ``@activity.defn`` function into an agent tool.
+    """Turn an ``@activity.defn`` function (or method) into an agent tool.
 
     The tool's JSON schema comes from the function's signature and docstring; calling the
     tool inside a workflow runs the activity (on a worker that registered it). When all
-    retries fail, the model sees the error message instead of the run failing.
+    retries fail, the model sees the error message instead of the run failing. A method
+    (``activity_as_tool(MyActivities.lookup)``) runs on the instance the worker
+    registered (``Worker(activities=[my_activities.lookup])``).
 
     Args:
-        fn: A function decorated with ``@activity.defn``.
-        start_to_close_timeout: Limit on one attempt.
+        fn: A function or method decorated with ``@activity.defn``.
+        start_to_close_timeout: Limit on one attempt (default 5 minutes, unless
+            ``schedule_to_close_timeout`` is given).
+        schedule_to_close_timeout: Limit on all attempts together.
+        heartbeat_timeout: An attempt that does not heartbeat this often is timed out.
         retry_policy: Retries of failed attempts (default: 3 attempts).
         at_most_once: Never re-run an attempt a crash interrupted (default: the activity's
             own ``at_most_once``); the model is told the outcome is unknown.
         task_queue: Queue of the workers that registered the activity.
         name: Tool name (default: the activity name).
         description: Tool description (default: the docstring).
+        summary: Shown in timelines (default: the tool name).
         needs_approval: Pause the run for a human decision before each call.
     """
     defn = get_activity_definition(fn)
     if defn is None or defn.dynamic:
         raise ConfigurationError(f"{fn!r} is not an @activity.defn function")
+    if start_to_close_timeout is None and schedule_to_close_timeout is None:
+        start_to_close_timeout = timedelta(minutes=5)
+    # A method taken from its class: its schema is the method's without ``self`` (the
+    # worker calls it on the instance it registered).
+    schema_of: Callable[..., Any] = (
+        types.MethodType(fn, _NO_INSTANCE) if defn.unbound_method else fn
+    )
     schema = function_schema(
-        fn,
+        schema_of,
         name_override=name or defn.name,
         description_override=description,
         strict_json_schema=strict_json_schema,
@@ -419,6 +437,11 @@ def activity_as_tool(
                 "positional arguments"
             )
         if not in_workflow():
+            if defn.unbound_method:
+                raise ConfigurationError(
+                    f"tool {tool_name!r} is a method: outside a workflow, pass it bound to "
+                    "an instance"
+                )
             result = fn(*args)
             return await result if hasattr(result, "__await__") else result
         try:
@@ -429,10 +452,12 @@ def activity_as_tool(
                 arguments=input,
                 call_id=str(getattr(ctx, "tool_call_id", "") or ""),
                 start_to_close_timeout=start_to_close_timeout,
+                schedule_to_close_timeout=schedule_to_close_timeout,
+                heartbeat_timeout=heartbeat_timeout,
                 retry_policy=policy,
                 at_most_once=once,
                 task_queue=task_queue,
-                summary=tool_name,
+                summary=summary or tool_name,
             )
         except ActivityError as err:
             cause = err.cause

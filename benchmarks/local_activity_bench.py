@@ -1,0 +1,94 @@
+"""Local activity vs activity: ms per sequential call, on the embedded engine.
+
+Usage::
+
+    python benchmarks/local_activity_bench.py [--calls 200] [--repeat 5]
+
+One workflow runs N no-op activities one after the other; another runs N no-op local
+activities. Each run uses a fresh SQLite file and a warm worker. Prints the median (min..max)
+ms per call of each and their ratio (the baseline is the activity, measured in the same
+run). The machine is shared and noisy: compare ratios, not absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from duragent import Client, Worker, activity, workflow
+
+T = timedelta(seconds=30)
+
+
+@activity.defn
+async def noop(i: int) -> int:
+    return i
+
+
+@workflow.defn
+class Activities:
+    @workflow.run
+    async def run(self, n: int) -> int:
+        total = 0
+        for i in range(n):
+            total += await workflow.execute_activity(noop, i, start_to_close_timeout=T)
+        return total
+
+
+@workflow.defn
+class LocalActivities:
+    @workflow.run
+    async def run(self, n: int) -> int:
+        total = 0
+        for i in range(n):
+            total += await workflow.execute_local_activity(noop, i, start_to_close_timeout=T)
+        return total
+
+
+async def one_run(workflow_run: object, calls: int, directory: Path, tag: str) -> float:
+    client = await Client.connect(f"sqlite:///{directory / f'{tag}.db'}")
+    try:
+        async with Worker(
+            client, task_queue="bench", workflows=[Activities, LocalActivities], activities=[noop]
+        ):
+            await client.execute_workflow(workflow_run, 2, id=f"{tag}-warm", task_queue="bench")
+            start = time.perf_counter()
+            result = await client.execute_workflow(workflow_run, calls, id=tag, task_queue="bench")
+            elapsed = time.perf_counter() - start
+        assert result == calls * (calls - 1) // 2
+        return elapsed * 1000 / calls
+    finally:
+        await client.close()
+
+
+def _fmt(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ms ({min(values):.2f}..{max(values):.2f})"
+
+
+async def main(calls: int, repeat: int) -> None:
+    activity_ms: list[float] = []
+    local_ms: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        for r in range(repeat):  # interleaved, so load changes hit both alike
+            activity_ms.append(await one_run(Activities.run, calls, directory, f"a{r}"))
+            local_ms.append(await one_run(LocalActivities.run, calls, directory, f"l{r}"))
+    ratio = statistics.median(activity_ms) / statistics.median(local_ms)
+    print(f"{calls} sequential calls, {repeat} runs, median (min..max) per call")
+    print(f"  activity:        {_fmt(activity_ms)}")
+    print(f"  local activity:  {_fmt(local_ms)}")
+    print(f"  local activity is {ratio:.1f}x faster per call")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Local activity vs activity, ms per call.")
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.calls, args.repeat)))
