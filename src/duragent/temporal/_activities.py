@@ -128,6 +128,7 @@ class ActivityDispatcher:
             heartbeat_timeout_seconds=(
                 t.heartbeat_timeout.total_seconds() if t.heartbeat_timeout else None
             ),
+            is_local=t.is_local,
         )
 
     async def run(self, raws: Sequence[RawValue]) -> RawValue:
@@ -222,7 +223,7 @@ class ActivityDispatcher:
         except ApplicationError as err:
             failure = to_temporal(err, self.bridge)
             assert isinstance(failure, tx.ApplicationError)
-            if err.retry_after is not None:
+            if err.retry_after is not None and err.next_retry_delay is None:
                 policy = RetryPolicy()
                 info = ta.info()
                 if info.retry_policy is not None:

@@ -10,15 +10,18 @@ client) becomes the Duragent error of the same meaning, cause chain included.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Final
 
 import temporalio.exceptions as tx
 
+from .._engine.failure import failure_from_exception
 from ..errors import (
     ActivityError,
     ApplicationError,
+    ApplicationErrorCategory,
     CancelledError,
     ChildWorkflowError,
     FailureError,
@@ -39,6 +42,7 @@ _TIMEOUT_TYPES: Final = {
     tx.TimeoutType.HEARTBEAT: "HEARTBEAT",
 }
 _TIMEOUT_BACK: Final = {v: k for k, v in _TIMEOUT_TYPES.items()}
+_RETRY_STATES_BACK: Final = {s.name: s for s in tx.RetryState}
 
 
 def _details(bridge: PayloadBridge, values: Sequence[Any]) -> list[Any]:
@@ -72,7 +76,14 @@ def to_temporal(exc: BaseException, bridge: PayloadBridge, depth: int = 0) -> Ba
             *_details(bridge, exc.details),
             type=exc.type,
             non_retryable=exc.non_retryable,
-            next_retry_delay=exc.retry_after,
+            next_retry_delay=(
+                exc.next_retry_delay if exc.next_retry_delay is not None else exc.retry_after
+            ),
+            category=(
+                tx.ApplicationErrorCategory.BENIGN
+                if exc.category == ApplicationErrorCategory.BENIGN
+                else tx.ApplicationErrorCategory.UNSPECIFIED
+            ),
         )
     elif isinstance(exc, TimeoutError):
         out = tx.TimeoutError(
@@ -94,7 +105,7 @@ def to_temporal(exc: BaseException, bridge: PayloadBridge, depth: int = 0) -> Ba
             identity="",
             activity_type=exc.activity_type,
             activity_id=str(exc.activity_seq),
-            retry_state=None,
+            retry_state=_RETRY_STATES_BACK.get(exc.retry_state),
         )
     elif isinstance(exc, ChildWorkflowError):
         out = tx.ChildWorkflowError(
@@ -133,7 +144,12 @@ def to_duragent(exc: BaseException, bridge: PayloadBridge, depth: int = 0) -> Ba
             *exc.details,
             type=exc.type or None,
             non_retryable=exc.non_retryable,
-            retry_after=exc.next_retry_delay,
+            next_retry_delay=exc.next_retry_delay,
+            category=(
+                ApplicationErrorCategory.BENIGN
+                if exc.category == tx.ApplicationErrorCategory.BENIGN
+                else ApplicationErrorCategory.UNSPECIFIED
+            ),
             cause=cause,
         )
     elif isinstance(exc, tx.TimeoutError):
@@ -154,6 +170,7 @@ def to_duragent(exc: BaseException, bridge: PayloadBridge, depth: int = 0) -> Ba
             activity_type=exc.activity_type,
             activity_seq=int(seq) if seq.isdigit() else 0,
             attempt=0,
+            retry_state=exc.retry_state.name if exc.retry_state is not None else "",
             cause=cause,
         )
     elif isinstance(exc, tx.ChildWorkflowError):
@@ -167,7 +184,12 @@ def to_duragent(exc: BaseException, bridge: PayloadBridge, depth: int = 0) -> Ba
     else:
         out = ApplicationError(exc.message, type=type(exc).__name__, cause=cause)
     failure = exc.failure
-    out.stack_trace = failure.stack_trace if failure is not None else ""  # type: ignore[attr-defined]
+    stack = failure.stack_trace if failure is not None else ""
+    out.stack_trace = stack  # type: ignore[attr-defined]
+    # The recorded form, as on the embedded engine: err.failure.stack_trace, .cause, ...
+    out.failure = dataclasses.replace(
+        failure_from_exception(out, bridge.converter), stack_trace=stack
+    )
     return out
 
 

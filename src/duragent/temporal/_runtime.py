@@ -23,7 +23,13 @@ import temporalio.workflow as tw
 from temporalio.common import RawValue
 
 from .._definitions import WorkflowDefinition, get_activity_definition, workflow_definition_of
-from .._runtime import ActivityOptions, ChildWorkflowOptions, WorkflowRuntime, current_runtime
+from .._runtime import (
+    ActivityOptions,
+    ChildWorkflowOptions,
+    LocalActivityOptions,
+    WorkflowRuntime,
+    current_runtime,
+)
 from ..errors import ActivityError, ConfigurationError, TimeoutError, WorkflowAlreadyStartedError
 from ..retry import RetryPolicy
 from ..workflow import ActivityHandle, ChildWorkflowHandle, ExternalWorkflowHandle, WorkflowInfo
@@ -139,6 +145,22 @@ class TemporalRuntime(WorkflowRuntime):
 
     # -- activities --------------------------------------------------------------------------
 
+    def _activity_ref(
+        self, activity: Callable[..., Any] | str, result_type: Any
+    ) -> tuple[str, Any, bool | None]:
+        """(type name, result type, the definition's at_most_once)."""
+        if isinstance(activity, str):
+            return activity, result_type, None
+        defn = get_activity_definition(activity)
+        if defn is None:
+            raise ConfigurationError(
+                f"{activity!r} is not an @activity.defn function; pass it or its name"
+            )
+        if defn.dynamic:
+            raise ConfigurationError("call a dynamic activity by the type name it handles")
+        hint = result_type if result_type is not None else defn.hints[1]
+        return defn.name, hint, defn.at_most_once
+
     def start_activity(
         self,
         activity: Callable[..., Any] | str,
@@ -146,22 +168,8 @@ class TemporalRuntime(WorkflowRuntime):
         options: ActivityOptions,
         result_type: Any,
     ) -> ActivityHandle[Any]:
-        at_most_once = bool(options.at_most_once)
-        if isinstance(activity, str):
-            name = activity
-        else:
-            defn = get_activity_definition(activity)
-            if defn is None:
-                raise ConfigurationError(
-                    f"{activity!r} is not an @activity.defn function; pass it or its name"
-                )
-            if defn.dynamic:
-                raise ConfigurationError("call a dynamic activity by the type name it handles")
-            name = defn.name
-            if result_type is None:
-                result_type = defn.hints[1]
-            if options.at_most_once is None:
-                at_most_once = defn.at_most_once
+        name, result_type, defn_once = self._activity_ref(activity, result_type)
+        at_most_once = bool(defn_once) if options.at_most_once is None else options.at_most_once
         if options.start_to_close_timeout is None and options.schedule_to_close_timeout is None:
             raise ConfigurationError(
                 f"activity {name!r} needs start_to_close_timeout or schedule_to_close_timeout"
@@ -187,6 +195,37 @@ class TemporalRuntime(WorkflowRuntime):
             summary=options.summary or None,
             result_type=RawValue,
         )
+        return self._wrap_activity(task, name, result_type, at_most_once=at_most_once)
+
+    def start_local_activity(
+        self,
+        activity: Callable[..., Any] | str,
+        args: Sequence[Any],
+        options: LocalActivityOptions,
+        result_type: Any,
+    ) -> ActivityHandle[Any]:
+        name, result_type, _ = self._activity_ref(activity, result_type)
+        if options.start_to_close_timeout is None and options.schedule_to_close_timeout is None:
+            raise ConfigurationError(
+                f"activity {name!r} needs start_to_close_timeout or schedule_to_close_timeout"
+            )
+        task = tw.start_local_activity(
+            name,
+            args=self._bridge.to_raws(args, what=f"argument of local activity {name!r}"),
+            start_to_close_timeout=options.start_to_close_timeout,
+            schedule_to_close_timeout=options.schedule_to_close_timeout,
+            schedule_to_start_timeout=options.schedule_to_start_timeout,
+            retry_policy=temporal_retry_policy(options.retry_policy, ()),
+            local_retry_threshold=options.local_retry_threshold,
+            summary=options.summary or None,
+            result_type=RawValue,
+        )
+        return self._wrap_activity(task, name, result_type, at_most_once=False)
+
+    def _wrap_activity(
+        self, task: Any, name: str, result_type: Any, *, at_most_once: bool
+    ) -> ActivityHandle[Any]:
+        """A Duragent handle mirroring temporalio's activity handle ``task``."""
         handle: ActivityHandle[Any] = ActivityHandle(loop=asyncio.get_running_loop())
         handle._stable_hash = self.next_hash()  # pyright: ignore[reportPrivateUsage]
 
@@ -225,6 +264,7 @@ class TemporalRuntime(WorkflowRuntime):
                     activity_type=name,
                     activity_seq=getattr(err, "activity_seq", 0),
                     attempt=0,
+                    retry_state=getattr(err, "retry_state", ""),
                     cause=cause,
                 )
             handle.set_exception(err)
