@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from .._engine.events import Event
 from .._engine.failure import Failure
+from ..retry import RetryDecision
 from ..serde import Payload
 from ..store._stream_rows import StreamRow
 from ..store.base import (
     ActivityTask,
     CompletionOutcome,
     QueryTask,
-    RetryDecision,
     TaskCompletion,
     UsageEntry,
     WorkerRegistration,
@@ -71,6 +71,10 @@ class WorkerStore(Protocol):
     ) -> CompletionOutcome: ...
     def fail_workflow_task(self, task: WorkflowTask, failure: Failure, now: int) -> None: ...
     def release_workflow_task(self, task: WorkflowTask, now: int) -> None: ...
+    def extend_workflow_task(self, task: WorkflowTask, now: int) -> bool:
+        """Renew the lease of a task held while its local activities run."""
+        ...
+
     def claim_query(
         self, worker_id: str, task_queue: str, types: list[str], now: int
     ) -> QueryTask | None: ...

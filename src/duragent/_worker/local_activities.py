@@ -328,7 +328,9 @@ class LocalActivities:
             (deadline, TimeoutType.SCHEDULE_TO_CLOSE) if deadline is not None else None,
         ]
         limit = min((x for x in limits if x is not None), default=None)
-        context = ActivityContext(info, _noop_heartbeat, store=self.store, worker_id=self.worker_id)
+        context = ActivityContext(
+            info, _noop_heartbeat, usage_sink=self.store.record_usage, worker_id=self.worker_id
+        )
         try:
             async with asyncio.timeout(
                 None if limit is None else max(0.0, (limit[0] - self.clock.now_ms()) / 1000)

@@ -19,7 +19,7 @@ from .._engine.commands import Command
 from .._engine.events import Event
 from .._engine.failure import Failure
 from .._engine.replay import UpdateRequest
-from ..retry import RetryDecision, RetryPolicy
+from ..retry import RetryPolicy
 from ..serde import Payload
 
 

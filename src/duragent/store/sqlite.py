@@ -22,6 +22,7 @@ from ..errors import (
     WorkflowAlreadyStartedError,
     WorkflowNotFoundError,
 )
+from ..retry import RetryDecision
 from ..serde import Payload
 from . import _activity_rows as activities
 from . import _messages as messages
@@ -40,7 +41,6 @@ from .base import (
     ActivityTask,
     CompletionOutcome,
     IdConflictPolicy,
-    RetryDecision,
     RunRecord,
     StartRequest,
     StartResult,
