@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from agents import Agent, Runner
 
 import duragent.openai_agents
-from duragent import Client, Worker, activity
+from duragent import Client, ConfigurationError, Worker, activity
 from duragent import workflow as duragent_workflow
 from duragent._engine import events as ev
 from duragent.openai_agents import OpenAIAgentsPlugin
 from duragent.openai_agents import workflow as agents_workflow
+from duragent.openai_agents.mcp import durable_mcp_server
 from duragent.testing.scripted_model import ScriptedModelProvider, message, tool_call
 
 
@@ -52,9 +54,15 @@ class AskWeather:
         return str((await Runner.run(weather_agent, question)).final_output)
 
 
-def test_the_temporal_module_name_has_the_same_helpers() -> None:
+async def test_the_temporal_module_name_has_the_same_helpers() -> None:
     assert agents_workflow.activity_as_tool is duragent.openai_agents.activity_as_tool
     assert issubclass(agents_workflow.ToolSerializationError, Exception)
+    server = agents_workflow.stateless_mcp_server("weather")
+    assert server.name == durable_mcp_server("weather").name
+    async with agents_workflow.stateful_mcp_server("weather") as stateful:
+        assert stateful.name == server.name
+    with pytest.raises(ConfigurationError, match="MCPServerProvider"):
+        agents_workflow.stateless_mcp_server("weather", factory_argument={"x": 1})
 
 
 async def test_a_method_activity_as_tool_runs_on_the_registered_instance(client: Client) -> None:

@@ -177,6 +177,8 @@ PUBLIC = {
         "AgentsWorkflowError",
         "ToolSerializationError",
         "activity_as_tool",
+        "stateful_mcp_server",
+        "stateless_mcp_server",
     ],
 }
 
