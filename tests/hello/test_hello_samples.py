@@ -1,0 +1,51 @@
+"""Programs in the shape of Temporal's published hello samples (written for Duragent),
+each run as a Temporal user runs them: ``python hello_x.py``, the address in
+``DURAGENT_ADDRESS``. Only their imports and that address differ from Temporal code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+EXPECTED: dict[str, list[str]] = {
+    "hello_activity": ["Result: Hello, World!"],
+    "hello_signal": ["Result: ['Hello, user1', 'Hello, user2', 'Hello, user3']"],
+    "hello_query": [
+        "First greeting result: Hello, World!",
+        "Second greeting result: Goodbye, World!",
+    ],
+    "hello_update": [
+        "Update Result: Hello -> Ahoj",
+        "Rejected: validator of update 'update_greeting' raised ValueError: the greeting must "
+        "not be empty",
+        "Workflow Result: Ahoj, World!",
+    ],
+    "hello_child_workflow": ["Result: Hello, World!"],
+    "hello_local_activity": ["Result: Hello, World!"],
+}
+
+
+def run_sample(name: str, address: str) -> list[str]:
+    env = {**os.environ, "DURAGENT_ADDRESS": address, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [sys.executable, str(HERE / f"{name}.py")],
+        env=env,
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_hello_sample_on_the_embedded_engine(name: str, tmp_path: Path) -> None:
+    assert run_sample(name, f"sqlite:///{tmp_path / 'hello.db'}") == EXPECTED[name]
