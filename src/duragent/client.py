@@ -376,7 +376,8 @@ class Client:
         """Fork an agent run at model call ``at_model_call``: a new run that takes the
         source's first k-1 model calls and the tool calls between them from its history
         (no provider call, no token, no tool run again) and goes on live from call k with
-        the overrides. The source is not changed.
+        the overrides. The source is not changed. On Temporal the fork runs in cassette
+        mode (see :mod:`duragent.temporal.fork`).
 
         Args:
             source_id: Workflow id of the run to fork (its latest run, or ``run_id``).
@@ -401,12 +402,11 @@ class Client:
 
         Raises:
             ForkError: The source has no such model call, or cannot be cut there.
-            ConfigurationError: This client is not on the embedded store (on Temporal,
-                use ``duragent.temporal.fork.start_fork``).
+            ConfigurationError: A bad option, or a backend that cannot fork.
             WorkflowNotFoundError: No such workflow or run.
             WorkflowAlreadyStartedError: A run with ``id`` is running.
         """
-        from ._fork.client_ops import fork_options
+        from ._fork.client_ops import ForkingBackend, fork_options
 
         options = fork_options(
             at_model_call,
@@ -421,11 +421,8 @@ class Client:
         )
         new_id = id or f"{source_id}-fork-{uuid.uuid4().hex[:8]}"
         backend = self.backend
-        if not isinstance(backend, EmbeddedBackend):
-            raise ConfigurationError(
-                f"Client.fork on {backend.address} is not supported yet; on Temporal use "
-                "duragent.temporal.fork.start_fork"
-            )
+        if not isinstance(backend, ForkingBackend):
+            raise ConfigurationError(f"the backend of {backend.address} cannot fork runs")
         started = await backend.fork_run(source_id, run_id, options, workflow_id=new_id)
         return WorkflowHandle(self, new_id, run_id=started.run_id, result_type=result_type)
 

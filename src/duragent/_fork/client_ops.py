@@ -1,15 +1,35 @@
-"""Client-side helpers of ``Client.fork``: turning its arguments into :class:`ForkOptions`."""
+"""Client-side helpers of ``Client.fork``: turning its arguments into :class:`ForkOptions`,
+and what a backend offers to fork a run."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import pydantic
 
 from ..errors import ConfigurationError
+from ..store.base import StartResult
 from .plan import ForkOptions
 from .spec import Overrides
+
+
+@runtime_checkable
+class ForkingBackend(Protocol):
+    """A client backend that can fork runs: the embedded one copies the source's history
+    prefix; Temporal's starts a cassette fork (``duragent.temporal.fork``)."""
+
+    async def fork_run(
+        self,
+        source_workflow_id: str,
+        source_run_id: str | None,
+        options: ForkOptions,
+        *,
+        workflow_id: str,
+    ) -> StartResult:
+        """Fork a run of ``source_workflow_id`` (its latest when ``source_run_id`` is None)
+        as the new workflow ``workflow_id``."""
+        ...
 
 
 def settings_json(settings: Any) -> dict[str, Any] | None:
