@@ -17,6 +17,7 @@ from .._engine.failure import Failure, FailureKind
 from ..activity import ActivityContext, Info
 from ..errors import SerializationError, StoreError, TimeoutType
 from ..serde import DataConverter
+from ..store._activity_rows import INTERRUPTED_TYPE, at_most_once_timeout
 from ..store._stream_rows import StreamRow
 from ..store.base import ActivityTask, WorkflowTask
 from .attempt_log import log_failed_attempt
@@ -241,6 +242,19 @@ class ActivityRunner:
             )
         except asyncio.CancelledError:
             if self.shutting_down:
+                if task.at_most_once:
+                    # Stopped mid-call, it may have taken effect: not handed to another
+                    # worker to run again (as on Temporal).
+                    return "failed", Failure(
+                        message=(
+                            f"at-most-once activity {task.activity_type!r} was stopped by its "
+                            "worker's shutdown and was not run again: it may or may not have "
+                            "taken effect"
+                        ),
+                        kind=FailureKind.APPLICATION,
+                        type=INTERRUPTED_TYPE,
+                        non_retryable=True,
+                    )
                 self._release(task)
                 return None
             if attempt.timed_out:
@@ -250,11 +264,16 @@ class ActivityRunner:
                     and self.clock.now_ms() >= task.schedule_to_close_deadline
                     else TimeoutType.START_TO_CLOSE
                 )
-                return "failed", Failure(
+                timeout = Failure(
                     message=f"activity attempt {task.attempt} exceeded its {kind} timeout",
                     kind=FailureKind.TIMEOUT,
                     type=kind,
                 )
+                if task.at_most_once and kind == TimeoutType.START_TO_CLOSE:
+                    # Stopped mid-call, it may have taken effect: not re-run (as on
+                    # Temporal, and as after a crash).
+                    return "failed", at_most_once_timeout(task.attempt, task.activity_type, timeout)
+                return "failed", timeout
             return "cancelled", Failure(
                 message="activity cancelled", kind=FailureKind.CANCELLED, type="CancelledError"
             )

@@ -433,6 +433,21 @@ def heartbeat(tx: Tx, task: ActivityTask, details: tuple[Payload, ...]) -> bool:
     return bool(row[1])
 
 
+def at_most_once_timeout(attempt: int, activity_type: str, timeout: Failure) -> Failure:
+    """The failure of an at-most-once attempt that timed out: ``ActivityAttemptInterrupted``
+    (not retried), caused by the timeout."""
+    return Failure(
+        message=(
+            f"attempt {attempt} of at-most-once activity {activity_type!r} timed out "
+            f"({timeout.type}) and may or may not have taken effect; it is not re-run"
+        ),
+        kind=FailureKind.APPLICATION,
+        type=INTERRUPTED_TYPE,
+        non_retryable=True,
+        cause=timeout,
+    )
+
+
 def expire(tx: Tx) -> None:
     """Time out attempts past their lease and activities past their deadline."""
     now = tx.now
@@ -449,9 +464,12 @@ def expire(tx: Tx) -> None:
         hb,
         hb_at,
         details,
+        at_most_once,
+        type_name,
     ) in tx.c.execute(
         "SELECT task_id, run_id, seq, attempt, started_at, retry_policy, schedule_deadline, "
-        "owner, start_to_close_ms, heartbeat_ms, heartbeat_at, heartbeat_details FROM tasks "
+        "owner, start_to_close_ms, heartbeat_ms, heartbeat_at, heartbeat_details, "
+        "at_most_once, type_name FROM tasks "
         "WHERE kind = 1 AND ((owner IS NOT NULL AND lease_expires_at <= ?) "
         "OR schedule_deadline <= ?)",
         (now, now),
@@ -474,6 +492,11 @@ def expire(tx: Tx) -> None:
             type=kind,
             details=heartbeat_details,
         )
+        if at_most_once and owner is not None and kind != TimeoutType.SCHEDULE_TO_CLOSE:
+            # A timed-out attempt may still run, or have taken effect: an at-most-once
+            # activity is not re-run (the same rule as on Temporal, where a timeout is how
+            # a dead worker is detected).
+            failure = at_most_once_timeout(attempt, type_name, failure)
         fail_attempt(
             tx,
             task_id=task_id,
