@@ -9,9 +9,10 @@ import pytest
 
 from duragent import Client
 
-from .temporal_server import pytest_addoption, temporal_server
+from .temporal_server import pytest_addoption, pytest_collection_modifyitems, temporal_server
 
-__all__ = ["pytest_addoption", "temporal_server"]  # hooks and fixtures shared by every test
+# hooks and fixtures shared by every test
+__all__ = ["pytest_addoption", "pytest_collection_modifyitems", "temporal_server"]
 
 
 @pytest.fixture

@@ -55,6 +55,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the dev server ``temporal`` (``-m "not temporal"`` runs
+    the rest; CI runs both)."""
+    for item in items:
+        if "temporal_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.temporal)
+
+
 def temporal_required(config: pytest.Config) -> bool:
     """Whether a missing Temporal server fails the run instead of skipping."""
     flag = os.environ.get("DURAGENT_REQUIRE_TEMPORAL", "")

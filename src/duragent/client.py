@@ -162,6 +162,10 @@ class Client:
             backend = await connect_temporal(
                 target, identity=identity, **dict(backend_options or {})
             )
+            # A backend with a smaller payload limit (Temporal: 2 MiB) refuses bigger
+            # payloads anyway: refuse them here, with the same error as embedded.
+            limit = getattr(backend, "max_payload_bytes", max_payload_bytes)
+            converter = DataConverter(min(max_payload_bytes, limit))
             return cls(backend=backend, converter=converter, identity=identity, plugins=plugins)
         store = await open_store(
             sqlite_path(target), synchronous=synchronous, busy_timeout_ms=busy_timeout_ms

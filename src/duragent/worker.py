@@ -93,6 +93,14 @@ class Worker:
             its recorded responses whole. Workers drop expired streams as they go.
     """
 
+    def __new__(cls, client: Client, *args: Any, **kwargs: Any) -> Worker:
+        # A backend whose workers are not Duragent's (Temporal) names the class to build:
+        # ``Worker(client, ...)`` then returns one of those (a Worker subclass).
+        worker_class = getattr(getattr(client, "backend", None), "worker_class", None)
+        if cls is Worker and worker_class is not None:
+            return super().__new__(worker_class())
+        return super().__new__(cls)
+
     def __init__(
         self,
         client: Client,

@@ -1,5 +1,5 @@
-"""Workflows and activities written against Duragent's public API only, run on Temporal by
-the tests in this folder (the same code runs on the embedded engine)."""
+"""Workflows and activities written against Duragent's public API only: the parity suite
+runs them on both backends (embedded and Temporal)."""
 
 from __future__ import annotations
 
@@ -249,6 +249,21 @@ class AtMostOnce:
 
 
 @workflow.defn
+class PayOnce:
+    """One long at-most-once call: its result, or why it did not finish."""
+
+    @workflow.run
+    async def run(self, key: str, seconds: float) -> str:
+        try:
+            return await workflow.execute_activity(
+                pay_once, args=[key, seconds], start_to_close_timeout=timedelta(seconds=60)
+            )
+        except ActivityError as err:
+            assert isinstance(err.cause, ApplicationError)
+            return err.cause.type
+
+
+@workflow.defn
 class Messages:
     """Signals (named, dynamic, registered at run time), queries, updates with validator."""
 
@@ -415,7 +430,47 @@ class Parallel:
         return [len(done) >= 1, len(done) + len(pending), order]
 
 
+@activity.defn
+async def echo(value: Any) -> Any:
+    return value
+
+
+@activity.defn
+async def grow(n: int) -> str:
+    ATTEMPTS[f"grow-{n}"] += 1
+    return "x" * n
+
+
+@workflow.defn
+class Echo:
+    @workflow.run
+    async def run(self, value: Any) -> Any:
+        return value
+
+
+@workflow.defn
+class RunActivity:
+    """Runs one activity by name (the bad-input tests pick the name and arguments)."""
+
+    @workflow.run
+    async def run(self, name: str, args: list[Any]) -> Any:
+        return await workflow.execute_activity(
+            name,
+            args=args,
+            start_to_close_timeout=SHORT,
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=100),
+                maximum_interval=timedelta(milliseconds=500),
+            ),
+        )
+
+
+ACTIVITIES += [echo, grow]
+
 WORKFLOWS = [
+    PayOnce,
+    RunActivity,
+    Echo,
     Activities,
     Retries,
     Timeouts,

@@ -1,6 +1,11 @@
-"""A Temporal worker process for the SIGKILL tests (run as a module):
+"""A worker process on Temporal for the SIGKILL tests (run as a module):
 
-python -m tests.temporal.kill_worker HOST:PORT TASK_QUEUE MODEL_CALL_LOG
+python -m tests.temporal.kill_worker temporal://HOST:PORT/NS TASK_QUEUE MODEL_CALL_LOG
+
+It is the worker ``duragent.Worker`` builds on a ``Client.connect("temporal://...")`` client. Crash
+detection on Temporal is by timeout, so its timeouts are short: at-most-once calls get a 1 s
+heartbeat timeout, model calls a 2 s start-to-close timeout. ``DURAGENT_CRASH_AT`` in its
+environment arms crash points (``duragent._worker.faults``).
 """
 
 from __future__ import annotations
@@ -9,30 +14,27 @@ import asyncio
 import sys
 from datetime import timedelta
 
-import temporalio.client
-
-from duragent.openai_agents import OpenAIAgentsPlugin, ToolOptions
-from duragent.temporal.worker import TemporalWorker, temporal_data_converter
+from duragent import Client
+from duragent.openai_agents import ModelActivityParameters, OpenAIAgentsPlugin, ToolOptions
+from duragent.temporal.worker import TemporalWorker
 from duragent.testing.scripted_model import ScriptedModelProvider
 
 from ..durable_agents.agents_app import ACTIVITIES, SCRIPTS, WORKFLOWS
 
 
 async def main(address: str, task_queue: str, call_log: str) -> None:
-    client = await temporalio.client.Client.connect(
-        address, data_converter=temporal_data_converter()
-    )
+    client = await Client.connect(address)
     plugin = OpenAIAgentsPlugin(
         model_provider=ScriptedModelProvider(SCRIPTS, call_log=call_log),
+        model_params=ModelActivityParameters(start_to_close_timeout=timedelta(seconds=2)),
         tool_options=ToolOptions(start_to_close_timeout=timedelta(seconds=5)),
     )
-    async with TemporalWorker(
+    async with TemporalWorker(  # what Worker(client) builds, with Temporal-only options
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=ACTIVITIES,
         plugins=[plugin],
-        # Crash detection on Temporal is by timeout: keep it short for the test.
         at_most_once_heartbeat_timeout=timedelta(seconds=1),
         temporal_options={"sticky_queue_schedule_to_start_timeout": timedelta(seconds=1)},
     ):

@@ -1,9 +1,9 @@
 """Record the Temporal histories that ``test_history_translation.py`` reads.
 
-Runs the workflows of ``app.py`` and agents of ``tests/durable_agents/agents_app.py`` on a
-fresh dev server and writes each run's history (temporalio's JSON, stack traces cut) to
-``tests/fixtures/temporal_histories/``. Re-record after a change to what Duragent writes on
-Temporal::
+Runs the workflows of ``tests/parity/app.py`` and the agents of
+``tests/durable_agents/agents_app.py`` on a fresh dev server and writes each run's history
+(temporalio's JSON, stack traces cut) to ``tests/fixtures/temporal_histories/``. Re-record
+after a change to what Duragent writes on Temporal::
 
     .venv/bin/python -m tests.temporal.record_histories
 """
@@ -49,7 +49,7 @@ async def record() -> None:
     from duragent.testing.scripted_model import ScriptedModelProvider
 
     from ..durable_agents import agents_app
-    from . import app
+    from ..parity import app
 
     OUT.mkdir(parents=True, exist_ok=True)
     os.environ["DURAGENT_TEST_LOG"] = str(Path(tempfile.mkdtemp()) / "tools.log")

@@ -14,7 +14,7 @@ import pytest
 
 from duragent import NondeterminismError, workflow
 
-from .app import ACTIVITIES, WORKFLOWS, Order, describe, multiply
+from ..parity.app import ACTIVITIES, WORKFLOWS, Order, describe, multiply
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from ..temporal_server import TemporalServerInfo
 
 
@@ -33,3 +35,33 @@ async def test_dev_server_answers_with_duragent_search_attributes(
     )
     assert "DuragentPendingApprovals" in listed.custom_attributes
     assert temporal_server.url.startswith("temporal://127.0.0.1:")
+
+
+def test_the_runtime_uses_the_agents_integration_names() -> None:
+    from duragent.openai_agents import _names
+    from duragent.temporal import _instance
+
+    assert _instance.APPROVAL_MARKER == _names.APPROVAL_MARKER
+    assert _instance.DECIDE_UPDATE == _names.DECIDE_UPDATE
+    assert _instance.PENDING_QUERY == _names.PENDING_QUERY
+
+
+def test_temporal_addresses() -> None:
+    from duragent.errors import ConfigurationError
+    from duragent.temporal._connect import parse_address
+
+    assert parse_address("temporal://127.0.0.1:7233/default") == ("127.0.0.1:7233", "default")
+    assert parse_address("temporal://temporal.internal") == ("temporal.internal:7233", "default")
+    assert parse_address("temporal://h:1/prod/") == ("h:1", "prod")
+    for bad in ("temporal://", "temporal://h:x/ns", "temporal://h:1/a/b", "sqlite:///x.db"):
+        with pytest.raises(ConfigurationError):
+            parse_address(bad)
+
+
+async def test_an_unreachable_cluster_is_a_clear_error() -> None:
+    from duragent import Client
+    from duragent.errors import ConfigurationError
+    from duragent.temporal.dev_server import free_port
+
+    with pytest.raises(ConfigurationError, match=r"cannot connect to Temporal at 127\.0\.0\.1:"):
+        await Client.connect(f"temporal://127.0.0.1:{free_port()}/default")

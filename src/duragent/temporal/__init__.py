@@ -6,8 +6,11 @@ Install the extra, then change only the address::
 
     client = await Client.connect("temporal://127.0.0.1:7233/default")
 
-Workflow code reaches Temporal through the same :class:`~duragent._runtime.WorkflowRuntime`
-seam as the embedded engine, implemented here on ``temporalio.workflow`` (public API only).
+``Client``, ``Worker(client, ...)`` (a :class:`~duragent.temporal.worker.TemporalWorker`),
+the CLI (``duragent --address temporal://...``), ``usage_report`` and the approvals helpers
+then work on the cluster: see :mod:`duragent.temporal.backend`. Workflow code reaches
+Temporal through the same :class:`~duragent._runtime.WorkflowRuntime` seam as the embedded
+engine, implemented here on ``temporalio.workflow`` (public API only).
 :class:`~duragent.temporal.dev_server.DevServer` starts a local development server.
 """
 
@@ -21,6 +24,31 @@ except ImportError as err:  # pragma: no cover - exercised by a subprocess test
         "pip install 'duragent[temporal]'"
     ) from err
 
+from typing import TYPE_CHECKING, Any
+
 from .dev_server import DevServer, DevServerError, find_temporal_binary
 
-__all__ = ["DevServer", "DevServerError", "find_temporal_binary"]
+if TYPE_CHECKING:
+    from .backend import TemporalBackend
+
+__all__ = ["DevServer", "DevServerError", "connect_backend", "find_temporal_binary"]
+
+
+async def connect_backend(target: str, **options: Any) -> TemporalBackend:
+    """Open the client-side backend for ``temporal://host:port/namespace``: what
+    ``Client.connect`` calls for such an address.
+
+    Args:
+        target: ``temporal://host:port/namespace`` (port 7233 and namespace ``default``
+            when left out).
+        **options: ``identity`` (recorded by Temporal as the sender of signals, updates,
+            cancellations and terminations), and more ``temporalio.client.Client.connect``
+            arguments (``tls``, ``api_key``, ``rpc_metadata``, ...); from ``Client.connect``
+            pass them as ``backend_options``.
+
+    Raises:
+        ConfigurationError: A malformed address, or the cluster cannot be reached.
+    """
+    from ._connect import connect_backend as connect
+
+    return await connect(target, **options)

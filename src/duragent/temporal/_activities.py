@@ -6,6 +6,11 @@ idempotency key, ``heartbeat()``, ``is_cancelled()``) is set for the call.
 At-most-once calls get a heartbeat timeout by default (crash detection on Temporal is by
 timeout) and this runner heartbeats for them; an attempt cancelled because its worker shuts
 down is failed as ``ActivityAttemptInterrupted`` rather than handed to another worker.
+
+``ActivityContext.report_usage`` (the model activity's ledger entries) is sent at once by a
+heartbeat that is awaited before the attempt completes, carried by every later heartbeat
+and attempt, and recorded with the completed result (``_usage.py``). The crash point
+``activity_returned`` (``duragent._worker.faults``) works here as on the embedded worker.
 """
 
 from __future__ import annotations
@@ -14,16 +19,22 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from datetime import timedelta
 from typing import Any
 
 import temporalio.activity as ta
+import temporalio.client
 import temporalio.exceptions as tx
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.workflowservice.v1 import RecordActivityTaskHeartbeatRequest
 from temporalio.common import RawValue
 
 from .._definitions import ActivityDefinition, check_arg_count
+from .._worker.faults import crash_point
 from ..activity import ActivityContext, Info, current_context
 from ..errors import (
     ApplicationError,
@@ -33,12 +44,16 @@ from ..errors import (
     StoreError,
 )
 from ..retry import RetryPolicy
+from ..store.base import UsageEntry
 from ._failures import INTERRUPTED, retry_delay, to_temporal
 from ._payloads import PayloadBridge
 from ._runtime import AUTO_HEARTBEAT, TIMEOUT_HEARTBEAT
+from ._usage import heartbeat_detail, split_heartbeat, tag_payload
 from .streams import AttemptStreams
 
 __all__ = ["ActivityDispatcher"]
+
+log = logging.getLogger("duragent.activity")
 
 
 def _non_retryable(err: BaseException) -> tx.ApplicationError:
@@ -46,33 +61,89 @@ def _non_retryable(err: BaseException) -> tx.ApplicationError:
 
 
 class _Heartbeats:
-    """Sends Duragent heartbeats to temporalio from any thread, and keeps an auto-heartbeat
-    going for at-most-once calls."""
+    """Sends Duragent heartbeats to temporalio from any thread, keeps an auto-heartbeat
+    going for at-most-once calls, and carries the attempt's usage ledger (``_usage.py``):
+    every heartbeat ends with the entries of this call so far."""
 
-    def __init__(self, bridge: PayloadBridge, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        bridge: PayloadBridge,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        client: temporalio.client.Client,
+        worker_id: str,
+        carried: list[UsageEntry],
+    ) -> None:
         self.bridge = bridge
         self.loop = loop
         self.loop_thread = threading.get_ident()
         # temporalio's activity context lives in this context; callbacks run inside it.
         self.context = contextvars.copy_context()
-        self.last: list[RawValue] = []
+        self.client = client
+        self.worker_id = worker_id
+        self.details: tuple[Any, ...] = ()
+        self.usage: list[UsageEntry] = list(carried)
+        self.flushes: list[asyncio.Task[None]] = []
+
+    def _raws(self) -> list[RawValue]:
+        values = (*self.details, heartbeat_detail(self.usage)) if self.usage else self.details
+        return self.bridge.to_raws(values, what="heartbeat detail")
+
+    def _on_loop(self, fn: Callable[[], None]) -> None:
+        if threading.get_ident() == self.loop_thread:
+            fn()
+        else:
+            self.loop.call_soon_threadsafe(fn)
 
     def send(self, details: tuple[Any, ...]) -> None:
-        raws = self.bridge.to_raws(details, what="heartbeat detail")
-        if threading.get_ident() == self.loop_thread:
-            self._send(raws)
-        else:
-            self.loop.call_soon_threadsafe(self._send, raws)
+        self.bridge.to_raws(details, what="heartbeat detail")  # refuse bad details here
+        self._on_loop(lambda: self._send(details))
 
-    def _send(self, raws: list[RawValue]) -> None:
-        self.last = raws
+    def _send(self, details: tuple[Any, ...] | None = None) -> None:
+        if details is not None:
+            self.details = details
+        raws = self._raws()
         with contextlib.suppress(RuntimeError):  # the attempt already finished
             self.context.run(ta.heartbeat, *raws)
+
+    def report_usage(self, entry: UsageEntry) -> None:
+        self._on_loop(lambda: self._report(entry))
+
+    def _report(self, entry: UsageEntry) -> None:
+        self.usage.append(entry)
+        # temporalio throttles heartbeats (only the first goes out at once): this one must
+        # reach the server before the attempt's result can be lost, so it is also sent
+        # directly, and awaited before the attempt completes (see ``flush``).
+        self._send()
+        info = self.context.run(ta.info)
+        request = RecordActivityTaskHeartbeatRequest(
+            task_token=info.task_token,
+            details=Payloads(payloads=[r.payload for r in self._raws()]),
+            identity=self.worker_id,
+            namespace=self.client.namespace,
+        )
+        self.flushes.append(
+            self.loop.create_task(self._record(request), name="duragent-usage-heartbeat")
+        )
+
+    async def _record(self, request: RecordActivityTaskHeartbeatRequest) -> None:
+        try:
+            await self.client.workflow_service.record_activity_task_heartbeat(
+                request, retry=True, timeout=timedelta(seconds=10)
+            )
+        except Exception as err:  # the entry still goes out with the result
+            log.warning("could not record a usage entry at once: %s", err)
+
+    async def flush(self) -> None:
+        """Wait until every usage entry reported so far is on the server."""
+        while self.flushes:
+            await asyncio.gather(*self.flushes.copy(), return_exceptions=True)
+            self.flushes = [t for t in self.flushes if not t.done()]
 
     async def keep_alive(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            self._send(self.last)
+            self._send()
 
 
 class ActivityDispatcher:
@@ -86,8 +157,10 @@ class ActivityDispatcher:
         dynamic: ActivityDefinition | None,
         executor: Executor,
         worker_id: str,
+        client: temporalio.client.Client,
         streams: AttemptStreams | None = None,
     ) -> None:
+        self.client = client
         self.streams = streams
         """Where streamed model calls publish their deltas (None: nowhere, they answer
         whole)."""
@@ -111,7 +184,7 @@ class ActivityDispatcher:
             raws, defn.hints[0], what=f"argument of activity {defn.name!r}"
         )
 
-    def _info(self, t: ta.Info) -> Info:
+    def _info(self, t: ta.Info, details: tuple[Any, ...]) -> Info:
         run_id = t.workflow_run_id or ""
         return Info(
             activity_id=t.activity_id,
@@ -124,7 +197,7 @@ class ActivityDispatcher:
             idempotency_key=f"{run_id}:{t.activity_id}",
             scheduled_time=t.scheduled_time,
             started_time=t.started_time,
-            heartbeat_details=tuple(t.heartbeat_details),
+            heartbeat_details=details,
             heartbeat_timeout_seconds=(
                 t.heartbeat_timeout.total_seconds() if t.heartbeat_timeout else None
             ),
@@ -150,7 +223,11 @@ class ActivityDispatcher:
         )
         at_most_once = TIMEOUT_HEARTBEAT in non_retryable
         loop = asyncio.get_running_loop()
-        beats = _Heartbeats(self.bridge, loop)
+        details, carried = split_heartbeat(tuple(t.heartbeat_details))
+        beats = _Heartbeats(
+            self.bridge, loop, client=self.client, worker_id=self.worker_id, carried=carried
+        )
+        beats.details = details
         run_id = t.workflow_run_id or ""
         call = int(t.activity_id) if t.activity_id.isdigit() else 0
         stream = (
@@ -159,12 +236,16 @@ class ActivityDispatcher:
             else None
         )
         context = ActivityContext(
-            self._info(t), beats.send, worker_id=self.worker_id, stream=stream
+            self._info(t, details),
+            beats.send,
+            usage_sink=beats.report_usage,
+            worker_id=self.worker_id,
+            stream=stream,
         )
         keep_alive: asyncio.Task[None] | None = None
         if AUTO_HEARTBEAT in non_retryable and t.heartbeat_timeout:
             # The first heartbeat goes out at once; then well inside the timeout.
-            beats._send([])  # pyright: ignore[reportPrivateUsage]
+            beats._send()  # pyright: ignore[reportPrivateUsage]
             interval = max(0.05, t.heartbeat_timeout.total_seconds() / 3)
             keep_alive = loop.create_task(beats.keep_alive(interval))
         ok = False
@@ -175,7 +256,6 @@ class ActivityDispatcher:
             except SerializationError as err:
                 raise _non_retryable(err) from None
             ok = True
-            return raw
         finally:
             if keep_alive is not None:
                 keep_alive.cancel()
@@ -183,6 +263,13 @@ class ActivityDispatcher:
                 # Not atomic with the result Temporal records (see duragent.temporal.streams).
                 with contextlib.suppress(StoreError):
                     self.streams.finish(stream, run_id, call, t.attempt, ok=ok)
+            await beats.flush()
+        if beats.usage:
+            # What this call paid for, attempts lost to crashes included, goes to history
+            # with the result (as payload metadata: the value is unchanged).
+            tag_payload(raw.payload, beats.usage)
+        crash_point("activity_returned", defn.name)
+        return raw
 
     async def _call(
         self,

@@ -12,7 +12,9 @@ fast local runs::
 
 Tuning (measured on a 2-core machine): the default transfer-queue poll limit of the dev
 server costs about 40 ms per activity; ``history.transferProcessorMaxPollRPS=1000`` removes
-that. ``frontend.WorkflowTimeSkippingEnabled=true`` enables the (experimental) time-skipping
+that. Timers (sleeps, retry backoffs) fire up to a second late by default: five 50 ms
+sleeps took 5.0 s of workflow time, 0.7 s with ``history.timerProcessorMaxTimeShift=0.01``.
+``frontend.WorkflowTimeSkippingEnabled=true`` enables the (experimental) time-skipping
 API used by :class:`duragent.testing.WorkflowEnvironment` on Temporal.
 
 This module needs no ``temporalio`` import until :meth:`DevServer.start` checks readiness.
@@ -54,6 +56,7 @@ the runs waiting for approval."""
 
 TUNING: Final[Sequence[str]] = (
     "history.transferProcessorMaxPollRPS=1000",
+    "history.timerProcessorMaxTimeShift=0.01",
     "frontend.WorkflowTimeSkippingEnabled=true",
 )
 """Dynamic config values the dev server is started with (see the module docstring)."""

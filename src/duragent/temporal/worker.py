@@ -38,6 +38,7 @@ from temporalio.common import RawValue
 from .._definitions import collect_workflows
 from .._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
 from .._worker.process_pool import is_process_pool
+from ..client import Client
 from ..errors import ConfigurationError
 from ..serde import DataConverter
 from ..store.sqlite import SqliteStore
@@ -51,6 +52,7 @@ from ._payloads import (
 )
 from ._runtime import WorkerSettings
 from .streams import AttemptStreams, open_stream_store
+from .backend import TemporalBackend
 
 __all__ = ["DuragentWorkflow", "TemporalWorker", "temporal_data_converter"]
 
@@ -144,15 +146,15 @@ class WorkflowInterceptor(temporalio.worker.Interceptor):
         return Inbound
 
 
-class TemporalWorker:
+class TemporalWorker(Worker):
     """Runs Duragent workflows and activities of one task queue on a Temporal cluster.
 
-    Takes the same arguments as :class:`duragent.Worker` (which builds one of these when its
-    client is connected to ``temporal://...``), plus:
+    ``duragent.Worker(client, ...)`` builds one of these when ``client`` is connected to
+    ``temporal://...``; it takes the same arguments, plus:
 
     Args:
-        client: A ``temporalio`` client (its data converter is replaced by Duragent's).
-        converter: Duragent's converter (payload size limit: 2 MiB, Temporal's, by default).
+        client: A Duragent client on Temporal (or a ``temporalio`` client: its data
+            converter is replaced by Duragent's).
         at_most_once_heartbeat_timeout: Heartbeat timeout given to at-most-once calls that
             set none: how long a crashed worker's at-most-once attempt takes to be reported
             as interrupted. The worker heartbeats for them meanwhile.
@@ -162,11 +164,14 @@ class TemporalWorker:
             tokens: a Duragent SQLite file (path or ``sqlite:///`` URL) outside Temporal's
             history; subscribers read it with :func:`duragent.temporal.streams.stream_run`.
             Without one, streamed calls answer whole (nothing is published).
+
+    Not on Temporal: a ``ProcessPoolExecutor`` for activities (``shared_state_manager``),
+    and crash detection by dead process (Temporal detects a dead worker by timeouts).
     """
 
     def __init__(
         self,
-        client: temporalio.client.Client,
+        client: Client | temporalio.client.Client,
         *,
         task_queue: str,
         workflows: Sequence[type] = (),
@@ -174,12 +179,12 @@ class TemporalWorker:
         max_concurrent_activities: int = 100,
         max_cached_workflows: int = 1000,
         activity_executor: Executor | None = None,
+        shared_state_manager: Any = None,
         graceful_shutdown_timeout: timedelta = timedelta(0),
         identity: str | None = None,
         plugins: Sequence[Any] = (),
         continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
-        converter: DataConverter | None = None,
         at_most_once_heartbeat_timeout: timedelta = timedelta(seconds=30),
         temporal_options: dict[str, Any] | None = None,
         stream_store: str | Path | SqliteStore | None = None,
@@ -188,6 +193,19 @@ class TemporalWorker:
             raise ConfigurationError("a task queue is required")
         if max_concurrent_activities < 1:
             raise ConfigurationError("max_concurrent_activities must be >= 1")
+        if shared_state_manager is not None:
+            raise ConfigurationError(
+                "shared_state_manager is for a ProcessPoolExecutor, which a worker on "
+                "Temporal does not support yet"
+            )
+        if isinstance(client, temporalio.client.Client):
+            client = Client(backend=TemporalBackend(client))
+        backend = client.backend
+        if not isinstance(backend, TemporalBackend):
+            raise ConfigurationError(
+                f"a TemporalWorker needs a client connected to Temporal, not {backend.address}"
+            )
+        self.client = client
         self.task_queue = task_queue
         self.workflows: list[type] = list(workflows)
         self.activities: list[Callable[..., Any]] = list(activities)
@@ -196,17 +214,19 @@ class TemporalWorker:
             workflow_failure_exception_types
         )
         self.run_state_defaults: dict[str, Any] = {}
-        for plugin in self.plugins:
+        for plugin in (*client.plugins, *self.plugins):
             configure = getattr(plugin, "configure_worker", None)
             if configure is not None:
                 configure(self)
         self.worker_id = identity or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         definitions = collect_workflows(self.workflows, self.workflow_failure_exception_types)
         # The embedded worker's rules (one dynamic activity, unique names, bound methods).
-        activity_defs, dynamic = Worker._collect_activities(self.activities)  # pyright: ignore[reportPrivateUsage]
+        activity_defs, dynamic = self._collect_activities(self.activities)
         if not definitions and not activity_defs and dynamic is None:
             raise ConfigurationError("a worker needs at least one workflow or activity")
-        self.converter = converter or DataConverter(DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES)
+        self.converter = DataConverter(
+            min(client.converter.max_payload_bytes, DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES)
+        )
         bridge = PayloadBridge(self.converter)
         self.settings = WorkerSettings(
             bridge=bridge,
@@ -224,6 +244,9 @@ class TemporalWorker:
         self._executor = activity_executor or ThreadPoolExecutor(
             max_workers=max_concurrent_activities, thread_name_prefix="duragent-activity"
         )
+        config = backend.client.config()
+        config["data_converter"] = temporal_data_converter()
+        self.temporal_client = temporalio.client.Client(**config)
         self._dispatcher = (
             ActivityDispatcher(
                 bridge=bridge,
@@ -234,13 +257,11 @@ class TemporalWorker:
                 streams=AttemptStreams(open_stream_store(stream_store))
                 if stream_store is not None
                 else None,
+                client=self.temporal_client,
             )
             if activity_defs or dynamic is not None
             else None
         )
-        config = client.config()
-        config["data_converter"] = temporal_data_converter()
-        self.client = temporalio.client.Client(**config)
         self._options: dict[str, Any] = {
             "max_concurrent_activities": max_concurrent_activities,
             "max_cached_workflows": max_cached_workflows,
@@ -253,8 +274,8 @@ class TemporalWorker:
 
     async def _has_search_attribute(self, name: str) -> bool:
         try:
-            listed = await self.client.operator_service.list_search_attributes(
-                ListSearchAttributesRequest(namespace=self.client.namespace)
+            listed = await self.temporal_client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=self.temporal_client.namespace)
             )
         except Exception as err:  # e.g. no permission on a hosted namespace
             log.info("cannot list search attributes (%s): %s is not kept", err, name)
@@ -270,7 +291,7 @@ class TemporalWorker:
                 "DuragentPendingApprovals"
             )
         self._worker = temporalio.worker.Worker(
-            self.client,
+            self.temporal_client,
             task_queue=self.task_queue,
             workflows=[DuragentWorkflow] if self.settings.definitions else [],
             activities=[self._dispatcher.temporal_activity] if self._dispatcher else [],

@@ -1,0 +1,69 @@
+"""Opening the Temporal backend: ``temporal://host:port/namespace`` addresses."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Final
+
+import temporalio.client
+
+from ..errors import ConfigurationError
+from .backend import TemporalBackend
+
+__all__ = ["connect_backend", "parse_address"]
+
+DEFAULT_PORT: Final = 7233
+
+
+def parse_address(target: str) -> tuple[str, str]:
+    """``temporal://host[:port][/namespace]`` as (``host:port``, namespace).
+
+    Raises:
+        ConfigurationError: Not such an address.
+    """
+    if not target.startswith("temporal://"):
+        raise ConfigurationError(f"not a Temporal address: {target!r}")
+    rest = target[len("temporal://") :]
+    hostport, _, namespace = rest.partition("/")
+    namespace = namespace.strip("/") or "default"
+    if not hostport or "/" in namespace:
+        raise ConfigurationError(
+            f"bad Temporal address {target!r}: use temporal://host:port/namespace"
+        )
+    host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+    if port and not port.isdigit():
+        raise ConfigurationError(f"bad port in Temporal address {target!r}")
+    return (hostport if port else f"{host}:{DEFAULT_PORT}"), namespace
+
+
+async def connect_backend(
+    target: str, *, identity: str | None = None, **options: Any
+) -> TemporalBackend:
+    """Connect to the Temporal cluster ``target`` names (what
+    ``Client.connect("temporal://host:port/namespace")`` calls).
+
+    Args:
+        target: ``temporal://host:port/namespace`` (port 7233 and namespace ``default``
+            when left out).
+        identity: Recorded by Temporal as the sender of signals, updates, cancellations
+            and terminations.
+        **options: More ``temporalio.client.Client.connect`` arguments (``tls``,
+            ``api_key``, ``rpc_metadata``, ...).
+
+    Raises:
+        ConfigurationError: A malformed address, or the cluster cannot be reached.
+    """
+    from .worker import temporal_data_converter
+
+    address, namespace = parse_address(target)
+    try:
+        client = await temporalio.client.Client.connect(
+            address,
+            namespace=namespace,
+            identity=identity or f"duragent-{uuid.uuid4().hex[:8]}",
+            data_converter=temporal_data_converter(),
+            **options,
+        )
+    except RuntimeError as err:  # temporalio's "Failed client connect: ..."
+        raise ConfigurationError(f"cannot connect to Temporal at {address}: {err}") from err
+    return TemporalBackend(client, address=f"temporal://{address}/{namespace}")
