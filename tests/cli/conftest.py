@@ -84,11 +84,13 @@ class Cli:
             time.sleep(0.05)
 
 
-def spawn_worker(url: str, module: str, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-    """``python -m duragent --db URL worker MODULE`` from the repository root."""
+def spawn_worker(
+    url: str, module: str, stderr: IO[bytes], *options: str
+) -> subprocess.Popen[bytes]:
+    """``python -m duragent --db URL worker MODULE [OPTIONS]`` from the repository root."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DURAGENT_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "duragent", "--db", url, "worker", module],
+        [sys.executable, "-m", "duragent", "--db", url, "worker", module, *options],
         cwd=REPO_ROOT,
         env=env,
         stdin=subprocess.DEVNULL,

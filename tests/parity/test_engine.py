@@ -189,6 +189,13 @@ async def test_failures_reach_the_client_and_bugs_retry_the_task(
         assert desc.status == WorkflowStatus.RUNNING
         assert "KeyError" in desc.task_failure and "a bug" in desc.task_failure
         assert desc.task_attempts >= 1
+        listed: list[Any] = []
+        for _ in range(200):  # Temporal's visibility is eventually consistent
+            listed = await client.list_workflows(workflow_id_prefix=handle.id, task_failing=True)
+            if listed:
+                break
+            await asyncio.sleep(0.05)
+        assert [e.id for e in listed] == [handle.id]
         await handle.terminate("enough")
         assert (await handle.describe()).status == WorkflowStatus.TERMINATED
 

@@ -62,7 +62,8 @@ class RunCalls:
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND and _CLOSED_MESSAGE in err.message:
                 raise WorkflowNotRunningError(
-                    f"workflow {workflow_id!r} has closed; it cannot take this message"
+                    f"workflow {workflow_id!r}{f' run {run_id}' if run_id else ''} is not "
+                    "running (it has closed)"
                 ) from None
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise not_found(workflow_id, run_id, err) from None

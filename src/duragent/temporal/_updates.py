@@ -104,7 +104,8 @@ class UpdateCalls(RunCalls):
         info = (await self._describe(workflow_id, run_id)).workflow_execution_info
         if info.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
             raise WorkflowNotRunningError(
-                f"workflow {workflow_id!r} has closed; it cannot take an update"
+                f"workflow {workflow_id!r}{f' run {run_id}' if run_id else ''} is not "
+                "running (it has closed)"
             )
         target = info.execution.run_id
         key = (workflow_id, spec.update_id)

@@ -63,12 +63,9 @@ def list_query(f: RunFilter, *, approvals_attribute: bool) -> str:
     if f.workflow_id_prefix:
         parts.append(f"WorkflowId STARTS_WITH {_quote(f.workflow_id_prefix)}")
     if f.task_failing:
-        # Temporal marks runs whose workflow task keeps failing (its own search attribute).
+        # Visibility does not know (Temporal's TemporalReportedProblems attribute is set
+        # only after several failures, where enabled): the backend checks each running run.
         parts.append("ExecutionStatus = 'Running'")
-        parts.append(
-            "TemporalReportedProblems IN "
-            "('category=WorkflowTaskFailed', 'category=WorkflowTaskTimedOut')"
-        )
     if f.waiting_for_approval:
         if not approvals_attribute:
             raise ConfigurationError(

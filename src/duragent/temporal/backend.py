@@ -295,11 +295,27 @@ class TemporalBackend(UpdateCalls):
             ),
             retry=True,
         )
-        return RunPage(
-            [run_record(info) for info in resp.executions], page_token_out(resp.next_page_token)
-        )
+        records = [run_record(info) for info in resp.executions]
+        if filter.task_failing:
+            # A page may then hold fewer runs than page_size: keep paging to the end.
+            described = [await self._describe_if_found(r) for r in records]
+            records = [r for r in described if r is not None and r.task_failure is not None]
+        return RunPage(records, page_token_out(resp.next_page_token))
+
+    async def _describe_if_found(self, record: RunRecord) -> RunRecord | None:
+        try:
+            return await self.describe(record.workflow_id, record.run_id)
+        except WorkflowNotFoundError:
+            return None
 
     async def count_runs(self, filter: RunFilter) -> int:
+        if filter.task_failing:
+            count, token = 0, None
+            while True:
+                page = await self.list_runs(filter, page_size=1000, page_token=token)
+                count += len(page.runs)
+                if (token := page.next_page_token) is None:
+                    return count
         query = list_query(filter, approvals_attribute=await self._has_approvals_attribute())
         resp = await self._service.count_workflow_executions(
             CountWorkflowExecutionsRequest(namespace=self.namespace, query=query), retry=True
@@ -383,8 +399,8 @@ class TemporalBackend(UpdateCalls):
         record = await self.describe(workflow_id, run_id)
         if record.status != RunStatus.RUNNING:
             raise WorkflowNotRunningError(
-                f"workflow {workflow_id!r} has closed ({record.status}); it cannot take this "
-                "message"
+                f"workflow {workflow_id!r}{f' run {run_id}' if run_id else ''} is not "
+                f"running ({record.status})"
             )
 
     async def cancel(
