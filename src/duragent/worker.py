@@ -63,6 +63,10 @@ DEFAULT_STREAM_RETENTION: Final = timedelta(days=7)
 class Worker:
     """Runs the workflows and activities of one task queue.
 
+    On a client connected to Temporal (``temporal://...``) this builds a
+    :class:`~duragent.temporal.worker.TemporalWorker` (a subclass taking the same
+    arguments): the same code runs on the cluster.
+
     Args:
         client: The client whose store to work on.
         task_queue: The queue to poll.

@@ -179,6 +179,7 @@ async def test_approvals_wait_for_a_human_with_no_worker_running(
         assert await handle.result(timeout=30) == "Sent."
     assert tool_lines(tool_log) == ["tool send_money ada 5.0"]
     assert await pending_approvals(handle) == []
+    waiting: list[Any] = []
     for _ in range(200):
         waiting = await client.list_workflows(workflow_id_prefix=wid, waiting_for_approval=True)
         if not waiting:

@@ -167,6 +167,7 @@ async def test_an_activity_type_no_worker_knows_waits_for_one(
         handle = await client.start_workflow(
             app.RunActivity.run, args=["later", [1]], id=new_id("later"), task_queue=task_queue
         )
+        desc = await handle.describe()
         for _ in range(100):
             desc = await handle.describe()
             if desc.pending_activities == 1:

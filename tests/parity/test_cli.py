@@ -77,7 +77,7 @@ def setup(
             with log.open("wb") as out:
                 procs.append(spawn_worker(url, module, out, "--task-queue", queue))
         for log in logs:
-            setup.cli.wait_for(lambda log=log: "Ctrl+C" in log.read_text(), f"{log.name}", 30)
+            setup.cli.wait_for(lambda log=log: "Ctrl+C" in log.read_text(), f"{log.name}", 90)
         yield setup
         for proc, log in zip(procs, logs, strict=True):
             assert proc.poll() is None, f"worker died:\n{log.read_text()}"

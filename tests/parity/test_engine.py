@@ -266,6 +266,7 @@ async def test_watches_wake_on_changes_and_history_reads_from_an_event(
             app.Messages.run, "hi", id=new_id("watch"), task_queue=task_queue
         )
         assert await handle.query(app.Messages.count) == 1  # its first task is done
+        assert handle.run_id is not None
         run_watch = backend.watch_run(handle.id, handle.run_id)
         runs_watch = backend.watch_runs()
         try:

@@ -96,9 +96,10 @@ class OpenAIAgentsPlugin:
         stateful = [p.name for p in self.mcp.providers.values() if p.stateful]
         if not stateful:
             return []
-        from ..worker import Worker
+        from .._backend import EmbeddedBackend
 
-        if not isinstance(worker, Worker):
+        # A TemporalWorker is a Worker too: what matters is where its client works.
+        if not isinstance(getattr(worker.client, "backend", None), EmbeddedBackend):
             raise ConfigurationError(
                 f"stateful MCP servers ({', '.join(stateful)}) need the embedded engine's "
                 f"worker, not {type(worker).__name__}: declare them stateless on this worker"

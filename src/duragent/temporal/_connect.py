@@ -37,7 +37,7 @@ def parse_address(target: str) -> tuple[str, str]:
 
 
 async def connect_backend(
-    target: str, *, identity: str | None = None, **options: Any
+    target: str, *, identity: str | None = None, time_skipping: bool = False, **options: Any
 ) -> TemporalBackend:
     """Connect to the Temporal cluster ``target`` names (what
     ``Client.connect("temporal://host:port/namespace")`` calls).
@@ -47,6 +47,8 @@ async def connect_backend(
             when left out).
         identity: Recorded by Temporal as the sender of signals, updates, cancellations
             and terminations.
+        time_skipping: Start workflows with Temporal's (experimental) per-workflow time
+            skipping (:attr:`TemporalBackend.time_skipping`).
         **options: More ``temporalio.client.Client.connect`` arguments (``tls``,
             ``api_key``, ``rpc_metadata``, ...).
 
@@ -66,4 +68,6 @@ async def connect_backend(
         )
     except RuntimeError as err:  # temporalio's "Failed client connect: ..."
         raise ConfigurationError(f"cannot connect to Temporal at {address}: {err}") from err
-    return TemporalBackend(client, address=f"temporal://{address}/{namespace}")
+    return TemporalBackend(
+        client, address=f"temporal://{address}/{namespace}", time_skipping=time_skipping
+    )

