@@ -90,6 +90,7 @@ from ..store.base import (
     RunStatus,
     StartRequest,
     StartResult,
+    StreamPage,
     UpdateOutcome,
     UsageEntry,
 )
@@ -570,6 +571,30 @@ class TemporalBackend(UpdateCalls):
             for entry in usage_of_run(ref, raw, desc):
                 entries.setdefault((entry.run_id, entry.seq, entry.attempt), entry)
         return sorted(entries.values(), key=lambda e: (e.time, e.run_id, e.seq, e.attempt))
+
+    # -- token streams ---------------------------------------------------------------------------
+
+    def _no_stream(self) -> ConfigurationError:
+        # Streams of runs on Temporal live in a separate stream store the workers were
+        # given (TemporalWorker(stream_store=...)); this backend is not told where it is.
+        return ConfigurationError(
+            "token streams of runs on Temporal are read with "
+            "duragent.temporal.streams.stream_run(client, id, stream_store=...), from the "
+            "stream store given to the workers (TemporalWorker(stream_store=...))"
+        )
+
+    async def read_stream(
+        self, workflow_id: str, run_id: str, *, after: int, limit: int = 500
+    ) -> StreamPage:
+        raise self._no_stream()
+
+    async def stream_shown(
+        self, workflow_id: str, run_id: str, *, upto: int, kinds: tuple[str, ...]
+    ) -> dict[int, int]:
+        raise self._no_stream()
+
+    def watch_stream(self, workflow_id: str, run_id: str) -> PollWatch:
+        raise self._no_stream()
 
     # -- change notification -------------------------------------------------------------------
 

@@ -51,8 +51,8 @@ from ._payloads import (
     TemporalJSONPayloadConverter,
 )
 from ._runtime import WorkerSettings
-from .streams import AttemptStreams, open_stream_store
 from .backend import TemporalBackend
+from .streams import AttemptStreams, open_stream_store
 
 __all__ = ["DuragentWorkflow", "TemporalWorker", "temporal_data_converter"]
 
