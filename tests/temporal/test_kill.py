@@ -116,6 +116,46 @@ async def test_worker_killed_after_a_model_response_before_its_completion(
     assert len(lost) == 1 and lost[0].input_tokens > 0
 
 
+async def test_worker_killed_during_a_model_call_is_replaced_after_its_heartbeat_timeout(
+    temporal_server: TemporalServerInfo, client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    tool_log = tmp_path / "tools.log"
+    call_log = tmp_path / "calls.log"
+    # Model calls may take 10 minutes here: only activity_heartbeat_timeout (1 s) can hand
+    # the dead worker's call to the other worker in time.
+    env = {**os.environ, "DURAGENT_TEST_LOG": str(tool_log), "DURAGENT_TEST_HEARTBEAT": "1"}
+    # The first worker dies as its second model call starts: no response has arrived.
+    crashing = {**env, "DURAGENT_CRASH_AT": f"activity_start:{MODEL}@2"}
+    first = start_worker(temporal_server, task_queue, call_log, crashing)
+    second = None
+    try:
+        handle = await client.start_workflow(
+            "AskAgent",
+            args=["weather", "Paris?"],
+            id=f"kill-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+        )
+        await asyncio.to_thread(first.wait, 60)
+        assert first.returncode == -signal.SIGKILL
+        second = start_worker(temporal_server, task_queue, call_log, env)
+        assert await handle.result(timeout=60) == "Sunny in Paris, 69.8F."
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+    # Turn 1 was recorded and served from history; turn 2 had not answered when its worker
+    # died, so it was made once, on the second worker (attempt 2); turn 3 once.
+    assert [step for _, step in model_calls(call_log)] == [0, 1, 2]
+    assert tool_lines(tool_log) == ["tool get_weather Paris", "tool convert 21.0"]
+    report = await usage_report(client, handle.id)
+    assert (report.model_calls, report.provider_calls) == (3, 3)
+    assert report.repaid_calls == 0 and report.repaid_tokens == 0  # nothing was paid twice
+    assert report.served_from_history >= 1
+    events = (await handle.fetch_history()).events
+    retried = [e for e in events if isinstance(e, ev.ActivityTaskCompleted) and e.attempt == 2]
+    assert len(retried) == 1
+
+
 async def test_worker_killed_during_an_at_most_once_tool(
     temporal_server: TemporalServerInfo, client: Client, task_queue: str, tmp_path: Path
 ) -> None:

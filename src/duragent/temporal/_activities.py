@@ -249,6 +249,7 @@ class ActivityDispatcher:
             interval = max(0.05, t.heartbeat_timeout.total_seconds() / 3)
             keep_alive = loop.create_task(beats.keep_alive(interval))
         ok = False
+        crash_point("activity_start", defn.name)
         try:
             result = await self._call(defn, args, context, at_most_once)
             try:

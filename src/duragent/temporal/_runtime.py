@@ -45,8 +45,9 @@ TIMEOUT_START_TO_CLOSE: Final = "TemporalTimeout:StartToClose"
 TIMEOUT_HEARTBEAT: Final = "TemporalTimeout:Heartbeat"
 AUTO_HEARTBEAT: Final = "DuragentAutoHeartbeat"
 """Listed among an activity's non-retryable error types (no error has this type) when
-Duragent gave an at-most-once call its default heartbeat timeout: the worker then heartbeats
-for the activity, so only a dead or stuck worker times it out."""
+Duragent gave the call its default heartbeat timeout (at-most-once calls, or every call with
+``activity_heartbeat_timeout``): the worker then heartbeats for the activity, so only a dead
+or stuck worker times it out."""
 MARKER_MEMO_PREFIX: Final = "duragent.marker."
 """Markers are memo entries ``duragent.marker.<n>.<name>`` (a WorkflowPropertiesModified
 event): Temporal has no user marker command, and memo is readable with no worker."""
@@ -67,6 +68,8 @@ class WorkerSettings:
     run_state_defaults: dict[str, Any] = field(default_factory=lambda: {})
     continue_as_new_threshold: int = 10_000
     at_most_once_heartbeat: timedelta = timedelta(seconds=30)
+    activity_heartbeat: timedelta | None = None
+    """Heartbeat timeout for other calls that set none (the worker heartbeats for them)."""
     pending_approvals_attribute: bool = False
     """Whether the server has the ``DuragentPendingApprovals`` search attribute."""
 
@@ -184,6 +187,10 @@ class TemporalRuntime(WorkflowRuntime):
             if heartbeat is None:
                 heartbeat = self._settings.at_most_once_heartbeat
                 extra.append(AUTO_HEARTBEAT)
+        elif heartbeat is None and self._settings.activity_heartbeat is not None:
+            # A dead worker's attempt is retried after this, not after start-to-close.
+            heartbeat = self._settings.activity_heartbeat
+            extra = [AUTO_HEARTBEAT]
         task = tw.start_activity(
             name,
             args=raws,

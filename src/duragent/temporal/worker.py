@@ -158,6 +158,10 @@ class TemporalWorker(Worker):
         at_most_once_heartbeat_timeout: Heartbeat timeout given to at-most-once calls that
             set none: how long a crashed worker's at-most-once attempt takes to be reported
             as interrupted. The worker heartbeats for them meanwhile.
+        activity_heartbeat_timeout: Heartbeat timeout given to every other activity call
+            (model calls and tools included) that sets none, the worker heartbeating for
+            them: an attempt whose worker died is retried after this instead of after its
+            start-to-close timeout. Off by default (it costs a heartbeat per attempt).
         temporal_options: More ``temporalio.worker.Worker`` arguments (for example
             ``sticky_queue_schedule_to_start_timeout``).
         stream_store: Where streamed model calls (``Runner.run_streamed``) publish their
@@ -189,6 +193,7 @@ class TemporalWorker(Worker):
         continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
         at_most_once_heartbeat_timeout: timedelta = timedelta(seconds=30),
+        activity_heartbeat_timeout: timedelta | None = None,
         temporal_options: dict[str, Any] | None = None,
         stream_store: str | Path | SqliteStore | None = None,
     ) -> None:
@@ -237,6 +242,7 @@ class TemporalWorker(Worker):
             run_state_defaults=self.run_state_defaults,
             continue_as_new_threshold=continue_as_new_threshold,
             at_most_once_heartbeat=at_most_once_heartbeat_timeout,
+            activity_heartbeat=activity_heartbeat_timeout,
         )
         if activity_executor is not None and is_process_pool(activity_executor):
             raise ConfigurationError(
