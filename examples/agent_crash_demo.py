@@ -13,17 +13,25 @@
 Run it with ``python3 scripts/demo.py`` (which sets up the environment and the local model
 first), or ``python -m examples.agent_crash_demo`` in the project's virtual environment.
 With ``OPENAI_API_KEY`` set, the agent uses a real model instead of the local one.
+
+On Temporal (``--temporal``: a local dev server this demo starts and stops; or ``--address
+temporal://HOST:PORT/NS``) two worker processes share the task queue from the start (scale-out);
+the one that ran the tool call is killed and the other finishes the run. Temporal detects the
+dead worker by heartbeat timeouts (``HEARTBEAT_TIMEOUT`` here), not by its pid.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -52,6 +60,9 @@ CLOSED: Final = frozenset(
     }
 )
 RULE: Final = "-" * 78
+HEARTBEAT_TIMEOUT: Final = "3"
+"""On Temporal: seconds after which a dead worker's activities and workflow tasks go to the
+other worker (``examples.run_worker --heartbeat-timeout``)."""
 
 
 class DemoError(Exception):
@@ -73,6 +84,11 @@ def _cli_has_plugins() -> bool:
 
 def worker_command(db_url: str) -> list[str]:
     """The command that runs a worker for the weather agent."""
+    if demo_support.is_temporal(db_url):
+        return [
+            *[sys.executable, "-m", "examples.run_worker", "--address", db_url],
+            *["--heartbeat-timeout", HEARTBEAT_TIMEOUT, "examples.weather_agent"],
+        ]
     if _cli_has_plugins():
         return [
             sys.executable,
@@ -153,7 +169,7 @@ class Watcher:
                 return w.label
         return worker_id or "?"
 
-    async def follow(self, current: WorkerProcess, *, stop_at_tool: bool) -> Step | None:
+    async def follow(self, current: Sequence[WorkerProcess], *, stop_at_tool: bool) -> Step | None:
         """Print completions until a tool call completes (``stop_at_tool``; returns it) or the
         run closes (returns None)."""
         last_progress = time.monotonic()
@@ -175,12 +191,11 @@ class Watcher:
                     return step
             if history.events and history.events[-1].TYPE in CLOSED:
                 return None
-            current.check_alive()
+            for w in current:
+                w.check_alive()
             if time.monotonic() - last_progress > STEP_TIMEOUT_SECONDS:
-                raise DemoError(
-                    f"no progress for {STEP_TIMEOUT_SECONDS:.0f}s; {current.label}'s output:\n"
-                    f"{current.output()}"
-                )
+                outputs = "\n".join(f"{w.label}'s output:\n{w.output()}" for w in current)
+                raise DemoError(f"no progress for {STEP_TIMEOUT_SECONDS:.0f}s; {outputs}")
             await asyncio.sleep(0.02)
 
 
@@ -188,7 +203,7 @@ def print_cli(db_url: str, *args: str) -> None:
     """Run a ``duragent`` CLI command and show its output."""
     print(f"$ duragent {' '.join(args)}", flush=True)
     subprocess.run(
-        [sys.executable, "-m", "duragent", "--db", db_url, *args],
+        [sys.executable, "-m", "duragent", "--address", db_url, *args],
         cwd=ROOT,
         check=False,
         env={**os.environ, "COLUMNS": os.environ.get("COLUMNS", "120")},
@@ -200,11 +215,13 @@ async def ledger(
     client: Client,
     handle: WorkflowHandle[Any],
     crashed_step: Step,
+    served: set[int],
     workers: Sequence[WorkerProcess],
     tool_log: Path,
     api_requests: int,
 ) -> bool:
-    """Print what the crash cost; True if nothing completed was done twice."""
+    """Print what the crash cost; True if nothing completed was done twice. ``served`` are
+    the model calls recorded before the crash (the run went on from their recorded results)."""
     from duragent.openai_agents import usage_report
 
     report = await usage_report(client, handle.id)
@@ -212,12 +229,6 @@ async def ledger(
     made = ", ".join(
         f"{w.label}: {sum(1 for e in entries if pid_of(e.worker) == w.pid)}" for w in workers
     )
-    # Calls the last worker did not make: it took their responses from history.
-    last = workers[-1].pid
-    steps = demo_support.steps_of((await handle.fetch_history()).events)
-    served = {
-        s.seq for s in steps if s.kind == "model" and s.completed and pid_of(s.worker) != last
-    }
     served_tokens = sum(c.total_tokens for c in report.calls if c.seq in served)
     executions = [
         e
@@ -232,7 +243,7 @@ async def ledger(
     print(f"  model calls made (provider calls):  {report.provider_calls}  ({made})")
     print(
         f"  model calls served from history:    {len(served)}  ({served_tokens} tokens "
-        f"{workers[-1].label} did not pay for again)"
+        "not paid for again after the crash)"
     )
     print(f"  tokens re-paid:                     {report.repaid_tokens}")
     print(f"  executions of {call}: {len(executions)}  (by {runs_by or 'nobody'})")
@@ -260,28 +271,43 @@ async def start_run(client: Client, workflow_id: str, question: str) -> Workflow
     )
 
 
-async def run_demo(db_url: str, directory: Path, server: Any) -> int:
+async def run_demo(
+    db_url: str, directory: Path, server: Any, temporal: Any = None, *, keep_open: bool = False
+) -> int:
+    """The demo on ``db_url``; ``temporal`` is the dev server it runs on, if it started one."""
+    on_temporal = demo_support.is_temporal(db_url)
     tool_log = directory / "tool-executions.log"
     client = await Client.connect(db_url)
     workers: list[WorkerProcess] = []
     try:
-        section("1. Start a worker and ask the agent a question")
-        print(f"  store:  {db_url.removeprefix('sqlite:///')}")
+        section("1. Start " + ("two workers" if on_temporal else "a worker") + " and ask the agent")
+        if temporal is not None:
+            print(f"  Temporal: local dev server {temporal.url}, started by this demo")
+            print(f"  Temporal UI: {temporal.ui_url}")
+        elif on_temporal:
+            print(f"  Temporal: {db_url}")
+        else:
+            print(f"  store:  {db_url.removeprefix('sqlite:///')}")
         print(f"  model:  {llm.describe()}")
         print(f"  APIs:   fake weather APIs on {server.base_url} (offline)")
         first = spawn_worker(1, db_url, directory, tool_log)
         workers.append(first)
         command = " ".join(["python", *worker_command(db_url)[1:]])
         print(f"  worker 1 started (pid {first.pid}): {command}")
+        if on_temporal:
+            other = spawn_worker(2, db_url, directory, tool_log)
+            workers.append(other)
+            print(f"  worker 2 started (pid {other.pid}): the same command; both poll the queue")
 
         crashed: Step | None = None
         handle: WorkflowHandle[str] | None = None
         watcher: Watcher | None = None
+        suffix = f"-{uuid.uuid4().hex[:6]}" if on_temporal else ""  # a server may be shared
         for attempt, question in enumerate(QUESTIONS):
             workflow_id = WORKFLOW_ID if attempt == 0 else f"{WORKFLOW_ID}-{attempt + 1}"
-            handle = await start_run(client, workflow_id, question)
+            handle = await start_run(client, workflow_id + suffix, question)
             watcher = Watcher(handle, workers)
-            crashed = await watcher.follow(first, stop_at_tool=True)
+            crashed = await watcher.follow(workers, stop_at_tool=True)
             if crashed is not None:
                 break
             answer = await handle.result()
@@ -296,24 +322,39 @@ async def run_demo(db_url: str, directory: Path, server: Any) -> int:
             )
             return 0
 
-        section("2. SIGKILL the worker right after the tool call completed")
-        os.kill(first.pid, signal.SIGKILL)
-        first.process.wait()
+        # Kill the worker that ran the tool call (on Temporal either may have).
+        victim = next((w for w in workers if w.pid == pid_of(crashed.worker)), first)
+        section(f"2. SIGKILL {victim.label}, which ran the tool call, right after it completed")
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.process.wait()
+        where = "on the Temporal server" if on_temporal else "in SQLite"
         print(
-            f"  killed worker 1 (pid {first.pid}) with SIGKILL: no cleanup, no goodbye. Its "
-            "in-memory state is gone;\n  the run's history in SQLite holds every completed step:"
+            f"  killed {victim.label} (pid {victim.pid}) with SIGKILL: no cleanup, no goodbye. "
+            f"Its in-memory state is gone;\n  the run's history {where} holds every completed "
+            "step:"
         )
-        demo_support.print_steps((await handle.fetch_history()).events, indent="    ")
+        events = (await handle.fetch_history()).events
+        demo_support.print_steps(events, indent="    ")
+        served = {s.seq for s in demo_support.steps_of(events) if s.kind == "model" and s.completed}
 
-        section("3. Start a new worker: it resumes the run where it stopped")
-        second = spawn_worker(2, db_url, directory, tool_log)
-        workers.append(second)
-        print(
-            f"  worker 2 started (pid {second.pid}). It sees worker 1 is dead, replays the "
-            "history\n  (completed model and tool calls are served from history, not made "
-            "again) and carries on:"
-        )
-        await watcher.follow(second, stop_at_tool=False)
+        if on_temporal:
+            survivor = next(w for w in workers if w is not victim)
+            section(f"3. {survivor.label} carries on with the run")
+            print(
+                f"  Temporal gives the dead worker's work to {survivor.label} once its heartbeat "
+                f"timeout ({HEARTBEAT_TIMEOUT} s) passes;\n  completed model and tool calls "
+                "are served from history, not made again:"
+            )
+        else:
+            survivor = spawn_worker(2, db_url, directory, tool_log)
+            workers.append(survivor)
+            section("3. Start a new worker: it resumes the run where it stopped")
+            print(
+                f"  worker 2 started (pid {survivor.pid}). It sees worker 1 is dead, replays "
+                "the history\n  (completed model and tool calls are served from history, not "
+                "made again) and carries on:"
+            )
+        await watcher.follow([survivor], stop_at_tool=False)
         answer = await handle.result()
         print(f'\n  answer: "{answer}"')
 
@@ -321,12 +362,19 @@ async def run_demo(db_url: str, directory: Path, server: Any) -> int:
         print_cli(db_url, "show", handle.id)
 
         section("5. The ledger: what the crash cost")
-        ok = await ledger(client, handle, crashed, workers, tool_log, server.count())
-        second.stop()
+        ok = await ledger(client, handle, crashed, served, workers, tool_log, server.count())
+        survivor.stop()
         if ok:
             print(
                 "\nDone: the agent finished where it stopped, and nothing completed was done twice."
             )
+        if temporal is not None:
+            ui = f"{temporal.ui_url}/namespaces/{temporal.namespace}/workflows/{handle.id}"
+            print(f"\nThe run in the Temporal UI: {ui}")
+            if keep_open:
+                await asyncio.to_thread(input, "Press Enter to stop the Temporal dev server. ")
+            else:
+                print("(the dev server stops with this demo; --keep-open keeps it until Enter)")
         return 0 if ok else 1
     finally:
         for w in workers:
@@ -334,18 +382,38 @@ async def run_demo(db_url: str, directory: Path, server: Any) -> int:
         await client.close()
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo (``argv``: its command line; none when called from Python)."""
+    parser = argparse.ArgumentParser(description="An AI agent survives a SIGKILL of its worker.")
+    parser.add_argument(
+        "--temporal",
+        action="store_true",
+        help="run on a local Temporal dev server that the demo starts and stops "
+        "(needs duragent[temporal])",
+    )
+    parser.add_argument(
+        "--keep-open",
+        action="store_true",
+        help="with --temporal: keep the dev server (and its UI) until Enter is pressed",
+    )
+    args = demo_support.parse_args(parser, list(argv or []))
     print("Duragent: an AI agent survives a crash of its worker (kill -9), offline.")
-    with (
-        demo_support.offline_apis() as server,
-        demo_support.temporary_store("duragent-agent-demo-") as (db_url, directory),
-    ):
+    with contextlib.ExitStack() as stack:
+        temporal = (
+            stack.enter_context(demo_support.temporal_dev_server()) if args.temporal else None
+        )
+        server = stack.enter_context(demo_support.offline_apis())
+        db_url, directory = stack.enter_context(
+            demo_support.temporary_store("duragent-agent-demo-")
+        )
         try:
-            return asyncio.run(run_demo(db_url, directory, server))
+            return asyncio.run(
+                run_demo(db_url, directory, server, temporal, keep_open=args.keep_open)
+            )
         except DemoError as err:
             print(f"\nThe demo failed: {err}", file=sys.stderr)
             return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -271,4 +271,4 @@ async def main(question: str = DEFAULT_QUESTION, *, chat: ChatFunction | None = 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Run the durable agentic loop once.")
     parser.add_argument("question", nargs="?", default=DEFAULT_QUESTION)
-    asyncio.run(main(parser.parse_args().question))
+    asyncio.run(main(demo_support.parse_args(parser).question))

@@ -161,5 +161,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="A refund agent that needs approval.")
     parser.add_argument("request", nargs="?", default=DEFAULT_REQUEST)
     parser.add_argument("--reject", action="store_true", help="reject the refund")
-    args = parser.parse_args()
+    args = demo_support.parse_args(parser)
     asyncio.run(main(args.request, approve=not args.reject))

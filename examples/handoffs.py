@@ -119,4 +119,4 @@ async def main(question: str = DEFAULT_QUESTION, *, model_provider: Any = None) 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Triage a question to a specialist agent.")
     parser.add_argument("question", nargs="?", default=DEFAULT_QUESTION)
-    asyncio.run(main(parser.parse_args().question))
+    asyncio.run(main(demo_support.parse_args(parser).question))

@@ -105,4 +105,4 @@ async def main(states: list[str] | None = None, *, model_provider: Any = None) -
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Run micro-agents in parallel.")
     parser.add_argument("states", nargs="*", default=list(DEFAULT_STATES))
-    asyncio.run(main(parser.parse_args().states))
+    asyncio.run(main(demo_support.parse_args(parser).states))

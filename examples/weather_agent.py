@@ -182,5 +182,5 @@ if __name__ == "__main__":
     parser.add_argument(
         "--stream", action="store_true", help="print the answer as the model writes it"
     )
-    args = parser.parse_args()
+    args = demo_support.parse_args(parser)
     asyncio.run(main(args.question, mcp=args.mcp, stream=args.stream))

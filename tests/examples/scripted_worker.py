@@ -18,7 +18,7 @@ from typing import Any
 
 from agents import Model, ModelProvider, ModelResponse
 from agents.items import TResponseStreamEvent
-from examples.run_worker import worker_for
+from examples.run_worker import takeover_options, worker_for
 
 from duragent import Client
 from duragent.openai_agents import OpenAIAgentsPlugin
@@ -69,7 +69,8 @@ async def serve(db_url: str, mode: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
         plugins = [OpenAIAgentsPlugin(model_provider=provider)]
-        async with worker_for(client, weather_agent, plugins=plugins):
+        options = takeover_options(db_url, 3.0)  # as agent_crash_demo's workers on Temporal
+        async with worker_for(client, weather_agent, plugins=plugins, **options):
             await stop.wait()
     finally:
         await client.close()
