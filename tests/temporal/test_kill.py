@@ -59,6 +59,25 @@ async def wait_for(predicate: Any, what: str) -> None:
     pytest.fail(f"timed out waiting for {what}")
 
 
+async def start_and_crash(
+    server: TemporalServerInfo, client: Client, task_queue: str, call_log: Path, env: dict[str, str]
+) -> Any:
+    """Start the weather agent's run on a worker whose crash point (``env``) kills it."""
+    first = start_worker(server, task_queue, call_log, env)
+    try:
+        handle = await client.start_workflow(
+            "AskAgent",
+            args=["weather", "Paris?"],
+            id=f"kill-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+        )
+        await asyncio.to_thread(first.wait, 60)
+        assert first.returncode == -signal.SIGKILL
+    finally:
+        stop(first)
+    return handle
+
+
 def model_calls(call_log: Path) -> list[tuple[str, int]]:
     lines = call_log.read_text().splitlines() if call_log.exists() else []
     return [(c["model"], c["step"]) for c in map(json.loads, lines)]
@@ -85,18 +104,7 @@ async def test_worker_killed_after_a_model_response_before_its_completion(
     # The first worker dies the moment its second model call has returned (its response
     # arrived and was paid for), before the call's completion reaches Temporal.
     crashing = {**env, "DURAGENT_CRASH_AT": f"activity_returned:{MODEL}@2"}
-    first = start_worker(temporal_server, task_queue, call_log, crashing)
-    try:
-        handle = await client.start_workflow(
-            "AskAgent",
-            args=["weather", "Paris?"],
-            id=f"kill-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-        )
-        await asyncio.to_thread(first.wait, 60)
-        assert first.returncode == -signal.SIGKILL
-    finally:
-        stop(first)
+    handle = await start_and_crash(temporal_server, client, task_queue, call_log, crashing)
     second = start_worker(temporal_server, task_queue, call_log, env)
     try:
         assert await handle.result(timeout=60) == "Sunny in Paris, 69.8F."
@@ -126,23 +134,12 @@ async def test_worker_killed_during_a_model_call_is_replaced_after_its_heartbeat
     env = {**os.environ, "DURAGENT_TEST_LOG": str(tool_log), "DURAGENT_TEST_HEARTBEAT": "1"}
     # The first worker dies as its second model call starts: no response has arrived.
     crashing = {**env, "DURAGENT_CRASH_AT": f"activity_start:{MODEL}@2"}
-    first = start_worker(temporal_server, task_queue, call_log, crashing)
-    second = None
+    handle = await start_and_crash(temporal_server, client, task_queue, call_log, crashing)
+    second = start_worker(temporal_server, task_queue, call_log, env)
     try:
-        handle = await client.start_workflow(
-            "AskAgent",
-            args=["weather", "Paris?"],
-            id=f"kill-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-        )
-        await asyncio.to_thread(first.wait, 60)
-        assert first.returncode == -signal.SIGKILL
-        second = start_worker(temporal_server, task_queue, call_log, env)
         assert await handle.result(timeout=60) == "Sunny in Paris, 69.8F."
     finally:
-        stop(first)
-        if second is not None:
-            stop(second)
+        stop(second)
     # Turn 1 was recorded and served from history; turn 2 had not answered when its worker
     # died, so it was made once, on the second worker (attempt 2); turn 3 once.
     assert [step for _, step in model_calls(call_log)] == [0, 1, 2]
