@@ -48,14 +48,19 @@ def test_the_runtime_uses_the_agents_integration_names() -> None:
 
 def test_temporal_addresses() -> None:
     from duragent.errors import ConfigurationError
-    from duragent.temporal._connect import parse_address
+    from duragent.temporal._connect import address_options, parse_address
 
     assert parse_address("temporal://127.0.0.1:7233/default") == ("127.0.0.1:7233", "default")
     assert parse_address("temporal://temporal.internal") == ("temporal.internal:7233", "default")
     assert parse_address("temporal://h:1/prod/") == ("h:1", "prod")
+    assert parse_address("temporal://h:1/prod?chunks=/tmp/c.db") == ("h:1", "prod")
     for bad in ("temporal://", "temporal://h:x/ns", "temporal://h:1/a/b", "sqlite:///x.db"):
         with pytest.raises(ConfigurationError):
             parse_address(bad)
+    assert address_options("temporal://h:1/ns?chunks=/tmp/c.db") == {"chunks": "/tmp/c.db"}
+    assert address_options("temporal://h:1/ns") == {}
+    with pytest.raises(ConfigurationError, match=r"unknown option 'chunk'.*\?chunks=PATH"):
+        address_options("temporal://h:1/ns?chunk=x")
 
 
 async def test_an_unreachable_cluster_is_a_clear_error() -> None:

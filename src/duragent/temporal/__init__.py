@@ -12,6 +12,8 @@ then work on the cluster: see :mod:`duragent.temporal.backend`. Workflow code re
 Temporal through the same :class:`~duragent._runtime.WorkflowRuntime` seam as the embedded
 engine, implemented here on ``temporalio.workflow`` (public API only).
 :class:`~duragent.temporal.dev_server.DevServer` starts a local development server.
+:class:`~duragent.temporal.codec.ChunkTreeCodec` keeps long agents' histories linear
+(``temporal://host:port/namespace?chunks=chunks.db``).
 """
 
 from __future__ import annotations
@@ -26,12 +28,21 @@ except ImportError as err:  # pragma: no cover - exercised by a subprocess test
 
 from typing import TYPE_CHECKING, Any
 
+from .codec import ChunkStore, ChunkTreeCodec, SQLiteChunkStore
 from .dev_server import DevServer, DevServerError, find_temporal_binary
 
 if TYPE_CHECKING:
     from .backend import TemporalBackend
 
-__all__ = ["DevServer", "DevServerError", "connect_backend", "find_temporal_binary"]
+__all__ = [
+    "ChunkStore",
+    "ChunkTreeCodec",
+    "DevServer",
+    "DevServerError",
+    "SQLiteChunkStore",
+    "connect_backend",
+    "find_temporal_binary",
+]
 
 
 async def connect_backend(target: str, **options: Any) -> TemporalBackend:
@@ -40,9 +51,11 @@ async def connect_backend(target: str, **options: Any) -> TemporalBackend:
 
     Args:
         target: ``temporal://host:port/namespace`` (port 7233 and namespace ``default``
-            when left out).
-        **options: ``identity`` (recorded by Temporal as the sender of signals, updates,
-            cancellations and terminations), and more ``temporalio.client.Client.connect``
+            when left out; ``?chunks=PATH``: the chunk-tree codec on that chunk store).
+        **options: ``payload_codec`` (a ``temporalio`` payload codec, e.g.
+            :class:`~duragent.temporal.codec.ChunkTreeCodec`), ``identity`` (recorded by
+            Temporal as the sender of signals, updates, cancellations and terminations), and
+            more ``temporalio.client.Client.connect``
             arguments (``tls``, ``api_key``, ``rpc_metadata``, ...); from ``Client.connect``
             pass them as ``backend_options``.
 

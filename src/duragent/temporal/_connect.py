@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 from typing import Any, Final
 
 import temporalio.client
+from temporalio.converter import PayloadCodec
 
 from ..errors import ConfigurationError
 from .backend import TemporalBackend
 
-__all__ = ["connect_backend", "parse_address"]
+__all__ = ["address_options", "connect_backend", "parse_address"]
 
 DEFAULT_PORT: Final = 7233
+
+
+def address_options(target: str) -> dict[str, str]:
+    """The options after ``?`` in a Temporal address (``?chunks=PATH``).
+
+    Raises:
+        ConfigurationError: An option Duragent does not know.
+    """
+    query = target.partition("?")[2]
+    options = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+    unknown = sorted(set(options) - {"chunks"})
+    if unknown:
+        raise ConfigurationError(
+            f"unknown option {unknown[0]!r} in Temporal address {target!r}; the address "
+            "takes ?chunks=PATH (the chunk store of the chunk-tree payload codec)"
+        )
+    return options
 
 
 def parse_address(target: str) -> tuple[str, str]:
@@ -23,7 +42,7 @@ def parse_address(target: str) -> tuple[str, str]:
     """
     if not target.startswith("temporal://"):
         raise ConfigurationError(f"not a Temporal address: {target!r}")
-    rest = target[len("temporal://") :]
+    rest = target[len("temporal://") :].partition("?")[0]
     hostport, _, namespace = rest.partition("/")
     namespace = namespace.strip("/") or "default"
     if not hostport or "/" in namespace:
@@ -37,18 +56,27 @@ def parse_address(target: str) -> tuple[str, str]:
 
 
 async def connect_backend(
-    target: str, *, identity: str | None = None, time_skipping: bool = False, **options: Any
+    target: str,
+    *,
+    identity: str | None = None,
+    time_skipping: bool = False,
+    payload_codec: PayloadCodec | None = None,
+    **options: Any,
 ) -> TemporalBackend:
     """Connect to the Temporal cluster ``target`` names (what
     ``Client.connect("temporal://host:port/namespace")`` calls).
 
     Args:
         target: ``temporal://host:port/namespace`` (port 7233 and namespace ``default``
-            when left out).
+            when left out); ``?chunks=PATH`` uses a
+            :class:`~duragent.temporal.codec.ChunkTreeCodec` on that SQLite chunk store.
         identity: Recorded by Temporal as the sender of signals, updates, cancellations
             and terminations.
         time_skipping: Start workflows with Temporal's (experimental) per-workflow time
             skipping (:attr:`TemporalBackend.time_skipping`).
+        payload_codec: A ``temporalio`` payload codec for every payload (e.g.
+            :class:`~duragent.temporal.codec.ChunkTreeCodec`, which keeps history linear);
+            workers built on this client use it too.
         **options: More ``temporalio.client.Client.connect`` arguments (``tls``,
             ``api_key``, ``rpc_metadata``, ...).
 
@@ -58,12 +86,17 @@ async def connect_backend(
     from .worker import temporal_data_converter
 
     address, namespace = parse_address(target)
+    chunks = address_options(target).get("chunks")
+    if chunks and payload_codec is None:
+        from .codec import ChunkTreeCodec
+
+        payload_codec = ChunkTreeCodec(chunks)
     try:
         client = await temporalio.client.Client.connect(
             address,
             namespace=namespace,
             identity=identity or f"duragent-{uuid.uuid4().hex[:8]}",
-            data_converter=temporal_data_converter(),
+            data_converter=temporal_data_converter(payload_codec),
             **options,
         )
     except RuntimeError as err:  # temporalio's "Failed client connect: ..."

@@ -62,6 +62,12 @@ class PayloadBridge:
         encoding = payload.metadata.get("encoding", b"")
         if encoding == _BINARY_NULL:
             return Payload(_JSON_HEADER + b"null")
+        if encoding == b"binary/duragent-chunk-tree":
+            raise SerializationError(
+                "this payload was stored by Duragent's chunk-tree codec: connect with "
+                "Client.connect(url, backend_options={'payload_codec': ChunkTreeCodec(<the "
+                "chunk store it was written to>)})"
+            )
         if encoding != JSON_PLAIN:
             raise SerializationError(
                 f"a Temporal payload with encoding {encoding.decode(errors='replace')!r} "

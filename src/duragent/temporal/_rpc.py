@@ -4,7 +4,7 @@ that does not exist, one that has closed."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import temporalio.client
 import temporalio.common
@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from ..errors import WorkflowNotFoundError, WorkflowNotRunningError
 from ..serde import Payload
 from ._payloads import PayloadBridge
+from .codec import decode_message_payloads
 
 __all__ = ["RunCalls", "execution", "raw_value", "to_payloads"]
 
@@ -53,6 +54,13 @@ class RunCalls:
         self.namespace = client.namespace
         self.identity = client.identity
         self._service = client.workflow_service
+        self.codec = client.data_converter.payload_codec
+        """The client's payload codec (e.g. :class:`~duragent.temporal.codec.ChunkTreeCodec`):
+        what Duragent reads from Temporal's API itself is decoded with it."""
+
+    async def _decode(self, message: Any) -> None:
+        """Decode, in place, the payloads the codec encoded inside a response."""
+        await decode_message_payloads(message, self.codec)
 
     async def _call(self, workflow_id: str, run_id: str | None, call: Awaitable[T]) -> T:
         """Make a call that addresses one run, with Duragent's errors for a missing or
@@ -73,7 +81,7 @@ class RunCalls:
         self, workflow_id: str, run_id: str | None
     ) -> DescribeWorkflowExecutionResponse:
         try:
-            return await self._service.describe_workflow_execution(
+            resp = await self._service.describe_workflow_execution(
                 DescribeWorkflowExecutionRequest(
                     namespace=self.namespace, execution=execution(workflow_id, run_id)
                 ),
@@ -83,3 +91,5 @@ class RunCalls:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise not_found(workflow_id, run_id, err) from None
             raise
+        await self._decode(resp)
+        return resp

@@ -81,6 +81,7 @@ class UpdateCalls(RunCalls):
             started = resp.responses[0].start_workflow
             updated = resp.responses[1].update_workflow
             if updated.HasField("outcome") or updated.stage >= _STAGE["accepted"]:
+                await self._decode(updated)
                 break
         key = (request.workflow_id, spec.update_id)
         self._updates[key] = asyncio.get_running_loop().create_task(_known(self._outcome(updated)))
@@ -141,6 +142,7 @@ class UpdateCalls(RunCalls):
                 self._service.update_workflow_execution(request, retry=True),
             )
             if resp.HasField("outcome") or resp.stage >= _STAGE["accepted"]:
+                await self._decode(resp)
                 return self._outcome(resp)
 
     def _failed_update(self, failure: Any) -> UpdateOutcome:
@@ -204,4 +206,5 @@ class UpdateCalls(RunCalls):
                 self._service.poll_workflow_execution_update(request, retry=True),
             )
             if resp.HasField("outcome") or resp.stage >= _STAGE[stage]:
+                await self._decode(resp)
                 return self._outcome(resp)

@@ -264,6 +264,7 @@ class TemporalBackend(UpdateCalls):
         )
         while True:
             resp = await self._service.get_workflow_execution_history_reverse(request, retry=True)
+            await self._decode(resp.history)
             for event in resp.history.events:
                 if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                     failed = event.workflow_task_failed_event_attributes
@@ -483,6 +484,7 @@ class TemporalBackend(UpdateCalls):
             raise QueryError(err.message) from None
         if resp.HasField("query_rejected"):
             raise QueryError(f"query {name!r} was rejected by the run's status")
+        await self._decode(resp.query_result)
         result = resp.query_result.payloads
         return payload_from_temporal(result[0]) if result else Payload(b"json/1\nnull")
 
@@ -511,6 +513,7 @@ class TemporalBackend(UpdateCalls):
                 run_id,
                 self._service.get_workflow_execution_history(request, retry=True),
             )
+            await self._decode(resp.history)
             events = translate_history(resp.history.events, workflow_id)
             if events:
                 return events[-1]
@@ -532,6 +535,7 @@ class TemporalBackend(UpdateCalls):
                 run_id,
                 self._service.get_workflow_execution_history(request, retry=True),
             )
+            await self._decode(resp.history)
             events.extend(resp.history.events)
             if not resp.next_page_token:
                 return events

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import temporalio.client
+import temporalio.converter
 import temporalio.worker
 import temporalio.workflow
 
@@ -37,6 +38,8 @@ class TemporalReplayer:
         workflows: The ``@workflow.defn`` classes whose histories will be replayed.
         plugins: Plugins (their ``configure_replayer`` adds workflows and run state).
         workflow_failure_exception_types: As on the worker.
+        payload_codec: The codec the histories were written with (e.g. a
+            :class:`~duragent.temporal.codec.ChunkTreeCodec` on their chunk store).
     """
 
     def __init__(
@@ -45,16 +48,20 @@ class TemporalReplayer:
         workflows: Sequence[type],
         plugins: Sequence[Any] = (),
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        payload_codec: temporalio.converter.PayloadCodec | None = None,
     ) -> None:
         self.workflows: list[type] = list(workflows)
         self.run_state_defaults: dict[str, Any] = {}
+        self.workflow_failure_exception_types: list[type[BaseException]] = list(
+            workflow_failure_exception_types
+        )
         for plugin in plugins:
             configure = getattr(plugin, "configure_replayer", None)
             if configure is not None:
                 configure(self)
         settings = WorkerSettings(
             bridge=PayloadBridge(DataConverter(DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES)),
-            definitions=collect_workflows(self.workflows, workflow_failure_exception_types),
+            definitions=collect_workflows(self.workflows, self.workflow_failure_exception_types),
             run_state_defaults=self.run_state_defaults,
             continue_as_new_threshold=DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
         )
@@ -62,7 +69,7 @@ class TemporalReplayer:
             workflows=[DuragentWorkflow],
             interceptors=[WorkflowInterceptor(settings)],
             workflow_runner=temporalio.worker.UnsandboxedWorkflowRunner(),
-            data_converter=temporal_data_converter(),
+            data_converter=temporal_data_converter(payload_codec),
         )
 
     async def replay_workflow(

@@ -59,9 +59,14 @@ __all__ = ["DuragentWorkflow", "TemporalWorker", "temporal_data_converter"]
 log = logging.getLogger("duragent.worker")
 
 
-def temporal_data_converter() -> temporalio.converter.DataConverter:
-    """temporalio's data converter for Duragent: JSON (``json/plain``) by pydantic-core."""
-    return temporalio.converter.DataConverter(payload_converter_class=TemporalJSONPayloadConverter)
+def temporal_data_converter(
+    payload_codec: temporalio.converter.PayloadCodec | None = None,
+) -> temporalio.converter.DataConverter:
+    """temporalio's data converter for Duragent: JSON (``json/plain``) by pydantic-core,
+    with ``payload_codec`` (e.g. :class:`~duragent.temporal.codec.ChunkTreeCodec`) if given."""
+    return temporalio.converter.DataConverter(
+        payload_converter_class=TemporalJSONPayloadConverter, payload_codec=payload_codec
+    )
 
 
 @tw.defn(dynamic=True, sandboxed=False)
@@ -254,7 +259,10 @@ class TemporalWorker(Worker):
             max_workers=max_concurrent_activities, thread_name_prefix="duragent-activity"
         )
         config = backend.client.config()
-        config["data_converter"] = temporal_data_converter()
+        # Duragent's converter, with the client's codec (every worker must use the same).
+        config["data_converter"] = temporal_data_converter(
+            backend.client.data_converter.payload_codec
+        )
         self.temporal_client = temporalio.client.Client(**config)
         self._dispatcher = (
             ActivityDispatcher(
