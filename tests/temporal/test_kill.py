@@ -25,7 +25,8 @@ from duragent.openai_agents import usage_report
 from ..durable_agents.test_agent_runs import tool_lines
 from ..temporal_server import TemporalServerInfo
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
+# Worker processes took over a minute to start under load.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "duragent.openai_agents.invoke_model"
 
