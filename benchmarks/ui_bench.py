@@ -2,10 +2,13 @@
 runs, as time to first byte (HTTP) and time to a rendered page (Chromium, load event).
 
     python benchmarks/ui_bench.py [--turns 200] [--runs 10000] [--repeat 5]
+    python benchmarks/ui_bench.py --check       # exit 1 when a target is missed
+    python benchmarks/ui_bench.py --markdown    # the README's table
 
 Prints medians (min..max) of repeated loads, and as a baseline the same server's
 ``/api/v1/openapi.json`` (no store access), so the figures can be read as ratios on a noisy
-machine. Nothing here is asserted by the tests.
+machine. The targets are such ratios (first byte, against the baseline's first byte); the
+tests assert nothing here.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # history_growth imports _report
 
+from _report import Target, check_figures, markdown_table  # noqa: E402
 from benchmarks.history_growth import Research, script  # noqa: E402
 from tests.server.browser import browser_session  # noqa: E402
 from tests.server.conftest import serving  # noqa: E402
@@ -71,7 +76,14 @@ def fmt(values: list[float]) -> str:
     return f"{statistics.median(ms):8.1f} ms  ({min(ms):.1f}..{max(ms):.1f})"
 
 
-def run(turns: int, runs: int, repeat: int) -> None:
+BASELINE = "baseline /api/v1/openapi.json"
+TARGETS: dict[str, float] = {"run page": 40.0, "runs list": 40.0, "runs list API": 20.0}
+"""First byte of each page, in first bytes of the baseline (at most)."""
+
+
+def run(
+    turns: int, runs: int, repeat: int
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[float]]]:
     with tempfile.TemporaryDirectory(prefix="duragent-ui-bench-") as tmp:
         db = Path(tmp) / "ui.db"
         started = time.perf_counter()
@@ -106,26 +118,72 @@ def run(turns: int, runs: int, repeat: int) -> None:
                         s.page.goto(server.url + path, wait_until="load")
                         times.append(time.perf_counter() - t0)
                     rendered[label] = times
-        print("\nmedian (min..max) over", repeat, "loads; the machine is shared and noisy")
-        base = statistics.median(results["baseline /api/v1/openapi.json"]["ttfb"])
-        for label, r in results.items():
-            ratio = statistics.median(r["ttfb"]) / base
-            print(
-                f"  {label:34s} first byte {fmt(r['ttfb'])}   whole {fmt(r['body'])}"
-                f"   ({ratio:.1f}x baseline)"
-            )
-        for label, times in rendered.items():
-            print(f"  {label:34s} rendered   {fmt(times)}  (Chromium, load event)")
+    return results, rendered
 
 
-def main(argv: Any = None) -> None:
+def _target_for(label: str) -> float | None:
+    for prefix, bound in sorted(TARGETS.items(), key=lambda kv: -len(kv[0])):
+        if label.startswith(prefix):
+            return bound
+    return None
+
+
+def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
     args = parser.parse_args(argv)
-    run(args.turns, args.runs, args.repeat)
+    results, rendered = run(args.turns, args.runs, args.repeat)
+    base = statistics.median(results[BASELINE]["ttfb"])
+    checks = [
+        Target(
+            f"{label} first byte / baseline first byte", statistics.median(r["ttfb"]) / base, bound
+        )
+        for label, r in results.items()
+        if (bound := _target_for(label)) is not None
+    ]
+    if args.markdown:
+        rows: list[list[str]] = []
+        for label, r in results.items():
+            ratio = statistics.median(r["ttfb"]) / base
+            bound = _target_for(label)
+            page = rendered.get(label)
+            rows.append(
+                [
+                    label,
+                    f"{statistics.median(r['ttfb']) * 1000:.1f} ms",
+                    f"{statistics.median(r['body']) * 1000:.1f} ms",
+                    f"{statistics.median(page) * 1000:.0f} ms" if page else "",
+                    f"{ratio:.1f}x",
+                    f"≤ {bound:g}x" if bound is not None else "",
+                ]
+            )
+        header = [
+            "page",
+            "first byte",
+            "whole body",
+            "rendered (Chromium)",
+            "first byte / baseline",
+            "target",
+        ]
+        print(markdown_table(header, rows))
+        return 0
+    print("\nmedian (min..max) over", args.repeat, "loads; the machine is shared and noisy")
+    for label, r in results.items():
+        ratio = statistics.median(r["ttfb"]) / base
+        print(
+            f"  {label:34s} first byte {fmt(r['ttfb'])}   whole {fmt(r['body'])}"
+            f"   ({ratio:.1f}x baseline)"
+        )
+    for label, times in rendered.items():
+        print(f"  {label:34s} rendered   {fmt(times)}  (Chromium, load event)")
+    print()
+    failed = check_figures(checks)
+    return 1 if args.check and failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
