@@ -135,9 +135,13 @@ class DataConverter:
         self.max_payload_bytes = max_payload_bytes
 
     def encode(self, value: Any, *, what: str = "value") -> Payload:
-        """Encode ``value``; ``what`` names it in error messages."""
+        """Encode ``value``; ``what`` names it in error messages. A :class:`Payload` is
+        already encoded and passes through (size limit checked)."""
         if value is None:
             return NULL_PAYLOAD
+        if isinstance(value, Payload):
+            self._check_size(len(value.data) - len(_JSON_HEADER), what)
+            return value
         try:
             body = pydantic_core.to_json(value)
         except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as err:
@@ -145,13 +149,16 @@ class DataConverter:
                 f"{what} of type {type(value).__qualname__} cannot be serialized: {err}. "
                 "Use JSON-able values, dataclasses or pydantic models."
             ) from err
-        if len(body) + len(_JSON_HEADER) > self.max_payload_bytes:
+        self._check_size(len(body), what)
+        return Payload(_JSON_HEADER + body)
+
+    def _check_size(self, body_bytes: int, what: str) -> None:
+        if body_bytes + len(_JSON_HEADER) > self.max_payload_bytes:
             raise PayloadTooLargeError(
-                f"{what} is {len(body)} bytes encoded, over the limit of "
+                f"{what} is {body_bytes} bytes encoded, over the limit of "
                 f"{self.max_payload_bytes} bytes (max_payload_bytes); pass a reference "
                 "(a path or URL) instead of the data"
             )
-        return Payload(_JSON_HEADER + body)
 
     def encode_all(self, values: Sequence[Any], *, what: str = "argument") -> tuple[Payload, ...]:
         """Encode each value; errors name the argument's position."""
@@ -161,7 +168,10 @@ class DataConverter:
         )
 
     def decode(self, payload: Payload, hint: Any = None, *, what: str = "value") -> Any:
-        """Decode ``payload`` into ``hint`` (or a plain JSON value without a hint)."""
+        """Decode ``payload`` into ``hint`` (or a plain JSON value without a hint; the
+        payload itself when ``hint`` is :class:`Payload`)."""
+        if hint is Payload:
+            return payload
         data = payload.data
         if not data.startswith(_JSON_HEADER):
             header = data.partition(b"\n")[0]

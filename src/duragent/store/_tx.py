@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .._engine import events as ev
+from .._json_parts import PartsPayload
 from ..errors import StoreCorruptError, StoreError
 from ..serde import Payload
 from . import _stream_rows, chunks
@@ -144,10 +145,12 @@ class Tx:
         known_digests: set[bytes],
         reader: PayloadReader,
         prefixes: chunks.PrefixIndex | None = None,
+        memo: chunks.FragmentMemo = chunks.FRAGMENTS,
     ) -> None:
         self.c = conn
         self.reader = reader
         self.prefixes = prefixes
+        self.memo = memo
         self.new_prefixes: dict[bytes, bytes] = {}
         """Lists stored in this transaction, for the prefix index once committed."""
         self.now = now
@@ -181,12 +184,18 @@ class Tx:
         if len(data) <= INLINE_PAYLOAD_BYTES:
             return data.decode()
         if len(data) >= chunks.CHUNK_PAYLOAD_MIN and data.startswith(chunks.JSON_HEADER):
-            tree = chunks.split(
-                data[len(chunks.JSON_HEADER) :],
-                self.store_blob,
-                self.prefixes,
-                self.new_prefixes,
-            )
+            if isinstance(payload, PartsPayload):
+                # Built from parts (a conversation that grew): split only what is new.
+                tree = chunks.split_parts(
+                    payload.members, self.store_blob, self.prefixes, self.new_prefixes, self.memo
+                )
+            else:
+                tree = chunks.split(
+                    data[len(chunks.JSON_HEADER) :],
+                    self.store_blob,
+                    self.prefixes,
+                    self.new_prefixes,
+                )
             if tree is not None:
                 key = chunks.digest(tree)
                 self.store_blob(key, tree)

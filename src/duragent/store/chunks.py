@@ -11,7 +11,11 @@ stored as a *tree* of content-addressed chunks:
 
 An append-only list (a growing conversation) therefore keeps the same full blocks from one
 call to the next: each call stores only its new messages plus O(log n) references, so the
-history grows linearly with the number of turns.
+history grows linearly with the number of turns. A list that extends one stored recently is
+stored as that list plus its new items (the prefix index), and a payload built from encoded
+parts (``_json_parts``: the agents integration builds model requests that way) is split in
+proportion to its new items only: the *CPU* per call stays flat too, not just the bytes.
+Tree texts are built bottom-up from the children's texts, so every value is encoded once.
 
 Format (internal to the store, versioned by its envelope header ``json-tree/1``)::
 
@@ -26,11 +30,13 @@ bytes).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
+import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, cast
+
+from .._json_parts import EncodedObject, Member, chain_of, digest
 
 TREE_HEADER: Final = b"json-tree/1\n"
 JSON_HEADER: Final = b"json/1\n"
@@ -56,15 +62,6 @@ _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 StoreChunk = Callable[[bytes, bytes], None]
 LoadChunk = Callable[[bytes], bytes]
-
-
-def digest(data: bytes) -> bytes:
-    """The content address of ``data``."""
-    return hashlib.blake2b(data, digest_size=16).digest()
-
-
-def _ref(key: bytes) -> dict[str, str]:
-    return {REF: base64.urlsafe_b64encode(key).rstrip(b"=").decode()}
 
 
 def _key(ref: str) -> bytes:
@@ -98,6 +95,176 @@ class PrefixIndex:
             self._entries.popitem(last=False)
 
 
+class FragmentMemo:
+    """How recently stored JSON fragments were split (their tree text and chunks), by their
+    bytes: a payload built from parts (``_json_parts``) repeats some members on every call
+    (an agent's tools and instructions), and splitting them again would cost as much as the
+    rest. Per process (:data:`FRAGMENTS`, shared by every store: entries depend only on the
+    bytes, so they never go stale; the chunks are stored again, as no-ops, whenever a node
+    is reused), bounded in entries and bytes, and safe to share between threads."""
+
+    def __init__(self, max_entries: int = 256, max_bytes: int = 16 << 20) -> None:
+        self._entries: OrderedDict[tuple[bytes, int], tuple[bytes, list[tuple[bytes, bytes]]]]
+        self._entries = OrderedDict()
+        self._max = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, int]) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[bytes, int], text: bytes, stored: list[tuple[bytes, bytes]]) -> None:
+        size = _entry_bytes(key, text, stored)
+        if size > self._max_bytes // 4:
+            return  # one huge fragment would evict everything else
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= _entry_bytes(key, *old)
+            self._entries[key] = (text, stored)
+            self._bytes += size
+            while len(self._entries) > self._max or self._bytes > self._max_bytes:
+                evicted, value = self._entries.popitem(last=False)
+                self._bytes -= _entry_bytes(evicted, *value)
+
+
+def _entry_bytes(key: tuple[bytes, int], text: bytes, stored: list[tuple[bytes, bytes]]) -> int:
+    return len(key[0]) + len(text) + sum(len(k) + len(d) for k, d in stored)
+
+
+FRAGMENTS: Final = FragmentMemo()
+"""The process's fragment memo (see :class:`FragmentMemo`)."""
+
+
+Encoded = tuple[bytes, bytes]
+"""A value's tree text (its compact JSON with chunk references) and its own compact JSON."""
+
+_REF_OPEN: Final = b"{" + _compact(REF).encode() + b':"'
+_SEQ_OPEN: Final = b"{" + _compact(SEQ).encode() + b":"
+_PREFIX_OPEN: Final = b"{" + _compact(PREFIX).encode() + b":"
+_TAIL_KEY: Final = b"," + _compact(TAIL).encode() + b":"
+
+
+def _ref_text(key: bytes) -> bytes:
+    return _REF_OPEN + base64.urlsafe_b64encode(key).rstrip(b"=") + b'"}'
+
+
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring  # pyright: ignore[reportUnknownMemberType]
+
+
+def _scalar(value: Any) -> bytes:
+    """``_compact(value).encode()`` for a JSON scalar, without the encoder's overhead."""
+    kind: type = type(value)  # pyright: ignore[reportUnknownVariableType]
+    if kind is str:
+        return _encode_string(value).encode()
+    if value is None:
+        return b"null"
+    if kind is bool:
+        return b"true" if value else b"false"
+    if kind is int:
+        return str(value).encode()
+    return _compact(value).encode()
+
+
+def _array(texts: Sequence[bytes]) -> bytes:
+    return b"[" + b",".join(texts) + b"]"
+
+
+class _Splitter:
+    """Turns JSON values into tree texts, storing chunks as it goes.
+
+    Texts are built bottom-up from the children's (JSON is compositional): each value is
+    encoded once, however deep it sits, to the very bytes ``_compact`` gives its tree.
+    """
+
+    def __init__(
+        self,
+        store: StoreChunk,
+        index: PrefixIndex | None,
+        new_prefixes: dict[bytes, bytes] | None,
+    ) -> None:
+        self._store = store
+        self.index = index
+        self.new_prefixes = new_prefixes
+        self.shared = 0
+
+    def store(self, key: bytes, text: bytes) -> None:
+        self._store(key, text)
+        self.shared += 1
+
+    def chunk(self, text: bytes) -> bytes:
+        """Store ``text`` as a chunk; the text of a reference to it."""
+        key = digest(text)
+        self.store(key, text)
+        return _ref_text(key)
+
+    def blocked(self, texts: Sequence[bytes]) -> bytes:
+        """A list (its items' texts) as blocks of BLOCK items, each block a chunk."""
+        if len(texts) < BLOCK:
+            return _array(texts)
+        full = len(texts) // BLOCK
+        blocks = [self.chunk(_array(texts[i * BLOCK : (i + 1) * BLOCK])) for i in range(full)]
+        return _SEQ_OPEN + self.blocked(blocks) + _TAIL_KEY + _array(texts[full * BLOCK :]) + b"}"
+
+    def encode(self, value: Any, min_size: int) -> Encoded:
+        if isinstance(value, dict):
+            texts: list[bytes] = []
+            raws: list[bytes] = []
+            for k, v in cast(dict[str, Any], value).items():
+                text, raw = self.encode(v, VALUE_MIN)
+                key = _encode_string(k).encode() + b":"
+                texts.append(key + text)
+                raws.append(key + raw)
+            text = b"{" + b",".join(texts) + b"}"
+            raw = b"{" + b",".join(raws) + b"}"
+        elif isinstance(value, list):
+            items = [self.encode(v, CHUNK_ELEMENT_MIN) for v in cast(list[Any], value)]
+            raws = [r for _, r in items]
+            raw = _array(raws)
+            texts = [t for t, _ in items]
+            if len(items) >= CHAIN_MIN and self.index is not None:
+                return self.chained(len(items), chain_of(raws), lambda k: texts[k:]), raw
+            text = self.blocked(texts)
+        else:
+            text = raw = _scalar(value)
+        if len(text) >= min_size:
+            return self.chunk(text), raw
+        return text, raw
+
+    def chained(
+        self, length: int, chain: Sequence[bytes], texts_from: Callable[[int], Sequence[bytes]]
+    ) -> bytes:
+        """A long list as {prefix: <an earlier list>, tail: [new items]} when it extends
+        a list stored before, else in blocks; always stored as its own chunk.
+
+        ``chain[k]`` is the hash of the list's first k+1 items (their own JSON, so a list
+        built from parts finds the same prefixes); ``texts_from(k)`` gives the tree texts of
+        the items from position k on: only those after the prefix found are needed.
+        """
+        text: bytes | None = None
+        index = self.index
+        if index is not None:
+            new = self.new_prefixes or {}
+            for k in range(length - 1, 0, -1):
+                found = new.get(chain[k - 1]) or index.get(chain[k - 1])
+                if found is not None:
+                    tail = _array(texts_from(k))
+                    text = _PREFIX_OPEN + _ref_text(found) + _TAIL_KEY + tail + b"}"
+                    break
+        if text is None:
+            text = self.blocked(texts_from(0))
+        key = digest(text)
+        self.store(key, text)
+        if self.new_prefixes is not None:
+            self.new_prefixes[chain[-1]] = key
+        return _ref_text(key)
+
+
 def split(
     body: bytes,
     store: StoreChunk,
@@ -110,73 +277,79 @@ def split(
     here are reported in ``new_prefixes`` (to add to the index after commit).
     Returns the tree envelope, or None when the payload has nothing to share.
     """
-    shared = 0
-
-    def chunk(value: Any, text: bytes | None = None) -> dict[str, str]:
-        nonlocal shared
-        if text is None:
-            text = _compact(value).encode()
-        key = digest(text)
-        store(key, text)
-        shared += 1
-        return _ref(key)
-
-    def blocked(items: list[Any]) -> Any:
-        if len(items) < BLOCK:
-            return items
-        full = len(items) // BLOCK
-        blocks = [chunk(items[i * BLOCK : (i + 1) * BLOCK]) for i in range(full)]
-        return {SEQ: blocked(blocks), TAIL: items[full * BLOCK :]}
-
-    def chained(items: list[Any], texts: list[bytes]) -> Any:
-        """A long list as {prefix: <an earlier list>, tail: [new items]} when it extends
-        a list stored before, else in blocks; always stored as its own chunk."""
-        hashes: list[bytes] = []
-        h = b""
-        for text in texts:
-            h = digest(h + text)
-            hashes.append(h)
-        node: Any = None
-        if index is not None:
-            for k in range(len(items) - 1, 0, -1):
-                found = (new_prefixes or {}).get(hashes[k - 1]) or index.get(hashes[k - 1])
-                if found is not None:
-                    node = {PREFIX: _ref(found), TAIL: items[k:]}
-                    break
-        if node is None:
-            node = blocked(items)
-        text = _compact(node).encode()
-        key = digest(text)
-        store(key, text)
-        nonlocal shared
-        shared += 1
-        if new_prefixes is not None:
-            new_prefixes[hashes[-1]] = key
-        return _ref(key)
-
-    def encode(node: Any, min_size: int) -> Any:
-        if isinstance(node, dict):
-            mapping = cast(dict[str, Any], node)
-            encoded: Any = {k: encode(v, VALUE_MIN) for k, v in mapping.items()}
-        elif isinstance(node, list):
-            items = [encode(v, CHUNK_ELEMENT_MIN) for v in cast(list[Any], node)]
-            if len(items) >= CHAIN_MIN and index is not None:
-                return chained(items, [_compact(v).encode() for v in items])
-            encoded = blocked(items)
-        else:
-            encoded = node
-        text = _compact(encoded).encode()
-        if len(text) >= min_size:
-            return chunk(encoded, text)
-        return encoded
-
+    splitter = _Splitter(store, index, new_prefixes)
     value = json.loads(body)
     # A long string (a tool's result) is its own chunk, shared with the same text inside
     # later model inputs; any other root stays in the tree.
-    tree = encode(value, VALUE_MIN if isinstance(value, str) else 1 << 62)
-    if shared == 0:
+    text, _ = splitter.encode(value, VALUE_MIN if isinstance(value, str) else 1 << 62)
+    if splitter.shared == 0:
         return None
-    return TREE_HEADER + _compact(tree).encode()
+    return TREE_HEADER + text
+
+
+def split_parts(
+    members: Sequence[tuple[str, Member]],
+    store: StoreChunk,
+    index: PrefixIndex | None = None,
+    new_prefixes: dict[bytes, bytes] | None = None,
+    memo: FragmentMemo | None = None,
+) -> bytes | None:
+    """:func:`split` for a JSON object given as encoded members (``_json_parts``): an
+    encoded list that extends a stored list costs only its new items (as in :func:`split`,
+    it refers to that list and the same prefix index serves both), and any other member
+    is split on its own, so that a member split before (``memo``) costs a lookup."""
+    splitter = _Splitter(store, index, new_prefixes)
+
+    def fragment(text: bytes, min_size: int) -> bytes:
+        if len(text) < min_size:
+            return text  # nothing in it can be a chunk (no prefix sharing here)
+        # Split on its own, without prefix sharing, so that its tree depends on its bytes
+        # alone and can be remembered.
+        found = memo.get((text, min_size)) if memo is not None else None
+        if found is None:
+            stored: list[tuple[bytes, bytes]] = []
+            alone = _Splitter(lambda key, data: stored.append((key, data)), None, None)
+            found = (alone.encode(json.loads(text), min_size)[0], stored)
+            if memo is not None:
+                memo.put((text, min_size), *found)
+        tree_text, stored = found
+        for key, data in stored:
+            splitter.store(key, data)
+        return tree_text
+
+    def item_text(text: bytes) -> bytes:
+        if len(text) < VALUE_MIN:
+            # Nothing inside is large enough to be a chunk of its own (short nested lists
+            # are not chained): its tree text is its own, no need to parse it to know.
+            return splitter.chunk(text) if len(text) >= CHUNK_ELEMENT_MIN else text
+        return splitter.encode(json.loads(text), CHUNK_ELEMENT_MIN)[0]
+
+    def texts_from(items: Sequence[bytes], k: int) -> list[bytes]:
+        return [item_text(t) for t in items[k:]]
+
+    def member_text(value: Member, min_size: int) -> bytes:
+        if isinstance(value, bytes):
+            return fragment(value, min_size)
+        if isinstance(value, EncodedObject):
+            text = (
+                b"{"
+                + b",".join(
+                    _encode_string(name).encode() + b":" + member_text(v, VALUE_MIN)
+                    for name, v in value.members
+                )
+                + b"}"
+            )
+        else:
+            items = value.items
+            if len(items) >= CHAIN_MIN and index is not None:
+                return splitter.chained(len(items), value.chain, lambda k: texts_from(items, k))
+            text = splitter.blocked(texts_from(items, 0))
+        return splitter.chunk(text) if len(text) >= min_size else text
+
+    text = member_text(EncodedObject(members), 1 << 62)
+    if splitter.shared == 0:
+        return None
+    return TREE_HEADER + text
 
 
 def join(tree_envelope: bytes, load: LoadChunk) -> bytes:
