@@ -24,15 +24,23 @@ from typing import Any, Final
 from agents import ModelProvider, ModelResponse
 
 from .. import activity
+from .._json_parts import (
+    EncodedList,
+    EncodedObject,
+    Member,
+    PartsPayload,
+    encode_item,
+    object_payload,
+)
 from ..errors import ApplicationError, ConfigurationError
+from ..serde import Payload
 from ..store.base import UsageEntry
 from ._names import MODEL_ACTIVITY
 from ._request import (
     ModelCallRequest,
-    ModelCallResult,
     RecordedOutputSchema,
     rebuild_handoff,
-    rebuild_tool,
+    rebuild_tools,
     response_to_json,
     settings_from_json,
     tracing_from_int,
@@ -156,8 +164,9 @@ def make_model_activity(get_provider: Callable[[], ModelProvider]) -> Callable[.
     """The model activity, bound to a lazily created provider."""
 
     @activity.defn(name=MODEL_ACTIVITY)
-    async def invoke_model(request: ModelCallRequest) -> ModelCallResult:
-        """Perform one model call and return its response with usage and latency."""
+    async def invoke_model(request: ModelCallRequest) -> Payload:
+        """Perform one model call and return its response with usage and latency: the
+        ready-made payload of a ``ModelCallResult`` (see :func:`result_payload`)."""
         provider = get_provider()
         config = request.config
         model = provider.get_model(config.model)
@@ -167,7 +176,7 @@ def make_model_activity(get_provider: Callable[[], ModelProvider]) -> Callable[.
             "system_instructions": config.system_instructions,
             "input": request.input,
             "model_settings": settings_from_json(config.model_settings),
-            "tools": [rebuild_tool(t) for t in config.tools],
+            "tools": rebuild_tools(config.tools),
             "output_schema": output_schema,
             "handoffs": [rebuild_handoff(h) for h in config.handoffs],
             "tracing": tracing_from_int(config.tracing),
@@ -190,15 +199,35 @@ def make_model_activity(get_provider: Callable[[], ModelProvider]) -> Callable[.
         latency_ms = int((time.monotonic() - started) * 1000)
         name = config.model or getattr(model, "model", None) or type(model).__name__
         _record_usage(request, response, str(name), latency_ms)
-        return ModelCallResult(
-            v=AGENT_FORMAT_VERSION,
-            response=response_to_json(response),
-            model=str(name),
-            latency_ms=latency_ms,
-            sdk=SDK_VERSION,
-        )
+        return result_payload(response_to_json(response), str(name), latency_ms)
 
     return invoke_model
+
+
+_VERSION: Final = str(AGENT_FORMAT_VERSION).encode()
+_SDK: Final = encode_item(SDK_VERSION)
+
+
+def result_payload(response: dict[str, Any], model: str, latency_ms: int) -> PartsPayload:
+    """The JSON of ``ModelCallResult(v=AGENT_FORMAT_VERSION, response, model, latency_ms,
+    sdk=SDK_VERSION)``, built from parts: the response's output items, encoded one by one,
+    are stored as chunks without being parsed again, ready to be shared with the next
+    call's input, which repeats them."""
+    described: list[tuple[str, Member]] = [
+        (key, EncodedList().extend(0, [encode_item(i) for i in value]))  # pyright: ignore[reportUnknownVariableType]
+        if key == "output" and isinstance(value, list)
+        else (key, encode_item(value))
+        for key, value in response.items()
+    ]
+    return object_payload(
+        [
+            ("v", _VERSION),
+            ("response", EncodedObject(described)),
+            ("model", encode_item(model)),
+            ("latency_ms", encode_item(latency_ms)),
+            ("sdk", _SDK),
+        ]
+    )
 
 
 def _record_usage(

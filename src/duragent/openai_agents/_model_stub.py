@@ -28,7 +28,6 @@ from ._fork import fork_model_call
 from ._model_activity import MODEL_ACTIVITY
 from ._request import (
     ModelCallConfig,
-    ModelCallRequest,
     ModelCallResult,
     describe_handoff,
     describe_output_schema,
@@ -36,9 +35,9 @@ from ._request import (
     response_from_json,
     settings_to_json,
 )
+from ._request_payload import request_encoder
 from ._settings import ModelActivityParameters
 from ._streaming import replay_events
-from ._wire import AGENT_FORMAT_VERSION
 
 
 class RunScope:
@@ -166,13 +165,9 @@ class DurableModelStub(Model):
         fork = fork_model_call(config)  # a forked run: overrides, recorded results
         if fork is not None:
             config = fork.config
-        request = ModelCallRequest(
-            v=AGENT_FORMAT_VERSION,
-            config=config,
-            input=input if isinstance(input, str) else [dict(i) for i in input],  # type: ignore[arg-type]
-            previous_response_id=previous_response_id,
-            conversation_id=conversation_id,
-            stream=stream,
+        # A ModelCallRequest's JSON, encoding only what earlier calls did not.
+        request = request_encoder().payload(
+            config, input, previous_response_id, conversation_id, stream=stream
         )
         params = self._params
 

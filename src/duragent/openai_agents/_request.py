@@ -12,8 +12,10 @@ each version holds).
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from types import NoneType
+from typing import Annotated, Any, ClassVar, Final, get_args, get_origin
 
 import pydantic
 from agents import (
@@ -24,11 +26,13 @@ from agents import (
     ModelSettings,
     Tool,
 )
+from agents.items import TResponseOutputItem
 from agents.models.interface import ModelTracing
 
+from .._json_parts import compact_json
 from ..errors import ConfigurationError, SerializationError
 from ._sdk import SDK_VERSION, set_tool_namespace, tool_namespace
-from ._wire import UNVERSIONED, Versioned
+from ._wire import UNVERSIONED, Versioned, require
 
 _settings_adapter: pydantic.TypeAdapter[ModelSettings] = pydantic.TypeAdapter(ModelSettings)
 _response_adapter: pydantic.TypeAdapter[ModelResponse] = pydantic.TypeAdapter(ModelResponse)
@@ -66,6 +70,38 @@ class ModelCallRequest(Versioned):
 
     WIRE_NAME: ClassVar[str] = "a model call request"
 
+    @classmethod
+    def from_wire(cls, value: dict[str, Any]) -> ModelCallRequest:
+        config = require(value["config"], dict, "config")
+        tools = require(config.get("tools", []), list, "config.tools")
+        handoffs = require(config.get("handoffs", []), list, "config.handoffs")
+        return cls(
+            v=value.get("v", UNVERSIONED),
+            config=ModelCallConfig(
+                model=require(config["model"], (str, NoneType), "config.model"),
+                agent=require(config["agent"], str, "config.agent"),
+                system_instructions=require(
+                    config["system_instructions"], (str, NoneType), "config.system_instructions"
+                ),
+                model_settings=require(config["model_settings"], dict, "config.model_settings"),
+                tools=[require(t, dict, "a tool") for t in tools],
+                handoffs=[require(h, dict, "a handoff") for h in handoffs],
+                output_schema=require(
+                    config.get("output_schema"), (dict, NoneType), "config.output_schema"
+                ),
+                tracing=require(config.get("tracing", 0), int, "config.tracing"),
+                prompt=require(config.get("prompt"), (dict, NoneType), "config.prompt"),
+            ),
+            input=require(value["input"], (str, list), "input"),
+            previous_response_id=require(
+                value.get("previous_response_id"), (str, NoneType), "previous_response_id"
+            ),
+            conversation_id=require(
+                value.get("conversation_id"), (str, NoneType), "conversation_id"
+            ),
+            stream=require(value.get("stream", False), bool, "stream"),
+        )
+
 
 @dataclass
 class ModelCallResult(Versioned):
@@ -80,6 +116,16 @@ class ModelCallResult(Versioned):
     """Version of the Agents SDK that produced ``response`` (None before format 2)."""
 
     WIRE_NAME: ClassVar[str] = "a model call result"
+
+    @classmethod
+    def from_wire(cls, value: dict[str, Any]) -> ModelCallResult:
+        return cls(
+            v=value.get("v", UNVERSIONED),
+            response=require(value["response"], dict, "response"),
+            model=require(value["model"], str, "model"),
+            latency_ms=require(value["latency_ms"], int, "latency_ms"),
+            sdk=require(value.get("sdk"), (str, NoneType), "sdk"),
+        )
 
 
 # -------------------------------------------------------------------------- workflow side
@@ -143,12 +189,45 @@ def settings_to_json(settings: ModelSettings) -> dict[str, Any]:
     return _settings_adapter.dump_python(settings, mode="json", exclude_none=True)
 
 
+def _output_item_classes() -> dict[str, type[pydantic.BaseModel]]:
+    """The class of each output item type (``"function_call"``, ``"message"``, ...), read
+    from the SDK's output item union: validating an item against its own class is a
+    hundred times faster than trying the whole union. Types claimed by two classes are
+    left out (they go through the union)."""
+    union: Any = TResponseOutputItem
+    if get_origin(union) is Annotated:
+        union = get_args(union)[0]
+    found: dict[str, list[type[pydantic.BaseModel]]] = {}
+    for cls in get_args(union):
+        if not (isinstance(cls, type) and issubclass(cls, pydantic.BaseModel)):
+            continue
+        type_field = cls.model_fields.get("type")
+        for literal in get_args(type_field.annotation) if type_field is not None else ():
+            if isinstance(literal, str):
+                found.setdefault(literal, []).append(cls)
+    return {name: classes[0] for name, classes in found.items() if len(classes) == 1}
+
+
+OUTPUT_ITEM_CLASSES: Final = _output_item_classes()
+
+
+def _output_item(item: Any) -> Any:
+    kind: Any = item.get("type") if isinstance(item, dict) else None  # pyright: ignore[reportUnknownMemberType]
+    cls = OUTPUT_ITEM_CLASSES.get(kind) if isinstance(kind, str) else None
+    return cls.model_validate(item) if cls is not None else item
+
+
 def response_from_json(data: dict[str, Any], sdk: str | None = None) -> ModelResponse:
     """The SDK response recorded in a ``ModelCallResult`` (``sdk``: the SDK version that
     recorded it, named in the error when this SDK cannot read it)."""
-    if "response_id" not in data:  # left out when None (see response_to_json)
-        data = {**data, "response_id": None}
     try:
+        output = data.get("output")
+        if isinstance(output, list):
+            # Each item validated against its own class; the response then takes them
+            # as they are (an instance of a union member passes at once).
+            data = {**data, "output": [_output_item(i) for i in output]}  # pyright: ignore[reportUnknownVariableType]
+        if "response_id" not in data:  # left out when None (see response_to_json)
+            data = {**data, "response_id": None}
         return _response_adapter.validate_python(data)
     except pydantic.ValidationError as err:
         recorded = f"openai-agents {sdk}" if sdk else "an unrecorded openai-agents version"
@@ -230,6 +309,26 @@ def rebuild_tool(data: dict[str, Any]) -> Tool:
     if cls is None:
         raise ConfigurationError(f"unknown hosted tool {data['class']!r}")
     return pydantic.TypeAdapter(cls).validate_python(data["data"])  # type: ignore[no-any-return]
+
+
+_rebuilt: OrderedDict[str, Tool] = OrderedDict()
+_REBUILT_MAX: Final = 512
+
+
+def rebuild_tools(described: list[dict[str, Any]]) -> list[Tool]:
+    """The tools of a recorded call. Rebuilt once per process and shared by the calls that
+    describe them alike, as the SDK shares an agent's tool objects between its turns
+    (rebuilding a function tool copies and checks its whole schema)."""
+    out: list[Tool] = []
+    for data in described:
+        key = compact_json(data)
+        tool = _rebuilt.get(key)
+        if tool is None:
+            tool = _rebuilt[key] = rebuild_tool(data)
+            if len(_rebuilt) > _REBUILT_MAX:
+                _rebuilt.popitem(last=False)
+        out.append(tool)
+    return out
 
 
 def rebuild_handoff(data: dict[str, Any]) -> Handoff[Any, Any]:

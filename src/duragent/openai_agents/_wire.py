@@ -74,7 +74,12 @@ def check_version(version: int, what: str) -> None:
 class Versioned:
     """Base of the wire-format dataclasses: decoding checks the payload's version before
     reading any field, so a newer payload is refused for what it is, not reported as a
-    missing or unexpected field."""
+    missing or unexpected field.
+
+    A class with a ``from_wire(value)`` classmethod is decoded by it from the plain JSON
+    value instead of by pydantic's field-by-field validation: model requests carry the
+    whole conversation, and building it as plain JSON takes half the time.
+    """
 
     WIRE_NAME: ClassVar[str] = "an agent payload"
 
@@ -92,4 +97,26 @@ class Versioned:
                 check_version(version, what)
             return value
 
-        return core_schema.no_info_before_validator_function(check, handler(source))
+        from_wire: Any = getattr(cls, "from_wire", None)
+        if from_wire is None:
+            return core_schema.no_info_before_validator_function(check, handler(source))
+
+        def decode(value: Any) -> Any:
+            if isinstance(value, cls):
+                return value
+            if not isinstance(value, dict):
+                raise ValueError(f"{what} must be a JSON object, not {type(value).__name__}")
+            check(value)
+            try:
+                return from_wire(value)
+            except (KeyError, TypeError) as err:
+                raise ValueError(f"{what} is malformed: {err!r}") from None
+
+        return core_schema.no_info_plain_validator_function(decode)
+
+
+def require(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    """``value`` if it is of ``kind`` (for ``from_wire`` decoders), else a ValueError."""
+    if not isinstance(value, kind):
+        raise ValueError(f"{what} is a {type(value).__name__}, not {kind}")
+    return value
