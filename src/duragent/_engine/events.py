@@ -558,13 +558,26 @@ def encode_event_fields(event: Event, payload_out: PayloadOut) -> list[Any]:
     """
     out: list[Any] = []
     kept = 0
-    for fc in _FIELDS[type(event)]:
-        value = getattr(event, fc.name)
-        out.append(None if value is None else fc.encode(value, payload_out))
-        if not fc.is_default(value):
+    # Every recorded event passes here: the plan avoids a call per plain field.
+    for name, encode, default in _PLANS[type(event)]:
+        value = getattr(event, name)
+        if value is None:
+            out.append(None)
+        elif encode is None:
+            out.append(value)
+        else:
+            out.append(encode(value, payload_out))
+        if default is _NO_DEFAULT or (value is not default and value != default):
             kept = len(out)
     del out[kept:]
     return out
+
+
+_PLANS: Final[dict[type[Event], tuple[tuple[str, _Encoder | None, Any], ...]]] = {
+    cls: tuple((fc.name, None if fc.encode is _same else fc.encode, fc.default) for fc in codecs)
+    for cls, codecs in _FIELDS.items()
+}
+"""Per event type: (name, encoder or None for a plain value, default) of each field."""
 
 
 def decode_event(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -74,7 +73,8 @@ class WorkflowFuture(asyncio.Future[Any]):
     iterating a set of futures (``asyncio.wait`` returns sets) is the same on replay."""
 
     def __init__(self, *, loop: WorkflowEventLoop) -> None:
-        self._stable_hash = loop.next_hash()
+        loop.hash_counter += 1
+        self._stable_hash = loop.hash_counter
         super().__init__(loop=loop)
 
     def __hash__(self) -> int:
@@ -93,9 +93,10 @@ class WorkflowTask(asyncio.Task[Any]):
         context: contextvars.Context | None = None,
     ) -> None:
         # Set before Task.__init__, which already hashes the task (into all_tasks).
-        self._stable_hash = loop.next_hash()
+        loop.hash_counter += 1
+        self._stable_hash = loop.hash_counter
         super().__init__(coro, loop=loop, name=name, context=context)
-        loop.tasks.add(self)
+        loop.track(self)
 
     def __hash__(self) -> int:
         return self._stable_hash
@@ -112,16 +113,36 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self._closed = False
         self._unhandled: list[BaseException] = []
         self._exception_handler: Callable[..., object] | None = None
-        self._hash_counter = 0
-        self.tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
-        """Tasks of this loop (asyncio.all_tasks would scan every task in the process)."""
+        self.hash_counter = 0
+        """Creation number of the last future or task of this loop."""
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._tasks_pruned_at = 0
+
+    @property
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        """Tasks of this loop that may still be running (asyncio.all_tasks would scan every
+        task in the process)."""
+        self._prune()
+        return list(self._tasks)
+
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Remember a task of this loop. A plain list (an append, where a weak set costs a
+        weak reference per task): finished tasks are dropped whenever it has doubled."""
+        tasks = self._tasks
+        tasks.append(task)
+        if len(tasks) >= 2 * self._tasks_pruned_at + 64:
+            self._prune()
+
+    def _prune(self) -> None:
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks_pruned_at = len(self._tasks)
 
     # -- driving --------------------------------------------------------------------------
 
     def next_hash(self) -> int:
         """A fresh creation number for a future or task of this loop."""
-        self._hash_counter += 1
-        return self._hash_counter
+        self.hash_counter += 1
+        return self.hash_counter
 
     def set_time_ms(self, time_ms: int) -> None:
         """Set workflow time for the activation about to run."""
