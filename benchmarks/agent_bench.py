@@ -341,7 +341,14 @@ def targets(results: list[TurnFigures]) -> list[Target]:
 
 
 def markdown(results: list[TurnFigures]) -> str:
-    header = ["turns", "plain SDK", "Duragent", "overhead per model call", "Duragent / plain"]
+    header = [
+        "turns",
+        "plain SDK",
+        "Duragent",
+        "overhead per model call",
+        "the same in CPU time",
+        "Duragent / plain",
+    ]
     has_temporal = any(isinstance(r.temporal, Samples) for r in results)
     if has_temporal:
         header += ["Temporal", "Temporal overhead per call"]
@@ -353,6 +360,7 @@ def markdown(results: list[TurnFigures]) -> str:
             f"{num(p)} ms ({num(p / r.calls)} per call)",
             f"{num(d)} ms ({num(d / r.calls)} per call)",
             f"{num(r.overhead(r.duragent.wall, r.plain.wall))} ms",
+            f"{num(r.overhead(r.duragent.cpu, r.plain.cpu))} ms",
             f"{d / p:.2f}x",
         ]
         if has_temporal:
