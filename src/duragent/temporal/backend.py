@@ -28,6 +28,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import temporalio.client
@@ -67,6 +68,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from .._backend.embedded import TopicWatch
 from .._backend.records import (
     ActivityAttempt,
     PendingActivity,
@@ -94,6 +96,7 @@ from ..store.base import (
     UpdateOutcome,
     UsageEntry,
 )
+from ..store.sqlite import SqliteStore
 from ._facts import failed_attempts, is_closed, pending_activities, usage_of_run
 from ._payloads import DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES
 from ._rpc import execution, not_found, to_payloads
@@ -106,6 +109,7 @@ from .history import (
     payload_from_temporal,
     translate_history,
 )
+from .streams import RunStreams
 
 if TYPE_CHECKING:
     from .worker import TemporalWorker
@@ -129,15 +133,29 @@ class TemporalBackend(UpdateCalls):
             :func:`~duragent.temporal.worker.temporal_data_converter`).
         address: Shown in messages (``temporal://host:port/namespace``).
         time_skipping: See :attr:`time_skipping`.
+        stream_store: Where the runs' token streams are kept (a Duragent SQLite file: path,
+            ``sqlite:///`` URL or open store), outside Temporal's history; workers built
+            from this backend's client publish there (:mod:`duragent.temporal.streams`).
     """
 
     max_payload_bytes: int = DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES
     """Temporal servers refuse larger payloads; the client's converter checks it first."""
 
+    steps_in_stream: Final = False
+    """The close, tool results and approvals are not rows of the stream store: subscribers
+    read the close from Temporal."""
+
     def __init__(
-        self, client: temporalio.client.Client, *, address: str = "", time_skipping: bool = False
+        self,
+        client: temporalio.client.Client,
+        *,
+        address: str = "",
+        time_skipping: bool = False,
+        stream_store: str | Path | SqliteStore | None = None,
     ) -> None:
         super().__init__(client)
+        self.streams = RunStreams(stream_store, self._status)
+        """The stream store (:mod:`duragent.temporal.streams`)."""
         self.time_skipping = time_skipping
         """Start new workflows with Temporal's per-workflow time skipping (experimental; the
         server must enable it: ``frontend.WorkflowTimeSkippingEnabled``, as ``DevServer``
@@ -158,6 +176,7 @@ class TemporalBackend(UpdateCalls):
         for task in self._updates.values():
             task.cancel()
         self._updates.clear()
+        self.streams.close()
 
     def worker_class(self) -> type[TemporalWorker]:
         """What ``duragent.Worker(client, ...)`` builds on this backend."""
@@ -576,29 +595,23 @@ class TemporalBackend(UpdateCalls):
                 entries.setdefault((entry.run_id, entry.seq, entry.attempt), entry)
         return sorted(entries.values(), key=lambda e: (e.time, e.run_id, e.seq, e.attempt))
 
-    # -- token streams ---------------------------------------------------------------------------
+    # -- durable streams (in the stream store, outside Temporal's history) -----------------------
 
-    def _no_stream(self) -> ConfigurationError:
-        # Streams of runs on Temporal live in a separate stream store the workers were
-        # given (TemporalWorker(stream_store=...)); this backend is not told where it is.
-        return ConfigurationError(
-            "token streams of runs on Temporal are read with "
-            "duragent.temporal.streams.stream_run(client, id, stream_store=...), from the "
-            "stream store given to the workers (TemporalWorker(stream_store=...))"
-        )
+    async def _status(self, workflow_id: str, run_id: str) -> str:
+        return (await self.describe(workflow_id, run_id)).status
 
     async def read_stream(
         self, workflow_id: str, run_id: str, *, after: int, limit: int = 500
     ) -> StreamPage:
-        raise self._no_stream()
+        return await self.streams.read(workflow_id, run_id, after, limit)
 
     async def stream_shown(
         self, workflow_id: str, run_id: str, *, upto: int, kinds: tuple[str, ...]
     ) -> dict[int, int]:
-        raise self._no_stream()
+        return self.streams.store().stream_shown(run_id, upto, kinds)
 
-    def watch_stream(self, workflow_id: str, run_id: str) -> PollWatch:
-        raise self._no_stream()
+    def watch_stream(self, workflow_id: str, run_id: str) -> TopicWatch:
+        return self.streams.watch(run_id)
 
     # -- change notification -------------------------------------------------------------------
 

@@ -1,53 +1,45 @@
 """Durable token streaming on Temporal: the stream lives outside Temporal's history, in a
 stream store the user configures (a Duragent SQLite file), so tokens cost no history.
 
-* Workers: ``TemporalWorker(..., stream_store="streams.db")``. A streamed model call's
-  activity publishes its deltas there, keyed by (run, call, attempt, seq) like on the
-  embedded engine. Temporal has no lease a store could check, so writes are fenced by
-  attempt number: once a later attempt of the call has started, an earlier one can add
-  nothing. The end-of-call marker is written just before the attempt reports its result
-  to Temporal (not in the same transaction: if that report is lost, Temporal retries the
-  call, and subscribers see a reset then the retry).
-* Subscribers: :func:`stream_run` (an async iterator of
-  :mod:`duragent.streaming` events, with offsets to resume from). The close comes from
-  Temporal; tool results and approval requests are in the run's history, not in this
-  stream (the embedded engine puts them in the same offset space).
+Configure it once, on the client: ``Client.connect("temporal://host:7233/default?
+stream_store=/data/streams.db")`` (or ``backend_options={"stream_store": ...}``). Workers
+built from that client (``Worker(client, ...)``) publish there, and ``handle.stream()``,
+``stream_agent``, ``duragent watch`` and the server's SSE endpoint read there.
 
-The stream store is a SQLite file: workers and subscribers must share it (one machine).
+* Workers: a streamed model call's activity publishes its deltas keyed by (run, call,
+  attempt, seq) like on the embedded engine. Temporal has no lease a store could check, so
+  writes are fenced by attempt number: once a later attempt of the call has started, an
+  earlier one can add nothing. The end-of-call marker is written just before the attempt
+  reports its result to Temporal (not in the same transaction: if that report is lost,
+  Temporal retries the call, and subscribers see a reset then the retry).
+* Subscribers read rows from the stream store and the close from Temporal; tool calls
+  join the stream when their model call commits, but tool results and approval requests
+  are in the run's history, not in this stream (the embedded engine puts them in the same
+  offset space). :func:`stream_run` serves a plain ``temporalio`` client.
+
+The stream store is a SQLite file: workers and subscribers must share it, so they run on
+one machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Final
 
 import temporalio.client
-from temporalio.client import WorkflowExecutionStatus
 
 from .._backend.embedded import TopicWatch
-from .._engine.events import Event
 from .._stream.subscribe import subscribe
 from .._worker.stream_publisher import AttemptStream, Writer
+from ..errors import ConfigurationError
 from ..store._stream_rows import COMMIT, FAILED, StreamRow, topic
 from ..store.base import StreamPage
 from ..store.sqlite import SqliteStore
 from ..streaming import StreamEvent
-from .history import HistoryTranslator
 
-__all__ = ["open_stream_store", "stream_run"]
-
-_STATUS: Final = {
-    WorkflowExecutionStatus.RUNNING: "running",
-    WorkflowExecutionStatus.COMPLETED: "completed",
-    WorkflowExecutionStatus.FAILED: "failed",
-    WorkflowExecutionStatus.CANCELED: "canceled",
-    WorkflowExecutionStatus.TERMINATED: "terminated",
-    WorkflowExecutionStatus.CONTINUED_AS_NEW: "continued_as_new",
-    WorkflowExecutionStatus.TIMED_OUT: "failed",
-}
+__all__ = ["RunStreams", "open_stream_store", "stream_run"]
 
 
 def open_stream_store(store: str | Path | SqliteStore) -> SqliteStore:
@@ -62,10 +54,35 @@ def open_stream_store(store: str | Path | SqliteStore) -> SqliteStore:
 
 
 class AttemptStreams:
-    """Streams of the activity attempts of one Temporal worker, in its stream store."""
+    """Streams of the activity attempts of one Temporal worker, in its stream store (opened
+    while the worker runs; closed after, unless it was given open)."""
 
-    def __init__(self, store: SqliteStore) -> None:
-        self.store = store
+    def __init__(self, configured: str | Path | SqliteStore) -> None:
+        self.configured = configured
+        self._store: SqliteStore | None = None
+
+    @property
+    def store(self) -> SqliteStore:
+        """The open stream store.
+
+        Raises:
+            ConfigurationError: The worker is not running.
+        """
+        if self._store is None:
+            raise ConfigurationError("the stream store is open only while the worker runs")
+        return self._store
+
+    def start(self) -> None:
+        """Open the store (from the worker's event loop)."""
+        if self._store is None:
+            self._store = open_stream_store(self.configured)
+            self._store.enable_remote_wakeups()  # wake subscribers in other processes
+
+    def stop(self) -> None:
+        """Close the store if it was opened here."""
+        store, self._store = self._store, None
+        if store is not None and store is not self.configured:
+            store.close()
 
     def open(self, run_id: str, call: int, attempt: int, activity_type: str) -> AttemptStream:
         """The stream of one attempt (``activity.context().stream``)."""
@@ -95,43 +112,62 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
-class TemporalStreamSource:
-    """A run's stream for :func:`~duragent._stream.subscribe.subscribe`: rows from the
-    stream store, status and history from Temporal."""
+class RunStreams:
+    """The stream store of a :class:`~duragent.temporal.backend.TemporalBackend`: where it
+    reads the runs' token streams (their status comes from Temporal, through ``status``).
 
-    steps_in_stream: Final = False
-    """The close, tool results and approvals are not rows here: the close is read from
-    Temporal."""
+    Args:
+        stream_store: A path, ``sqlite:///`` URL or open store; None when not configured
+            (reading a stream then says how to configure one).
+        status: The status of a run (``RunStatus``), from Temporal.
+    """
 
-    def __init__(self, client: temporalio.client.Client, store: SqliteStore) -> None:
-        self.client = client
-        self.store = store
+    def __init__(
+        self,
+        stream_store: str | Path | SqliteStore | None,
+        status: Callable[[str, str], Awaitable[str]],
+    ) -> None:
+        self.configured = stream_store
+        self._status = status
+        self._store: SqliteStore | None = None
 
-    async def read_stream(
-        self, workflow_id: str, run_id: str, *, after: int, limit: int = 500
-    ) -> StreamPage:
-        page = self.store.read_stream_rows(run_id, after, limit)
+    def store(self) -> SqliteStore:
+        """The stream store, opened on first use (from the event loop that will wait).
+
+        Raises:
+            ConfigurationError: No stream store was configured.
+        """
+        if self._store is None:
+            if self.configured is None:
+                raise ConfigurationError(
+                    "token streams on Temporal live in a stream store outside Temporal's "
+                    "history, and this client has none: connect with "
+                    "temporal://HOST:PORT/NAMESPACE?stream_store=PATH (or "
+                    "backend_options={'stream_store': PATH}) and give the workers the same"
+                )
+            store = open_stream_store(self.configured)
+            store.enable_remote_wakeups()  # workers in other processes wake subscribers
+            store.notifier.attach_loop(asyncio.get_running_loop())
+            self._store = store
+        return self._store
+
+    async def read(self, workflow_id: str, run_id: str, after: int, limit: int) -> StreamPage:
+        """Rows after ``after``; with none, the run's status from Temporal."""
+        page = self.store().read_stream_rows(run_id, after, limit)
         if page.rows:
             return page
-        described = await self.client.get_workflow_handle(workflow_id, run_id=run_id).describe()
-        status = _STATUS.get(described.status or WorkflowExecutionStatus.RUNNING, "running")
+        status = await self._status(workflow_id, run_id)
         return StreamPage(page.rows, page.markers, page.state, status)
 
-    async def stream_shown(
-        self, workflow_id: str, run_id: str, *, upto: int, kinds: tuple[str, ...]
-    ) -> dict[int, int]:
-        return self.store.stream_shown(run_id, upto, kinds)
+    def watch(self, run_id: str) -> TopicWatch:
+        """New rows wake it; the close (not a row here) is read when a wait times out."""
+        return TopicWatch(self.store().notifier, (topic(run_id),))
 
-    async def read_history(
-        self, workflow_id: str, run_id: str, *, after_event_id: int = 0
-    ) -> list[Event]:
-        handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
-        history = await handle.fetch_history()
-        events = HistoryTranslator(workflow_id).translate(history.events)
-        return [e for e in events if e.event_id > after_event_id]
-
-    def watch_stream(self, workflow_id: str, run_id: str) -> TopicWatch:
-        return TopicWatch(self.store.notifier, (topic(run_id),))
+    def close(self) -> None:
+        """Close the stream store if it was opened here."""
+        store, self._store = self._store, None
+        if store is not None and store is not self.configured:
+            store.close()
 
 
 async def stream_run(
@@ -142,9 +178,9 @@ async def stream_run(
     run_id: str | None = None,
     after: int = 0,
 ) -> AsyncIterator[StreamEvent]:
-    """The durable stream of a run on Temporal, live, until it closes: the events of
-    :mod:`duragent.streaming` (text deltas, resets, committed calls, tool calls, the close),
-    each with the offset to resume from (``after=``).
+    """The durable stream of a run on Temporal for a plain ``temporalio`` client: what
+    ``handle.stream(after=...)`` gives on a Duragent client connected with
+    ``temporal://...?stream_store=PATH``.
 
     Args:
         client: A temporalio client connected to the run's namespace.
@@ -153,16 +189,13 @@ async def stream_run(
         run_id: A specific run (default: the latest run of the workflow).
         after: Resume behind this offset.
     """
-    store = open_stream_store(stream_store)
+    from .backend import TemporalBackend
+
+    backend = TemporalBackend(client, stream_store=stream_store)
     try:
-        store.enable_remote_wakeups()  # the workers' commits wake this subscriber
-        store.notifier.attach_loop(asyncio.get_running_loop())
         if run_id is None:
-            described = await client.get_workflow_handle(workflow_id).describe()
-            run_id = described.run_id
-        source = TemporalStreamSource(client, store)
-        async for event in subscribe(source, workflow_id, run_id, after=after):
+            run_id = (await backend.describe(workflow_id)).run_id
+        async for event in subscribe(backend, workflow_id, run_id, after=after):
             yield event
     finally:
-        if store is not stream_store:
-            store.close()
+        await backend.close()

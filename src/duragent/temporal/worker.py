@@ -52,7 +52,7 @@ from ._payloads import (
 )
 from ._runtime import WorkerSettings
 from .backend import TemporalBackend
-from .streams import AttemptStreams, open_stream_store
+from .streams import AttemptStreams
 
 __all__ = ["DuragentWorkflow", "TemporalWorker", "temporal_data_converter"]
 
@@ -171,8 +171,9 @@ class TemporalWorker(Worker):
             ``sticky_queue_schedule_to_start_timeout``).
         stream_store: Where streamed model calls (``Runner.run_streamed``) publish their
             tokens: a Duragent SQLite file (path or ``sqlite:///`` URL) outside Temporal's
-            history; subscribers read it with :func:`duragent.temporal.streams.stream_run`.
-            Without one, streamed calls answer whole (nothing is published).
+            history (:mod:`duragent.temporal.streams`). Default: the client's
+            (``temporal://...?stream_store=PATH``). Without one, streamed calls answer
+            whole (nothing is published).
 
     Not on Temporal: a ``ProcessPoolExecutor`` for activities (``shared_state_manager``),
     and crash detection by dead process (Temporal detects a dead worker by timeouts).
@@ -219,6 +220,8 @@ class TemporalWorker(Worker):
                 f"a TemporalWorker needs a client connected to Temporal, not {backend.address}"
             )
         self.client = client
+        if stream_store is None:
+            stream_store = backend.streams.configured
         self.task_queue = task_queue
         self.workflows: list[type] = list(workflows)
         self.activities: list[Callable[..., Any]] = list(activities)
@@ -271,10 +274,8 @@ class TemporalWorker(Worker):
                 dynamic=dynamic,
                 executor=self._executor,
                 worker_id=self.worker_id,
-                streams=AttemptStreams(open_stream_store(stream_store))
-                if stream_store is not None
-                else None,
                 client=self.temporal_client,
+                streams=AttemptStreams(stream_store) if stream_store is not None else None,
             )
             if activity_defs or dynamic is not None
             else None
@@ -317,7 +318,7 @@ class TemporalWorker(Worker):
             **self._options,
         )
         if self._dispatcher is not None and self._dispatcher.streams is not None:
-            self._dispatcher.streams.store.enable_remote_wakeups()  # wake local subscribers
+            self._dispatcher.streams.start()
         self._task = asyncio.get_running_loop().create_task(
             self._worker.run(), name=f"duragent-temporal-worker-{self.task_queue}"
         )
@@ -345,6 +346,8 @@ class TemporalWorker(Worker):
                 await task
         if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
             self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._dispatcher is not None and self._dispatcher.streams is not None:
+            self._dispatcher.streams.stop()
 
     async def __aenter__(self) -> TemporalWorker:
         await self.start()
