@@ -184,6 +184,9 @@
       settle();
     });
     source.addEventListener("closed", () => source.close());
+    // An error the server reported (not a dropped connection, which carries no data): the
+    // stream cannot be read (on Temporal without a stream store), so do not reconnect.
+    source.addEventListener("error", (m) => { if (m.data) source.close(); });
     document.addEventListener("duragent:updated", () => { settle(); render(); });
   }
 
