@@ -6,8 +6,11 @@ CLI streams from a worker process through the same address."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,17 +20,26 @@ import pytest
 from duragent import Client, Worker
 from duragent.errors import ConfigurationError
 from duragent.openai_agents import OpenAIAgentsPlugin
-from duragent.streaming import CallCommitted, RunClosed, StreamEvent, TextDelta, ToolCall
+from duragent.streaming import (
+    CallCommitted,
+    Reset,
+    RunClosed,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+)
 from duragent.temporal.streams import stream_run
 from duragent.testing.scripted_model import ScriptedModelProvider
 
 from ..cli.conftest import spawn_worker, stop_worker
 from ..durable_agents.agents_app import ACTIVITIES
 from ..durable_agents.stream_app import ANSWER, STREAM_SCRIPTS, STREAM_WORKFLOWS
+from ..fixtures.agents_kill_app import STORY, StreamStory
 from ..parity.test_cli import AddressCli
 from ..temporal_server import TemporalServerInfo
 
 pytestmark = pytest.mark.timeout(120)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rows(db: Path) -> list[tuple[int, int, int, str]]:
@@ -160,3 +172,77 @@ def test_the_cli_streams_a_worker_process_run_on_temporal(
         assert proc.poll() is None, log.read_text()
     finally:
         assert stop_worker(proc) == 0, log.read_text()
+
+
+def _shown(events: list[StreamEvent]) -> str:
+    text = ""
+    for e in events:
+        text = "" if isinstance(e, Reset) else text + (e.text if isinstance(e, TextDelta) else "")
+    return text
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_mid_stream_on_temporal_shows_a_reset_then_the_retry(
+    temporal_server: TemporalServerInfo, tmp_path: Path
+) -> None:
+    """SIGKILL the worker process after some words of a streamed model call: once Temporal
+    times the attempt out, another worker's attempt streams the call again; subscribers see
+    the first attempt withdrawn by a reset, and end with the recorded response."""
+    streams = tmp_path / "streams.db"
+    url = f"{temporal_server.url}?stream_store={streams}"
+    queue = f"stream-kill-{uuid.uuid4().hex[:8]}"
+
+    def spawn() -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.temporal.stream_worker", url, queue],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        return proc
+
+    procs = [spawn()]
+    try:
+        async with await Client.connect(url) as client:
+            handle = await client.start_workflow(
+                StreamStory.run, id=f"story-{uuid.uuid4().hex[:8]}", task_queue=queue
+            )
+            live: list[StreamEvent] = []
+
+            async def follow() -> None:
+                async for event in handle.stream():
+                    live.append(event)
+
+            follower = asyncio.create_task(follow())
+            for _ in range(1200):
+                if sum(isinstance(e, TextDelta) for e in live) >= 5:  # some words are out
+                    break
+                await asyncio.sleep(0.05)
+            procs[0].kill()
+            procs[0].wait()
+            procs.append(spawn())
+            assert await handle.result(timeout=90) == STORY
+            await asyncio.wait_for(follower, 30)
+            late = [e async for e in handle.stream()]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    kinds = [type(e).__name__ for e in live]
+    reset = kinds.index("Reset")
+    assert set(kinds[:reset]) == {"TextDelta"}
+    assert {e.attempt for e in live[:reset] if isinstance(e, TextDelta)} == {1}
+    first_reset = live[reset]
+    assert isinstance(first_reset, Reset) and first_reset.attempt == 1
+    assert {e.attempt for e in live[reset + 1 :] if isinstance(e, TextDelta)} == {2}
+    assert isinstance(live[-1], RunClosed) and live[-1].result == STORY
+    assert _shown(live) == STORY  # what the subscriber ends with is the recorded response
+    assert "Reset" not in [type(e).__name__ for e in late] and _shown(late) == STORY
+    with sqlite3.connect(streams) as conn:
+        texts = conn.execute(
+            "SELECT attempt, count(*) FROM stream_events WHERE kind = 'text' GROUP BY attempt"
+        ).fetchall()
+        markers = conn.execute("SELECT attempt, kind FROM stream_events WHERE seq = -1").fetchall()
+    assert [a for a, _ in texts] == [1, 2] and texts[1][1] == len(STORY.split(" "))
+    assert markers == [(2, "commit")]  # the killed attempt could not say it failed
