@@ -4,7 +4,7 @@ stream store the user configures (a Duragent SQLite file), so tokens cost no his
 Configure it once, on the client: ``Client.connect("temporal://host:7233/default?
 stream_store=/data/streams.db")`` (or ``backend_options={"stream_store": ...}``). Workers
 built from that client (``Worker(client, ...)``) publish there, and ``handle.stream()``,
-``stream_agent``, ``duragent watch`` and the server's SSE endpoint read there.
+``stream_agent``, ``duragent watch`` and ``agent run --stream`` read there.
 
 * Workers: a streamed model call's activity publishes its deltas keyed by (run, call,
   attempt, seq) like on the embedded engine. Temporal has no lease a store could check, so
