@@ -18,8 +18,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from duragent import Client, Worker, activity, workflow
 
@@ -51,7 +53,9 @@ class LocalActivities:
         return total
 
 
-async def one_run(workflow_run: object, calls: int, directory: Path, tag: str) -> float:
+async def one_run(
+    workflow_run: Callable[[Any, int], Awaitable[int]], calls: int, directory: Path, tag: str
+) -> float:
     client = await Client.connect(f"sqlite:///{directory / f'{tag}.db'}")
     try:
         async with Worker(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .client import Client
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 MISSING: Any = object()
 """Stands for "no positional argument given" (None is a valid argument)."""
 
@@ -171,7 +172,7 @@ class WorkflowUpdateHandle(Generic[T]):
         )
 
 
-class WorkflowHandle(Generic[T]):
+class WorkflowHandle(Generic[T_co]):
     """A reference to a workflow (by id, optionally pinned to one run)."""
 
     def __init__(
@@ -206,7 +207,7 @@ class WorkflowHandle(Generic[T]):
             await self.client.backend.describe(self.id, self._target_run())
         )
 
-    async def result(self, *, follow_runs: bool = True, timeout: float | None = None) -> T:
+    async def result(self, *, follow_runs: bool = True, timeout: float | None = None) -> T_co:
         """Wait for the run to close and return its result.
 
         Follows continue-as-new to the final run unless ``follow_runs=False``.
@@ -248,7 +249,7 @@ class WorkflowHandle(Generic[T]):
         async for event in subscribe(backend, self.id, run_id, after=after):
             yield event
 
-    def _outcome(self, close: ev.Event | None) -> T:
+    def _outcome(self, close: ev.Event | None) -> T_co:
         conv = self.client.converter
         if isinstance(close, ev.WorkflowExecutionCompleted):
             return conv.decode(close.result, self.result_type, what="workflow result")  # type: ignore[no-any-return]

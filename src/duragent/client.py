@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
 
 from ._backend import (
     ClientBackend,
@@ -51,6 +51,21 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowUpdateHandle",
 ]
+
+
+_S = TypeVar("_S")
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+
+
+class _StartOptions(TypedDict, total=False):
+    """The keyword options of :meth:`Client.start_workflow` besides id, queue and types,
+    spelled once for its typed overloads."""
+
+    id_conflict_policy: str
+    memo: dict[str, Any] | None
+    start_signal: str | None
+    start_signal_args: Sequence[Any]
 
 
 class Client:
@@ -194,6 +209,60 @@ class Client:
         arg_hints, result_hint = defn.hints
         return defn.name, result_hint, arg_hints
 
+    @overload
+    async def start_workflow(
+        self,
+        workflow: Callable[[_S], Awaitable[_R]],
+        *,
+        id: str,
+        task_queue: str,
+        **options: Unpack[_StartOptions],
+    ) -> WorkflowHandle[_R]: ...
+    @overload
+    async def start_workflow(
+        self,
+        workflow: Callable[[_S, _A], Awaitable[_R]],
+        arg: _A,
+        *,
+        id: str,
+        task_queue: str,
+        **options: Unpack[_StartOptions],
+    ) -> WorkflowHandle[_R]: ...
+    @overload
+    async def start_workflow(
+        self,
+        workflow: str | type,
+        arg: Any = ...,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        result_type: type[_R],
+        **options: Unpack[_StartOptions],
+    ) -> WorkflowHandle[_R]: ...
+    @overload
+    async def start_workflow(
+        self,
+        workflow: str | type,
+        arg: Any = ...,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        result_type: Any = None,
+        **options: Unpack[_StartOptions],
+    ) -> WorkflowHandle[Any]: ...
+    @overload
+    async def start_workflow(
+        self,
+        workflow: Callable[..., Awaitable[Any]],
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any],
+        result_type: Any = None,
+        **options: Unpack[_StartOptions],
+    ) -> WorkflowHandle[Any]: ...
     async def start_workflow(
         self,
         workflow: Any,
@@ -263,6 +332,60 @@ class Client:
             result_type=result_type if result_type is not None else result_hint,
         )
 
+    @overload
+    async def execute_workflow(
+        self,
+        workflow: Callable[[_S], Awaitable[_R]],
+        *,
+        id: str,
+        task_queue: str,
+        **options: Unpack[_StartOptions],
+    ) -> _R: ...
+    @overload
+    async def execute_workflow(
+        self,
+        workflow: Callable[[_S, _A], Awaitable[_R]],
+        arg: _A,
+        *,
+        id: str,
+        task_queue: str,
+        **options: Unpack[_StartOptions],
+    ) -> _R: ...
+    @overload
+    async def execute_workflow(
+        self,
+        workflow: str | type,
+        arg: Any = ...,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        result_type: type[_R],
+        **options: Unpack[_StartOptions],
+    ) -> _R: ...
+    @overload
+    async def execute_workflow(
+        self,
+        workflow: str | type,
+        arg: Any = ...,
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any] = (),
+        result_type: Any = None,
+        **options: Unpack[_StartOptions],
+    ) -> Any: ...
+    @overload
+    async def execute_workflow(
+        self,
+        workflow: Callable[..., Awaitable[Any]],
+        *,
+        id: str,
+        task_queue: str,
+        args: Sequence[Any],
+        result_type: Any = None,
+        **options: Unpack[_StartOptions],
+    ) -> Any: ...
     async def execute_workflow(
         self,
         workflow: Any,

@@ -28,7 +28,10 @@ from typing import (
     Any,
     Generic,
     NoReturn,
+    TypedDict,
     TypeVar,
+    Unpack,
+    overload,
 )
 
 from ._definitions import (
@@ -104,7 +107,33 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+_S = TypeVar("_S")
 _MISSING: Any = object()
+
+
+class _ActivityOptions(TypedDict, total=False):
+    """The keyword options of :func:`start_activity` / :func:`execute_activity`, spelled
+    once for their typed overloads."""
+
+    task_queue: str | None
+    start_to_close_timeout: timedelta | None
+    schedule_to_close_timeout: timedelta | None
+    heartbeat_timeout: timedelta | None
+    retry_policy: RetryPolicy | None
+    at_most_once: bool | None
+    summary: str
+
+
+class _ChildOptions(TypedDict, total=False):
+    """The keyword options of :func:`start_child_workflow` /
+    :func:`execute_child_workflow`, spelled once for their typed overloads."""
+
+    id: str | None
+    task_queue: str | None
+    parent_close_policy: str
+    memo: dict[str, Any] | None
 
 
 # ---------------------------------------------------------------------------- data types
@@ -291,6 +320,48 @@ async def wait_condition(
     await runtime().wait_condition(fn, _seconds(timeout))
 
 
+@overload
+def start_activity(
+    activity: Callable[[], Awaitable[_R]], **options: Unpack[_ActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_activity(
+    activity: Callable[[_A], Awaitable[_R]], arg: _A, **options: Unpack[_ActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_activity(
+    activity: Callable[[], _R], **options: Unpack[_ActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_activity(
+    activity: Callable[[_A], _R], arg: _A, **options: Unpack[_ActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_activity(
+    activity: str,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: type[_R],
+    **options: Unpack[_ActivityOptions],
+) -> ActivityHandle[_R]: ...
+@overload
+def start_activity(
+    activity: str,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: Any = None,
+    **options: Unpack[_ActivityOptions],
+) -> ActivityHandle[Any]: ...
+@overload
+def start_activity(
+    activity: Callable[..., Any],
+    *,
+    args: Sequence[Any],
+    result_type: Any = None,
+    **options: Unpack[_ActivityOptions],
+) -> ActivityHandle[Any]: ...
 def start_activity(
     activity: Callable[..., Any] | str,
     arg: Any = _MISSING,
@@ -322,6 +393,53 @@ def start_activity(
     )
 
 
+# The overloads type what users call; the functions below forward their already-checked
+# arguments whatever their shape.
+_start_activity: Callable[..., ActivityHandle[Any]] = start_activity
+
+
+@overload
+async def execute_activity(
+    activity: Callable[[], Awaitable[_R]], **options: Unpack[_ActivityOptions]
+) -> _R: ...
+@overload
+async def execute_activity(
+    activity: Callable[[_A], Awaitable[_R]], arg: _A, **options: Unpack[_ActivityOptions]
+) -> _R: ...
+@overload
+async def execute_activity(
+    activity: Callable[[], _R], **options: Unpack[_ActivityOptions]
+) -> _R: ...
+@overload
+async def execute_activity(
+    activity: Callable[[_A], _R], arg: _A, **options: Unpack[_ActivityOptions]
+) -> _R: ...
+@overload
+async def execute_activity(
+    activity: str,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: type[_R],
+    **options: Unpack[_ActivityOptions],
+) -> _R: ...
+@overload
+async def execute_activity(
+    activity: str,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: Any = None,
+    **options: Unpack[_ActivityOptions],
+) -> Any: ...
+@overload
+async def execute_activity(
+    activity: Callable[..., Any],
+    *,
+    args: Sequence[Any],
+    result_type: Any = None,
+    **options: Unpack[_ActivityOptions],
+) -> Any: ...
 async def execute_activity(
     activity: Callable[..., Any] | str,
     arg: Any = _MISSING,
@@ -358,7 +476,7 @@ async def execute_activity(
     Raises:
         ActivityError: The activity failed for good; ``cause`` says why.
     """
-    return await start_activity(
+    return await _start_activity(
         activity,
         arg,
         args=args,
@@ -475,14 +593,64 @@ execute_local_activity_class = execute_local_activity
 """Run a local activity that is a callable class."""
 
 
-start_activity_method = start_activity
-"""Start an activity that is a method (``Service.fetch``); the worker calls it on the
-instance it registered (``Worker(activities=[service.fetch])``). Same as
-:func:`start_activity`; the name matches temporalio's."""
+@overload
+def start_activity_method(
+    activity: Callable[[_S], Awaitable[_R]], **options: Unpack[_ActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_activity_method(
+    activity: Callable[[_S, _A], Awaitable[_R]], arg: _A, **options: Unpack[_ActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_activity_method(
+    activity: Callable[..., Any],
+    *,
+    args: Sequence[Any],
+    result_type: Any = None,
+    **options: Unpack[_ActivityOptions],
+) -> ActivityHandle[Any]: ...
+def start_activity_method(
+    activity: Callable[..., Any],
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    result_type: Any = None,
+    **options: Unpack[_ActivityOptions],
+) -> ActivityHandle[Any]:
+    """Start an activity that is a method (``Service.fetch``); the worker calls it on the
+    instance it registered (``Worker(activities=[service.fetch])``). Same as
+    :func:`start_activity`, typed for methods; the name matches temporalio's."""
+    return _start_activity(activity, arg, args=args, result_type=result_type, **options)
 
-execute_activity_method = execute_activity
-"""Run an activity that is a method (``Service.fetch``) and return its result. Same as
-:func:`execute_activity`; the name matches temporalio's."""
+
+@overload
+async def execute_activity_method(
+    activity: Callable[[_S], Awaitable[_R]], **options: Unpack[_ActivityOptions]
+) -> _R: ...
+@overload
+async def execute_activity_method(
+    activity: Callable[[_S, _A], Awaitable[_R]], arg: _A, **options: Unpack[_ActivityOptions]
+) -> _R: ...
+@overload
+async def execute_activity_method(
+    activity: Callable[..., Any],
+    *,
+    args: Sequence[Any],
+    result_type: Any = None,
+    **options: Unpack[_ActivityOptions],
+) -> Any: ...
+async def execute_activity_method(
+    activity: Callable[..., Any],
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    result_type: Any = None,
+    **options: Unpack[_ActivityOptions],
+) -> Any:
+    """Run an activity that is a method (``Service.fetch``) and return its result. Same as
+    :func:`execute_activity`, typed for methods; the name matches temporalio's."""
+    return await _start_activity(activity, arg, args=args, result_type=result_type, **options)
+
 
 start_activity_class = start_activity
 """Start an activity that is a callable class (pass the class; the worker calls the
@@ -513,6 +681,40 @@ def deprecate_patch(patch_id: str) -> None:
     runtime().patched(patch_id, deprecated=True)
 
 
+@overload
+async def start_child_workflow(
+    workflow: Callable[[_S], Awaitable[_R]], **options: Unpack[_ChildOptions]
+) -> ChildWorkflowHandle[_R]: ...
+@overload
+async def start_child_workflow(
+    workflow: Callable[[_S, _A], Awaitable[_R]], arg: _A, **options: Unpack[_ChildOptions]
+) -> ChildWorkflowHandle[_R]: ...
+@overload
+async def start_child_workflow(
+    workflow: str | type,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: type[_R],
+    **options: Unpack[_ChildOptions],
+) -> ChildWorkflowHandle[_R]: ...
+@overload
+async def start_child_workflow(
+    workflow: str | type,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: Any = None,
+    **options: Unpack[_ChildOptions],
+) -> ChildWorkflowHandle[Any]: ...
+@overload
+async def start_child_workflow(
+    workflow: Callable[..., Awaitable[Any]],
+    *,
+    args: Sequence[Any],
+    result_type: Any = None,
+    **options: Unpack[_ChildOptions],
+) -> ChildWorkflowHandle[Any]: ...
 async def start_child_workflow(
     workflow: Any,
     arg: Any = _MISSING,
@@ -544,6 +746,40 @@ async def start_child_workflow(
     )
 
 
+@overload
+async def execute_child_workflow(
+    workflow: Callable[[_S], Awaitable[_R]], **options: Unpack[_ChildOptions]
+) -> _R: ...
+@overload
+async def execute_child_workflow(
+    workflow: Callable[[_S, _A], Awaitable[_R]], arg: _A, **options: Unpack[_ChildOptions]
+) -> _R: ...
+@overload
+async def execute_child_workflow(
+    workflow: str | type,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: type[_R],
+    **options: Unpack[_ChildOptions],
+) -> _R: ...
+@overload
+async def execute_child_workflow(
+    workflow: str | type,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: Any = None,
+    **options: Unpack[_ChildOptions],
+) -> Any: ...
+@overload
+async def execute_child_workflow(
+    workflow: Callable[..., Awaitable[Any]],
+    *,
+    args: Sequence[Any],
+    result_type: Any = None,
+    **options: Unpack[_ChildOptions],
+) -> Any: ...
 async def execute_child_workflow(
     workflow: Any,
     arg: Any = _MISSING,

@@ -231,7 +231,8 @@ def test_unserializable_activity_argument_is_a_clear_task_failure(bad: object) -
     class Bad:
         @workflow.run
         async def run(self) -> None:
-            await workflow.execute_activity(charge, bad, start_to_close_timeout=T)
+            # The wrong type on purpose (a type error too): the runtime check is under test.
+            await workflow.execute_activity(charge, bad, start_to_close_timeout=T)  # pyright: ignore[reportArgumentType, reportCallIssue]
 
     h = HistoryBuilder(Bad.run)
     h.run.feed(h.events)
