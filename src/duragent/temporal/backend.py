@@ -112,6 +112,7 @@ from .history import (
 from .streams import RunStreams
 
 if TYPE_CHECKING:
+    from .._fork.plan import ForkOptions
     from .worker import TemporalWorker
 
 __all__ = ["TemporalBackend"]
@@ -256,6 +257,30 @@ class TemporalBackend(UpdateCalls):
     def _memo(self, memo: dict[str, Any]) -> Memo:
         converter = self.client.data_converter.payload_converter
         return Memo(fields={k: converter.to_payloads([v])[0] for k, v in memo.items()})
+
+    async def fork_run(
+        self,
+        source_workflow_id: str,
+        source_run_id: str | None,
+        options: ForkOptions,
+        *,
+        workflow_id: str,
+    ) -> StartResult:
+        """Fork a run in cassette mode (see :mod:`duragent.temporal.fork`)."""
+        from .fork import fork_start_request
+
+        record = await self.describe(source_workflow_id, source_run_id)
+        events = await self.read_history(record.workflow_id, record.run_id)
+        return await self.start_workflow(
+            fork_start_request(
+                record.workflow_id,
+                record.run_id,
+                events,
+                options,
+                workflow_id=workflow_id,
+                identity=self.identity,
+            )
+        )
 
     # -- runs ----------------------------------------------------------------------------------
 
