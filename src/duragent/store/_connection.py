@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any, Final
 
 from .._engine.failure import Failure
@@ -235,31 +235,50 @@ class SqliteConnection:
         return row
 
     def _record(self, conn: sqlite3.Connection, row: Any) -> RunRecord:
+        return self._records(conn, [row])[0]
+
+    def _records(self, conn: sqlite3.Connection, rows: Sequence[Any]) -> list[RunRecord]:
+        """Records from ``SELECT * FROM runs`` rows, with one query for their pending
+        activities (not one per run: lists can be long)."""
+        if not rows:
+            return []
         cols = [d[0] for d in conn.execute("SELECT * FROM runs LIMIT 0").description]
-        r = dict(zip(cols, row, strict=True))
-        pending = conn.execute(
-            "SELECT count(*) FROM tasks WHERE run_id = ? AND kind = 1", (r["run_id"],)
-        ).fetchone()[0]
-        return RunRecord(
-            run_id=r["run_id"],
-            workflow_id=r["workflow_id"],
-            workflow_type=r["workflow_type"],
-            task_queue=r["task_queue"],
-            status=r["status"],
-            start_time=r["start_time"],
-            close_time=r["close_time"],
-            history_length=r["last_event_id"],
-            history_bytes=r["history_bytes"],
-            first_run_id=r["first_run_id"],
-            parent_workflow_id=r["parent_workflow_id"],
-            parent_run_id=r["parent_run_id"],
-            task_failure=(
-                Failure.from_dict(json.loads(r["task_failure"])) if r["task_failure"] else None
-            ),
-            task_attempts=r["task_attempts"],
-            pending_activities=int(pending),
-            memo=json.loads(r["memo"]) if r["memo"] else {},
-        )
+        found = [dict(zip(cols, row, strict=True)) for row in rows]
+        ids = [r["run_id"] for r in found]
+        pending: dict[str, int] = {}
+        for start in range(0, len(ids), 500):  # below SQLite's bound-parameter limit
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            pending.update(
+                conn.execute(
+                    "SELECT run_id, count(*) FROM tasks "
+                    f"WHERE kind = 1 AND run_id IN ({marks}) GROUP BY run_id",
+                    part,
+                ).fetchall()
+            )
+        return [
+            RunRecord(
+                run_id=r["run_id"],
+                workflow_id=r["workflow_id"],
+                workflow_type=r["workflow_type"],
+                task_queue=r["task_queue"],
+                status=r["status"],
+                start_time=r["start_time"],
+                close_time=r["close_time"],
+                history_length=r["last_event_id"],
+                history_bytes=r["history_bytes"],
+                first_run_id=r["first_run_id"],
+                parent_workflow_id=r["parent_workflow_id"],
+                parent_run_id=r["parent_run_id"],
+                task_failure=(
+                    Failure.from_dict(json.loads(r["task_failure"])) if r["task_failure"] else None
+                ),
+                task_attempts=r["task_attempts"],
+                pending_activities=pending.get(r["run_id"], 0),
+                memo=json.loads(r["memo"]) if r["memo"] else {},
+            )
+            for r in found
+        ]
 
     def _open_run(self, tx: Tx, workflow_id: str, run_id: str | None) -> RunRow:
         run = tx.open_run(workflow_id, run_id)

@@ -92,7 +92,7 @@ class VisibilityOps(SqliteConnection):
                 "ORDER BY start_time DESC, rowid DESC LIMIT ?",
                 [*params, limit + 1],
             ).fetchall()
-            records = [self._record(conn, row[1:]) for row in rows[:limit]]
+            records = self._records(conn, [row[1:] for row in rows[:limit]])
         if len(rows) <= limit:
             return records, None
         return records, (records[-1].start_time, int(rows[limit - 1][0]))

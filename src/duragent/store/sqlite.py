@@ -215,7 +215,7 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
                 f"SELECT * FROM runs {clause} ORDER BY start_time DESC, rowid DESC LIMIT ?",
                 [*params, limit],
             ).fetchall()
-            return [self._record(conn, r) for r in rows]
+            return self._records(conn, rows)
 
     def count_runs(self, status: str | None = None) -> int:
         with self._read() as conn:
