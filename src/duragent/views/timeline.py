@@ -125,6 +125,17 @@ class _Builder:
         self.externals: dict[int, Step] = {}
         self.updates: dict[str, Step] = {}
         self.fork: ForkFacts | None = None
+        self.requests: dict[int, ev.ActivityTaskScheduled] = {}
+        self.closed: set[int] = set()
+        """Event ids of the steps that ended."""
+
+    def open_request_details(self) -> None:
+        """Show what went into each activity that has not ended."""
+        for seq, e in self.requests.items():
+            step = self.activities[seq]
+            if step.event_id not in self.closed:
+                detail = request_detail(e.activity_type, e.input)
+                step.detail = payloads_text(e.input) if detail is None else detail
 
     def add(self, e: ev.Event, title: str, state: str = State.INFO, detail: str = "") -> Step:
         step = Step(event_id=e.event_id, time=e.time, title=title, state=state, detail=detail)
@@ -134,6 +145,7 @@ class _Builder:
     def close(self, step: Step | None, e: ev.Event, state: str, detail: str) -> None:
         if step is None:
             return
+        self.closed.add(step.event_id)
         step.state = state
         step.detail = detail
         step.duration_ms = e.time - step.time
@@ -155,12 +167,13 @@ class _Builder:
                     title = f"activity {e.activity_type} #{e.seq}"
                     if e.summary:
                         title += f" ({e.summary})"
-                detail = request_detail(e.activity_type, e.input)
-                s = self.add(
-                    e, title, State.WAITING, payloads_text(e.input) if detail is None else detail
-                )
+                s = self.add(e, title, State.WAITING)
                 self.activities[e.seq] = s
                 self.activity_types[e.seq] = e.activity_type
+                # What went in shows only while the activity is open (its outcome replaces
+                # it): decoded at the end, for the open ones. A model call's input is the
+                # whole conversation so far; decoding every one is quadratic.
+                self.requests[e.seq] = e
             case ev.ActivityTaskCompleted():
                 s = self.activities.get(e.seq)
                 detail = result_detail(self.activity_types.get(e.seq, ""), e.result)
@@ -312,6 +325,7 @@ def build_timeline(
     b = _Builder(now_ms)
     for e in events:
         b.event(e)
+    b.open_request_details()
     for a in attempts:
         step = b.activities.get(a.seq)
         if step is not None:
