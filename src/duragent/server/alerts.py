@@ -101,9 +101,8 @@ class Alerts:
                 row.summary.last_error or "failed",
                 f"Run {e.id} ({e.workflow_type}) failed: {row.summary.last_error or '?'}",
             )
-        running = await self.source.list_runs(RunFilter(status=RunStatus.RUNNING), limit=1000)
-        now = time.time() * 1000
-        for row in running.rows:
+        failing = await self.source.list_runs(RunFilter(failing=True), limit=100)
+        for row in failing.rows:
             e = row.execution
             if e.task_failure and e.task_attempts >= self.config.task_failure_attempts:
                 await self._alert(
@@ -114,19 +113,19 @@ class Alerts:
                     f"Run {e.id} ({e.workflow_type}): its workflow task failed "
                     f"{e.task_attempts} times: {e.task_failure}",
                 )
-            for p in row.summary.pending_approvals:
-                waited = (now - p.requested_at) / 1000
-                if waited >= self.config.approval_after_s:
-                    await self._alert(
-                        "approval_waiting",
-                        f"{e.run_id}/{p.call_id}",
-                        e,
-                        f"{p.tool}({p.arguments}) waits for approval",
-                        f"Run {e.id}: {p.tool}({p.arguments}) has waited {waited:.0f}s for "
-                        "approval",
-                        call_id=p.call_id,
-                        waited_seconds=round(waited, 1),
-                    )
+        now = time.time() * 1000
+        for e, p in await self.source.pending_approvals():
+            waited = (now - p.requested_at) / 1000
+            if waited >= self.config.approval_after_s:
+                await self._alert(
+                    "approval_waiting",
+                    f"{e.run_id}/{p.call_id}",
+                    e,
+                    f"{p.tool}({p.arguments}) waits for approval",
+                    f"Run {e.id}: {p.tool}({p.arguments}) has waited {waited:.0f}s for approval",
+                    call_id=p.call_id,
+                    waited_seconds=round(waited, 1),
+                )
 
     async def _alert(
         self, kind: str, key: str, e: Any, message: str, text: str, **extra: Any

@@ -9,9 +9,11 @@
   replays what was missed (the newest version of each changed run), otherwise the stream
   starts with ``event: reset`` (reload the list).
 
-The browser never polls: it holds one EventSource per page. The server waits on wake-ups
-(``run:<id>``, ``wf:<queue>``, ``act:<queue>``), with a slow re-check as a safety net for a
-missed wake-up (wake-ups across processes are best effort).
+The browser never polls: it holds one EventSource per page. The server waits on the
+backend's change watches (:meth:`~duragent._backend.ClientBackend.watch_run` and
+``watch_runs``: the store's wake-ups on the embedded store; on Temporal, which has none to
+subscribe to, the backend polls a cheap fingerprint), with a slow re-check as a safety net
+for a missed wake-up (wake-ups across processes are best effort).
 """
 
 from __future__ import annotations
@@ -82,41 +84,34 @@ async def run_events(request: Request) -> Response:
         execution = await source.describe(workflow_id, run_id)
     except Exception as err:
         return error(str(err), 404)
-    topics = [
-        f"run:{execution.run_id}",
-        f"wf:{execution.task_queue}",
-        f"act:{execution.task_queue}",
-    ]
+    run = execution.run_id
 
     async def body() -> AsyncIterator[bytes]:
         nonlocal after
         last_sent = time.monotonic()
         yield b": connected\n\n"
-        while True:
-            listener = source.listen(topics)
-            try:
-                current, events = await source.history(workflow_id, execution.run_id, after)
+        watch = source.watch_run(workflow_id, run)  # before reading: no change is missed
+        try:
+            while True:
+                current, events = await source.history(workflow_id, run, after)
                 if events:
-                    exported = WorkflowHistory(workflow_id, current.run_id, events).to_dict()
+                    exported = WorkflowHistory(workflow_id, run, events).to_dict()
                     for e in exported["events"]:
                         yield sse(e, event="history", id=str(e["event_id"]))
                     after = events[-1].event_id
-                    yield sse(
-                        run_row_dict(
-                            current, (await source.summary(workflow_id, current.run_id))[1]
-                        ),
-                        event="run",
-                    )
+                    _, summary = await source.summary(workflow_id, run)
+                    yield sse(run_row_dict(current, summary), event="run")
                     last_sent = time.monotonic()
-                if current.status != RunStatus.RUNNING and current.history_length <= after:
+                if current.status != RunStatus.RUNNING:
+                    # Described before the read: the history read includes its close.
                     yield sse({"status": current.status}, event="closed")
                     return
-                woke = await listener.wait(SAFETY_RECHECK_S)
-            finally:
-                listener.close()
-            if not woke and time.monotonic() - last_sent > KEEPALIVE_S:
-                yield b": keep-alive\n\n"
-                last_sent = time.monotonic()
+                woke = await watch.wait(SAFETY_RECHECK_S)
+                if not woke and time.monotonic() - last_sent > KEEPALIVE_S:
+                    yield b": keep-alive\n\n"
+                    last_sent = time.monotonic()
+        finally:
+            watch.close()
 
     return _stream(body())
 
@@ -136,7 +131,6 @@ class RunsWatcher:
         self.dropped = 0
         """Newest version that fell out of the log: resuming from before it cannot replay."""
         self._task: asyncio.Task[None] | None = None
-        self.queues: set[str] = set()
 
     def start(self) -> None:
         if self._task is None:
@@ -150,20 +144,19 @@ class RunsWatcher:
             self._task = None
 
     async def _watch(self) -> None:
-        first = True
-        while True:
-            topics = [f"{kind}:{q}" for q in self.queues for kind in ("wf", "act")]
-            listener = self.source.listen([*topics, *(f"run:{r}" for r in self.rows)])
-            try:
-                await self._scan(record=not first)
-            except Exception:  # a failed read is retried at the next wake-up
-                log.exception("reading the runs for live updates failed")
-            first = False
-            try:
-                await listener.wait(SAFETY_RECHECK_S)
-            finally:
-                listener.close()
-            await asyncio.sleep(MIN_GAP_S)
+        watch = self.source.watch_runs()  # before the first read: no change is missed
+        try:
+            first = True
+            while True:
+                try:
+                    await self._scan(record=not first)
+                except Exception:  # a failed read is retried at the next wake-up
+                    log.exception("reading the runs for live updates failed")
+                first = False
+                await watch.wait(SAFETY_RECHECK_S)
+                await asyncio.sleep(MIN_GAP_S)
+        finally:
+            watch.close()
 
     async def _scan(self, *, record: bool) -> None:
         recent = await self.source.list_runs(RunFilter(), limit=WATCHED_RUNS)
@@ -172,7 +165,6 @@ class RunsWatcher:
         rows: dict[str, dict[str, Any]] = {}
         for row in [*recent.rows, *running.rows]:
             e, s = row.execution, row.summary
-            self.queues.add(e.task_queue)
             seen[e.run_id] = (e.status, e.history_length, e.task_failure, len(s.pending_approvals))
             rows[e.run_id] = run_row_dict(e, s)
         changes = [rid for rid, key in seen.items() if self.rows.get(rid) != key]

@@ -55,7 +55,7 @@ async def render(source: RunSource) -> str:
     activities = attempts = failures = served_calls = served_tokens = 0
     approvals_pending = 0
     oldest_ms = 0.0
-    failing = 0
+    failing = await source.count_failing()
     for row in rows.values():
         s = row.summary
         activities += s.activities
@@ -70,8 +70,6 @@ async def render(source: RunSource) -> str:
             m[2] += out
             m[3] += cached
         if row.execution.status == RunStatus.RUNNING:
-            if row.execution.task_failure:
-                failing += 1
             approvals_pending += len(s.pending_approvals)
             for p in s.pending_approvals:
                 oldest_ms = max(oldest_ms, now - p.requested_at)

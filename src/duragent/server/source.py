@@ -1,10 +1,12 @@
-"""Everything the server reads or changes, in one place, through the client interface.
+"""Everything the server reads or changes, in one place, through the client's backend.
 
-Pages, the JSON API, live updates, metrics and alerts all go through :class:`RunSource`, so
-the server never touches storage directly: the same server runs on any backend the client
-connects to. Store calls run in a worker thread (``asyncio.to_thread``), so a slow read
-never stalls the server's event loop; the store opens its own connection, and SQLite's WAL
-lets it read while workers in other processes write.
+Pages, the JSON API, live updates, metrics and alerts all go through :class:`RunSource`,
+which asks only the client's :class:`~duragent._backend.ClientBackend` (and the client's
+handles for actions). So the same server runs on the embedded store and on Temporal
+(``duragent --address temporal://HOST:PORT/NS server``). Every backend call is a coroutine
+that never blocks the event loop: on the embedded store, long reads run on the backend's
+read thread over a second connection, and SQLite's WAL lets it read while workers in other
+processes write.
 """
 
 from __future__ import annotations
@@ -14,27 +16,24 @@ import base64
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
-from .._backend.records import ActivityAttempt, PendingActivity
+from .._backend import ChangeWatch, ClientBackend, RunRecord, RunStatus
+from .._backend import RunFilter as BackendFilter
 from .._engine import events as ev
 from .._engine.failure import Failure
 from ..client import Client, WorkflowExecution, WorkflowHandle
 from ..errors import ConfigurationError
 from ..history import WorkflowHistory
-from ..store.base import RunRecord, RunStatus
-from ..store.notify import Listener
 from ..views.conversation import Conversation, build_conversation
 from ..views.diff import RunDiff
-from ..views.summary import PendingApproval, RunSummary, summarize
+from ..views.summary import PendingApproval, RunSummary, SummaryFold
 from ..views.timeline import Step, build_timeline
 
 if TYPE_CHECKING:
     from ..openai_agents import UsageReport
-
-T = TypeVar("T")
 
 STATUSES: Final = (
     RunStatus.RUNNING,
@@ -47,6 +46,8 @@ STATUSES: Final = (
 _SUMMARY_CACHE: Final = 20_000
 _SCAN_LIMIT: Final = 100_000
 """Most runs one list request looks at when a filter is applied after reading."""
+_PARALLEL_READS: Final = 8
+"""Histories read at once for the summaries of one list page (Temporal: one RPC each)."""
 
 
 class BadRequest(ValueError):
@@ -76,7 +77,18 @@ class RunFilter:
 
     @property
     def needs_summary(self) -> bool:
+        """Whether rows are chosen by their summary (after the backend's filter)."""
         return bool(self.agent) or self.waiting
+
+    def backend(self) -> BackendFilter:
+        """What the backend itself filters on."""
+        return BackendFilter(
+            status=self.status,
+            workflow_type=self.workflow_type,
+            workflow_id_prefix=self.prefix,
+            task_failing=self.failing,
+            waiting_for_approval=self.waiting,
+        )
 
     def query(self) -> dict[str, str]:
         """The filter as URL query parameters (for links and the next page)."""
@@ -122,18 +134,36 @@ class RunDetail:
     runs: list[str] = field(default_factory=lambda: [])
 
 
-def encode_cursor(record: WorkflowExecution) -> str:
-    raw = json.dumps([int(record.start_time.timestamp() * 1000), record.run_id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+@dataclass(frozen=True)
+class _Cursor:
+    """Where the next page of a list starts: the backend's page (its token and size) and
+    how many of that page's runs the previous pages showed or skipped."""
+
+    token: str | None
+    skip: int
+    size: int
+
+    def encode(self) -> str:
+        raw = json.dumps({"t": self.token, "s": self.skip, "n": self.size})
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str) -> _Cursor:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            token, skip, size = raw["t"], int(raw["s"]), int(raw["n"])
+            if (token is not None and not isinstance(token, str)) or skip < 0 or size < 1:
+                raise ValueError(raw)
+            return cls(token, skip, size)
+        except (ValueError, TypeError, KeyError) as err:
+            raise BadRequest(
+                f"bad cursor {cursor!r}: use the next_cursor of a previous page"
+            ) from err
 
 
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        start, run_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return int(start), str(run_id)
-    except (ValueError, TypeError) as err:
-        raise BadRequest(f"bad cursor {cursor!r}: use the next_cursor of a previous page") from err
+def execution_of(record: RunRecord) -> WorkflowExecution:
+    return WorkflowExecution._from_record(record)  # pyright: ignore[reportPrivateUsage]
 
 
 class RunSource:
@@ -145,99 +175,112 @@ class RunSource:
 
     def __init__(self, client: Client) -> None:
         self.client = client
-        self._summaries: OrderedDict[str, tuple[int, RunSummary]] = OrderedDict()
+        self.backend: ClientBackend = client.backend
+        self._summaries: OrderedDict[str, tuple[int, SummaryFold]] = OrderedDict()
+        """run id -> (history length it was read at, the summary folded so far)."""
+        self._reads = asyncio.Semaphore(_PARALLEL_READS)
 
-    async def _io(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(fn, *args)
+    # -- summaries ------------------------------------------------------------------------
 
-    # -- lists ----------------------------------------------------------------------------
-
-    def _summary_now(self, record: RunRecord) -> RunSummary:
+    async def summary_of(self, record: RunRecord) -> RunSummary:
+        """The run's summary; re-read only the events added since it was last read."""
         cached = self._summaries.get(record.run_id)
         if cached is not None and cached[0] == record.history_length:
             self._summaries.move_to_end(record.run_id)
-            return cached[1]
-        summary = summarize(self.client.store.read_history(record.run_id))
-        self._summaries[record.run_id] = (record.history_length, summary)
+            return cached[1].summary()
+        fold = cached[1] if cached is not None else SummaryFold()
+        async with self._reads:
+            events = await self.backend.read_history(
+                record.workflow_id, record.run_id, after_event_id=fold.last_event_id
+            )
+        fold.add(events)
+        self._summaries[record.run_id] = (record.history_length, fold)
+        self._summaries.move_to_end(record.run_id)
         if len(self._summaries) > _SUMMARY_CACHE:
             self._summaries.popitem(last=False)
-        return summary
+        return fold.summary()
 
-    def _list_now(self, f: RunFilter, limit: int, cursor: str | None) -> RunPage:
-        after = decode_cursor(cursor) if cursor else None
-        rows: list[RunRow] = []
-        want = limit + 1
-        fetch = max(want * 2, 100)
+    # -- lists ----------------------------------------------------------------------------
+
+    async def _records(
+        self, f: RunFilter, limit: int, cursor: str | None
+    ) -> tuple[list[tuple[RunRecord, RunSummary | None]], str | None]:
+        """The page's records (with their summaries when ``f`` chose by them) and the next
+        cursor."""
+        at = _Cursor.decode(cursor) if cursor else None
+        # A page of the backend holds the page shown; filtered by summary, more are read.
+        size = max(limit * 2, 100) if f.needs_summary else limit
+        token, skip, size = (at.token, at.skip, at.size) if at else (None, 0, size)
+        backend_filter = f.backend()
+        rows: list[tuple[RunRecord, RunSummary | None]] = []
+        scanned = 0
         while True:
-            records = self.client.store.list_runs(
-                status=f.status,
-                workflow_type=f.workflow_type,
-                workflow_id_prefix=f.prefix,
-                limit=fetch,
-            )
-            rows = []
-            # Newest first: skip what the previous pages showed, up to the cursor's run (or,
-            # if it is not there, every run that started later).
-            passed = after is None or all(r.run_id != after[1] for r in records)
-            for r in records:
-                if not passed:
-                    passed = r.run_id == after[1]  # pyright: ignore[reportOptionalSubscript]
-                    continue
-                if after is not None and r.start_time > after[0]:
-                    continue
-                if f.failing and r.task_failure is None:
-                    continue
-                if f.waiting and r.status != RunStatus.RUNNING:
-                    continue
-                summary = self._summary_now(r) if f.needs_summary else None
+            try:
+                page = await self.backend.list_runs(
+                    backend_filter, page_size=size, page_token=token
+                )
+            except ConfigurationError as err:
+                if not backend_filter.waiting_for_approval:
+                    raise BadRequest(str(err)) from err
+                # No way to ask the backend (Temporal without Duragent's search
+                # attribute): look at the running runs' summaries instead.
+                backend_filter = RunFilter(
+                    status=RunStatus.RUNNING,
+                    workflow_type=f.workflow_type,
+                    prefix=f.prefix,
+                    failing=f.failing,
+                ).backend()
+                continue
+            candidates = page.runs[skip:]
+            summaries: list[RunSummary | None] = [None] * len(candidates)
+            if f.needs_summary:
+                summaries = list(await asyncio.gather(*(self.summary_of(r) for r in candidates)))
+            for i, (record, summary) in enumerate(zip(candidates, summaries, strict=True)):
                 if f.waiting and not (summary and summary.pending_approvals):
                     continue
                 if f.agent and not (summary and summary.agent == f.agent):
                     continue
-                rows.append(RunRow(WorkflowExecution._from_record(r), summary or RunSummary()))  # pyright: ignore[reportPrivateUsage]
-                if len(rows) == want:
-                    break
-            if len(rows) == want or len(records) < fetch or fetch >= _SCAN_LIMIT:
-                break
-            fetch *= 4
-        more = len(rows) == want
-        rows = rows[:limit]
-        for row in rows:
-            if not f.needs_summary:
-                row.summary = self._summary_now(_record_of(row.execution))
-        next_cursor = encode_cursor(rows[-1].execution) if more and rows else None
-        return RunPage(rows, next_cursor)
+                if len(rows) == limit:
+                    return rows, _Cursor(token, skip + i, size).encode()
+                rows.append((record, summary))
+            scanned += len(page.runs)
+            if page.next_page_token is None:
+                return rows, None
+            token, skip = page.next_page_token, 0
+            if scanned >= _SCAN_LIMIT or (len(rows) == limit and not f.needs_summary):
+                # Without a filter of its own a full page is known to be followed by more.
+                return rows, _Cursor(token, 0, size).encode()
 
     async def list_runs(
         self, f: RunFilter, *, limit: int = 50, cursor: str | None = None
     ) -> RunPage:
         """A page of runs, newest first, with their summaries."""
-        return await self._io(self._list_now, f, limit, cursor)
+        found, next_cursor = await self._records(f, limit, cursor)
+        summaries = await asyncio.gather(
+            *(self.summary_of(r) if s is None else _ready(s) for r, s in found)
+        )
+        rows = [RunRow(execution_of(r), s) for (r, _), s in zip(found, summaries, strict=True)]
+        return RunPage(rows, next_cursor)
 
     async def counts(self) -> dict[str, int]:
         """How many runs have each status."""
+        found = await asyncio.gather(
+            *(self.backend.count_runs(BackendFilter(status=s)) for s in STATUSES)
+        )
+        return dict(zip(STATUSES, found, strict=True))
 
-        def count() -> dict[str, int]:
-            store = self.client.store
-            return {s: store.count_runs(s) for s in STATUSES}
-
-        return await self._io(count)
+    async def count_failing(self) -> int:
+        """How many running runs have a workflow task that keeps failing."""
+        return await self.backend.count_runs(BackendFilter(task_failing=True))
 
     async def pending_approvals(
         self, limit: int = 1000
     ) -> list[tuple[WorkflowExecution, PendingApproval]]:
         """Tool calls waiting for a decision, across the running runs (oldest request first)."""
-
-        def scan() -> list[tuple[WorkflowExecution, PendingApproval]]:
-            found: list[tuple[WorkflowExecution, PendingApproval]] = []
-            for r in self.client.store.list_runs(status=RunStatus.RUNNING, limit=limit):
-                summary = self._summary_now(r)
-                execution = WorkflowExecution._from_record(r)  # pyright: ignore[reportPrivateUsage]
-                found += [(execution, p) for p in summary.pending_approvals]
-            found.sort(key=lambda pair: pair[1].requested_at)
-            return found
-
-        return await self._io(scan)
+        page = await self.list_runs(RunFilter(waiting=True), limit=limit)
+        found = [(row.execution, p) for row in page.rows for p in row.summary.pending_approvals]
+        found.sort(key=lambda pair: pair[1].requested_at)
+        return found
 
     # -- one run --------------------------------------------------------------------------
 
@@ -245,68 +288,56 @@ class RunSource:
         self, workflow_id: str, run_id: str | None = None
     ) -> tuple[WorkflowExecution, RunSummary]:
         """A run's facts and summary (cached while its history does not grow)."""
-
-        def read() -> tuple[WorkflowExecution, RunSummary]:
-            record = self.client.store.describe(workflow_id, run_id)
-            execution = WorkflowExecution._from_record(record)  # pyright: ignore[reportPrivateUsage]
-            return execution, self._summary_now(record)
-
-        return await self._io(read)
+        record = await self.backend.describe(workflow_id, run_id)
+        return execution_of(record), await self.summary_of(record)
 
     async def describe(self, workflow_id: str, run_id: str | None = None) -> WorkflowExecution:
-        record = await self._io(self.client.store.describe, workflow_id, run_id)
-        return WorkflowExecution._from_record(record)  # pyright: ignore[reportPrivateUsage]
+        return execution_of(await self.backend.describe(workflow_id, run_id))
 
-    def _detail_now(self, workflow_id: str, run_id: str | None) -> RunDetail:
-        store = self.client.store
-        record = store.describe(workflow_id, run_id)
-        events = store.read_history(record.run_id)
-        attempts = [ActivityAttempt(**a) for a in store.attempts(record.run_id)]
-        pending = [PendingActivity(**p) for p in store.pending_activities(record.run_id)]
+    async def detail(self, workflow_id: str, run_id: str | None = None) -> RunDetail:
+        """The run page's data (raises ``WorkflowNotFoundError``)."""
+        backend = self.backend
+        record = await backend.describe(workflow_id, run_id)
+        run = record.run_id
+        events, attempts, pending, runs = await asyncio.gather(
+            backend.read_history(workflow_id, run),
+            backend.activity_attempts(workflow_id, run),
+            backend.pending_activities(workflow_id, run),
+            backend.runs_of_workflow(workflow_id),
+        )
         now = int(time.time() * 1000)
-        conversation = build_conversation(events, attempts, pending, now_ms=now)
         steps = build_timeline(events, attempts, pending, now_ms=now)
+        conversation = build_conversation(events, attempts, pending, now_ms=now)
+        fold = SummaryFold()
+        fold.add(events)
         failure_event = None
         if record.task_failure is not None and record.status == RunStatus.RUNNING:
             # The event after the last one the failing code processed is where it disagreed.
             processed = _last_processed(events)
             failure_event = next((e for e in events if e.event_id > processed), None)
         return RunDetail(
-            execution=WorkflowExecution._from_record(record),  # pyright: ignore[reportPrivateUsage]
+            execution=execution_of(record),
             events=events,
             conversation=conversation,
             steps=steps,
-            summary=summarize(events),
+            summary=fold.summary(),
             task_failure=record.task_failure,
             failure_event=failure_event,
-            runs=store.runs_of_workflow(workflow_id),
+            runs=[r.run_id for r in runs],
         )
-
-    async def detail(self, workflow_id: str, run_id: str | None = None) -> RunDetail:
-        """The run page's data (raises ``WorkflowNotFoundError``)."""
-        return await self._io(self._detail_now, workflow_id, run_id)
 
     async def history(
         self, workflow_id: str, run_id: str | None = None, after: int = 0
     ) -> tuple[WorkflowExecution, list[ev.Event]]:
         """A run's events after event ``after``."""
-
-        def read() -> tuple[WorkflowExecution, list[ev.Event]]:
-            record = self.client.store.describe(workflow_id, run_id)
-            events = self.client.store.read_history(record.run_id, after)
-            return WorkflowExecution._from_record(record), events  # pyright: ignore[reportPrivateUsage]
-
-        return await self._io(read)
+        record = await self.backend.describe(workflow_id, run_id)
+        events = await self.backend.read_history(workflow_id, record.run_id, after_event_id=after)
+        return execution_of(record), events
 
     async def export(self, workflow_id: str, run_id: str | None = None) -> str:
         """The history as ``duragent export`` writes it (same bytes)."""
-
-        def text() -> str:
-            record = self.client.store.describe(workflow_id, run_id)
-            events = self.client.store.read_history(record.run_id)
-            return WorkflowHistory(workflow_id, record.run_id, events).to_json() + "\n"
-
-        return await self._io(text)
+        execution, events = await self.history(workflow_id, run_id)
+        return WorkflowHistory(workflow_id, execution.run_id, events).to_json() + "\n"
 
     async def usage(self, workflow_id: str) -> UsageReport | None:
         """The usage ledger of the workflow (its runs and children), if it made model calls."""
@@ -315,25 +346,15 @@ class RunSource:
         report = await usage_report(self.client, workflow_id)
         return report if report.calls or report.provider_calls else None
 
-    async def run_status(self, run_id: str) -> tuple[str, int]:
-        return await self._io(self.client.store.run_status, run_id)
-
     # -- change notification --------------------------------------------------------------
 
-    def listen(self, topics: Sequence[str]) -> Listener:
-        """Start listening for wake-ups on ``topics`` (before reading, so none is missed);
-        ``await listener.wait(timeout)`` once. Topics: ``run:<run id>`` (closed, update
-        decided), ``wf:<queue>`` (a workflow task, i.e. new history), ``act:<queue>``."""
-        return self.client.store.notifier.listen(topics)
+    def watch_run(self, workflow_id: str, run_id: str) -> ChangeWatch:
+        """Wake-ups when the run changes (create before reading, so none is missed)."""
+        return self.backend.watch_run(workflow_id, run_id)
 
-    async def queues(self) -> set[str]:
-        """Task queues of the running runs (their wake-ups say a run moved)."""
-
-        def read() -> set[str]:
-            runs = self.client.store.list_runs(status=RunStatus.RUNNING, limit=_SCAN_LIMIT)
-            return {r.task_queue for r in runs}
-
-        return await self._io(read)
+    def watch_runs(self) -> ChangeWatch:
+        """Wake-ups when any run starts, closes or moves."""
+        return self.backend.watch_runs()
 
     # -- actions --------------------------------------------------------------------------
 
@@ -362,19 +383,8 @@ class RunSource:
         return await self.client.diff(a, b, run_a=run_a, run_b=run_b)
 
 
-def _record_of(e: WorkflowExecution) -> RunRecord:
-    return RunRecord(
-        run_id=e.run_id,
-        workflow_id=e.id,
-        workflow_type=e.workflow_type,
-        task_queue=e.task_queue,
-        status=e.status,
-        start_time=int(e.start_time.timestamp() * 1000),
-        close_time=None,
-        history_length=e.history_length,
-        history_bytes=e.history_size_bytes,
-        first_run_id=e.first_run_id,
-    )
+async def _ready(summary: RunSummary) -> RunSummary:
+    return summary
 
 
 def _last_processed(events: Sequence[ev.Event]) -> int:
