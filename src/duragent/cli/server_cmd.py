@@ -57,7 +57,8 @@ def server_command(
     alert_webhooks: tuple[str, ...],
     approval_alert_after: float,
 ) -> None:
-    """Serve a web UI and a JSON API for the runs in the store.
+    """Serve a web UI and a JSON API for the runs at the address (an embedded store, or a
+    Temporal namespace with --address temporal://HOST:PORT/NS).
 
     Prints one line, `Duragent UI: http://HOST:PORT/?token=TOKEN`: open it in a browser
     (the token becomes a session cookie and leaves the URL). API clients send

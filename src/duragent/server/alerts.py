@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
-from ..store.base import RunStatus
+from .._backend import RunStatus
 from .source import RunFilter, RunSource
 
 log = logging.getLogger("duragent.server.alerts")

@@ -31,8 +31,8 @@ from typing import Any, Final
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from .._backend import RunStatus
 from ..history import WorkflowHistory
-from ..store.base import RunStatus
 from .api import error, run_filter, run_row_dict, source_of
 from .source import BadRequest, RunFilter, RunSource
 

@@ -14,7 +14,7 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..store.base import RunStatus
+from .._backend import RunStatus
 from .source import RunFilter, RunSource
 
 WINDOW: Final = 1000
