@@ -77,7 +77,7 @@ def test_activity_types_match_the_plugin() -> None:
 
 def test_model_and_tool_rows_in_words() -> None:
     encode = DataConverter().encode
-    assert agent_title(MODEL_ACTIVITY, "weather", 1) == "model weather #1"
+    assert agent_title(MODEL_ACTIVITY, "weather", 3, 2) == "model call 2: weather"
     assert agent_title(TOOL_ACTIVITY, "get_weather", 2) == "tool get_weather #2"
     assert agent_title("greet", "", 3) is None
 

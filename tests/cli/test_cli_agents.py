@@ -124,8 +124,8 @@ def test_usage_reports_calls_agents_and_recovery(agents_cli: Cli) -> None:
     ) in text
     rows = [line.split() for line in text.splitlines() if "│" in line]
     assert any(row[0] == "weather" and row[2] == "2" for row in rows), text  # per agent
-    calls = [row for row in rows if row[0] in ("1", "3")]
-    assert [row[0] for row in calls] == ["1", "3"], text  # each model call by seq
+    calls = [row for row in rows if row[0] in ("1", "2", "3")]
+    assert [row[0] for row in calls] == ["1", "2"], text  # each model call by its number
 
     report = agents_cli.json("usage", "weather-usage", "--json")
     assert report["model_calls"] == 2
@@ -139,12 +139,12 @@ def test_usage_reports_calls_agents_and_recovery(agents_cli: Cli) -> None:
 def test_show_labels_model_and_tool_rows_and_appends_usage(agents_cli: Cli) -> None:
     agents_cli.ok("agent", "run", WEATHER, "Weather?", "--id", "weather-show")
     text = agents_cli.ok("show", "weather-show").stdout
-    model_row = next(line for line in text.splitlines() if "model weather #1" in line)
+    model_row = next(line for line in text.splitlines() if "model call 1: weather" in line)
     assert 'get_weather({"city": "Paris"})' in model_row
     assert "tokens" in model_row
     tool_row = next(line for line in text.splitlines() if "tool get_weather #2" in line)
     assert "Sunny in Paris, 21C" in tool_row
-    assert "model weather #3" in text
+    assert "model call 2: weather" in text
     assert "invoke_model" not in text
     assert "provider calls made: 2, recorded: 2" in text
 

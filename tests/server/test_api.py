@@ -64,9 +64,16 @@ async def test_list_describe_conversation_history_usage(
 
     steps = (await server.get("/api/v1/runs/research-1/timeline")).json()["steps"]
     assert steps[0]["title"] == "workflow started"
+    # Model calls are numbered 1, 2, ... everywhere (their activities are #1 and #3).
+    assert [s["title"] for s in steps if s["title"].startswith("model")] == [
+        "model call 1: Researcher",
+        "model call 2: Researcher",
+    ]
+    assert [i["number"] for i in conversation["items"] if i["kind"] == "model"] == [1, 2]
 
     usage = (await server.get("/api/v1/runs/research-1/usage")).json()
     assert usage["model_calls"] == 2 and usage["repaid_tokens"] == 0
+    assert [(c["number"], c["seq"]) for c in usage["calls"]] == [(1, 1), (2, 3)]
     assert (await server.get("/api/v1/runs/order-1/usage")).json() is None
 
 

@@ -207,11 +207,11 @@ def test_agent_runs_show_model_and_tool_rows_with_usage() -> None:
     _, events = load("AgentWeather")
     assert [t for t, _ in rows(events)] == [
         "workflow started",
-        "model weather #1",
+        "model call 1: weather",
         "tool get_weather #2",
-        "model weather #3",
+        "model call 2: weather",
         "tool convert #4",
-        "model weather #5",
+        "model call 3: weather",
         "workflow completed",
     ]
     models = [

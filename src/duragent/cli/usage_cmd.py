@@ -86,7 +86,7 @@ def calls_table(report: UsageReport) -> Table:
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     if several_runs:
         table.add_column("RUN", style="dim", no_wrap=True)
-    table.add_column("SEQ", justify="right", style="dim")
+    table.add_column("CALL", justify="right", style="dim")
     table.add_column("TIME", no_wrap=True)
     table.add_column("AGENT")
     table.add_column("MODEL")
@@ -95,7 +95,7 @@ def calls_table(report: UsageReport) -> Table:
         table.add_column(name, justify="right")
     for c in report.calls:
         row = [
-            str(c.seq),
+            str(c.number),
             fmt_time(c.time)[11:],
             c.agent,
             c.model,

@@ -46,6 +46,9 @@ class ModelCall:
     reused: bool = False
     """The run is a fork that took this call from its source (copied or served): not
     made, not paid for by this run."""
+    number: int = 0
+    """The call's number in its run (1, 2, 3, ...; ``seq`` is its activity's sequence
+    number, shared with tool calls): what the conversation and timeline call it."""
 
     @property
     def total_tokens(self) -> int:
@@ -120,8 +123,11 @@ def _usage_numbers(response: dict[str, Any]) -> tuple[int, int, int]:
     )
 
 
-def _served_model_call(run_id: str, marker: ev.MarkerRecorded, start: ev.Event) -> ModelCall | None:
-    """A model call a fork served from its source's recording."""
+def _served_model_call(
+    run_id: str, marker: ev.MarkerRecorded, start: ev.Event, number: int
+) -> ModelCall | None:
+    """A model call a fork served from its source's recording (``number``: its number in
+    the run, 1, 2, 3, ...)."""
     d = marker.details
     r = d.get("r")
     results = start.fork_results if isinstance(start, ev.WorkflowExecutionStarted) else ()
@@ -141,6 +147,7 @@ def _served_model_call(run_id: str, marker: ev.MarkerRecorded, start: ev.Event) 
         latency_ms=int(result.get("latency_ms", 0)),
         time=marker.time,
         reused=True,
+        number=number,
     )
 
 
@@ -167,18 +174,21 @@ async def usage_report(
     for ref in refs:
         run_id = ref.run_id
         events = await backend.read_history(ref.workflow_id, run_id)
-        agents: dict[int, str] = {}
+        agents: dict[int, tuple[str, int]] = {}
+        """Model calls so far: seq -> (agent, number); a fork's served calls under
+        negative keys (they have no activity)."""
         run_calls: list[ModelCall] = []
         last_worker: str | None = None
         fork = isinstance(events[0], ev.WorkflowExecutionStarted) and events[0].fork is not None
         for event in events:
             if fork and isinstance(event, ev.MarkerRecorded) and event.name == SERVED_MARKER:
-                served_call = _served_model_call(run_id, event, events[0])
+                served_call = _served_model_call(run_id, event, events[0], len(agents) + 1)
                 if served_call is not None:
+                    agents[-len(agents) - 1] = (served_call.agent, served_call.number)
                     run_calls.append(served_call)
             elif isinstance(event, ev.ActivityTaskScheduled):
                 if event.activity_type == MODEL_ACTIVITY:
-                    agents[event.seq] = event.summary
+                    agents[event.seq] = (event.summary, len(agents) + 1)
             elif isinstance(event, ev.ActivityTaskCompleted) and event.seq in agents:
                 result = event.result.to_json_value()
                 inp, out, cached = _usage_numbers(result.get("response") or {})
@@ -186,7 +196,7 @@ async def usage_report(
                     ModelCall(
                         run_id=run_id,
                         seq=event.seq,
-                        agent=agents[event.seq],
+                        agent=agents[event.seq][0],
                         model=str(result.get("model", "")),
                         attempt=event.attempt,
                         input_tokens=inp,
@@ -197,6 +207,7 @@ async def usage_report(
                         worker=event.worker,
                         # A fork's calls from its source's history are in no ledger of it.
                         reused=fork and (run_id, event.seq) not in paid,
+                        number=agents[event.seq][1],
                     )
                 )
             elif isinstance(event, ev.WorkflowTaskCompleted):

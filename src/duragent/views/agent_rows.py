@@ -35,10 +35,12 @@ _MCP_ROWS: Final = {
 }
 
 
-def agent_title(activity_type: str, summary: str, seq: int) -> str | None:
-    """``model <agent> #seq`` or ``tool <name> #seq``; None for other activities."""
+def agent_title(activity_type: str, summary: str, seq: int, call: int = 0) -> str | None:
+    """``model call <n>: <agent>`` (``call``: the model call's number in the run, 1, 2,
+    3, ..., as the conversation and the usage ledger number them) or ``tool <name> #seq``
+    (the activity's sequence number); None for other activities."""
     if activity_type == MODEL_ACTIVITY:
-        return f"model {summary or '(unnamed agent)'} #{seq}"
+        return f"model call {call or '?'}: {summary or '(unnamed agent)'}"
     if activity_type in (TOOL_ACTIVITY, MCP_CALL) or (
         activity_type == MCP_SESSION_CALL and "." in summary and ".prompt:" not in summary
     ):

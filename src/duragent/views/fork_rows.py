@@ -77,7 +77,7 @@ def served_step(details: dict[str, Any]) -> tuple[str, str, bool]:
     how = str(details.get("how", ""))
     served = how in ("prefix", "recorded")
     if details.get("kind") == "model":
-        title = f"model {details.get('agent') or '(unnamed agent)'} (call {details.get('n')})"
+        title = f"model call {details.get('n')}: {details.get('agent') or '(unnamed agent)'}"
     else:
         title = f"tool {details.get('name', '?')}"
     text = _HOW.get(how, how)

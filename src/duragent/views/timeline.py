@@ -125,6 +125,8 @@ class _Builder:
         self.externals: dict[int, Step] = {}
         self.updates: dict[str, Step] = {}
         self.fork: ForkFacts | None = None
+        self.model_calls = 0
+        """Model calls scheduled so far (their numbers: 1, 2, 3, ...)."""
         self.requests: dict[int, ev.ActivityTaskScheduled] = {}
         self.closed: set[int] = set()
         """Event ids of the steps that ended."""
@@ -162,7 +164,9 @@ class _Builder:
                 if facts is not None:
                     s.notes.append(Note(facts.summary()))
             case ev.ActivityTaskScheduled():
-                title = agent_title(e.activity_type, e.summary, e.seq)
+                if e.activity_type == MODEL_ACTIVITY:
+                    self.model_calls += 1
+                title = agent_title(e.activity_type, e.summary, e.seq, self.model_calls)
                 if title is None:
                     title = f"activity {e.activity_type} #{e.seq}"
                     if e.summary:
@@ -263,6 +267,8 @@ class _Builder:
                 detail = describe_failure(e.failure)
                 self.close(self.externals.get(e.seq), e, State.FAILED, detail)
             case ev.MarkerRecorded() if e.name == SERVED_MARKER:
+                if e.details.get("kind") == "model":
+                    self.model_calls += 1  # a fork's model call served, not made
                 title, detail, served = served_step(e.details)
                 r = e.details.get("r")
                 results = self.fork.results if self.fork is not None else ()
