@@ -83,3 +83,36 @@ def test_chunks_round_trip_and_share() -> None:
     joined = chunks.join(tree_b, stored.__getitem__)
     assert joined.startswith(chunks.JSON_HEADER)
     assert json.loads(joined[len(chunks.JSON_HEADER) :]) == {"input": items, "model": "m"}
+
+
+def test_joins_sharing_a_memo_read_each_chunk_once() -> None:
+    """The inputs of one history's model calls share their expanded conversation: with a
+    memo, each joins from the previous one instead of reading every chunk again."""
+    stored: dict[bytes, bytes] = {}
+    index = chunks.PrefixIndex()
+    items = [{"role": "user", "content": f"message {i} " + "x" * 200} for i in range(120)]
+    trees: list[bytes] = []
+    for n in range(10, 121, 2):  # a conversation growing by two messages per call
+        new: dict[bytes, bytes] = {}
+        tree = chunks.split(
+            json.dumps({"input": items[:n]}).encode(), stored.__setitem__, index, new
+        )
+        assert tree is not None
+        index.add(new)
+        trees.append(tree)
+    loads: list[bytes] = []
+
+    def load(key: bytes) -> bytes:
+        loads.append(key)
+        return stored[key]
+
+    plain = [chunks.join(t, load) for t in trees]
+    without_memo = len(loads)
+    loads.clear()
+    memo: dict[bytes, Any] = {}
+    shared = [chunks.join(t, load, memo) for t in trees]
+    assert shared == plain
+    for n, joined in zip(range(10, 121, 2), shared, strict=True):
+        assert json.loads(joined[len(chunks.JSON_HEADER) :]) == {"input": items[:n]}
+    assert len(loads) == len(set(loads))  # every chunk read once
+    assert len(loads) * 10 < without_memo

@@ -101,12 +101,16 @@ class PayloadReader:
             )
         return bytes(row[0])
 
-    def payload(self, value: Any) -> Payload:
+    def payload(self, value: Any, memo: dict[bytes, Any] | None = None) -> Payload:
+        """The payload an event refers to (``memo``: chunks expanded by the other payloads
+        of the same read, see :func:`chunks.join`)."""
         if isinstance(value, str):
             return Payload(value.encode())
         if "t" in value:
             key = bytes.fromhex(value["t"])
-            return StoredPayload(value, self, load=lambda: chunks.join(self.fetch(key), self.fetch))
+            return StoredPayload(
+                value, self, load=lambda: chunks.join(self.fetch(key), self.fetch, memo)
+            )
         key = bytes.fromhex(value["h"])
         return StoredPayload(value, self, load=lambda: self.fetch(key))
 
@@ -126,7 +130,13 @@ class StoredPayload(Payload):
 def decode_rows(reader: PayloadReader, rows: Iterable[Any]) -> list[ev.Event]:
     """Events from ``(event_id, type, time, attrs)`` rows."""
     out: list[ev.Event] = []
-    payload_in = reader.payload
+    # The payloads of one read share what they expanded (a conversation grows by a few
+    # messages per model call); the memo lives as long as those events' lazy payloads.
+    memo: dict[bytes, Any] = {}
+
+    def payload_in(value: Any) -> Payload:
+        return reader.payload(value, memo)
+
     for event_id, type_name, time, attrs in rows:
         try:
             out.append(ev.decode_event(type_name, event_id, time, json.loads(attrs), payload_in))

@@ -352,14 +352,29 @@ def split_parts(
     return TREE_HEADER + text
 
 
-def join(tree_envelope: bytes, load: LoadChunk) -> bytes:
-    """Reassemble a tree envelope into a ``json/1`` payload."""
+def join(tree_envelope: bytes, load: LoadChunk, memo: dict[bytes, Any] | None = None) -> bytes:
+    """Reassemble a tree envelope into a ``json/1`` payload.
+
+    Args:
+        tree_envelope: The stored tree.
+        load: Reads a chunk by its digest.
+        memo: Chunks already expanded (digest -> value), filled in as chunks are expanded:
+            pass the same dict to the joins of one history's payloads, and each model
+            input reuses the conversation the previous one expanded instead of reading
+            every chunk again (reading them all is quadratic in the number of turns).
+            The values in it are shared, never modified.
+    """
+    cache: dict[bytes, Any] = {} if memo is None else memo
 
     def expand(node: Any) -> Any:
         if isinstance(node, dict):
             mapping = cast(dict[str, Any], node)
             if len(mapping) == 1 and REF in mapping:
-                return expand(json.loads(load(_key(str(mapping[REF])))))
+                key = _key(str(mapping[REF]))
+                found = cache.get(key, cache)
+                if found is cache:
+                    found = cache[key] = expand(json.loads(load(key)))
+                return found
             if len(mapping) == 2 and TAIL in mapping and (SEQ in mapping or PREFIX in mapping):
                 return expand_list(mapping)
             return {k: expand(v) for k, v in mapping.items()}
@@ -370,13 +385,20 @@ def join(tree_envelope: bytes, load: LoadChunk) -> bytes:
     def expand_list(mapping: dict[str, Any]) -> list[Any]:
         # Prefix chains can be as long as a conversation: walk them without recursion.
         tails: list[list[Any]] = []
+        base: list[Any] | None = None
         while PREFIX in mapping:
             tails.append(cast(list[Any], mapping[TAIL]))
-            mapping = json.loads(load(_key(str(mapping[PREFIX][REF]))))
+            key = _key(str(mapping[PREFIX][REF]))
+            if key in cache:  # the list it extends, already expanded
+                base = cast(list[Any], cache[key])
+                break
+            mapping = json.loads(load(key))
             if isinstance(mapping, list):
                 break
         out: list[Any] = []
-        if isinstance(mapping, list):
+        if base is not None:
+            out.extend(base)
+        elif isinstance(mapping, list):
             out.extend(expand(item) for item in cast(list[Any], mapping))
         elif SEQ in mapping:
             for block in expand(mapping[SEQ]):
