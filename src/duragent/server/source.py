@@ -307,7 +307,7 @@ class RunSource:
         )
         now = int(time.time() * 1000)
         steps = build_timeline(events, attempts, pending, now_ms=now)
-        conversation = build_conversation(events, attempts, pending, now_ms=now)
+        conversation = build_conversation(events, attempts, pending, now_ms=now, steps=steps)
         fold = SummaryFold()
         fold.add(events)
         failure_event = None

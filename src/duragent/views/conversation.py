@@ -436,6 +436,7 @@ def build_conversation(
     pending: Sequence[PendingActivity] = (),
     *,
     now_ms: int,
+    steps: list[Step] | None = None,
 ) -> Conversation:
     """Fold a run's history into conversation items.
 
@@ -444,8 +445,11 @@ def build_conversation(
         attempts: Failed, timed-out and interrupted activity attempts.
         pending: Activities not finished yet.
         now_ms: The current time, for "running for ..." notes.
+        steps: The run's timeline, when the caller built it already from the same
+            arguments (items share its steps, read only).
     """
-    steps = build_timeline(events, attempts, pending, now_ms=now_ms)
+    if steps is None:
+        steps = build_timeline(events, attempts, pending, now_ms=now_ms)
     b = _Builder(steps)
     facts: ForkFacts | None = None
     activity_types: dict[int, str] = {}
