@@ -11,7 +11,7 @@ from urllib.parse import quote
 from duragent import Client, Worker
 
 from .conftest import RunningServer, wait_until
-from .ui_app import TASK_QUEUE, AskAgent, Broken, Pipeline
+from .ui_app import LOOPER_CALLS, TASK_QUEUE, AskAgent, Broken, Pipeline
 
 
 async def _agent(client: Client, name: str, workflow_id: str) -> None:
@@ -305,3 +305,30 @@ async def test_ids_with_slashes_and_spaces(server: RunningServer, client: Client
     page = await server.get(f"/runs/{quoted}")
     assert page.status == 200 and "team a/order 7" in page.text
     await asyncio.sleep(0)
+
+
+async def test_a_long_conversation_is_paged_by_model_call(
+    server: RunningServer, client: Client, worker: Worker
+) -> None:
+    await _agent(client, "looper", "loop-1")
+    await client.get_workflow_handle("loop-1").result(timeout=60)
+    first = await server.get("/runs/loop-1")
+    assert first.status == 200
+    assert f"model calls 1\u201325 of {LOOPER_CALLS}" in first.text
+    assert first.text.count('<li class="turn ') == 25
+    assert "question for looper" in first.text  # the user's message opens the first page
+    assert "facts about fact 1" in first.text and "Collected 29 facts." not in first.text
+    assert "from=26" in first.text  # the "later" link
+    rest = await server.get("/runs/loop-1?from=26")
+    assert f"model calls 26\u2013{LOOPER_CALLS} of {LOOPER_CALLS}" in rest.text
+    assert rest.text.count('<li class="turn ') == LOOPER_CALLS - 25
+    assert "model call 26" in rest.text and "Collected 29 facts." in rest.text
+    assert "question for looper" not in rest.text and "facts about fact 25" not in rest.text
+    assert "facts about fact 26" in rest.text
+    fragment = await server.get("/fragments/runs/loop-1?from=26")
+    assert fragment.text.count('<li class="turn ') == LOOPER_CALLS - 25
+    assert (await server.get("/runs/loop-1?from=x")).status == 400
+    # The API gives the whole conversation, numbered.
+    items = (await server.get("/api/v1/runs/loop-1/conversation")).json()["items"]
+    numbers = [i["number"] for i in items if i["kind"] == "model"]
+    assert numbers == list(range(1, LOOPER_CALLS + 1))

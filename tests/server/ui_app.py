@@ -38,7 +38,15 @@ hostile = Agent(name="Hostile", instructions="Look things up.", model="hostile",
 refunder = Agent(
     name="Refund Desk", instructions="Refund orders.", model="refunder", tools=[send_refund]
 )
-AGENTS: Final = {"researcher": researcher, "hostile": hostile, "refunder": refunder}
+looper = Agent(name="Looper", instructions="Look up a lot.", model="looper", tools=[lookup])
+AGENTS: Final = {
+    "researcher": researcher,
+    "hostile": hostile,
+    "refunder": refunder,
+    "looper": looper,
+}
+LOOPER_CALLS: Final = 30
+"""Model calls of the looper's run (more than one page of the conversation)."""
 
 SCRIPTS: Final = {
     "researcher": [
@@ -53,6 +61,10 @@ SCRIPTS: Final = {
         [tool_call("send_refund", {"order": "A-17", "amount": 25})],
         [message("The refund of 25 on A-17 is done.")],
     ],
+    "looper": [
+        *([tool_call("lookup", {"query": f"fact {i}"})] for i in range(1, LOOPER_CALLS)),
+        [message("Collected 29 facts.")],
+    ],
 }
 
 
@@ -62,7 +74,7 @@ class AskAgent(ApprovalsMixin):
 
     @workflow.run
     async def run(self, name: str, question: str) -> Any:
-        result = await self.run_agent(AGENTS[name], question)
+        result = await self.run_agent(AGENTS[name], question, max_turns=LOOPER_CALLS + 1)
         return result.final_output
 
 

@@ -30,6 +30,8 @@ from .source import STATUSES, BadRequest, RunSource
 HERE: Final = Path(__file__).parent
 TABS: Final = ("conversation", "timeline", "usage", "history")
 HISTORY_PAGE: Final = 200
+CALLS_PAGE: Final = 25
+"""Model calls per page of the conversation (a page costs what it shows)."""
 
 
 def _iso(ms: int | None) -> str:
@@ -182,8 +184,13 @@ async def _run_context(request: Request) -> dict[str, Any]:
     tab = request.query_params.get("tab") or "conversation"
     if tab not in TABS:
         raise BadRequest(f"unknown tab {tab!r}; use one of {', '.join(TABS)}")
+    raw_first = request.query_params.get("from") or ""
+    if raw_first and not raw_first.isdigit():
+        raise BadRequest(f"from must be a model call number, got {raw_first!r}")
     source = _source(request)
-    detail = await source.detail(workflow_id, run_id)
+    detail = await source.detail(
+        workflow_id, run_id, page_calls=CALLS_PAGE, first_call=int(raw_first) if raw_first else None
+    )
     usage = await source.usage(workflow_id) if detail.summary.model_calls else None
     if tab == "conversation" and not detail.conversation.is_agent:
         tab = "timeline"  # a plain workflow reads best as its timeline
@@ -208,6 +215,9 @@ async def _run_context(request: Request) -> dict[str, Any]:
         "e": detail.execution,
         "s": detail.summary,
         "conv": detail.conversation,
+        "conv_items": detail.items,
+        "calls_pager": _calls_pager(detail, workflow_id, run_id),
+        "calls_from": raw_first,
         "usage": usage,
         "tab": tab,
         "tabs": TABS,
@@ -219,6 +229,28 @@ async def _run_context(request: Request) -> dict[str, Any]:
         ),
         "workflow_id": workflow_id,
         "pinned_run": run_id,
+    }
+
+
+def _calls_pager(detail: Any, workflow_id: str, run_id: str | None) -> dict[str, Any] | None:
+    """Links to the other pages of a long conversation (None: it fits on one)."""
+    total = detail.conversation.model_calls
+    if detail.window is None or total <= CALLS_PAGE:
+        return None
+    first, last = detail.window
+
+    def url(start: int) -> str:
+        return _run_url(workflow_id, run_id, tab="conversation", **{"from": str(start)})
+
+    last_first = max(1, total - CALLS_PAGE + 1)
+    return {
+        "first": first,
+        "last": min(last, total),
+        "total": total,
+        "start_url": url(1) if first > 1 else "",
+        "earlier_url": url(max(1, first - CALLS_PAGE)) if first > 1 else "",
+        "later_url": url(last + 1) if last < total else "",
+        "end_url": url(last_first) if last < total else "",
     }
 
 

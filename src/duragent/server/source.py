@@ -27,6 +27,7 @@ from .._engine.failure import Failure
 from ..client import Client, WorkflowExecution, WorkflowHandle
 from ..errors import ConfigurationError
 from ..history import WorkflowHistory
+from ..views.agent_rows import MODEL_ACTIVITY
 from ..views.conversation import Conversation, build_conversation
 from ..views.diff import RunDiff
 from ..views.summary import PendingApproval, RunSummary, SummaryFold
@@ -132,6 +133,15 @@ class RunDetail:
     """The event history recorded where the failing task stopped (the next one the code
     disagreed with), when known."""
     runs: list[str] = field(default_factory=lambda: [])
+    window: tuple[int, int] | None = None
+    """The model calls whose conversation items were built (None: all)."""
+
+    @property
+    def items(self) -> list[Any]:
+        """The conversation items to show (those of :attr:`window`)."""
+        if self.window is None:
+            return self.conversation.items
+        return self.conversation.items_for(*self.window)
 
 
 @dataclass(frozen=True)
@@ -294,8 +304,21 @@ class RunSource:
     async def describe(self, workflow_id: str, run_id: str | None = None) -> WorkflowExecution:
         return execution_of(await self.backend.describe(workflow_id, run_id))
 
-    async def detail(self, workflow_id: str, run_id: str | None = None) -> RunDetail:
-        """The run page's data (raises ``WorkflowNotFoundError``)."""
+    async def detail(
+        self,
+        workflow_id: str,
+        run_id: str | None = None,
+        *,
+        page_calls: int | None = None,
+        first_call: int | None = None,
+    ) -> RunDetail:
+        """The run page's data (raises ``WorkflowNotFoundError``).
+
+        Args:
+            page_calls: Build the conversation of this many model calls only (a page),
+                starting at model call ``first_call`` (default: the first page of a closed
+                run, the last of a running one, where live changes show). None: all.
+        """
         backend = self.backend
         record = await backend.describe(workflow_id, run_id)
         run = record.run_id
@@ -307,7 +330,12 @@ class RunSource:
         )
         now = int(time.time() * 1000)
         steps = build_timeline(events, attempts, pending, now_ms=now)
-        conversation = build_conversation(events, attempts, pending, now_ms=now, steps=steps)
+        window = None
+        if page_calls is not None:
+            window = _window(events, record.status, page_calls, first_call)
+        conversation = build_conversation(
+            events, attempts, pending, now_ms=now, steps=steps, window=window
+        )
         fold = SummaryFold()
         fold.add(events)
         failure_event = None
@@ -324,6 +352,7 @@ class RunSource:
             task_failure=record.task_failure,
             failure_event=failure_event,
             runs=[r.run_id for r in runs],
+            window=window,
         )
 
     async def history(
@@ -385,6 +414,21 @@ class RunSource:
 
 async def _ready(summary: RunSummary) -> RunSummary:
     return summary
+
+
+def _window(
+    events: Sequence[ev.Event], status: str, size: int, first: int | None
+) -> tuple[int, int]:
+    """The model calls ``(first, last)`` of a page of ``size`` calls."""
+    total = sum(
+        1
+        for e in events
+        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MODEL_ACTIVITY
+    )
+    if first is None:
+        first = max(1, total - size + 1) if status == RunStatus.RUNNING else 1
+    first = max(1, min(first, total))
+    return first, first + size - 1
 
 
 def _last_processed(events: Sequence[ev.Event]) -> int:

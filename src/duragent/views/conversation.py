@@ -156,6 +156,15 @@ class Conversation:
     pending_approvals: list[ToolCard]
     model_calls: int
     tool_calls: int
+    item_calls: list[int] = field(default_factory=lambda: [])
+    """For each item, the model call it belongs to (:attr:`ModelTurn.number`; the messages
+    a call's input adds belong to that call; 0 before the first call)."""
+
+    def items_for(self, first: int, last: int) -> list[Item]:
+        """The items of model calls ``first`` to ``last`` (numbers, inclusive); the first
+        page also gets what came before the first call."""
+        low = 0 if first <= 1 else first
+        return [i for i, n in zip(self.items, self.item_calls, strict=True) if low <= n <= last]
 
 
 def _value(payload: Payload | Sequence[Payload] | None) -> Any:
@@ -181,9 +190,11 @@ def _result_text(value: Any, fallback: Payload | None) -> str:
 
 
 class _Builder:
-    def __init__(self, steps: list[Step]) -> None:
+    def __init__(self, steps: list[Step], window: tuple[int, int] | None) -> None:
         self.steps = {s.event_id: s for s in steps}
+        self.window = window
         self.items: list[Item] = []
+        self.item_calls: list[int] = []
         self.turns: dict[int, ModelTurn] = {}
         self.cards: dict[str, ToolCard] = {}
         self.card_by_seq: dict[int, ToolCard] = {}
@@ -197,10 +208,28 @@ class _Builder:
         self.prefix = 0
         """In a fork: the events copied from its source (their calls were reused)."""
 
+    def append(self, item: Item, call: int | None = None) -> None:
+        self.items.append(item)
+        self.item_calls.append(self.model_calls if call is None else call)
+
+    def reads_input(self, number: int) -> int:
+        """Whether model call ``number``'s input is decoded: 2 to show it, 1 only to know
+        what the calls before the window showed, 0 not at all (outside the window)."""
+        if self.window is None:
+            return 2
+        first, last = self.window
+        if first <= number <= last:
+            return 2
+        return 1 if number == first - 1 else 0
+
     # -- model calls --------------------------------------------------------------------------
 
     def model_scheduled(self, e: ev.ActivityTaskScheduled) -> None:
-        request = _value(e.input)
+        number = self.model_calls + 1
+        reads = self.reads_input(number)
+        # Outside the window the request (the whole conversation so far) is not decoded:
+        # the agent is the activity's summary, the model comes with the result.
+        request = _value(e.input) if reads else None
         config: dict[str, Any] = {}
         items: Any = None
         if isinstance(request, dict):
@@ -213,23 +242,23 @@ class _Builder:
             for h in handoffs  # pyright: ignore[reportUnknownVariableType]
             if isinstance(h, dict)
         }
-        self._new_inputs(items, e)
+        self._new_inputs(items, e, number, show=reads == 2)
         turn = ModelTurn(
             seq=e.seq,
             agent=agent,
             model=str(config.get("model") or ""),
             time=e.time,
             event_id=e.event_id,
-            number=self.model_calls + 1,
+            number=number,
             reused="reused" if e.event_id <= self.prefix else "",
         )
         self.turns[e.seq] = turn
-        self.items.append(turn)
-        self.model_calls += 1
+        self.append(turn, number)
+        self.model_calls = number
 
-    def _new_inputs(self, items: Any, e: ev.Event) -> None:
+    def _new_inputs(self, items: Any, e: ev.Event, number: int, *, show: bool) -> None:
         """Show the messages this call's input adds to what earlier calls showed; give tool
-        cards the output the model was shown."""
+        cards the output the model was shown (``show=False``: only note what it showed)."""
         if isinstance(items, str):
             items = [{"role": "user", "content": items}]
         if not isinstance(items, list):
@@ -241,7 +270,7 @@ class _Builder:
             kind = item.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
             if kind == "function_call_output":
                 card = self.cards.get(str(item.get("call_id")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-                if card is not None and card.output is None:
+                if show and card is not None and card.output is None:
                     card.output = _output_text(item.get("output"))  # pyright: ignore[reportUnknownMemberType]
                 continue
             role = item.get("role")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
@@ -251,8 +280,9 @@ class _Builder:
             counts[key] += 1
             if counts[key] > self.seen_inputs[key]:
                 self.seen_inputs[key] = counts[key]
-                text = _text_of(item.get("content"))  # pyright: ignore[reportUnknownMemberType]
-                self.items.append(Message(str(role), text, e.time, e.event_id))  # pyright: ignore[reportUnknownArgumentType]
+                if show:
+                    text = _text_of(item.get("content"))  # pyright: ignore[reportUnknownMemberType]
+                    self.append(Message(str(role), text, e.time, e.event_id), number)  # pyright: ignore[reportUnknownArgumentType]
 
     def model_completed(self, e: ev.ActivityTaskCompleted, turn: ModelTurn) -> None:
         value = _value(e.result)
@@ -290,7 +320,7 @@ class _Builder:
                 )
                 self.cards[call_id] = card
                 turn.tool_calls.append(name)
-                self.items.append(card)
+                self.append(card, turn.number)
             elif kind == "message":
                 texts.append(_text_of(item.get("content")))  # pyright: ignore[reportUnknownMemberType]
             elif kind == "reasoning":
@@ -318,7 +348,7 @@ class _Builder:
                         event_id=e.event_id,
                     )
                     self.cards[card.call_id] = card
-                    self.items.append(card)
+                    self.append(card)
         elif (mcp_tool := mcp_tool_of(e.activity_type, _value(e.input))) is not None:
             # an MCP tool call: the model called the tool by its own name; the card takes
             # the server's too (the activity's summary, ``weather.get_alerts``)
@@ -373,20 +403,27 @@ class _Builder:
             started_time=0,
         )
         if d.get("kind") == "model":
-            request = _value(payload("q"))
-            self._new_inputs(request.get("input") if isinstance(request, dict) else None, e)  # pyright: ignore[reportUnknownMemberType]
+            number = self.model_calls + 1
+            reads = self.reads_input(number)
+            request = _value(payload("q")) if reads else None
+            self._new_inputs(
+                request.get("input") if isinstance(request, dict) else None,  # pyright: ignore[reportUnknownMemberType]
+                e,
+                number,
+                show=reads == 2,
+            )
             turn = ModelTurn(
                 seq=-e.event_id,
                 agent=str(d.get("agent") or "agent"),
                 model="",
                 time=e.time,
                 event_id=e.event_id,
-                number=self.model_calls + 1,
+                number=number,
                 reused="served",
             )
             self.turns[turn.seq] = turn
-            self.items.append(turn)
-            self.model_calls += 1
+            self.append(turn, number)
+            self.model_calls = number
             if result is not None:
                 self.model_completed(done, turn)
             return
@@ -436,6 +473,7 @@ def build_conversation(
     pending: Sequence[PendingActivity] = (),
     *,
     now_ms: int,
+    window: tuple[int, int] | None = None,
     steps: list[Step] | None = None,
 ) -> Conversation:
     """Fold a run's history into conversation items.
@@ -445,12 +483,17 @@ def build_conversation(
         attempts: Failed, timed-out and interrupted activity attempts.
         pending: Activities not finished yet.
         now_ms: The current time, for "running for ..." notes.
+        window: Model call numbers ``(first, last)`` (inclusive) whose items are to be
+            shown (:meth:`Conversation.items_for`): only their inputs are decoded, so a
+            page of a long run costs what the page shows. Items of other calls are still
+            listed, without the messages their inputs add, tool outputs as the model saw
+            them, or handoffs. None: all.
         steps: The run's timeline, when the caller built it already from the same
             arguments (items share its steps, read only).
     """
     if steps is None:
         steps = build_timeline(events, attempts, pending, now_ms=now_ms)
-    b = _Builder(steps)
+    b = _Builder(steps, window)
     facts: ForkFacts | None = None
     activity_types: dict[int, str] = {}
     for e in events:
@@ -462,7 +505,7 @@ def build_conversation(
                 elif not b.tool_scheduled(e):
                     step = b.steps.get(e.event_id)
                     if step is not None:
-                        b.items.append(StepItem(step))
+                        b.append(StepItem(step))
             case (
                 ev.ActivityTaskCompleted()
                 | ev.ActivityTaskFailed()
@@ -485,7 +528,7 @@ def build_conversation(
                 b.prefix = facts.own.prefix_events if facts is not None else 0
                 step = b.steps.get(e.event_id)
                 if step is not None and facts is not None:
-                    b.items.append(StepItem(step))  # says where the fork came from
+                    b.append(StepItem(step))  # says where the fork came from
             case ev.MarkerRecorded() if e.name == SERVED_MARKER:
                 b.served(e, facts)
             case ev.MarkerRecorded() if e.name == APPROVAL_MARKER:
@@ -502,7 +545,7 @@ def build_conversation(
                         event_id=e.event_id,
                     )
                     b.cards[call_id] = card
-                    b.items.append(card)
+                    b.append(card)
                 card.approval = Approval(call_id, requested_at=e.time)
             case ev.WorkflowExecutionUpdateAccepted() if e.update_name == DECIDE_UPDATE:
                 decision = _value(e.input)
@@ -520,23 +563,23 @@ def build_conversation(
             case ev.WorkflowExecutionCompleted():
                 value = _value(e.result)
                 text = value if isinstance(value, str) else payload_text(e.result)
-                b.items.append(Outcome(State.OK, text, e.time, e.event_id))
+                b.append(Outcome(State.OK, text, e.time, e.event_id))
             case ev.WorkflowExecutionFailed():
                 guardrail = e.failure is not None and any(
                     g in (e.failure.type or "") or g in (e.failure.message or "")
                     for g in GUARDRAIL_TYPES
                 )
                 text = describe_failure(e.failure)
-                b.items.append(Outcome(State.FAILED, text, e.time, e.event_id, guardrail))
+                b.append(Outcome(State.FAILED, text, e.time, e.event_id, guardrail))
             case ev.WorkflowExecutionCanceled():
                 detail = payloads_text(e.details)
-                b.items.append(Outcome(State.CANCELLED, detail, e.time, e.event_id))
+                b.append(Outcome(State.CANCELLED, detail, e.time, e.event_id))
             case ev.WorkflowExecutionTerminated():
-                b.items.append(Outcome(State.FAILED, e.reason, e.time, e.event_id))
+                b.append(Outcome(State.FAILED, e.reason, e.time, e.event_id))
             case _:
                 step = b.steps.get(e.event_id)
                 if step is not None and not step.title.startswith("workflow "):
-                    b.items.append(StepItem(step))
+                    b.append(StepItem(step))
     for card in b.cards.values():
         step = b.steps.get(card.scheduled_event_id or -1)
         if step is not None:
@@ -567,4 +610,5 @@ def build_conversation(
         pending_approvals=[] if closed else waiting,
         model_calls=b.model_calls,
         tool_calls=len(b.cards),
+        item_calls=b.item_calls,
     )
