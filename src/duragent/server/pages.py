@@ -5,6 +5,7 @@ that app.js fetches again when a live update arrives."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -188,17 +189,33 @@ async def _run_context(request: Request) -> dict[str, Any]:
     if raw_first and not raw_first.isdigit():
         raise BadRequest(f"from must be a model call number, got {raw_first!r}")
     source = _source(request)
-    detail = await source.detail(
-        workflow_id, run_id, page_calls=CALLS_PAGE, first_call=int(raw_first) if raw_first else None
+    # The usage ledger is read while the page's views are built (the reads run on the
+    # backend's thread or the network, the views on the loop).
+    detail, usage = await asyncio.gather(
+        source.detail(
+            workflow_id,
+            run_id,
+            page_calls=CALLS_PAGE,
+            first_call=int(raw_first) if raw_first else None,
+        ),
+        source.usage(workflow_id),
+        return_exceptions=True,
     )
-    usage = await source.usage(workflow_id) if detail.summary.model_calls else None
+    if isinstance(detail, BaseException):
+        raise detail
+    if not detail.summary.model_calls:
+        usage = None  # a plain workflow has no ledger (whatever reading it said)
+    elif isinstance(usage, BaseException):
+        raise usage
     if tab == "conversation" and not detail.conversation.is_agent:
         tab = "timeline"  # a plain workflow reads best as its timeline
     history_after = 0
     raw_after = request.query_params.get("after") or "0"
     if raw_after.isdigit():
         history_after = int(raw_after)
-    history_events = [e for e in detail.events if e.event_id > history_after][:HISTORY_PAGE]
+    history_events: list[ev.Event] = []
+    if tab == "history":  # exporting events decodes their payloads: only for this tab
+        history_events = [e for e in detail.events if e.event_id > history_after][:HISTORY_PAGE]
     from ..history import WorkflowHistory
 
     exported = WorkflowHistory(workflow_id, detail.execution.run_id, history_events).to_dict()
