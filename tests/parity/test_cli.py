@@ -153,10 +153,11 @@ def test_agent_run_usage_and_show(setup: Setup) -> None:
     report = cli.json("usage", wid, "--json")
     assert report["model_calls"] == report["provider_calls"] == 2
     assert [c["seq"] for c in report["calls"]] == [1, 3]
+    assert [c["number"] for c in report["calls"]] == [1, 2]
     assert report["repaid_calls"] == 0 and report["input_tokens"] > 0
     assert "model calls: 2, tokens:" in cli.ok("usage", wid).stdout
     text = cli.ok("show", wid).stdout
-    model_row = next(line for line in text.splitlines() if "model weather #1" in line)
+    model_row = next(line for line in text.splitlines() if "model call 1: weather" in line)
     assert 'get_weather({"city": "Paris"})' in model_row
     assert "tool get_weather #2" in text and "invoke_model" not in text
 
