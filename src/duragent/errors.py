@@ -35,6 +35,8 @@ Error tree::
     │                                call, a child still running at the fork point)
     └── StoreError                   the persistence layer failed
         ├── StoreLockedError         another process held the database lock too long
+        ├── StoreFullError           the disk holding the database is full
+        ├── StoreIOError             the disk or file system reported an I/O error
         ├── StoreCorruptError        the file is not a (valid) Duragent database
         └── StoreVersionError        the database was written by a newer Duragent
 """
@@ -66,6 +68,8 @@ __all__ = [
     "SerializationError",
     "StoreCorruptError",
     "StoreError",
+    "StoreFullError",
+    "StoreIOError",
     "StoreLockedError",
     "StoreVersionError",
     "TerminatedError",
@@ -373,6 +377,22 @@ class StoreError(DuragentError):
 
 class StoreLockedError(StoreError):
     """Another process held the database write lock for longer than the busy timeout."""
+
+    retryable: ClassVar[bool] = True
+
+
+class StoreFullError(StoreError):
+    """The disk (file system) holding the database is full: nothing of the operation was
+    written. Retryable: once space is freed the same call succeeds, and running workers
+    carry on by themselves."""
+
+    retryable: ClassVar[bool] = True
+
+
+class StoreIOError(StoreError):
+    """The disk or file system reported an I/O error: nothing of the operation was
+    written. Retryable, since such errors can be transient; a persistent one needs the
+    disk checked."""
 
     retryable: ClassVar[bool] = True
 

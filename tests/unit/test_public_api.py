@@ -28,6 +28,8 @@ PUBLIC = {
         "SerializationError",
         "StoreCorruptError",
         "StoreError",
+        "StoreFullError",
+        "StoreIOError",
         "StoreLockedError",
         "StoreVersionError",
         "TerminatedError",

@@ -9,18 +9,18 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Generator, Sequence
 from typing import Any, Final
 
 from .._engine.failure import Failure
 from ..errors import (
-    StoreCorruptError,
     StoreError,
-    StoreLockedError,
     WorkflowNotFoundError,
     WorkflowNotRunningError,
 )
 from . import chunks
+from ._errors import map_error, retry_busy
 from ._tx import PayloadReader, RunRow, Tx
 from .base import (
     RunRecord,
@@ -46,26 +46,6 @@ def _notifier_for(path: str) -> Notifier:
         if notifier is None:
             notifier = _notifiers[key] = Notifier()
         return notifier
-
-
-def map_error(err: sqlite3.Error, path: str, busy_timeout_ms: int = 0) -> StoreError:
-    text = str(err)
-    if isinstance(err, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
-        return StoreLockedError(
-            f"{path} is locked by another process (waited {busy_timeout_ms} ms): "
-            f"{text}. Nothing was changed; retry, or find the process holding a long "
-            "transaction"
-        )
-    if "not a database" in text:
-        return StoreCorruptError(
-            f"{path} is not a valid Duragent database ({text}); nothing was changed. "
-            "Point Duragent at another file, or restore this one from a backup"
-        )
-    if "malformed" in text or "corrupt" in text:
-        return StoreCorruptError(
-            f"{path} is damaged ({text}); restore it from a backup or use a new file"
-        )
-    return StoreError(f"database error on {path}: {text}")
 
 
 class SqliteConnection:
@@ -101,18 +81,19 @@ class SqliteConnection:
                 timeout=busy_timeout_ms / 1000,
             )
         except sqlite3.Error as err:
-            raise StoreError(f"cannot open {path}: {err}") from err
+            raise map_error(err, path) from err
+        started = time.monotonic()
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            if path != ":memory:":
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise StoreError(f"{path}: cannot enable WAL mode (got {mode})")
-            conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-            open_schema(conn, path)
+            # Switching a new file to WAL, and creating the schema while others do the
+            # same, can be answered "busy" at once, whatever the busy timeout: retried.
+            retry_busy(
+                lambda: self._prepare(conn, synchronous), path=path, timeout_ms=busy_timeout_ms
+            )
         except sqlite3.Error as err:
             conn.close()
-            raise map_error(err, path, busy_timeout_ms) from err
+            waited = (time.monotonic() - started) * 1000
+            raise map_error(err, path, waited_ms=waited, timeout_ms=busy_timeout_ms) from err
         except BaseException:
             conn.close()
             raise
@@ -122,7 +103,27 @@ class SqliteConnection:
         self._reader = PayloadReader(conn, self._lock)
         self.notifier = _notifier_for(path)
 
+    def _prepare(self, conn: sqlite3.Connection, synchronous: str) -> None:
+        """WAL mode, durability, schema: every step may be repeated after a "busy"."""
+        if self.path != ":memory:":
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: cannot enable WAL mode (got {mode})")
+        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        open_schema(conn, self.path)
+
     # -- plumbing ----------------------------------------------------------------------------
+
+    def _error(self, err: sqlite3.Error, started: float | None = None) -> StoreError:
+        waited = (time.monotonic() - started) * 1000 if started is not None else None
+        return map_error(err, self.path, waited_ms=waited, timeout_ms=self._busy_timeout_ms)
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already done so (it does on
+        a full disk or an I/O error, and a ROLLBACK then fails)."""
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close the connection (further calls raise ``StoreError``)."""
@@ -148,28 +149,37 @@ class SqliteConnection:
             if outer is not None:
                 yield from self._nested(outer, now)
                 return
+            started = time.monotonic()
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                retry_busy(
+                    lambda: conn.execute("BEGIN IMMEDIATE"),
+                    path=self.path,
+                    timeout_ms=self._busy_timeout_ms,
+                )
             except sqlite3.Error as err:
-                raise map_error(err, self.path, self._busy_timeout_ms) from err
+                raise self._error(err, started) from err
             tx = Tx(conn, now, self._known_digests, self._reader, self._prefixes)
             self._open_tx = tx
             try:
                 yield tx
             except sqlite3.Error as err:
-                conn.execute("ROLLBACK")
-                raise map_error(err, self.path, self._busy_timeout_ms) from err
+                self._rollback()
+                raise self._error(err) from err
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             finally:
                 self._open_tx = None
+            if tx.lost is not None:
+                # A nested write hit an error that made SQLite roll back everything (a
+                # full disk): what the block did after that was refused, nothing is kept.
+                self._rollback()
+                raise self._error(tx.lost) from tx.lost
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as err:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise map_error(err, self.path, self._busy_timeout_ms) from err
+                self._rollback()
+                raise self._error(err) from err
             if len(self._known_digests) > _DIGEST_CACHE_MAX:
                 self._known_digests.clear()
             self._known_digests.update(tx.new_digests)
@@ -182,6 +192,10 @@ class SqliteConnection:
 
     def _nested(self, outer: Tx, now: int) -> Generator[Tx]:
         conn = self._conn
+        if outer.lost is not None:
+            # The transaction is gone: running this write would commit it statement by
+            # statement (autocommit), half-written. Refuse it.
+            raise self._error(outer.lost) from outer.lost
         # Nothing written yet: a failure rolls the whole transaction back anyway.
         savepoint = outer.wrote
         if savepoint:
@@ -191,11 +205,20 @@ class SqliteConnection:
         digests, prefixes = set(outer.new_digests), dict(outer.new_prefixes)
         try:
             yield outer
-        except BaseException:
+        except BaseException as err:
+            if not conn.in_transaction:
+                outer.lost = (
+                    err if isinstance(err, sqlite3.Error) else sqlite3.OperationalError(str(err))
+                )
+                if isinstance(err, sqlite3.Error):
+                    raise self._error(err) from err
+                raise
             if savepoint:
                 conn.execute("ROLLBACK TO nested_write")
                 conn.execute("RELEASE nested_write")
                 outer.new_digests, outer.new_prefixes = digests, prefixes
+            if isinstance(err, sqlite3.Error):
+                raise self._error(err) from err
             raise
         else:
             if savepoint:
@@ -207,10 +230,11 @@ class SqliteConnection:
     @contextlib.contextmanager
     def _read(self) -> Generator[sqlite3.Connection]:
         with self._lock:
+            started = time.monotonic()
             try:
                 yield self._conn
             except sqlite3.Error as err:
-                raise map_error(err, self.path, self._busy_timeout_ms) from err
+                raise self._error(err, started) from err
 
     # -- run lookups -------------------------------------------------------------------------
 

@@ -175,6 +175,9 @@ class Tx:
         self.closing: set[str] = set()
         """Runs whose close is being recorded in this transaction: they take no more
         input (a workflow that signals itself, then completes, in one task)."""
+        self.lost: sqlite3.Error | None = None
+        """The error that made SQLite roll the whole transaction back (a full disk, an
+        I/O error): nothing more may run in it."""
         self._known = known_digests
 
     # -- payloads and events ---------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Final
 
 from .._engine.events import EVENT_SCHEMA_VERSION
 from ..errors import StoreCorruptError, StoreVersionError
+from ._errors import is_busy
 
 SCHEMA_VERSION: Final = 4
 """Version table:
@@ -244,6 +245,8 @@ def open_schema(conn: sqlite3.Connection, path: str) -> None:
         }
         app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
     except sqlite3.DatabaseError as err:
+        if is_busy(err):
+            raise  # another process is creating or converting the file: retried
         raise StoreCorruptError(
             f"{path} is not a valid Duragent database ({err}); nothing was changed. "
             "Point Duragent at another file, or restore this one from a backup"
@@ -265,7 +268,8 @@ def open_schema(conn: sqlite3.Connection, path: str) -> None:
                 )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         return
     if app_id != APPLICATION_ID or "meta" not in tables:
@@ -310,5 +314,6 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
         )
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise

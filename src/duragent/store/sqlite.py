@@ -28,7 +28,8 @@ from . import _activity_rows as activities
 from . import _messages as messages
 from . import _stream_rows
 from . import _workflow_task_rows as workflow_tasks
-from ._connection import SqliteConnection, map_error
+from ._connection import SqliteConnection
+from ._errors import map_error
 from ._fork_rows import ForkRun, create_fork
 from ._inbox import InboxOps
 from ._maintenance import MaintenanceOps
@@ -260,7 +261,7 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
                     now,
                 )
             except sqlite3.Error as err:
-                raise map_error(err, self.path, self._busy_timeout_ms) from err
+                raise self._error(err) from err
 
     def complete_workflow_task(
         self,
