@@ -45,7 +45,9 @@ from ._worker.watchdog import Watchdog
 from ._worker.workflow_tasks import EagerSlots, WorkflowTaskProcessor
 from .client import Client
 from .errors import ConfigurationError, StoreError
-from .store.base import WorkerRegistration, WorkflowTask
+from .serde import Payload
+from .store._stream_rows import StreamRow
+from .store.base import ActivityTask, WorkerRegistration, WorkflowTask
 from .store.liveness import process_start_marker, this_host
 
 __all__ = ["SharedStateManager", "Worker"]
@@ -58,6 +60,8 @@ _WORKER_HEARTBEAT_S: Final = 10.0
 _BATCH_MAX_TASKS: Final = 32
 _BATCH_MAX_S: Final = 0.005
 DEFAULT_STREAM_RETENTION: Final = timedelta(days=7)
+_RETRY_FIRST_S: Final = 0.1
+_RETRY_MAX_S: Final = 2.0
 
 
 class Worker:
@@ -174,14 +178,10 @@ class Worker:
             dynamic=self._dynamic,
             functions=self._functions,
             max_concurrent=max_concurrent_activities,
-            claim_workflow_for=(
-                (self.worker_id, task_queue, list(self._workflow_defs))
-                if self._workflow_defs
-                else None
-            ),
-            process_workflow_task=self._process_eager_workflow_task,
-            evict=self.cache.evict,
-            is_cached=self.cache.__contains__,
+            record_result=self._record_activity_result,
+        )
+        self._claim_workflow_for = (
+            (self.worker_id, task_queue, list(self._workflow_defs)) if self._workflow_defs else None
         )
         has_activities = bool(self._activity_defs) or self._dynamic is not None
         self._workflow_tasks = WorkflowTaskProcessor(
@@ -209,6 +209,12 @@ class Worker:
             fail=self._workflow_tasks.fail_local,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._task_cost = 0.0
+        """Seconds a workflow task takes to process, smoothed (sizes the batches)."""
+        self._unrecorded: list[WorkflowTask] = []
+        self._retry_at = 0.0
+        self._retry_delay = 0.0
+        self._trouble: str | None = None
         self._started = False
         self._stop: asyncio.Event | None = None
 
@@ -332,62 +338,114 @@ class Worker:
 
     # -- loops ----------------------------------------------------------------------------
 
-    def _process_eager_workflow_task(self, task: WorkflowTask) -> None:
-        self._guarded(self._workflow_tasks.process, task)
+    def _record_activity_result(
+        self, task: ActivityTask, result: Payload, now: int, tail: Sequence[StreamRow] | None
+    ) -> None:
+        """Commit an activity's result (with the tail of its stream, if it streamed); the
+        workflow task it triggers is processed here (committed with it when the run is
+        cached, see record_activity_result)."""
+        with self._watchdog.watch(task):
+            self._workflow_tasks.record_activity_result(
+                task, result, now, self._claim_workflow_for, tail
+            )
 
-    def _guarded(self, fn: Callable[[Any], None], task: Any) -> None:
+    def _guarded(self, fn: Callable[[Any], Any], task: Any) -> Any:
         """A bug in processing one task must not stop the worker: log it and go on (the
-        task's lease expires and it is retried)."""
+        task's lease expires and it is retried). Returns None then."""
         try:
             with self._watchdog.watch(task):
-                fn(task)
+                return fn(task)
         except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
             raise
         except BaseException:
             log.exception("internal error while processing %r", task)
+            return None
 
     async def _poll_workflows(self) -> None:
         store: WorkerStore = self.client.store
         clock = self.client.clock
+        loop = asyncio.get_running_loop()
         types = list(self._workflow_defs)
         topics = [f"wf:{self.task_queue}"]
         while True:
             listener = store.notifier.listen(topics)
-            try:
-                task = store.claim_workflow_task(
-                    self.worker_id, self.task_queue, types, clock.now_ms()
-                )
-            except StoreError:
-                log.exception("claiming a workflow task failed")
-                task = None
-            if task is None:
-                await listener.wait(_IDLE_POLL_S)
+            tasks: list[WorkflowTask] = []
+            if self._unrecorded and loop.time() >= self._retry_at:
+                tasks, self._unrecorded = self._unrecorded, []
+            else:
+                try:
+                    tasks = store.claim_workflow_tasks(
+                        self.worker_id, self.task_queue, types, clock.now_ms()
+                    )
+                except StoreError as err:
+                    self._store_trouble("claiming a workflow task", err)
+            if not tasks:
+                wait = _IDLE_POLL_S
+                if self._unrecorded:
+                    wait = max(0.0, min(wait, self._retry_at - loop.time()))
+                await listener.wait(wait)
                 continue
             listener.close()
-            try:
-                self._process_batch(task, types)
-            except StoreError:
-                log.exception("committing a batch of workflow tasks failed")
-                self.cache.clear()  # cached runs may be ahead of what was committed
-            await asyncio.sleep(0)  # let activities and other loops run between batches
+            while tasks:
+                tasks = self._process_round(tasks, types)
+                await asyncio.sleep(0)  # let activities and other loops run between rounds
 
-    def _process_batch(self, task: WorkflowTask, types: list[str]) -> None:
-        """Process ``task`` and, while more are ready, a few more, in one transaction:
-        under load one commit serves many workflow tasks (each in its own savepoint)."""
+    def _process_round(self, tasks: list[WorkflowTask], types: list[str]) -> list[WorkflowTask]:
+        """Run the workflow code of ``tasks`` (no transaction open), then record all their
+        outcomes in one transaction, which also claims the next tasks to process: under
+        load one commit serves many workflow tasks, and the write lock is held only for
+        database work. Returns the tasks claimed (or handed back) for the next round."""
         store: WorkerStore = self.client.store
         clock = self.client.clock
-        deadline = time.monotonic() + _BATCH_MAX_S
-        with store.batch(clock.now_ms()):
-            processed = 0
-            next_task: WorkflowTask | None = task
-            while next_task is not None:
-                self._guarded(self._workflow_tasks.process, next_task)
-                processed += 1
-                if processed >= _BATCH_MAX_TASKS or time.monotonic() > deadline:
-                    break
-                next_task = store.claim_workflow_task(
-                    self.worker_id, self.task_queue, types, clock.now_ms()
+        processor = self._workflow_tasks
+        started = time.monotonic()
+        prepared = [p for p in (self._guarded(processor.prepare, t) for t in tasks) if p]
+        # Claim as many as fit in the batch time, judging by what these tasks cost.
+        per_task = (time.monotonic() - started) / max(1, len(tasks))
+        self._task_cost = 0.8 * self._task_cost + 0.2 * per_task
+        claim = int(_BATCH_MAX_S / max(self._task_cost, 1e-6))
+        claim = max(1, min(_BATCH_MAX_TASKS, claim))
+        claimed: list[WorkflowTask] = []
+        try:
+            with store.batch(clock.now_ms()):
+                for p in prepared:
+                    processor.record(p)
+                claimed = store.claim_workflow_tasks(
+                    self.worker_id, self.task_queue, types, clock.now_ms(), claim
                 )
+        except StoreError as err:
+            self._store_trouble("committing a batch of workflow tasks", err)
+            for p in prepared:
+                processor.abandon(p)
+            self._retry_later([p.task for p in prepared if not p.held])
+            return []
+        follow = [self._guarded(processor.finish, p) for p in prepared]
+        self._retry_later([p.task for p in prepared if not p.recorded])
+        self._store_ok()
+        return [t for t in follow if t is not None] + claimed
+
+    def _retry_later(self, tasks: list[WorkflowTask]) -> None:
+        """Tasks still claimed by this worker whose outcome could not be written (a full
+        disk, an I/O error): processed again, from history, after a pause."""
+        if not tasks:
+            return
+        self._unrecorded.extend(tasks)
+        loop = asyncio.get_running_loop()
+        self._retry_delay = min(max(self._retry_delay * 2, _RETRY_FIRST_S), _RETRY_MAX_S)
+        self._retry_at = loop.time() + self._retry_delay
+
+    def _store_trouble(self, doing: str, err: StoreError) -> None:
+        """Log a store failure once per kind of failure, not on every poll."""
+        what = f"{type(err).__name__}: {err}"
+        if what != self._trouble:
+            self._trouble = what
+            log.error("%s failed: %s (retrying until the store works again)", doing, what)
+
+    def _store_ok(self) -> None:
+        if self._trouble is not None:
+            log.warning("the store works again (after: %s)", self._trouble)
+            self._trouble = None
+        self._retry_delay = 0.0
 
     async def _poll_queries(self) -> None:
         store: WorkerStore = self.client.store
@@ -398,8 +456,8 @@ class Worker:
             listener = store.notifier.listen(topics)
             try:
                 query = store.claim_query(self.worker_id, self.task_queue, types, clock.now_ms())
-            except StoreError:
-                log.exception("claiming a query failed")
+            except StoreError as err:
+                self._store_trouble("claiming a query", err)
                 query = None
             if query is None:
                 await listener.wait(_IDLE_POLL_S)
@@ -423,8 +481,8 @@ class Worker:
                 task = store.claim_activity_task(
                     self.worker_id, self.task_queue, runner.types, clock.now_ms()
                 )
-            except StoreError:
-                log.exception("claiming an activity task failed")
+            except StoreError as err:
+                self._store_trouble("claiming an activity task", err)
                 task = None
             if task is None:
                 await listener.wait(_IDLE_POLL_S)
@@ -453,8 +511,8 @@ class Worker:
                     store.heartbeat_worker(self.worker_id, now)
                     store.expire_streams(now, self._stream_retention_ms)
                     last_heartbeat = loop.time()
-            except StoreError:
-                log.exception("worker housekeeping failed")
+            except StoreError as err:
+                self._store_trouble("worker housekeeping", err)
                 next_due = None
             last_now = now
             sleep = _HOUSEKEEPING_MAX_SLEEP_S
@@ -464,5 +522,10 @@ class Worker:
 
 
 def _describe_task(task: Any) -> str:
-    kind = "workflow task" if isinstance(task, WorkflowTask) else f"query {task.name!r}"
+    if isinstance(task, WorkflowTask):
+        kind = "workflow task"
+    elif isinstance(task, ActivityTask):
+        kind = f"workflow task after activity {task.activity_type!r}"
+    else:
+        kind = f"query {task.name!r}"
     return f"the {kind} of workflow {task.workflow_id!r} ({task.workflow_type})"

@@ -1,11 +1,15 @@
 """Racing processes for store contention tests.
 
-Run as ``python -m tests.integration.store_procs open-race DIR ROUNDS OPENERS WRITERS``: this
-process imports Duragent once, then per round forks OPENERS processes that open a new store
-file at the same instant (released together by one event) while WRITERS processes keep
-writing to it. Forking from this fresh, single-threaded process makes every round cost
-milliseconds instead of a Python start-up per child. Prints one JSON line per failure and
-a final ``{"rounds": ..., "opens": ...}`` line.
+``python -m tests.integration.store_procs open-race DIR ROUNDS OPENERS WRITERS``: this process
+imports Duragent once, then per round forks OPENERS processes that open a new store file at
+the same instant (released together by one event) while WRITERS processes keep writing to
+it. Forking from this fresh, single-threaded process makes every round cost milliseconds
+instead of a Python start-up per child. Prints one JSON line per failure and a final
+``{"rounds": ..., "opens": ...}`` line.
+
+``python -m tests.integration.store_procs client DB NAME WORKFLOWS ITEMS``: one user of the
+store (start, signal, query, await results of ``SignalLog`` workflows); prints a JSON line
+with the errors it met.
 """
 
 from __future__ import annotations
@@ -110,6 +114,44 @@ def open_race(directory: Path, rounds: int, openers: int, writers: int) -> None:
     print(json.dumps({"rounds": rounds, "opens": opens}))
 
 
+async def _client_session(path: str, name: str, workflows: int, items: int) -> dict[str, Any]:
+    """One user of the store: start ``SignalLog`` workflows, signal them, query them,
+    finish them and check their results. Every error is reported, none is retried."""
+    from tests.fixtures.kill_app import TASK_QUEUE, SignalLog
+
+    errors: list[str] = []
+    done = 0
+    client = await Client.connect(f"sqlite:///{path}")
+    try:
+        for w in range(workflows):
+            workflow_id = f"{name}-{w}"
+            try:
+                handle = await client.start_workflow(
+                    SignalLog.run, id=workflow_id, task_queue=TASK_QUEUE
+                )
+                sent = [f"{workflow_id}-i{i}" for i in range(items)]
+                for item in sent:
+                    await handle.signal(SignalLog.add, item)
+                seen = await handle.query(SignalLog.received_items)
+                if seen != sent:
+                    errors.append(f"{workflow_id}: query saw {seen}, sent {sent}")
+                await handle.signal(SignalLog.finish)
+                result = await handle.result()
+                if result != [i.upper() for i in sent]:
+                    errors.append(f"{workflow_id}: result {result}")
+                done += 1
+            except Exception as err:
+                errors.append(f"{workflow_id}: {type(err).__name__}: {err}")
+    finally:
+        await client.close()
+    return {"client": name, "done": done, "errors": errors}
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "open-race":
         open_race(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif sys.argv[1] == "client":
+        outcome = asyncio.run(
+            _client_session(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        )
+        print(json.dumps(outcome))

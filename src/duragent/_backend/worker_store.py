@@ -10,15 +10,16 @@ Temporal worker does not use it: temporalio's worker talks to the Temporal serve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._engine.events import Event
 from .._engine.failure import Failure
 from ..retry import RetryDecision
 from ..serde import Payload
 from ..store._stream_rows import StreamRow
+from ..store._tx import EncodedPayload
 from ..store.base import (
     ActivityTask,
     CompletionOutcome,
@@ -50,12 +51,16 @@ class WorkerStore(Protocol):
     def housekeeping(self, now: int, worker_id: str = "") -> int | None: ...
     def became_visible(self, since: int, now: int) -> bool: ...
     def batch(self, now: int) -> AbstractContextManager[None]: ...
+    def encode_ahead(self, items: Iterable[Any]) -> dict[int, EncodedPayload]:
+        """Encode (chunk) the large payloads of ``items`` before the write transaction
+        that stores them, so that the write lock is not held for CPU work."""
+        ...
 
     # -- workflow tasks and queries ----------------------------------------------------------
 
-    def claim_workflow_task(
-        self, worker_id: str, task_queue: str, types: Sequence[str], now: int
-    ) -> WorkflowTask | None: ...
+    def claim_workflow_tasks(
+        self, worker_id: str, task_queue: str, types: Sequence[str], now: int, limit: int = 1
+    ) -> list[WorkflowTask]: ...
     def read_history(self, run_id: str, after: int = 0) -> list[Event]: ...
     def complete_workflow_task(
         self,
@@ -68,6 +73,7 @@ class WorkerStore(Protocol):
         eager_activity_types: Sequence[str] | None = None,
         eager_queue: str = "",
         eager_slots: int = 0,
+        ahead: dict[int, EncodedPayload] | None = None,
     ) -> CompletionOutcome: ...
     def fail_workflow_task(self, task: WorkflowTask, failure: Failure, now: int) -> None: ...
     def release_workflow_task(self, task: WorkflowTask, now: int) -> None: ...
@@ -96,6 +102,7 @@ class WorkerStore(Protocol):
         worker: str,
         claim_for: tuple[str, str, Sequence[str]] | None = None,
         stream_tail: Sequence[StreamRow] | None = None,
+        ahead: dict[int, EncodedPayload] | None = None,
     ) -> WorkflowTask | None: ...
     def fail_activity_task(
         self,

@@ -16,10 +16,10 @@ from .._definitions import ActivityDefinition
 from .._engine.failure import Failure, FailureKind
 from ..activity import ActivityContext, Info
 from ..errors import SerializationError, StoreError, TimeoutType
-from ..serde import DataConverter
+from ..serde import DataConverter, Payload
 from ..store._activity_rows import INTERRUPTED_TYPE, at_most_once_timeout
 from ..store._stream_rows import StreamRow
-from ..store.base import ActivityTask, WorkflowTask
+from ..store.base import ActivityTask
 from .attempt_log import log_failed_attempt
 from .faults import crash_point
 from .invoke import FunctionRunner
@@ -28,6 +28,8 @@ from .stream_publisher import AttemptStream, lease_fenced
 log = logging.getLogger("duragent.worker")
 
 _HEARTBEAT_THROTTLE_MAX_S = 1.0
+_RECORD_RETRY_FIRST_S = 0.05
+_RECORD_RETRY_MAX_S = 2.0
 
 
 def _dt(ms: int) -> datetime:
@@ -64,10 +66,7 @@ class ActivityRunner:
         dynamic: ActivityDefinition | None,
         functions: FunctionRunner,
         max_concurrent: int,
-        claim_workflow_for: tuple[str, str, Sequence[str]] | None,
-        process_workflow_task: Callable[[WorkflowTask], None],
-        evict: Callable[[str], None] = lambda run_id: None,
-        is_cached: Callable[[str], bool] = lambda run_id: False,
+        record_result: Callable[[ActivityTask, Payload, int, list[StreamRow] | None], None],
     ) -> None:
         self.store = store
         self.converter = converter
@@ -77,10 +76,9 @@ class ActivityRunner:
         self.dynamic = dynamic
         self.functions = functions
         self.max_concurrent = max_concurrent
-        self.claim_workflow_for = claim_workflow_for
-        self.process_workflow_task = process_workflow_task
-        self.evict = evict
-        self.is_cached = is_cached
+        self.record_result = record_result
+        """Commits a result (and the workflow task it triggers, see
+        WorkflowTaskProcessor.record_activity_result)."""
         self.in_flight: dict[tuple[int, int], _Attempt] = {}
         self.slot_freed = asyncio.Event()
         self.shutting_down = False
@@ -176,51 +174,52 @@ class ActivityRunner:
         if outcome is None:
             return
         kind, value = outcome
-        now = self.clock.now_ms()
-        try:
-            if kind == "ok":
-                crash_point("activity_returned", task.activity_type)
-                if self.is_cached(task.run_id):
-                    # The result and the workflow task it triggers commit together: one
-                    # commit, and a cached run answers in microseconds, so the result is
-                    # held back only briefly. (A replay would not be: commit first then.)
-                    try:
-                        with self.store.batch(now):
-                            self._complete(task, value, now, tail)
-                    except StoreError:
-                        self.evict(task.run_id)  # nothing committed; the cache moved on
-                        raise
+        if kind == "ok":
+            crash_point("activity_returned", task.activity_type)
+        # A full disk, an I/O error or a long-held lock: keep the outcome and retry (the
+        # attempt is not run again), until it is recorded or the attempt is no longer ours.
+        delay = _RECORD_RETRY_FIRST_S
+        while True:
+            now = self.clock.now_ms()
+            try:
+                if kind == "ok":
+                    self.record_result(task, value, now, tail)
+                    self.completed += 1
+                elif kind == "cancelled":
+                    self.store.fail_activity_task(
+                        task, value, now, worker=self.worker_id, cancelled=True
+                    )
                 else:
-                    self._complete(task, value, now, tail)
-                self.completed += 1
-            elif kind == "cancelled":
-                self.store.fail_activity_task(
-                    task, value, now, worker=self.worker_id, cancelled=True
-                )
-            else:
-                decision = self.store.fail_activity_task(task, value, now, worker=self.worker_id)
-                if decision is not None:
-                    log_failed_attempt(attempt.context.info, value, attempt.error, decision, now)
-        except StoreError:
-            log.exception(
-                "could not record the outcome of activity %s (run %s)",
-                task.activity_type,
-                task.run_id,
-            )
-
-    def _complete(
-        self, task: ActivityTask, value: Any, now: int, tail: list[StreamRow] | None
-    ) -> None:
-        workflow_task = self.store.complete_activity_task(
-            task,
-            value,
-            now,
-            worker=self.worker_id,
-            claim_for=self.claim_workflow_for,
-            stream_tail=tail,
-        )
-        if workflow_task is not None:
-            self.process_workflow_task(workflow_task)
+                    decision = self.store.fail_activity_task(
+                        task, value, now, worker=self.worker_id
+                    )
+                    if decision is not None:
+                        log_failed_attempt(
+                            attempt.context.info, value, attempt.error, decision, now
+                        )
+                if delay > _RECORD_RETRY_FIRST_S:
+                    log.info("recorded the outcome of activity %s at last", task.activity_type)
+                return
+            except StoreError as err:
+                if not err.retryable or self.shutting_down:
+                    log.error(
+                        "could not record the outcome of activity %s (run %s): %s; the "
+                        "attempt is retried once its lease expires",
+                        task.activity_type,
+                        task.run_id,
+                        err,
+                    )
+                    return
+                if delay == _RECORD_RETRY_FIRST_S:
+                    log.warning(
+                        "could not record the outcome of activity %s (run %s), retrying "
+                        "until it can be: %s",
+                        task.activity_type,
+                        task.run_id,
+                        err,
+                    )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RECORD_RETRY_MAX_S)
 
     async def _call(self, attempt: _Attempt) -> tuple[str, Any] | None:
         """Run the function. Returns ("ok", payload), ("failed", failure),

@@ -1,14 +1,19 @@
-"""Processing one workflow task: bring the run up to date (from the cache or by replaying
-its history), validate waiting updates, run a live activation, record the commands.
+"""Processing workflow tasks: bring the run up to date (from the cache or by replaying its
+history), validate waiting updates, run a live activation, record the commands.
 
 Processing is synchronous and CPU-bound: workflow code never waits on I/O, and the store
 calls are short transactions. A worker therefore processes its workflow tasks one at a time
 and scales out with more processes.
+
+Workflow code never runs inside a write transaction (another process would wait for it).
+Each task goes through three steps: :meth:`~WorkflowTaskProcessor.prepare` runs the code
+(and encodes large payloads), :meth:`~WorkflowTaskProcessor.record` writes the outcome (in
+a transaction of its own, or together with other tasks' in one batch), and
+:meth:`~WorkflowTaskProcessor.finish` updates the cache once the write is committed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +22,7 @@ from typing import Any
 from .._backend.worker_store import WorkerStore
 from .._clock import Clock
 from .._definitions import WorkflowDefinition
-from .._engine.events import Event, WorkflowTaskCompleted
+from .._engine.events import ActivityTaskCompleted, Event, WorkflowTaskCompleted
 from .._engine.failure import Failure, FailureKind, failure_from_exception
 from .._engine.instance import WorkflowInstance
 from .._engine.replay import (
@@ -29,13 +34,41 @@ from .._engine.replay import (
 )
 from ..errors import NondeterminismError, QueryError, StoreError, UpdateRejectedError
 from ..serde import DataConverter, Payload
-from ..store.base import ActivityTask, QueryTask, TaskCompletion, WorkflowTask
+from ..store._stream_rows import StreamRow
+from ..store._tx import EncodedPayload
+from ..store.base import (
+    ActivityTask,
+    CompletionOutcome,
+    QueryTask,
+    TaskCompletion,
+    WorkflowTask,
+)
 from .attempt_log import error_extra
 from .cache import RunCache
 from .faults import armed, crash_point
 from .local_activities import HeldTask, LocalActivities
 
 log = logging.getLogger("duragent.worker")
+
+
+@dataclass(slots=True)
+class PreparedTask:
+    """A workflow task whose code has run, and what is to be recorded for it."""
+
+    task: WorkflowTask
+    run: WorkflowRun | None = None
+    completion: TaskCompletion | None = None
+    """The commands to record (None: the task failed or is handed back)."""
+    ahead: dict[int, EncodedPayload] | None = None
+    failure: BaseException | None = None
+    """Record a task failure (nondeterminism, a bug in workflow code)."""
+    release: bool = False
+    """Hand the task back (the store could not be read)."""
+    outcome: CompletionOutcome | None = None
+    recorded: bool = False
+    """Whether the write succeeded (the task is still ours to retry when not)."""
+    held: bool = False
+    """Handed to its local activities: recorded when they are done (nothing to write)."""
 
 
 @dataclass
@@ -78,11 +111,16 @@ class WorkflowTaskProcessor:
         self.tasks_processed = 0
         self.local: LocalActivities | None = None
         """Runs local activities while their workflow task is held (set by the worker)."""
+        self._eager_reserved = 0
+        """Activities claimed by completions recorded in the open batch, not started yet."""
 
     def process(self, task: WorkflowTask | None) -> None:
-        """Process ``task`` and any follow-up task the store hands straight back."""
+        """Process ``task`` and any follow-up task the store hands straight back, each
+        recorded in a transaction of its own."""
         while task is not None:
-            task = self._process_one(task)
+            prepared = self.prepare(task)
+            self.record(prepared)
+            task = self.finish(prepared)
 
     def answer_query(self, query: QueryTask) -> None:
         """Answer a query from current state: the cached run, brought up to date with
@@ -153,8 +191,12 @@ class WorkflowTaskProcessor:
             raise
         return run
 
-    def _process_one(self, task: WorkflowTask) -> WorkflowTask | None:
+    def prepare(self, task: WorkflowTask, *, speculative: bool = False) -> PreparedTask:
+        """Run the workflow code of ``task`` (no transaction is open): what to record.
+        ``speculative``: the task is predicted, not claimed (its local activities, if it
+        asks for some, cannot be held for it)."""
         self.tasks_processed += 1
+        prepared = PreparedTask(task)
         run: WorkflowRun | None = None
         try:
             run = self._catch_up(task)
@@ -170,53 +212,65 @@ class WorkflowTaskProcessor:
                     rejected.append((update.update_id, failure_from_exception(err, self.converter)))
             live = run.activate(self.clock.now_ms(), accepted)
         except (NondeterminismError, ActivationFailedError, StaleRunError) as err:
-            cause = err.cause if isinstance(err, ActivationFailedError) else err
             self._discard(task.run_id, run)
-            self._fail(task, cause)
-            return None
+            prepared.failure = err.cause if isinstance(err, ActivationFailedError) else err
+            return prepared
         except StoreError:
             self._discard(task.run_id, run)
             log.exception("store error while processing workflow task of run %s", task.run_id)
-            self._release(task)
-            return None
+            prepared.release = True
+            return prepared
         except Exception as err:  # decoding errors and other bugs: retried like a task failure
             self._discard(task.run_id, run)
-            self._fail(task, err)
-            return None
+            prepared.failure = err
+            return prepared
         if live is not None and live.failure is not None:
             self._discard(task.run_id, run)
-            self._fail(task, live.failure)
-            return None
+            prepared.failure = live.failure
+            return prepared
         if (
             live is not None
             and live.local_activities
             and not run.instance.closed
             and self.local is not None
         ):
+            if speculative:
+                # Not our task yet (see record_activity_result): the run is rebuilt from
+                # history once the real task is claimed, and holds it then.
+                self._discard(task.run_id, run)
+                return prepared
             # Recorded once they are done: the task stays ours meanwhile.
             self.cache.take(task.run_id)
             self.local.hold(task, run, live, rejected)
-            return None
-        return self._commit(task, run, live, rejected)
+            prepared.held = True
+            prepared.recorded = True  # nothing to write now
+            return prepared
+        return self._completed(prepared, run, live, rejected)
 
     def finish_local(self, held: HeldTask, live: LiveActivation) -> None:
         """A held task's local activities are done: record it (and go on with the task
         the store hands back, if input arrived meanwhile)."""
-        self.process(self._commit(held.task, held.run, live, held.rejected))
+        prepared = self._completed(PreparedTask(held.task), held.run, live, held.rejected)
+        self.record(prepared)
+        if not prepared.recorded:
+            self.abandon(prepared)  # retried from history once its lease expires
+            return
+        self.process(self.finish(prepared))
 
     def fail_local(self, held: HeldTask, err: BaseException) -> None:
         """The code failed while taking local activity outcomes: a task failure."""
         self._discard(held.task.run_id, held.run)
         self._fail(held.task, err.cause if isinstance(err, ActivationFailedError) else err)
 
-    def _commit(
+    def _completed(
         self,
-        task: WorkflowTask,
+        prepared: PreparedTask,
         run: WorkflowRun,
         live: LiveActivation | None,
         rejected: list[tuple[str, Failure]],
-    ) -> WorkflowTask | None:
-        """Record the task's commands and carry out their effects."""
+    ) -> PreparedTask:
+        """The commands to record for a task whose code has run (their large payloads
+        encoded now, before any transaction)."""
         if live is None:
             completion = TaskCompletion(
                 processed_through=0,
@@ -232,8 +286,29 @@ class WorkflowTaskProcessor:
                 updates=live.updates,
                 rejected_updates=rejected,
             )
+        prepared.run = run
+        prepared.completion = completion
+        prepared.ahead = self.store.encode_ahead(completion.commands)
         crash_point("workflow_task_complete")
+        return prepared
+
+    def record(self, prepared: PreparedTask) -> None:
+        """Write ``prepared``'s outcome (joining the open batch, if any); sets
+        ``prepared.recorded`` when it was written."""
+        task = prepared.task
+        if prepared.held:
+            return
+        if prepared.failure is not None:
+            prepared.recorded = self._fail(task, prepared.failure)
+            return
+        if prepared.release:
+            prepared.recorded = self._release(task)
+            return
+        completion = prepared.completion
+        if completion is None:
+            return
         eager = self.eager
+        slots = max(0, eager.free() - self._eager_reserved) if eager else 0
         try:
             outcome = self.store.complete_workflow_task(
                 task,
@@ -243,15 +318,26 @@ class WorkflowTaskProcessor:
                 keep=True,
                 eager_activity_types=eager.types if eager else None,
                 eager_queue=eager.queue if eager else "",
-                eager_slots=eager.free() if eager else 0,
+                eager_slots=slots,
+                ahead=prepared.ahead,
             )
-        except StoreError:
-            self._discard(task.run_id, run)
-            log.exception("could not record workflow task of run %s", task.run_id)
+        except StoreError as err:
+            log.warning("could not record the workflow task of run %s: %s", task.run_id, err)
+            return
+        self._eager_reserved += len(outcome.eager_activities)
+        prepared.outcome = outcome
+        prepared.recorded = True
+
+    def finish(self, prepared: PreparedTask) -> WorkflowTask | None:
+        """After the commit: confirm the run in the cache, start the activities claimed
+        with it; returns the follow-up task the store handed back, if any."""
+        task, run, outcome = prepared.task, prepared.run, prepared.outcome
+        if run is None:
             return None
-        if outcome.lost:
+        if outcome is None or outcome.lost:
             self._discard(task.run_id, run)
             return None
+        self._eager_reserved = max(0, self._eager_reserved - len(outcome.eager_activities))
         if run.closed or run.instance.closed:
             self._discard(task.run_id, run)
         else:
@@ -262,11 +348,96 @@ class WorkflowTaskProcessor:
                     run.feed(recorded)
                 except StaleRunError:
                     self._discard(task.run_id, run)
-                    return outcome.continue_task
-            self.cache.put(task.run_id, run)
+                    run = None
+            if run is not None:
+                self.cache.put(task.run_id, run)
         if outcome.eager_activities:
             self.start_activities(outcome.eager_activities)
         return outcome.continue_task
+
+    def abandon(self, prepared: PreparedTask) -> None:
+        """The transaction holding ``prepared``'s write was not committed: forget what
+        the run computed (it is rebuilt from history when the task is retried)."""
+        if prepared.held:
+            return  # its local activities hold it; it wrote nothing in that transaction
+        prepared.recorded = False
+        if prepared.outcome is not None:
+            reserved = len(prepared.outcome.eager_activities)
+            self._eager_reserved = max(0, self._eager_reserved - reserved)
+            prepared.outcome = None
+        self._discard(prepared.task.run_id, prepared.run)
+        prepared.run = None
+
+    def record_activity_result(
+        self,
+        task: ActivityTask,
+        result: Payload,
+        now: int,
+        claim_for: tuple[str, str, Sequence[str]] | None,
+        stream_tail: Sequence[StreamRow] | None = None,
+    ) -> None:
+        """Record an activity's result (and the tail of its stream, if it streamed) and
+        the workflow task it triggers.
+
+        When the run is cached here, both commit in one transaction, yet the workflow code
+        runs before it: the result's event is predicted (the next event id of the cached
+        run), the run is activated on it, and the transaction checks the prediction. When
+        it does not hold (something else reached the run meanwhile), the result is
+        committed alone and the workflow task processed after, from history.
+        """
+        store = self.store
+        ahead = store.encode_ahead((result,))
+        prepared: PreparedTask | None = None
+        cached = self.cache.get(task.run_id) if claim_for is not None else None
+        if cached is not None and claim_for is not None and not cached.has_pending_input:
+            predicted = ActivityTaskCompleted(
+                event_id=cached.last_event_id + 1,
+                time=now,
+                seq=task.seq,
+                result=result,
+                attempt=task.attempt,
+                started_time=task.started_time,
+                worker=self.worker_id,
+            )
+            speculative = WorkflowTask(
+                task_id=-1,
+                lease=-1,
+                run_id=task.run_id,
+                workflow_id=task.workflow_id,
+                workflow_type=task.workflow_type,
+                task_queue=claim_for[1],
+                attempt=0,
+                new_events=(predicted,),
+            )
+            prepared = self.prepare(speculative, speculative=True)
+            if prepared.completion is None:
+                prepared = None  # the code failed: record the result alone, then retry
+        claimed: WorkflowTask | None = None
+        try:
+            with store.batch(now):
+                claimed = store.complete_activity_task(
+                    task,
+                    result,
+                    now,
+                    worker=self.worker_id,
+                    claim_for=claim_for,
+                    stream_tail=stream_tail,
+                    ahead=ahead,
+                )
+                if prepared is not None and _as_predicted(claimed, prepared.task):
+                    assert claimed is not None
+                    prepared.task = claimed
+                    self.record(prepared)
+        except BaseException:
+            if prepared is not None:
+                self.abandon(prepared)
+            raise
+        if prepared is not None and prepared.task is claimed and prepared.recorded:
+            self.process(self.finish(prepared))
+            return
+        if prepared is not None:
+            self.abandon(prepared)  # the run saw a result history does not hold (yet)
+        self.process(claimed)
 
     def _discard(self, run_id: str, run: WorkflowRun | None) -> None:
         """Forget ``run``: out of the cache, and torn down even if it never was cached."""
@@ -274,7 +445,7 @@ class WorkflowTaskProcessor:
         if run is not None:
             run.instance.dispose()
 
-    def _fail(self, task: WorkflowTask, err: BaseException) -> None:
+    def _fail(self, task: WorkflowTask, err: BaseException) -> bool:
         """The task failed (nondeterminism, a bug in workflow code): keep the run open and
         retry the task later, recording why for ``describe`` and ``duragent show``."""
         failure = failure_from_exception(err, self.converter)
@@ -298,12 +469,29 @@ class WorkflowTaskProcessor:
         )
         try:
             self.store.fail_workflow_task(task, failure, self.clock.now_ms())
-        except StoreError:
-            log.exception("could not record the workflow task failure of run %s", task.run_id)
+        except StoreError as store_err:
+            log.warning(
+                "could not record the workflow task failure of run %s: %s", task.run_id, store_err
+            )
+            return False
+        return True
 
-    def _release(self, task: WorkflowTask) -> None:
-        with contextlib.suppress(StoreError):
+    def _release(self, task: WorkflowTask) -> bool:
+        try:
             self.store.release_workflow_task(task, self.clock.now_ms())
+        except StoreError:
+            return False
+        return True
+
+
+def _as_predicted(claimed: WorkflowTask | None, speculative: WorkflowTask) -> bool:
+    """Whether the task claimed with an activity's result is exactly the one the cached
+    run was activated for: created for that result alone (its event has the predicted id),
+    with no update waiting and no earlier failed attempt."""
+    if claimed is None or claimed.updates or claimed.attempt:
+        return False
+    got, expected = claimed.new_events, speculative.new_events
+    return len(got) == 1 and got[0].event_id == expected[0].event_id
 
 
 def _mid_replay_cut(events: Sequence[Event]) -> int | None:

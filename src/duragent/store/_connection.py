@@ -10,7 +10,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from typing import Any, Final
 
 from .._engine.failure import Failure
@@ -21,7 +21,7 @@ from ..errors import (
 )
 from . import chunks
 from ._errors import map_error, retry_busy
-from ._tx import PayloadReader, RunRow, Tx
+from ._tx import EncodedPayload, PayloadReader, RunRow, Tx, encode_ahead, payloads_in
 from .base import (
     RunRecord,
 )
@@ -130,6 +130,13 @@ class SqliteConnection:
         with self._lock:
             self._conn.close()
 
+    def encode_ahead(self, items: Iterable[Any]) -> dict[int, EncodedPayload]:
+        """Encode the large payloads in ``items`` (payloads or commands) now, before a
+        write transaction that stores them: chunking is CPU work that must not hold the
+        write lock. Pass the result to the write (``ahead=``)."""
+        with self._lock:  # the prefix index is shared with this connection's writes
+            return encode_ahead(payloads_in(items), self._prefixes)
+
     @contextlib.contextmanager
     def batch(self, now: int) -> Generator[None]:
         """Commit everything written inside the block in one transaction.
@@ -142,12 +149,12 @@ class SqliteConnection:
             yield
 
     @contextlib.contextmanager
-    def _write(self, now: int) -> Generator[Tx]:
+    def _write(self, now: int, ahead: dict[int, EncodedPayload] | None = None) -> Generator[Tx]:
         with self._lock:
             conn = self._conn
             outer = self._open_tx
             if outer is not None:
-                yield from self._nested(outer, now)
+                yield from self._nested(outer, now, ahead)
                 return
             started = time.monotonic()
             try:
@@ -159,6 +166,7 @@ class SqliteConnection:
             except sqlite3.Error as err:
                 raise self._error(err, started) from err
             tx = Tx(conn, now, self._known_digests, self._reader, self._prefixes)
+            tx.ahead = ahead
             self._open_tx = tx
             try:
                 yield tx
@@ -190,7 +198,9 @@ class SqliteConnection:
             except Exception:  # the change is committed: a missed wake-up only delays
                 log.exception("wake-up notification failed")
 
-    def _nested(self, outer: Tx, now: int) -> Generator[Tx]:
+    def _nested(
+        self, outer: Tx, now: int, ahead: dict[int, EncodedPayload] | None
+    ) -> Generator[Tx]:
         conn = self._conn
         if outer.lost is not None:
             # The transaction is gone: running this write would commit it statement by
@@ -201,6 +211,7 @@ class SqliteConnection:
         if savepoint:
             conn.execute("SAVEPOINT nested_write")
         saved_now, outer.now = outer.now, now
+        saved_ahead, outer.ahead = outer.ahead, ahead
         # What this write adds to the caches must go if it is rolled back.
         digests, prefixes = set(outer.new_digests), dict(outer.new_prefixes)
         try:
@@ -225,7 +236,7 @@ class SqliteConnection:
                 conn.execute("RELEASE nested_write")
             outer.wrote = True
         finally:
-            outer.now = saved_now
+            outer.now, outer.ahead = saved_now, saved_ahead
 
     @contextlib.contextmanager
     def _read(self) -> Generator[sqlite3.Connection]:

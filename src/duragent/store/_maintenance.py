@@ -3,9 +3,11 @@ dead workers' tasks recovered, and the cross-process wake-up registry."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import time as _time
 from typing import Final
 
@@ -252,8 +254,10 @@ class MaintenanceOps(SqliteConnection):
                 now = int(_time.time() * 1000)
                 dead = [a for a, h, p, s in rows if not is_alive(h, p, s, now, now)]
                 if dead:
-                    conn.executemany(
-                        "DELETE FROM listeners WHERE address = ?", [(a,) for a in dead]
-                    )
+                    # Tidying only: a full disk must not cost the wake-up itself.
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.executemany(
+                            "DELETE FROM listeners WHERE address = ?", [(a,) for a in dead]
+                        )
                 self._peers = [a for a, *_ in rows if a not in dead]
         return self._peers

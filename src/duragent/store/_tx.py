@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from .._engine import events as ev
 from .._json_parts import PartsPayload
@@ -127,6 +127,76 @@ class StoredPayload(Payload):
         self.reader = reader
 
 
+def encode_payload(
+    data: bytes,
+    store: chunks.StoreChunk,
+    index: chunks.PrefixIndex | None,
+    new_prefixes: dict[bytes, bytes],
+) -> Any:
+    """What an event keeps for a payload: its text (small), or a reference to its bytes
+    or to its chunk tree, whose pieces are handed to ``store(key, data)``."""
+    if len(data) <= INLINE_PAYLOAD_BYTES:
+        return data.decode()
+    if len(data) >= chunks.CHUNK_PAYLOAD_MIN and data.startswith(chunks.JSON_HEADER):
+        tree = chunks.split(data[len(chunks.JSON_HEADER) :], store, index, new_prefixes)
+        if tree is not None:
+            key = chunks.digest(tree)
+            store(key, tree)
+            return {"t": key.hex()}
+    key = chunks.digest(data)
+    store(key, data)
+    return {"h": key.hex()}
+
+
+@dataclass(slots=True)
+class EncodedPayload:
+    """A payload encoded ahead of its transaction (splitting a large one into chunks is
+    CPU work, which must not hold the database's write lock)."""
+
+    payload: Payload
+    value: Any
+    blobs: list[tuple[bytes, bytes]]
+    prefixes: dict[bytes, bytes]
+
+
+def encode_ahead(
+    payloads: Iterable[Payload], index: chunks.PrefixIndex | None
+) -> dict[int, EncodedPayload]:
+    """Encode the large ``payloads`` of one write (keyed by ``id``); small ones stay inline
+    and need no work. Each refers only to lists already committed (the index), never to
+    another one's new chunks: it must stay whole even if the other is not written."""
+    out: dict[int, EncodedPayload] = {}
+    for payload in payloads:
+        if isinstance(payload, PartsPayload):
+            continue  # split part by part in the transaction, against its memo of parts
+        if id(payload) in out or len(payload.data) <= INLINE_PAYLOAD_BYTES:
+            continue
+        blobs: list[tuple[bytes, bytes]] = []
+        prefixes: dict[bytes, bytes] = {}
+
+        def store(key: bytes, data: bytes, blobs: list[tuple[bytes, bytes]] = blobs) -> None:
+            blobs.append((key, data))
+
+        value = encode_payload(payload.data, store, index, prefixes)
+        out[id(payload)] = EncodedPayload(payload, value, blobs, prefixes)
+    return out
+
+
+def payloads_in(items: Iterable[Any]) -> Iterator[Payload]:
+    """The payloads held by ``items`` (payloads, or dataclasses such as commands whose
+    fields hold payloads or tuples of them)."""
+    for item in items:
+        if isinstance(item, Payload):
+            yield item
+            continue
+        for name in getattr(item, "__dataclass_fields__", ()):
+            value = getattr(item, name)
+            if isinstance(value, Payload):
+                yield value
+            elif isinstance(value, tuple):
+                yield from (v for v in cast(tuple[Any, ...], value) if isinstance(v, Payload))
+
+
 def decode_rows(reader: PayloadReader, rows: Iterable[Any]) -> list[ev.Event]:
     """Events from ``(event_id, type, time, attrs)`` rows."""
     out: list[ev.Event] = []
@@ -175,6 +245,8 @@ class Tx:
         self.closing: set[str] = set()
         """Runs whose close is being recorded in this transaction: they take no more
         input (a workflow that signals itself, then completes, in one task)."""
+        self.ahead: dict[int, EncodedPayload] | None = None
+        """Payloads of the current write encoded before it began (see encode_ahead)."""
         self.lost: sqlite3.Error | None = None
         """The error that made SQLite roll the whole transaction back (a full disk, an
         I/O error): nothing more may run in it."""
@@ -193,6 +265,13 @@ class Tx:
     def payload_out(self, payload: Payload) -> Any:
         if isinstance(payload, StoredPayload) and payload.reader is self.reader:
             return payload.ref  # already stored here, under this reference
+        ready = self.ahead.get(id(payload)) if self.ahead else None
+        if ready is not None and ready.payload is payload:
+            # Encoded before the transaction began: only the inserts are left to do.
+            for key, data in ready.blobs:
+                self.store_blob(key, data)
+            self.new_prefixes.update(ready.prefixes)
+            return ready.value
         data = payload.data
         if len(data) <= INLINE_PAYLOAD_BYTES:
             return data.decode()
@@ -257,7 +336,7 @@ class Tx:
         workflow task's completion, what it processed, in the same statement)."""
         rows: list[tuple[str, int, str, int, str]] = []
         size = 0
-        last_input = run.last_input_event_id
+        earlier_input = last_input = run.last_input_event_id
         appended = tuple(events)
         for event in appended:
             attrs = dumps(ev.encode_event_fields(event, self.payload_out))
@@ -284,8 +363,13 @@ class Tx:
                 (run.last_event_id, last_input, run.history_bytes, run.run_id),
             )
             return
-        # Accepted updates are input events, but the completing task processes them.
-        run.processed_through = max(processed_through, last_input)
+        # Accepted updates are input events, but the completing task processes them; input
+        # that arrived while its code ran (after what it processed) is still to process.
+        run.processed_through = (
+            max(processed_through, last_input)
+            if earlier_input <= processed_through
+            else processed_through
+        )
         self.c.execute(
             "UPDATE runs SET last_event_id = ?, last_input_event_id = ?, history_bytes = ?, "
             "processed_through = ?, task_failure = NULL, task_attempts = 0 WHERE run_id = ?",

@@ -22,21 +22,22 @@ _MAX_TASK_BACKOFF_MS: Final = 30_000
 
 
 def claim(
-    tx: Tx, owner: str, task_queue: str, types: Sequence[str], now: int
-) -> WorkflowTask | None:
-    if not types:
-        return None
+    tx: Tx, owner: str, task_queue: str, types: Sequence[str], now: int, limit: int = 1
+) -> list[WorkflowTask]:
+    """Claim up to ``limit`` visible workflow tasks of ``task_queue`` (oldest first)."""
+    if not types or limit < 1:
+        return []
     rows = tx.c.execute(
         "UPDATE tasks SET owner = ?, lease = lease + 1, lease_expires_at = ?, started_at = ? "
-        "WHERE task_id = (SELECT task_id FROM tasks WHERE kind = 0 AND task_queue = ? "
+        "WHERE task_id IN (SELECT task_id FROM tasks WHERE kind = 0 AND task_queue = ? "
         f"AND owner IS NULL AND visible_at <= ? AND type_name IN ({','.join('?' * len(types))}) "
-        "ORDER BY visible_at LIMIT 1) RETURNING task_id, lease, run_id, type_name, attempt",
-        [owner, now + WORKFLOW_TASK_LEASE_MS, now, task_queue, now, *types],
+        "ORDER BY visible_at LIMIT ?) RETURNING task_id, lease, run_id, type_name, attempt",
+        [owner, now + WORKFLOW_TASK_LEASE_MS, now, task_queue, now, *types, limit],
     ).fetchall()
-    if not rows:
-        return None
-    task_id, lease, run_id, type_name, attempt = rows[0]
-    return load(tx, task_id, lease, run_id, type_name, task_queue, attempt)
+    return [
+        load(tx, task_id, lease, run_id, type_name, task_queue, attempt)
+        for task_id, lease, run_id, type_name, attempt in rows
+    ]
 
 
 def load(

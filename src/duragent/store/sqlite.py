@@ -36,7 +36,7 @@ from ._maintenance import MaintenanceOps
 from ._runs import create_run, new_run_id, request_cancel_run, signal_run, terminate_run
 from ._stream_rows import StreamRow
 from ._streams import StreamOps
-from ._tx import RunRow, Tx, decode_rows
+from ._tx import EncodedPayload, RunRow, Tx, decode_rows
 from ._visibility import VisibilityOps
 from .base import (
     ActivityTask,
@@ -75,15 +75,19 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
         if not self._lock.acquire(blocking=False):
             yield False
             return
+        timeout_ms = self._busy_timeout_ms
         try:
             conn = self._conn
             conn.execute("PRAGMA busy_timeout = 0")
+            # Also what the "busy" retries wait for (BEGIN IMMEDIATE): nothing.
+            self._busy_timeout_ms = 0
             try:
                 yield True
             finally:
-                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+                self._busy_timeout_ms = timeout_ms
+                conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
         except sqlite3.Error as err:
-            raise map_error(err, self.path, self._busy_timeout_ms) from err
+            raise map_error(err, self.path, waited_ms=0, timeout_ms=0) from err
         finally:
             self._lock.release()
 
@@ -101,7 +105,8 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
     # -- client side --------------------------------------------------------------------------
 
     def start_workflow(self, request: StartRequest, now: int) -> StartResult:
-        with self._write(now) as tx:
+        ahead = self.encode_ahead((*request.input, *request.signal_input))
+        with self._write(now, ahead) as tx:
             existing = tx.open_run(request.workflow_id)
             if existing is not None:
                 policy = request.id_conflict_policy
@@ -237,7 +242,7 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
         now: int,
         identity: str = "",
     ) -> None:
-        with self._write(now) as tx:
+        with self._write(now, self.encode_ahead(input)) as tx:
             signal_run(tx, self._open_run(tx, workflow_id, run_id), name, input, identity)
 
     def request_cancel(self, workflow_id: str, run_id: str | None, reason: str, now: int) -> None:
@@ -251,17 +256,29 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
     def claim_workflow_task(
         self, worker_id: str, task_queue: str, types: Sequence[str], now: int
     ) -> WorkflowTask | None:
+        tasks = self.claim_workflow_tasks(worker_id, task_queue, types, now)
+        return tasks[0] if tasks else None
+
+    def claim_workflow_tasks(
+        self, worker_id: str, task_queue: str, types: Sequence[str], now: int, limit: int = 1
+    ) -> list[WorkflowTask]:
+        """Claim up to ``limit`` workflow tasks (in the open batch, if any)."""
         with self._lock:
-            try:
-                return workflow_tasks.claim(
-                    Tx(self._conn, now, self._known_digests, self._reader),
-                    worker_id,
-                    task_queue,
-                    types,
-                    now,
-                )
-            except sqlite3.Error as err:
-                raise self._error(err) from err
+            if self._open_tx is None:
+                # One UPDATE, its own transaction: no BEGIN/COMMIT round trip for a poll.
+                try:
+                    return workflow_tasks.claim(
+                        Tx(self._conn, now, self._known_digests, self._reader),
+                        worker_id,
+                        task_queue,
+                        types,
+                        now,
+                        limit,
+                    )
+                except sqlite3.Error as err:
+                    raise self._error(err) from err
+            with self._write(now) as tx:
+                return workflow_tasks.claim(tx, worker_id, task_queue, types, now, limit)
 
     def complete_workflow_task(
         self,
@@ -274,8 +291,13 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
         eager_activity_types: Sequence[str] | None = None,
         eager_queue: str = "",
         eager_slots: int = 0,
+        ahead: dict[int, EncodedPayload] | None = None,
     ) -> CompletionOutcome:
-        with self._write(now) as tx:
+        """Record a workflow task's commands. ``ahead``: its payloads, encoded by
+        :meth:`encode_ahead` (done here when not given)."""
+        if ahead is None:
+            ahead = self.encode_ahead(completion.commands)
+        with self._write(now, ahead) as tx:
             return workflow_tasks.complete(
                 tx,
                 task,
@@ -316,12 +338,16 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
         worker: str,
         claim_for: tuple[str, str, Sequence[str]] | None = None,
         stream_tail: Sequence[StreamRow] | None = None,
+        ahead: dict[int, EncodedPayload] | None = None,
     ) -> WorkflowTask | None:
         """Record a successful attempt. With ``claim_for=(worker_id, task_queue, types)``
         the run's next workflow task is claimed for that worker in the same transaction.
         With ``stream_tail`` (an attempt that streamed) its last rows and its commit marker
-        are written with the result."""
-        with self._write(now) as tx:
+        are written with the result. ``ahead``: the result encoded by :meth:`encode_ahead`
+        (done here when not given)."""
+        if ahead is None:
+            ahead = self.encode_ahead((result,))
+        with self._write(now, ahead) as tx:
             if not activities.take(tx, task):
                 return None
             if stream_tail is not None:
