@@ -20,8 +20,16 @@ from ..errors import (
     WorkflowNotRunningError,
 )
 from . import chunks
-from ._errors import map_error, retry_busy
-from ._tx import EncodedPayload, PayloadReader, RunRow, Tx, encode_ahead, payloads_in
+from ._errors import is_busy, map_error, retry_busy
+from ._tx import (
+    INLINE_PAYLOAD_BYTES,
+    EncodedPayload,
+    PayloadReader,
+    RunRow,
+    Tx,
+    encode_ahead,
+    payloads_in,
+)
 from .base import (
     RunRecord,
 )
@@ -134,8 +142,11 @@ class SqliteConnection:
         """Encode the large payloads in ``items`` (payloads or commands) now, before a
         write transaction that stores them: chunking is CPU work that must not hold the
         write lock. Pass the result to the write (``ahead=``)."""
+        large = [p for p in payloads_in(items) if len(p.data) > INLINE_PAYLOAD_BYTES]
+        if not large:
+            return {}
         with self._lock:  # the prefix index is shared with this connection's writes
-            return encode_ahead(payloads_in(items), self._prefixes)
+            return encode_ahead(large, self._prefixes)
 
     @contextlib.contextmanager
     def batch(self, now: int) -> Generator[None]:
@@ -158,11 +169,20 @@ class SqliteConnection:
                 return
             started = time.monotonic()
             try:
-                retry_busy(
-                    lambda: conn.execute("BEGIN IMMEDIATE"),
-                    path=self.path,
-                    timeout_ms=self._busy_timeout_ms,
-                )
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as busy:
+                if not is_busy(busy):
+                    raise self._error(busy, started) from busy
+                # SQLite can answer "busy" before its timeout: wait out the rest.
+                try:
+                    retry_busy(
+                        lambda: conn.execute("BEGIN IMMEDIATE"),
+                        path=self.path,
+                        timeout_ms=self._busy_timeout_ms,
+                        started=started,
+                    )
+                except sqlite3.Error as err:
+                    raise self._error(err, started) from err
             except sqlite3.Error as err:
                 raise self._error(err, started) from err
             tx = Tx(conn, now, self._known_digests, self._reader, self._prefixes)

@@ -119,16 +119,20 @@ def map_error(
     return StoreError(f"database error on {path}: {text}")
 
 
-def retry_busy(fn: Callable[[], T], *, path: str, timeout_ms: int) -> T:
+def retry_busy(
+    fn: Callable[[], T], *, path: str, timeout_ms: int, started: float | None = None
+) -> T:
     """Call ``fn`` (which must have no effect when it fails), retrying while SQLite
-    answers "busy", until ``timeout_ms`` have really passed.
+    answers "busy", until ``timeout_ms`` have really passed since ``started`` (a
+    ``time.monotonic()`` value; default: now).
 
     Raises:
         StoreLockedError: Still busy after the timeout (the message says how long it
             waited).
         sqlite3.Error: Any other error, unchanged.
     """
-    started = time.monotonic()
+    if started is None:
+        started = time.monotonic()
     delay = _FIRST_RETRY_S
     while True:
         try:

@@ -169,7 +169,7 @@ def encode_ahead(
     for payload in payloads:
         if isinstance(payload, PartsPayload):
             continue  # split part by part in the transaction, against its memo of parts
-        if id(payload) in out or len(payload.data) <= INLINE_PAYLOAD_BYTES:
+        if len(payload.data) <= INLINE_PAYLOAD_BYTES or id(payload) in out:
             continue
         blobs: list[tuple[bytes, bytes]] = []
         prefixes: dict[bytes, bytes] = {}

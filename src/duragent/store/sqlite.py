@@ -262,23 +262,22 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
     def claim_workflow_tasks(
         self, worker_id: str, task_queue: str, types: Sequence[str], now: int, limit: int = 1
     ) -> list[WorkflowTask]:
-        """Claim up to ``limit`` workflow tasks (in the open batch, if any)."""
+        """Claim up to ``limit`` workflow tasks (in the open batch, if any).
+
+        One UPDATE, atomic by itself: outside a batch it is its own transaction (no
+        BEGIN/COMMIT round trip for a poll), inside one it needs no savepoint.
+        """
         with self._lock:
-            if self._open_tx is None:
-                # One UPDATE, its own transaction: no BEGIN/COMMIT round trip for a poll.
-                try:
-                    return workflow_tasks.claim(
-                        Tx(self._conn, now, self._known_digests, self._reader),
-                        worker_id,
-                        task_queue,
-                        types,
-                        now,
-                        limit,
-                    )
-                except sqlite3.Error as err:
-                    raise self._error(err) from err
-            with self._write(now) as tx:
+            outer = self._open_tx
+            if outer is not None and outer.lost is not None:
+                raise self._error(outer.lost) from outer.lost
+            tx = outer or Tx(self._conn, now, self._known_digests, self._reader)
+            try:
                 return workflow_tasks.claim(tx, worker_id, task_queue, types, now, limit)
+            except sqlite3.Error as err:
+                if outer is not None and not self._conn.in_transaction:
+                    outer.lost = err
+                raise self._error(err) from err
 
     def complete_workflow_task(
         self,
