@@ -7,6 +7,7 @@ Creates/updates .venv first; exits non-zero on any failure.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -51,10 +52,32 @@ def ensure_browser() -> None:
         subprocess.run(install, env=env, check=True)
 
 
+FAKETIME_LIBRARY = "/usr/lib/*/faketime/libfaketime.so.1"
+
+
+def ensure_faketime() -> None:
+    """Install Debian's faketime (libfaketime) for the clock-step tests, which step a
+    worker process's system clock for real, when it is missing (a few seconds, once per
+    machine); its tests fail, never skip, without it."""
+    if glob.glob(FAKETIME_LIBRARY) or not sys.platform.startswith("linux"):
+        return
+    apt = shutil.which("apt-get")
+    if apt is None:
+        print("no apt-get: install libfaketime yourself for the clock-step tests", flush=True)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [apt, "install", "-y", "-qq", "--no-install-recommends", "faketime"]
+    print("installing faketime for the clock-step tests", flush=True)
+    if subprocess.run(install, env=env, check=False).returncode != 0:
+        subprocess.run([apt, "update", "-qq"], env=env, check=True)
+        subprocess.run(install, env=env, check=True)
+
+
 def main() -> None:
     python = ensure("dev,agents,temporal,server")
     ensure_local_model(python)
     ensure_browser()
+    ensure_faketime()
     code = [d for d in ("src", "tests", "benchmarks", "examples", "scripts") if (ROOT / d).is_dir()]
     step("ruff", [str(BIN / "ruff"), "check", *code])
     step("ruff format", [str(BIN / "ruff"), "format", "--check", *code])

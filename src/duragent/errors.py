@@ -37,6 +37,8 @@ Error tree::
         ├── StoreLockedError         another process held the database lock too long
         ├── StoreFullError           the disk holding the database is full
         ├── StoreIOError             the disk or file system reported an I/O error
+        ├── StoreFileChangedError    the database file was moved, deleted or replaced
+        │                            while open
         ├── StoreCorruptError        the file is not a (valid) Duragent database
         └── StoreVersionError        the database was written by a newer Duragent
 """
@@ -68,6 +70,7 @@ __all__ = [
     "SerializationError",
     "StoreCorruptError",
     "StoreError",
+    "StoreFileChangedError",
     "StoreFullError",
     "StoreIOError",
     "StoreLockedError",
@@ -395,6 +398,14 @@ class StoreIOError(StoreError):
     disk checked."""
 
     retryable: ClassVar[bool] = True
+
+
+class StoreFileChangedError(StoreError):
+    """The database file was moved, deleted or replaced by another file while it was open.
+
+    Writing on would go to a file no other process can see, so the store stops: every
+    operation raises this. Put the file back (or restore it) and open the store again.
+    """
 
 
 class StoreCorruptError(StoreError):

@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any, Final
 
 from ._backend.worker_store import WorkerStore
+from ._clock import ClockEpoch, clock_epoch
 from ._definitions import (
     ActivityDefinition,
     collect_workflows,
@@ -44,8 +45,9 @@ from ._worker.process_pool import (
 from ._worker.watchdog import Watchdog
 from ._worker.workflow_tasks import EagerSlots, WorkflowTaskProcessor
 from .client import Client
-from .errors import ConfigurationError, StoreError
+from .errors import ConfigurationError, StoreError, StoreFileChangedError
 from .serde import Payload
+from .store._maintenance import CLOCK_STEP_MS
 from .store._stream_rows import StreamRow
 from .store.base import ActivityTask, WorkerRegistration, WorkflowTask
 from .store.liveness import process_start_marker, this_host
@@ -215,6 +217,9 @@ class Worker:
         self._retry_at = 0.0
         self._retry_delay = 0.0
         self._trouble: str | None = None
+        self._failure: StoreFileChangedError | None = None
+        """Why the worker stopped by itself (see run())."""
+        self._clock_epoch: ClockEpoch | None = None
         self._started = False
         self._stop: asyncio.Event | None = None
 
@@ -285,6 +290,7 @@ class Worker:
             if self._shared_state is None:
                 self._shared_state = await asyncio.to_thread(SharedStateManager.create_owned)
             self._functions.shared = self._shared_state
+        self._follow_clock(force=True)
         store.reclaim_dead_workers(now)
         store.housekeeping(now, self.worker_id)
         loop = asyncio.get_running_loop()
@@ -297,7 +303,12 @@ class Worker:
 
     async def run(self) -> None:
         """Start (if needed) and run until :meth:`shutdown` is called or the task is
-        cancelled."""
+        cancelled.
+
+        Raises:
+            StoreFileChangedError: The database file was moved, deleted or replaced while
+                the worker ran (it stops at once rather than work on a file nobody sees).
+        """
         if not self._started:
             await self.start()
         assert self._stop is not None
@@ -305,6 +316,8 @@ class Worker:
             await self._stop.wait()
         finally:
             await self.shutdown()
+        if self._failure is not None:
+            raise self._failure
 
     async def shutdown(self) -> None:
         """Stop polling, let in-flight activities finish (up to the graceful timeout),
@@ -374,6 +387,7 @@ class Worker:
                 tasks, self._unrecorded = self._unrecorded, []
             else:
                 try:
+                    self._follow_clock()
                     tasks = store.claim_workflow_tasks(
                         self.worker_id, self.task_queue, types, clock.now_ms()
                     )
@@ -435,7 +449,19 @@ class Worker:
         self._retry_at = loop.time() + self._retry_delay
 
     def _store_trouble(self, doing: str, err: StoreError) -> None:
-        """Log a store failure once per kind of failure, not on every poll."""
+        """Log a store failure once per kind of failure, not on every poll; stop the
+        worker when the database file is gone (nothing it could do would be seen)."""
+        if isinstance(err, StoreFileChangedError):
+            if self._failure is None:
+                self._failure = err
+                log.error("worker %s stops: %s", self.worker_id, err)
+                for task in self._tasks:
+                    if task is not asyncio.current_task():
+                        task.cancel()
+                if self._stop is not None:
+                    self._stop.set()
+            # End the calling loop too (every caller runs in one of the worker's tasks).
+            raise asyncio.CancelledError
         what = f"{type(err).__name__}: {err}"
         if what != self._trouble:
             self._trouble = what
@@ -478,6 +504,7 @@ class Worker:
                 continue
             listener = store.notifier.listen(topics)
             try:
+                self._follow_clock()
                 task = store.claim_activity_task(
                     self.worker_id, self.task_queue, runner.types, clock.now_ms()
                 )
@@ -491,6 +518,35 @@ class Worker:
             runner.start([task])
             await asyncio.sleep(0)
 
+    def _follow_clock(self, *, force: bool = False) -> None:
+        """Move the store's due times with a step of the system clock (see _clock.py).
+
+        Every housekeeping round asks the store (``force``: another process may have seen
+        the step first, or this one started after it); before a claim only this process's
+        own last reading is compared, which costs two clock reads.
+        """
+        epoch = clock_epoch(self.client.clock)
+        if epoch is None:
+            return
+        seen = self._clock_epoch
+        if (
+            not force
+            and seen is not None
+            and seen.boot_id == epoch.boot_id
+            and abs(seen.offset_ms - epoch.offset_ms) < CLOCK_STEP_MS
+        ):
+            return
+        store: WorkerStore = self.client.store
+        step = store.follow_clock_step(epoch.boot_id, epoch.offset_ms, self.client.clock.now_ms())
+        self._clock_epoch = epoch
+        if step:
+            log.warning(
+                "the system clock was stepped by %+.3f s: pending timers, timeouts, "
+                "retry backoffs and leases were moved with it (they keep their remaining "
+                "durations)",
+                step / 1000,
+            )
+
     async def _housekeeping(self) -> None:
         store: WorkerStore = self.client.store
         clock = self.client.clock
@@ -500,8 +556,11 @@ class Worker:
         last_now = clock.now_ms()
         while True:
             listener = store.notifier.listen(["timer"])
-            now = clock.now_ms()
             try:
+                store.check_file()
+                # Before anything due is acted on: a step of the clock moves due times.
+                self._follow_clock(force=True)
+                now = clock.now_ms()
                 store.reclaim_dead_workers(now)
                 next_due = store.housekeeping(now, self.worker_id)
                 if store.became_visible(last_now, now):
@@ -514,6 +573,7 @@ class Worker:
             except StoreError as err:
                 self._store_trouble("worker housekeeping", err)
                 next_due = None
+                now = clock.now_ms()
             last_now = now
             sleep = _HOUSEKEEPING_MAX_SLEEP_S
             if next_due is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from duragent import Client, StoreFullError
+from duragent import Client, StoreFileChangedError, StoreFullError
 from tests.fixtures.kill_app import TASK_QUEUE, Pipeline
 
 from .crash_harness import Harness
@@ -190,3 +190,48 @@ async def test_io_errors_are_named_and_the_same_worker_carries_on_once_they_stop
     assert b"disk I/O error" in stderr, stderr.decode()[-3000:]
     _assert_each_step_ran_once(h, 3)
     _check_consistent(h.db)
+
+
+def _replace_with_a_copy(db: Path) -> None:
+    """What a restore from backup does: another file takes the path (atomic rename)."""
+    copy = db.with_name("restored.db")
+    source, target = sqlite3.connect(db), sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    target.close()
+    copy.replace(db)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["deleted", "moved", "replaced"])
+async def test_a_database_file_moved_deleted_or_replaced_is_detected_and_stops_the_worker(
+    tmp_path: Path, fault: str
+) -> None:
+    h = Harness(tmp_path / "store.db", tmp_path / "executions.log")
+    try:
+        client = await Client.connect(f"sqlite:///{h.db}")
+        handle = await client.start_workflow(Pipeline.run, 500, id="long", task_queue=TASK_QUEUE)
+        worker = h.spawn()
+        await asyncio.to_thread(_wait_for, "some steps", lambda: len(h.lines()) >= 6)
+        if fault == "deleted":
+            h.db.unlink()
+        elif fault == "moved":
+            h.db.rename(tmp_path / "elsewhere.db")
+        else:
+            _replace_with_a_copy(h.db)
+        expected = "was replaced by another file" if fault == "replaced" else "deleted or moved"
+        # The worker notices within a housekeeping round and exits with the reason.
+        code = await asyncio.to_thread(worker.wait, 30)
+        assert worker.stderr is not None
+        stderr = worker.stderr.read().decode()
+        assert code == 1, stderr[-2000:]
+        assert expected in stderr and "nothing more is written" in stderr, stderr[-2000:]
+        # This process's own connection refuses to go on too, writes and reads alike.
+        with pytest.raises(StoreFileChangedError) as info:
+            await handle.signal("anything")
+        assert expected in str(info.value)
+        with pytest.raises(StoreFileChangedError):
+            await handle.describe()
+        client.store.close()
+    finally:
+        h.stop_all()

@@ -28,6 +28,7 @@ PUBLIC = {
         "SerializationError",
         "StoreCorruptError",
         "StoreError",
+        "StoreFileChangedError",
         "StoreFullError",
         "StoreIOError",
         "StoreLockedError",

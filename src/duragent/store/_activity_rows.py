@@ -355,6 +355,10 @@ def fail_attempt(
 
 
 def fail(tx: Tx, task: ActivityTask, failure: Failure, worker: str) -> RetryDecision:
+    # The stored deadline, not the claimed copy: a clock step moves it.
+    row = tx.c.execute(
+        "SELECT schedule_deadline FROM tasks WHERE task_id = ?", (task.task_id,)
+    ).fetchone()
     return fail_attempt(
         tx,
         task_id=task.task_id,
@@ -363,7 +367,7 @@ def fail(tx: Tx, task: ActivityTask, failure: Failure, worker: str) -> RetryDeci
         attempt=task.attempt,
         started_at=task.started_time,
         policy=task.retry_policy,
-        deadline=task.schedule_to_close_deadline,
+        deadline=row[0] if row is not None else task.schedule_to_close_deadline,
         failure=failure,
         worker=worker,
         outcome="failed",
@@ -411,15 +415,17 @@ def request_cancel(tx: Tx, run: RunRow, seq: int) -> None:
 def heartbeat(tx: Tx, task: ActivityTask, details: tuple[Payload, ...]) -> bool:
     """Extend the attempt's lease; returns whether cancellation was requested."""
     row = tx.c.execute(
-        "SELECT lease, cancel_requested FROM tasks WHERE task_id = ?", (task.task_id,)
+        "SELECT lease, cancel_requested, started_at, schedule_deadline FROM tasks "
+        "WHERE task_id = ?",
+        (task.task_id,),
     ).fetchone()
     if row is None or row[0] != task.lease:
         return True  # the attempt is no longer ours: stop it
-    expires = _lease_expiry(
-        tx.now, None, task.heartbeat_timeout_ms, task.schedule_to_close_deadline
-    )
-    if task.start_to_close_timeout_ms is not None:
-        expires = min(expires, task.started_time + task.start_to_close_timeout_ms)
+    # The stored start and deadline, not the claimed copies: a clock step moves those.
+    started_at, deadline = row[2], row[3]
+    expires = _lease_expiry(tx.now, None, task.heartbeat_timeout_ms, deadline)
+    if task.start_to_close_timeout_ms is not None and started_at is not None:
+        expires = min(expires, started_at + task.start_to_close_timeout_ms)
     tx.c.execute(
         "UPDATE tasks SET heartbeat_at = ?, heartbeat_details = ?, lease_expires_at = ? "
         "WHERE task_id = ?",

@@ -16,11 +16,13 @@ from typing import Any, Final
 from .._engine.failure import Failure
 from ..errors import (
     StoreError,
+    StoreFileChangedError,
     WorkflowNotFoundError,
     WorkflowNotRunningError,
 )
 from . import chunks
 from ._errors import is_busy, map_error, retry_busy
+from ._file_identity import FileIdentity
 from ._tx import (
     INLINE_PAYLOAD_BYTES,
     EncodedPayload,
@@ -37,6 +39,8 @@ from .notify import Notifier
 from .schema import open_schema
 
 DEFAULT_BUSY_TIMEOUT_MS: Final = 10_000
+_IDENTITY_CHECK_S: Final = 0.1
+"""How often reads and writes check that the file is still the one opened (a stat)."""
 _DIGEST_CACHE_MAX: Final = 100_000
 
 log = logging.getLogger("duragent.store")
@@ -106,6 +110,12 @@ class SqliteConnection:
             conn.close()
             raise
         self._conn = conn
+        try:
+            self._identity = FileIdentity.of(os.path.abspath(path) if path != ":memory:" else path)
+        except OSError:
+            self._identity = None
+        self._identity_at = time.monotonic()
+        self._file_changed: str | None = None
         self._open_tx: Tx | None = None
         self._prefixes = chunks.PrefixIndex()
         self._reader = PayloadReader(conn, self._lock)
@@ -120,9 +130,45 @@ class SqliteConnection:
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         open_schema(conn, self.path)
 
+    # -- the file under the connection --------------------------------------------------------
+
+    def check_file(self) -> None:
+        """Check that the file at :attr:`path` (and its ``-wal`` log) is still the one this
+        connection opened; workers call this periodically, and every write and read does
+        so every 100 ms.
+
+        Raises:
+            StoreFileChangedError: The file was moved, deleted or replaced; from then on
+                every operation of this store raises it (nothing is written to a file no
+                other process can see).
+        """
+        if self._file_changed is None and self._identity is not None:
+            self._identity_at = time.monotonic()
+            what = self._identity.changed()
+            if what is not None:
+                self._file_changed = (
+                    f"{what} while process {os.getpid()} had {self.path} open: nothing more "
+                    "is written through this connection (it would go to a file no other "
+                    "process sees). Stop the processes using it, put the file back (with "
+                    "its -wal and -shm files) or restore it, and start them again"
+                )
+                log.error("%s", self._file_changed)
+        if self._file_changed is not None:
+            raise StoreFileChangedError(self._file_changed)
+
+    def _check_file_now_and_then(self) -> None:
+        if self._file_changed is not None or (
+            self._identity is not None and time.monotonic() - self._identity_at >= _IDENTITY_CHECK_S
+        ):
+            self.check_file()
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _error(self, err: sqlite3.Error, started: float | None = None) -> StoreError:
+        try:
+            self.check_file()  # an error is often the first sign of a file gone
+        except StoreFileChangedError as changed:
+            return changed
         waited = (time.monotonic() - started) * 1000 if started is not None else None
         return map_error(err, self.path, waited_ms=waited, timeout_ms=self._busy_timeout_ms)
 
@@ -167,6 +213,7 @@ class SqliteConnection:
             if outer is not None:
                 yield from self._nested(outer, now, ahead)
                 return
+            self._check_file_now_and_then()
             started = time.monotonic()
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -203,6 +250,11 @@ class SqliteConnection:
                 # full disk): what the block did after that was refused, nothing is kept.
                 self._rollback()
                 raise self._error(tx.lost) from tx.lost
+            try:
+                self._check_file_now_and_then()
+            except StoreFileChangedError:
+                self._rollback()
+                raise
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as err:
@@ -261,6 +313,7 @@ class SqliteConnection:
     @contextlib.contextmanager
     def _read(self) -> Generator[sqlite3.Connection]:
         with self._lock:
+            self._check_file_now_and_then()
             started = time.monotonic()
             try:
                 yield self._conn

@@ -23,6 +23,17 @@ from .base import (
 from .liveness import is_alive, process_start_marker, this_host
 
 _PEERS_REFRESH_S: Final = 1.0
+CLOCK_STEP_MS: Final = 1000
+"""Smaller differences between wall and monotonic clock are drift, not a step."""
+_SHIFT_DUE_TIMES: Final = (
+    "UPDATE timers SET fire_at = fire_at + ?1",
+    "UPDATE tasks SET visible_at = visible_at + ?1, lease_expires_at = lease_expires_at + ?1, "
+    "schedule_deadline = schedule_deadline + ?1, started_at = started_at + ?1, "
+    "heartbeat_at = heartbeat_at + ?1",
+    "UPDATE workers SET heartbeat_at = heartbeat_at + ?1",
+    "UPDATE updates SET created_at = created_at + ?1 WHERE status = 'requested'",
+)
+"""Every stored time that a later "now" is compared with (history keeps its times)."""
 
 
 class MaintenanceOps(SqliteConnection):
@@ -144,6 +155,51 @@ class MaintenanceOps(SqliteConnection):
                 ).fetchone()
                 is not None
             )
+
+    def follow_clock_step(self, boot_id: str, offset_ms: int, now: int) -> int:
+        """Keep every pending due time's remaining duration across a step of the wall
+        clock; returns the step applied (ms, 0 for none).
+
+        ``offset_ms`` is the wall clock minus the machine's monotonic clock, as the caller
+        sees it now (see ``duragent._clock.ClockEpoch``); the database keeps the last one
+        seen. When they differ by more than ``CLOCK_STEP_MS``, the wall clock was stepped
+        by the difference: timers, retry backoffs, leases, deadlines and heartbeats are
+        moved by it, in one transaction, exactly once however many processes notice.
+        After a reboot there is nothing to compare with: the offset is only recorded.
+        """
+        stored = self._clock_epoch_row()
+        if stored == (boot_id, offset_ms) or (
+            stored is not None
+            and stored[0] == boot_id
+            and abs(stored[1] - offset_ms) < CLOCK_STEP_MS
+        ):
+            return 0
+        with self._write(now) as tx:
+            stored = self._clock_epoch_row()  # another process may have done it meanwhile
+            step = 0
+            if stored is not None and stored[0] == boot_id:
+                step = offset_ms - stored[1]
+                if abs(step) < CLOCK_STEP_MS:
+                    return 0
+                for statement in _SHIFT_DUE_TIMES:
+                    tx.c.execute(statement, (step,))
+                tx.topics.update(("timer", "clock"))
+            tx.c.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('clock_epoch', ?)",
+                (f"{boot_id} {offset_ms}",),
+            )
+            return step
+
+    def _clock_epoch_row(self) -> tuple[str, int] | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'clock_epoch'").fetchone()
+        if row is None:
+            return None
+        boot, _, offset = str(row[0]).partition(" ")
+        try:
+            return boot, int(offset)
+        except ValueError:
+            return None  # damaged: recorded anew
 
     def housekeeping(self, now: int, worker_id: str = "") -> int | None:
         """Fire due timers, time out overdue activity attempts and release expired

@@ -180,9 +180,12 @@ def complete(
             if claimed is not None:
                 eager.append(claimed)
         elif isinstance(event, ev.TimerStarted):
+            # Due a duration after now, not at the task's time plus it: after the clock was
+            # stepped back, workflow.now() stands still (it never goes back) until the clock
+            # catches up, and a timer counted from it would fire that much late.
             tx.c.execute(
                 "INSERT OR REPLACE INTO timers (run_id, seq, fire_at) VALUES (?, ?, ?)",
-                (run.run_id, event.seq, event.fire_at),
+                (run.run_id, event.seq, tx.now + event.duration_ms),
             )
             tx.topics.add("timer")
         elif isinstance(event, ev.TimerCanceled):

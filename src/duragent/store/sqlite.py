@@ -269,7 +269,9 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
         """
         with self._lock:
             outer = self._open_tx
-            if outer is not None and outer.lost is not None:
+            if outer is None:
+                self._check_file_now_and_then()
+            elif outer.lost is not None:
                 raise self._error(outer.lost) from outer.lost
             tx = outer or Tx(self._conn, now, self._known_digests, self._reader)
             try:
