@@ -5,7 +5,7 @@ the Agents SDK takes a second or more. So this process imports everything once, 
 thread and no event loop, and forks a fresh worker for every ``spawn`` line it reads on
 stdin, answering ``pid <pid>`` on stdout. Each worker writes its stderr to
 ``<dir>/worker-<pid>.log`` and its resident memory every 2 s to ``<dir>/rss.log``
-(``<pid> <seconds since start> <workflow tasks> <rss KiB>``).
+(``<pid> <seconds since start> <workflow tasks> <rss KiB> <longest write lock ms>``).
 
 Usage: ``python benchmarks/_soak_worker.py DB DIR`` (``DURAGENT_SOAK_LOG`` set by soak.py).
 """
@@ -13,6 +13,7 @@ Usage: ``python benchmarks/_soak_worker.py DB DIR`` (``DURAGENT_SOAK_LOG`` set b
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 import resource
 import signal
@@ -47,7 +48,10 @@ async def _run_worker(db: str, directory: Path) -> None:
     async def report_rss() -> None:
         while True:
             tasks = worker._workflow_tasks.tasks_processed  # pyright: ignore[reportPrivateUsage]
-            line = f"{os.getpid()} {time.monotonic() - started:.1f} {tasks} {_rss_kib()}\n"
+            held = client.store.longest_write_s * 1000
+            line = (
+                f"{os.getpid()} {time.monotonic() - started:.1f} {tasks} {_rss_kib()} {held:.2f}\n"
+            )
             fd = os.open(rss_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 os.write(fd, line.encode())
@@ -71,6 +75,7 @@ def _child(db: str, directory: Path) -> None:
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.dup2(log, 2)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: where is it stuck?
     try:
         asyncio.run(_run_worker(db, directory))
         code = 0

@@ -164,13 +164,14 @@ async def _run_job(client: Client, job: Job, rng: random.Random) -> Any:
     return await handle.result()
 
 
-def _rss_samples(directory: Path) -> dict[int, list[tuple[float, int, int]]]:
-    samples: dict[int, list[tuple[float, int, int]]] = defaultdict(list)
+def _rss_samples(directory: Path) -> dict[int, list[tuple[float, int, int, float]]]:
+    """pid -> [(seconds, workflow tasks, RSS KiB, longest write lock ms)]."""
+    samples: dict[int, list[tuple[float, int, int, float]]] = defaultdict(list)
     path = directory / "rss.log"
     if path.exists():
         for line in path.read_text().splitlines():
-            pid, t, tasks, rss = line.split()
-            samples[int(pid)].append((float(t), int(tasks), int(rss)))
+            pid, t, tasks, rss, held = line.split()
+            samples[int(pid)].append((float(t), int(tasks), int(rss), float(held)))
     return samples
 
 
@@ -326,6 +327,7 @@ async def soak(args: argparse.Namespace, directory: Path, workers: Workers) -> d
     rss_end = witness[-1][2] if witness else 0
     tasks_end = witness[-1][1] - (warm[0][1] if warm else 0) if witness else 0
     peak = max((s[2] for samples in rss.values() for s in samples), default=0)
+    longest_write = max((s[3] for samples in rss.values() for s in samples), default=0.0)
 
     summary: dict[str, Any] = {
         "seconds": round(elapsed, 1),
@@ -348,6 +350,7 @@ async def soak(args: argparse.Namespace, directory: Path, workers: Workers) -> d
         "witness_rss_growth_kib": rss_end - rss_start,
         "witness_workflow_tasks": tasks_end,
         "peak_worker_rss_kib": peak,
+        "longest_write_lock_ms": round(longest_write, 1),
         "directory": str(directory),
     }
     for what, items in (
@@ -394,6 +397,7 @@ def _report(summary: dict[str, Any]) -> bool:
         f"{growth * 1024 / tasks:.0f} B per task)"
     )
     print(f"  largest worker RSS   {summary['peak_worker_rss_kib'] / 1024:.1f} MiB")
+    print(f"  longest write lock   {summary['longest_write_lock_ms']} ms (any worker)")
     print(f"  result               {'OK' if ok else 'FAILED'}")
     print(json.dumps(summary))
     return ok

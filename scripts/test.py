@@ -40,13 +40,19 @@ def ensure_browser() -> None:
         return
     if any(shutil.which(name) for name in BROWSERS):
         return
+    apt_install("chromium-headless-shell", "the browser tests")
+
+
+def apt_install(package: str, needed_by: str) -> None:
+    """``apt-get install`` one Debian package (updating the package lists only if the
+    first attempt fails); says so and returns where there is no apt-get."""
     apt = shutil.which("apt-get")
     if apt is None:
-        print("no apt-get: install Chromium yourself for the browser tests", flush=True)
+        print(f"no apt-get: install {package} yourself for {needed_by}", flush=True)
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [apt, "install", "-y", "-qq", "--no-install-recommends", "chromium-headless-shell"]
-    print("installing chromium-headless-shell for the browser tests", flush=True)
+    install = [apt, "install", "-y", "-qq", "--no-install-recommends", package]
+    print(f"installing {package} for {needed_by}", flush=True)
     if subprocess.run(install, env=env, check=False).returncode != 0:
         subprocess.run([apt, "update", "-qq"], env=env, check=True)
         subprocess.run(install, env=env, check=True)
@@ -61,16 +67,7 @@ def ensure_faketime() -> None:
     machine); its tests fail, never skip, without it."""
     if glob.glob(FAKETIME_LIBRARY) or not sys.platform.startswith("linux"):
         return
-    apt = shutil.which("apt-get")
-    if apt is None:
-        print("no apt-get: install libfaketime yourself for the clock-step tests", flush=True)
-        return
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [apt, "install", "-y", "-qq", "--no-install-recommends", "faketime"]
-    print("installing faketime for the clock-step tests", flush=True)
-    if subprocess.run(install, env=env, check=False).returncode != 0:
-        subprocess.run([apt, "update", "-qq"], env=env, check=True)
-        subprocess.run(install, env=env, check=True)
+    apt_install("faketime", "the clock-step tests")
 
 
 def main() -> None:

@@ -117,6 +117,8 @@ class SqliteConnection:
         self._identity_at = time.monotonic()
         self._file_changed: str | None = None
         self._open_tx: Tx | None = None
+        self.longest_write_s = 0.0
+        """The longest this connection held the write lock (BEGIN to COMMIT), in seconds."""
         self._prefixes = chunks.PrefixIndex()
         self._reader = PayloadReader(conn, self._lock)
         self.notifier = _notifier_for(path)
@@ -232,6 +234,7 @@ class SqliteConnection:
                     raise self._error(err, started) from err
             except sqlite3.Error as err:
                 raise self._error(err, started) from err
+            began = time.monotonic()
             tx = Tx(conn, now, self._known_digests, self._reader, self._prefixes)
             tx.ahead = ahead
             self._open_tx = tx
@@ -260,6 +263,8 @@ class SqliteConnection:
             except sqlite3.Error as err:
                 self._rollback()
                 raise self._error(err) from err
+            held = time.monotonic() - began
+            self.longest_write_s = max(self.longest_write_s, held)
             if len(self._known_digests) > _DIGEST_CACHE_MAX:
                 self._known_digests.clear()
             self._known_digests.update(tx.new_digests)
