@@ -5,7 +5,8 @@ the Agents SDK takes a second or more. So this process imports everything once, 
 thread and no event loop, and forks a fresh worker for every ``spawn`` line it reads on
 stdin, answering ``pid <pid>`` on stdout. Each worker writes its stderr to
 ``<dir>/worker-<pid>.log`` and its resident memory every 2 s to ``<dir>/rss.log``
-(``<pid> <seconds since start> <workflow tasks> <rss KiB> <longest write lock ms>``).
+(``<pid> <seconds since start> <workflow tasks> <rss KiB> <longest write lock ms>
+<most CPU ms in one write transaction>``).
 
 Usage: ``python benchmarks/_soak_worker.py DB DIR`` (``DURAGENT_SOAK_LOG`` set by soak.py).
 """
@@ -35,6 +36,7 @@ def _rss_kib() -> int:
 
 async def _run_worker(db: str, directory: Path) -> None:
     client = await Client.connect(f"sqlite:///{db}")
+    client.store.measure_write_cpu = True
     worker = Worker(
         client,
         task_queue=app.TASK_QUEUE,
@@ -48,10 +50,10 @@ async def _run_worker(db: str, directory: Path) -> None:
     async def report_rss() -> None:
         while True:
             tasks = worker._workflow_tasks.tasks_processed  # pyright: ignore[reportPrivateUsage]
-            held = client.store.longest_write_s * 1000
-            line = (
-                f"{os.getpid()} {time.monotonic() - started:.1f} {tasks} {_rss_kib()} {held:.2f}\n"
-            )
+            store = client.store
+            held, cpu = store.longest_write_s * 1000, store.longest_write_cpu_s * 1000
+            elapsed = time.monotonic() - started
+            line = f"{os.getpid()} {elapsed:.1f} {tasks} {_rss_kib()} {held:.2f} {cpu:.2f}\n"
             fd = os.open(rss_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 os.write(fd, line.encode())

@@ -164,14 +164,17 @@ async def _run_job(client: Client, job: Job, rng: random.Random) -> Any:
     return await handle.result()
 
 
-def _rss_samples(directory: Path) -> dict[int, list[tuple[float, int, int, float]]]:
-    """pid -> [(seconds, workflow tasks, RSS KiB, longest write lock ms)]."""
-    samples: dict[int, list[tuple[float, int, int, float]]] = defaultdict(list)
+Sample = tuple[float, int, int, float, float]
+"""(seconds, workflow tasks, RSS KiB, longest write lock ms, most CPU ms in one write)."""
+
+
+def _rss_samples(directory: Path) -> dict[int, list[Sample]]:
+    samples: dict[int, list[Sample]] = defaultdict(list)
     path = directory / "rss.log"
     if path.exists():
         for line in path.read_text().splitlines():
-            pid, t, tasks, rss, held = line.split()
-            samples[int(pid)].append((float(t), int(tasks), int(rss), float(held)))
+            pid, t, tasks, rss, held, cpu = line.split()
+            samples[int(pid)].append((float(t), int(tasks), int(rss), float(held), float(cpu)))
     return samples
 
 
@@ -328,6 +331,9 @@ async def soak(args: argparse.Namespace, directory: Path, workers: Workers) -> d
     tasks_end = witness[-1][1] - (warm[0][1] if warm else 0) if witness else 0
     peak = max((s[2] for samples in rss.values() for s in samples), default=0)
     longest_write = max((s[3] for samples in rss.values() for s in samples), default=0.0)
+    per_worker = sorted(samples[-1][3] for samples in rss.values() if samples)
+    median_write = per_worker[len(per_worker) // 2] if per_worker else 0.0
+    longest_cpu = max((s[4] for samples in rss.values() for s in samples), default=0.0)
 
     summary: dict[str, Any] = {
         "seconds": round(elapsed, 1),
@@ -351,6 +357,8 @@ async def soak(args: argparse.Namespace, directory: Path, workers: Workers) -> d
         "witness_workflow_tasks": tasks_end,
         "peak_worker_rss_kib": peak,
         "longest_write_lock_ms": round(longest_write, 1),
+        "median_worker_longest_write_lock_ms": round(median_write, 1),
+        "most_write_cpu_ms": round(longest_cpu, 1),
         "directory": str(directory),
     }
     for what, items in (
@@ -397,7 +405,11 @@ def _report(summary: dict[str, Any]) -> bool:
         f"{growth * 1024 / tasks:.0f} B per task)"
     )
     print(f"  largest worker RSS   {summary['peak_worker_rss_kib'] / 1024:.1f} MiB")
-    print(f"  longest write lock   {summary['longest_write_lock_ms']} ms (any worker)")
+    print(
+        f"  longest write lock   {summary['longest_write_lock_ms']} ms wall time (any worker; "
+        f"median of each worker's longest {summary['median_worker_longest_write_lock_ms']} ms), "
+        f"{summary['most_write_cpu_ms']} ms CPU at most"
+    )
     print(f"  result               {'OK' if ok else 'FAILED'}")
     print(json.dumps(summary))
     return ok
