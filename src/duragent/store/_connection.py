@@ -81,6 +81,10 @@ class SqliteConnection:
             raise ValueError("synchronous must be NORMAL, FULL or EXTRA")
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
+        """What a write waits for the lock now (0 inside :meth:`SqliteStore.no_wait`)."""
+        self._configured_timeout_ms = busy_timeout_ms
+        """The busy timeout this store was opened with (another thread may read it while
+        ``_busy_timeout_ms`` is 0)."""
         self._lock = threading.RLock()
         self._known_digests: set[bytes] = set()
         self._peers: list[str] = []

@@ -19,6 +19,7 @@ from .._engine import events as ev
 from .._engine.failure import Failure
 from ..errors import (
     ConfigurationError,
+    StoreFileChangedError,
     WorkflowAlreadyStartedError,
     WorkflowNotFoundError,
 )
@@ -97,10 +98,25 @@ class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConn
 
         Raises:
             ConfigurationError: This is an in-memory store (it has only one connection).
+            StoreFileChangedError: The file was moved, deleted or replaced since this
+                store opened it.
         """
         if self.path == ":memory:":
             raise ConfigurationError("an in-memory store cannot be opened twice")
-        return SqliteStore(self.path, busy_timeout_ms=self._busy_timeout_ms)
+        # A file deleted or replaced since this one was opened: opening its path would
+        # read another (or a new, empty) database, so refuse, as every read here does.
+        self.check_file()
+        reader = SqliteStore(self.path, busy_timeout_ms=self._configured_timeout_ms)
+        if self._identity is not None and (
+            reader._identity is None or reader._identity.db != self._identity.db
+        ):
+            reader.close()
+            self._identity_at = 0.0  # the next call of any kind checks and says what changed
+            self.check_file()
+            raise StoreFileChangedError(
+                f"{self.path} was replaced by another file while this process had it open"
+            )
+        return reader
 
     # -- client side --------------------------------------------------------------------------
 
