@@ -262,6 +262,9 @@ async def soak(args: argparse.Namespace, directory: Path, workers: Workers) -> d
         workers.witness = workers.spawn()
         for _ in range(args.workers - 1):
             workers.spawn()
+        # The run's time counts from here: the forking parent's first spawn waits for it
+        # to import everything (the Agents SDK: half a minute on an overloaded machine).
+        started = time.monotonic()
 
         async def one(job: Job) -> None:
             try:
