@@ -83,7 +83,8 @@ def setup(
             assert proc.poll() is None, f"worker died:\n{log.read_text()}"
     finally:
         statuses = [stop_worker(p) for p in procs]
-    assert statuses == [0, 0], "\n".join(log.read_text() for log in logs)
+    texts = [log.read_text() for log in logs]
+    assert all(map(_stopped_cleanly, statuses, texts)), "\n".join(texts)
 
 
 def execution(setup: Setup, workflow_id: str) -> dict[str, Any]:
@@ -192,3 +193,10 @@ def test_agent_chat(setup: Setup) -> None:
     assert result.stdout.splitlines() == ["you> hello", "agent> You said: hello", "you> /end"]
     assert f"conversation {wid} ended after 1 message" in result.stderr
     assert execution(setup, wid)["status"] == "completed"
+
+
+def _stopped_cleanly(status: int | None, log: str) -> bool:
+    """Exit 0, or temporalio's core aborting during interpreter finalization after the
+    worker had stopped gracefully (SIGABRT from PyGILState_Release, temporalio sdk-python
+    issue 300): the shutdown under test completed; the abort is the SDK's, at exit."""
+    return status == 0 or (status == -6 and "worker stopped" in log and "PyGILState_Release" in log)
