@@ -80,7 +80,9 @@ def main() -> None:
     step("ruff format", [str(BIN / "ruff"), "format", "--check", *code])
     step("pyright", [str(BIN / "pyright")])
     # CI must never skip the Temporal backend silently: a missing dev server fails the run.
-    step("pytest", [str(python), "-m", "pytest", "--require-temporal", *sys.argv[1:]])
+    # The slowest tests are listed so that a growing suite shows where its time goes.
+    pytest = [str(python), "-m", "pytest", "--require-temporal", "--durations=25"]
+    step("pytest", [*pytest, *sys.argv[1:]])
 
 
 if __name__ == "__main__":
