@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from ._backend.records import UpdateStage
 from ._definitions import HANDLER_ATTR, HandlerDefinition
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+_S = TypeVar("_S")
 MISSING: Any = object()
 """Stands for "no positional argument given" (None is a valid argument)."""
 
@@ -309,6 +312,47 @@ class WorkflowHandle(Generic[T_co]):
             self.id, self._target_run(), reason, identity=self.client.identity
         )
 
+    @overload
+    async def query(self, query: Callable[[_S], Awaitable[_R]], *, timeout: float = ...) -> _R: ...
+    @overload
+    async def query(
+        self, query: Callable[[_S, _A], Awaitable[_R]], arg: _A, *, timeout: float = ...
+    ) -> _R: ...
+    @overload
+    async def query(self, query: Callable[[_S], _R], *, timeout: float = ...) -> _R: ...
+    @overload
+    async def query(
+        self, query: Callable[[_S, _A], _R], arg: _A, *, timeout: float = ...
+    ) -> _R: ...
+    @overload
+    async def query(
+        self,
+        query: str,
+        arg: Any = ...,
+        *,
+        args: Sequence[Any] = (),
+        result_type: type[_R],
+        timeout: float = ...,
+    ) -> _R: ...
+    @overload
+    async def query(
+        self,
+        query: str,
+        arg: Any = ...,
+        *,
+        args: Sequence[Any] = (),
+        result_type: Any = None,
+        timeout: float = ...,
+    ) -> Any: ...
+    @overload
+    async def query(
+        self,
+        query: Callable[..., Any],
+        *,
+        args: Sequence[Any],
+        result_type: Any = None,
+        timeout: float = ...,
+    ) -> Any: ...
     async def query(
         self,
         query: Callable[..., Any] | str,
@@ -336,6 +380,68 @@ class WorkflowHandle(Generic[T_co]):
             what=f"result of query {name!r}",
         )
 
+    @overload
+    async def start_update(
+        self,
+        update: Callable[[_S], Awaitable[_R]],
+        *,
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> WorkflowUpdateHandle[_R]: ...
+    @overload
+    async def start_update(
+        self,
+        update: Callable[[_S, _A], Awaitable[_R]],
+        arg: _A,
+        *,
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> WorkflowUpdateHandle[_R]: ...
+    @overload
+    async def start_update(
+        self, update: Callable[[_S], _R], *, id: str | None = ..., timeout: float | None = ...
+    ) -> WorkflowUpdateHandle[_R]: ...
+    @overload
+    async def start_update(
+        self,
+        update: Callable[[_S, _A], _R],
+        arg: _A,
+        *,
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> WorkflowUpdateHandle[_R]: ...
+    @overload
+    async def start_update(
+        self,
+        update: str,
+        arg: Any = ...,
+        *,
+        args: Sequence[Any] = (),
+        result_type: type[_R],
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> WorkflowUpdateHandle[_R]: ...
+    @overload
+    async def start_update(
+        self,
+        update: str,
+        arg: Any = ...,
+        *,
+        args: Sequence[Any] = (),
+        result_type: Any = None,
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> WorkflowUpdateHandle[Any]: ...
+    @overload
+    async def start_update(
+        self,
+        update: Callable[..., Any],
+        *,
+        args: Sequence[Any],
+        result_type: Any = None,
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> WorkflowUpdateHandle[Any]: ...
     async def start_update(
         self,
         update: Callable[..., Any] | str,
@@ -372,6 +478,68 @@ class WorkflowHandle(Generic[T_co]):
         handle._raise_if_rejected(outcome)  # pyright: ignore[reportPrivateUsage]
         return handle
 
+    @overload
+    async def execute_update(
+        self,
+        update: Callable[[_S], Awaitable[_R]],
+        *,
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> _R: ...
+    @overload
+    async def execute_update(
+        self,
+        update: Callable[[_S, _A], Awaitable[_R]],
+        arg: _A,
+        *,
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> _R: ...
+    @overload
+    async def execute_update(
+        self, update: Callable[[_S], _R], *, id: str | None = ..., timeout: float | None = ...
+    ) -> _R: ...
+    @overload
+    async def execute_update(
+        self,
+        update: Callable[[_S, _A], _R],
+        arg: _A,
+        *,
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> _R: ...
+    @overload
+    async def execute_update(
+        self,
+        update: str,
+        arg: Any = ...,
+        *,
+        args: Sequence[Any] = (),
+        result_type: type[_R],
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> _R: ...
+    @overload
+    async def execute_update(
+        self,
+        update: str,
+        arg: Any = ...,
+        *,
+        args: Sequence[Any] = (),
+        result_type: Any = None,
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> Any: ...
+    @overload
+    async def execute_update(
+        self,
+        update: Callable[..., Any],
+        *,
+        args: Sequence[Any],
+        result_type: Any = None,
+        id: str | None = ...,
+        timeout: float | None = ...,
+    ) -> Any: ...
     async def execute_update(
         self,
         update: Callable[..., Any] | str,
@@ -388,7 +556,9 @@ class WorkflowHandle(Generic[T_co]):
             UpdateRejectedError: The validator rejected it; nothing was recorded.
             UpdateFailedError: The handler raised.
         """
-        handle = await self.start_update(
+        # The overloads type what users call; forward the already-checked arguments.
+        start = cast(Callable[..., Awaitable[WorkflowUpdateHandle[Any]]], self.start_update)
+        handle = await start(
             update, arg, args=args, id=id, result_type=result_type, timeout=timeout
         )
         return await handle.result(timeout=timeout)

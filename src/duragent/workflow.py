@@ -126,6 +126,18 @@ class _ActivityOptions(TypedDict, total=False):
     summary: str
 
 
+class _LocalActivityOptions(TypedDict, total=False):
+    """The keyword options of :func:`start_local_activity` /
+    :func:`execute_local_activity`, spelled once for their typed overloads."""
+
+    start_to_close_timeout: timedelta | None
+    schedule_to_close_timeout: timedelta | None
+    schedule_to_start_timeout: timedelta | None
+    retry_policy: RetryPolicy | None
+    local_retry_threshold: timedelta | None
+    summary: str
+
+
 class _ChildOptions(TypedDict, total=False):
     """The keyword options of :func:`start_child_workflow` /
     :func:`execute_child_workflow`, spelled once for their typed overloads."""
@@ -491,6 +503,48 @@ async def execute_activity(
     )
 
 
+@overload
+def start_local_activity(
+    activity: Callable[[], Awaitable[_R]], **options: Unpack[_LocalActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_local_activity(
+    activity: Callable[[_A], Awaitable[_R]], arg: _A, **options: Unpack[_LocalActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_local_activity(
+    activity: Callable[[], _R], **options: Unpack[_LocalActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_local_activity(
+    activity: Callable[[_A], _R], arg: _A, **options: Unpack[_LocalActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_local_activity(
+    activity: str,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: type[_R],
+    **options: Unpack[_LocalActivityOptions],
+) -> ActivityHandle[_R]: ...
+@overload
+def start_local_activity(
+    activity: str,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: Any = None,
+    **options: Unpack[_LocalActivityOptions],
+) -> ActivityHandle[Any]: ...
+@overload
+def start_local_activity(
+    activity: Callable[..., Any],
+    *,
+    args: Sequence[Any],
+    result_type: Any = None,
+    **options: Unpack[_LocalActivityOptions],
+) -> ActivityHandle[Any]: ...
 def start_local_activity(
     activity: Callable[..., Any] | str,
     arg: Any = _MISSING,
@@ -521,6 +575,51 @@ def start_local_activity(
     )
 
 
+_start_local_activity: Callable[..., ActivityHandle[Any]] = start_local_activity
+
+
+@overload
+async def execute_local_activity(
+    activity: Callable[[], Awaitable[_R]], **options: Unpack[_LocalActivityOptions]
+) -> _R: ...
+@overload
+async def execute_local_activity(
+    activity: Callable[[_A], Awaitable[_R]], arg: _A, **options: Unpack[_LocalActivityOptions]
+) -> _R: ...
+@overload
+async def execute_local_activity(
+    activity: Callable[[], _R], **options: Unpack[_LocalActivityOptions]
+) -> _R: ...
+@overload
+async def execute_local_activity(
+    activity: Callable[[_A], _R], arg: _A, **options: Unpack[_LocalActivityOptions]
+) -> _R: ...
+@overload
+async def execute_local_activity(
+    activity: str,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: type[_R],
+    **options: Unpack[_LocalActivityOptions],
+) -> _R: ...
+@overload
+async def execute_local_activity(
+    activity: str,
+    arg: Any = ...,
+    *,
+    args: Sequence[Any] = (),
+    result_type: Any = None,
+    **options: Unpack[_LocalActivityOptions],
+) -> Any: ...
+@overload
+async def execute_local_activity(
+    activity: Callable[..., Any],
+    *,
+    args: Sequence[Any],
+    result_type: Any = None,
+    **options: Unpack[_LocalActivityOptions],
+) -> Any: ...
 async def execute_local_activity(
     activity: Callable[..., Any] | str,
     arg: Any = _MISSING,
@@ -566,7 +665,7 @@ async def execute_local_activity(
     Raises:
         ActivityError: The local activity failed for good; ``cause`` says why.
     """
-    return await start_local_activity(
+    return await _start_local_activity(
         activity,
         arg,
         args=args,
@@ -580,11 +679,68 @@ async def execute_local_activity(
     )
 
 
-start_local_activity_method = start_local_activity
-"""Start a local activity that is a method (see :func:`start_activity_method`)."""
+@overload
+def start_local_activity_method(
+    activity: Callable[[_S], Awaitable[_R]], **options: Unpack[_LocalActivityOptions]
+) -> ActivityHandle[_R]: ...
+@overload
+def start_local_activity_method(
+    activity: Callable[[_S, _A], Awaitable[_R]],
+    arg: _A,
+    **options: Unpack[_LocalActivityOptions],
+) -> ActivityHandle[_R]: ...
+@overload
+def start_local_activity_method(
+    activity: Callable[..., Any],
+    *,
+    args: Sequence[Any],
+    result_type: Any = None,
+    **options: Unpack[_LocalActivityOptions],
+) -> ActivityHandle[Any]: ...
+def start_local_activity_method(
+    activity: Callable[..., Any],
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    result_type: Any = None,
+    **options: Unpack[_LocalActivityOptions],
+) -> ActivityHandle[Any]:
+    """Start a local activity that is a method (``Service.fetch``; see
+    :func:`start_activity_method`). Same as :func:`start_local_activity`, typed for
+    methods."""
+    return _start_local_activity(activity, arg, args=args, result_type=result_type, **options)
 
-execute_local_activity_method = execute_local_activity
-"""Run a local activity that is a method (see :func:`execute_activity_method`)."""
+
+@overload
+async def execute_local_activity_method(
+    activity: Callable[[_S], Awaitable[_R]], **options: Unpack[_LocalActivityOptions]
+) -> _R: ...
+@overload
+async def execute_local_activity_method(
+    activity: Callable[[_S, _A], Awaitable[_R]],
+    arg: _A,
+    **options: Unpack[_LocalActivityOptions],
+) -> _R: ...
+@overload
+async def execute_local_activity_method(
+    activity: Callable[..., Any],
+    *,
+    args: Sequence[Any],
+    result_type: Any = None,
+    **options: Unpack[_LocalActivityOptions],
+) -> Any: ...
+async def execute_local_activity_method(
+    activity: Callable[..., Any],
+    arg: Any = _MISSING,
+    *,
+    args: Sequence[Any] = (),
+    result_type: Any = None,
+    **options: Unpack[_LocalActivityOptions],
+) -> Any:
+    """Run a local activity that is a method and return its result. Same as
+    :func:`execute_local_activity`, typed for methods."""
+    return await _start_local_activity(activity, arg, args=args, result_type=result_type, **options)
+
 
 start_local_activity_class = start_local_activity
 """Start a local activity that is a callable class."""

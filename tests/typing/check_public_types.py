@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any, assert_type
 
 from duragent import Client, activity, workflow
-from duragent.client import WorkflowHandle
+from duragent.client import WorkflowHandle, WorkflowUpdateHandle
 from duragent.workflow import ActivityHandle, ChildWorkflowHandle
 
 T = timedelta(seconds=5)
@@ -91,10 +91,75 @@ class Words:
         assert_type(
             await workflow.execute_child_workflow("Child", 3, result_type=list[int]), list[int]
         )
+        assert_type(
+            await workflow.execute_local_activity(count_words, text, start_to_close_timeout=T),
+            int,
+        )
+        assert_type(await workflow.execute_local_activity(ping, start_to_close_timeout=T), bool)
+        assert_type(
+            workflow.start_local_activity(shout, text, start_to_close_timeout=T),
+            ActivityHandle[str],
+        )
+        assert_type(
+            await workflow.execute_local_activity(
+                "shout", text, result_type=str, start_to_close_timeout=T
+            ),
+            str,
+        )
+        assert_type(
+            await workflow.execute_local_activity_method(
+                Service.lookup, "k", start_to_close_timeout=T
+            ),
+            float,
+        )
         # Wrong argument types are type errors.
+        await workflow.execute_local_activity(count_words, 3, start_to_close_timeout=T)  # pyright: ignore[reportArgumentType, reportCallIssue]
         await workflow.execute_activity(count_words, 3, start_to_close_timeout=T)  # pyright: ignore[reportArgumentType, reportCallIssue]
         await workflow.execute_child_workflow(Child.run, "three")  # pyright: ignore[reportArgumentType, reportCallIssue]
         return 0
+
+
+@workflow.defn
+class Counter:
+    def __init__(self) -> None:
+        self.value = 0
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self.value < 0)
+
+    @workflow.query
+    def current(self) -> int:
+        return self.value
+
+    @workflow.query
+    def scaled(self, factor: float) -> float:
+        return self.value * factor
+
+    @workflow.update
+    async def add(self, n: int) -> int:
+        self.value += n
+        return self.value
+
+    @workflow.update
+    def reset(self) -> bool:
+        self.value = 0
+        return True
+
+
+async def messages(client: Client) -> None:
+    handle = client.get_workflow_handle("c")
+    assert_type(await handle.query(Counter.current), int)
+    assert_type(await handle.query(Counter.scaled, 0.5), float)
+    assert_type(await handle.query("current", result_type=int), int)
+    assert_type(await handle.query("current"), Any)
+    assert_type(await handle.execute_update(Counter.add, 2), int)
+    assert_type(await handle.execute_update(Counter.reset), bool)
+    assert_type(await handle.start_update(Counter.add, 2), WorkflowUpdateHandle[int])
+    assert_type(await (await handle.start_update(Counter.add, 2)).result(), int)
+    assert_type(await handle.execute_update("add", 2, result_type=int), int)
+    await handle.query(Counter.scaled, "half")  # pyright: ignore[reportArgumentType, reportCallIssue]
+    await handle.execute_update(Counter.add, "two")  # pyright: ignore[reportArgumentType, reportCallIssue]
 
 
 async def client_side(client: Client) -> None:
