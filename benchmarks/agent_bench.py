@@ -7,6 +7,7 @@ Usage::
     python benchmarks/agent_bench.py --check         # exit 1 when a figure misses its target
     python benchmarks/agent_bench.py --markdown      # the README's table
     python benchmarks/agent_bench.py --profile 200   # cProfile of one durable 200-turn run
+    python benchmarks/agent_bench.py --breakdown 20  # CPU time per model call, by phase
 
 One agent (the OpenAI Agents SDK, a scripted model that answers at once, one tool returning
 about 100 bytes) calls its tool on every turn, so every model call's input is the whole
@@ -47,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _phases
 from _report import Figure, Target, check_figures, figures_table, log, markdown_table, num
 from agents import Agent, RunConfig, Runner, function_tool
 
@@ -252,6 +254,28 @@ async def profile(turns: int) -> None:
         print(f"\n=== sorted by {sort} ===\n{out.getvalue()}")
 
 
+async def breakdown(turns: int, repeats: int) -> None:
+    """CPU time of the worker's thread per model call, by phase (see ``_phases.py``),
+    next to the whole durable run's and the plain SDK's, all in this run."""
+    calls = turns + 1
+    plain: list[float] = []
+    for _ in range(repeats):
+        plain.append((await plain_run(turns, provider(turns)))[1])
+    async with embedded(turns) as backend:
+        with _phases.measured() as (cpu, counts, missing):
+            whole = [(await backend.run(turns))[1] for _ in range(repeats)]
+    per_call = 1000 / repeats / calls
+    print(f"CPU ms per model call, {turns} turns, {repeats} runs (means):")
+    print(f"  {'plain SDK, whole run':58} {statistics.fmean(plain) / calls:7.3f}")
+    print(f"  {'Duragent, whole run (all threads)':58} {statistics.fmean(whole) / calls:7.3f}")
+    for label, _module, _name in _phases.PHASES:
+        if label in cpu:
+            n = counts[label] / repeats / calls
+            print(f"  {label:58} {cpu[label] * per_call:7.3f}  ({n:.1f} calls)")
+    for name in missing:
+        print(f"  (not measured: {name} is gone; update benchmarks/_phases.py)")
+
+
 def figures(results: list[TurnFigures]) -> list[Figure]:
     out: list[Figure] = []
     for r in results:
@@ -374,6 +398,9 @@ def markdown(results: list[TurnFigures]) -> str:
 
 
 async def main(args: argparse.Namespace) -> int:
+    if args.breakdown:
+        await breakdown(args.breakdown, args.repeats or 10)
+        return 0
     if args.profile:
         await profile(args.profile)
         return 0
@@ -415,6 +442,9 @@ def _parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--markdown", action="store_true", help="print the README table")
     parser.add_argument("--profile", type=int, default=0, metavar="TURNS", help="cProfile a run")
+    parser.add_argument(
+        "--breakdown", type=int, default=0, metavar="TURNS", help="CPU time by phase"
+    )
     return parser.parse_args(argv)
 
 
