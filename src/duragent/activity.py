@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar, overload
 
 from ._definitions import ACTIVITY_ATTR, ActivityDefinition
 from .errors import ConfigurationError
@@ -23,7 +23,16 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .store.base import UsageEntry
 
-__all__ = ["Info", "defn", "heartbeat", "in_activity", "info", "is_cancelled", "logger"]
+__all__ = [
+    "Info",
+    "defn",
+    "heartbeat",
+    "in_activity",
+    "info",
+    "is_cancelled",
+    "logger",
+    "raise_complete_async",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,6 +84,10 @@ class Info:
     heartbeat_timeout_seconds: float | None = None
     is_local: bool = False
     """Whether this is a local activity (run by the workflow's worker, no task)."""
+    task_token: bytes = b""
+    """Names this attempt for ``client.get_async_activity_handle(task_token=...)``, so that
+    another process can complete it after :func:`raise_complete_async` (opaque; empty for
+    a local activity)."""
 
 
 class ActivityContext:
@@ -239,6 +252,30 @@ def heartbeat(*details: Any) -> None:
 
         raise CancelledError("activity cancellation was requested")
     ctx.heartbeat(details)
+
+
+class CompleteAsyncError(BaseException):
+    """Raised by :func:`raise_complete_async`; the worker catches it (a BaseException, like
+    temporalio's, so that ``except Exception`` in activity code does not swallow it)."""
+
+
+def raise_complete_async() -> NoReturn:
+    """End this activity function without completing the activity: something else will
+    complete it later through ``client.get_async_activity_handle(...)`` (``complete``,
+    ``fail``, ``heartbeat``, ``report_cancellation``), e.g. a person, a webhook or another
+    service given :attr:`Info.task_token`.
+
+    The worker frees its slot at once; the attempt stays open on the backend, still bound
+    by its start-to-close, schedule-to-close and heartbeat timeouts (heartbeat through the
+    handle), and a worker that dies or shuts down does not interrupt it. Not available in
+    local activities.
+    """
+    ctx = _context()
+    if ctx.info.is_local:
+        raise ConfigurationError(
+            "a local activity cannot complete asynchronously: use workflow.execute_activity"
+        )
+    raise CompleteAsyncError()
 
 
 def is_cancelled() -> bool:

@@ -15,7 +15,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
 
+from ._activity_handle import AsyncActivityHandle
 from ._backend import (
+    ActivityRef,
     ClientBackend,
     EmbeddedBackend,
     RunFilter,
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from .views.diff import RunDiff
 
 __all__ = [
+    "AsyncActivityHandle",
     "Client",
     "WorkflowExecution",
     "WorkflowHandle",
@@ -588,6 +591,42 @@ class Client:
         """Like :meth:`get_workflow_handle`, typed by the workflow's run method."""
         _, result_hint, _ = self._workflow_ref(workflow)
         return self.get_workflow_handle(workflow_id, run_id=run_id, result_type=result_hint)
+
+    def get_async_activity_handle(
+        self,
+        *,
+        task_token: bytes | None = None,
+        workflow_id: str | None = None,
+        run_id: str | None = None,
+        activity_id: str | None = None,
+    ) -> AsyncActivityHandle:
+        """A handle to complete, fail, heartbeat or report cancelled an activity whose
+        function called ``activity.raise_complete_async()``.
+
+        Address it by ``task_token`` (``activity.info().task_token``: that attempt), or by
+        ``workflow_id`` and ``activity_id`` (``activity.info().activity_id``: the
+        activity's current attempt, in ``run_id`` or the workflow's latest run).
+
+        Raises:
+            ConfigurationError: Neither or both ways of addressing were given.
+        """
+        by_id = workflow_id is not None or activity_id is not None or run_id is not None
+        if (task_token is None) == (not by_id) or (
+            by_id and (workflow_id is None or activity_id is None)
+        ):
+            raise ConfigurationError(
+                "get_async_activity_handle needs either task_token=..., or workflow_id=... "
+                "and activity_id=... (with an optional run_id), not both"
+            )
+        return AsyncActivityHandle(
+            self,
+            ActivityRef(
+                task_token=task_token,
+                workflow_id=workflow_id,
+                run_id=run_id,
+                activity_id=activity_id,
+            ),
+        )
 
     async def list_workflows(
         self,

@@ -24,6 +24,8 @@ Error tree::
     ├── WorkflowAlreadyStartedError  a running workflow already has this id
     ├── WorkflowNotFoundError        no workflow with this id (or run id)
     ├── WorkflowNotRunningError      the workflow is closed and cannot take this request
+    ├── ActivityNotFoundError        no such activity attempt waits for completion
+    ├── AsyncActivityCancelledError  an asynchronously completed activity was cancelled
     ├── QueryError                   a query failed or was rejected
     ├── UpdateRejectedError          an update's validator rejected it
     ├── UpdateFailedError            an accepted update's handler failed
@@ -55,8 +57,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActivityError",
+    "ActivityNotFoundError",
     "ApplicationError",
     "ApplicationErrorCategory",
+    "AsyncActivityCancelledError",
     "CancelledError",
     "ChildWorkflowError",
     "ConfigurationError",
@@ -324,6 +328,17 @@ class WorkflowNotFoundError(DuragentError):
 
 class WorkflowNotRunningError(DuragentError):
     """The workflow run is closed, so it cannot receive this signal, update or request."""
+
+
+class ActivityNotFoundError(DuragentError):
+    """No activity attempt matches the task token (or workflow id and activity id) given to
+    an async activity handle: the activity completed, failed, timed out or was retried
+    since the token was issued (a token names one attempt), or never existed."""
+
+
+class AsyncActivityCancelledError(DuragentError):
+    """Raised by ``AsyncActivityHandle.heartbeat()`` when cancellation of the activity was
+    requested: stop the work and call ``report_cancellation()``."""
 
 
 class QueryError(DuragentError):

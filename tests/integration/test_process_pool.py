@@ -64,6 +64,13 @@ def until_cancelled(marker: str) -> str:
 
 
 @activity.defn
+def hand_off(path: str) -> str:
+    """Writes its task token for someone else, then leaves the activity open."""
+    Path(path).write_bytes(activity.info().task_token)
+    activity.raise_complete_async()
+
+
+@activity.defn
 def unpicklable_result() -> object:
     return (i for i in range(3))  # a generator cannot be pickled back
 
@@ -125,6 +132,15 @@ class BadResult:
         )
 
 
+@workflow.defn
+class HandOff:
+    @workflow.run
+    async def run(self, path: str) -> str:
+        return await workflow.execute_activity(
+            hand_off, path, start_to_close_timeout=timedelta(seconds=60)
+        )
+
+
 @pytest.fixture(scope="module")
 def pool() -> Iterator[ProcessPoolExecutor]:
     with ProcessPoolExecutor(max_workers=2) as executor:
@@ -153,6 +169,26 @@ async def test_heartbeats_cross_the_process_boundary(
     # Attempt 2 started after the last heartbeat detail the first attempt sent (2).
     assert result == [2, 3]
     assert marker.read_text() == "stalled"
+
+
+async def test_a_pool_activity_completes_asynchronously(
+    client: Client, pool: ProcessPoolExecutor, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    async with Worker(
+        client, task_queue="pp", workflows=[HandOff], activities=[hand_off], activity_executor=pool
+    ):
+        handle = await client.start_workflow(
+            HandOff.run, str(token_file), id="pp-async", task_queue="pp"
+        )
+        for _ in range(600):
+            if token_file.exists() and token_file.read_bytes():
+                break
+            await asyncio.sleep(0.05)
+        await client.get_async_activity_handle(task_token=token_file.read_bytes()).complete(
+            "done elsewhere"
+        )
+        assert await handle.result() == "done elsewhere"
 
 
 async def test_cancellation_reaches_the_pool_process(

@@ -3,6 +3,7 @@ as activities, local activities, and failures carrying temporalio's fields."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -110,3 +111,36 @@ async def test_parity_features_run_on_temporal(
         "BENIGN",
         True,
     ]
+
+
+TOKENS: dict[str, bytes] = {}
+
+
+@activity.defn(name="parity_hand_off")
+async def hand_off(key: str) -> str:
+    TOKENS[key] = activity.info().task_token
+    activity.raise_complete_async()
+
+
+@workflow.defn(name="ParityAsyncWorkflow")
+class ParityAsyncWorkflow:
+    @workflow.run
+    async def run(self, key: str) -> str:
+        return await workflow.execute_activity(hand_off, key, start_to_close_timeout=T)
+
+
+async def test_an_activity_completes_asynchronously_on_temporal(
+    tclient: Any, task_queue: str, temporal_worker: Workers
+) -> None:
+    key = uuid.uuid4().hex[:8]
+    async with temporal_worker(workflows=[ParityAsyncWorkflow], activities=[hand_off]):
+        handle = await tclient.start_workflow(
+            "ParityAsyncWorkflow", key, id=f"parity-async-{key}", task_queue=task_queue
+        )
+        for _ in range(600):
+            if key in TOKENS:
+                break
+            await asyncio.sleep(0.05)
+        # Temporal's own task token: temporalio's handle completes the attempt.
+        await tclient.get_async_activity_handle(task_token=TOKENS[key]).complete("from outside")
+        assert await handle.result() == "from outside"

@@ -106,6 +106,7 @@ PUBLIC = {
         "info",
         "is_cancelled",
         "logger",
+        "raise_complete_async",
     ],
     "duragent.testing": [
         "ReplayResult",

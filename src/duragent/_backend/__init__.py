@@ -54,6 +54,7 @@ from .client_backend import ChangeWatch, ClientBackend
 from .embedded import EmbeddedBackend
 from .records import (
     ActivityAttempt,
+    ActivityRef,
     PendingActivity,
     RunFilter,
     RunPage,
@@ -65,6 +66,7 @@ from .worker_store import WorkerStore
 __all__ = [
     "TEMPORAL_EXTRA_HINT",
     "ActivityAttempt",
+    "ActivityRef",
     "ChangeWatch",
     "ClientBackend",
     "EmbeddedBackend",

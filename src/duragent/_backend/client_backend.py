@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from .._engine.events import Event
+from .._engine.failure import Failure
 from ..serde import Payload
 from ..store.base import (
     RunRecord,
@@ -40,7 +41,15 @@ from ..store.base import (
     UpdateSpec,
     UsageEntry,
 )
-from .records import ActivityAttempt, PendingActivity, RunFilter, RunPage, RunRef, UpdateStage
+from .records import (
+    ActivityAttempt,
+    ActivityRef,
+    PendingActivity,
+    RunFilter,
+    RunPage,
+    RunRef,
+    UpdateStage,
+)
 
 
 class ChangeWatch(Protocol):
@@ -302,6 +311,53 @@ class ClientBackend(Protocol):
         """For a subscriber resuming after offset ``upto``: per model call, the attempt
         whose rows of ``kinds`` it was shown last and that no marker up to ``upto``
         retracted."""
+        ...
+
+    # -- asynchronous activity completion -------------------------------------------------------
+
+    async def heartbeat_activity(
+        self, ref: ActivityRef, details: Sequence[Payload], *, identity: str
+    ) -> None:
+        """Heartbeat an activity attempt completed asynchronously (extends its heartbeat
+        timeout; ``details`` reach its next attempt if this one fails).
+
+        Raises:
+            ActivityNotFoundError: No such running attempt.
+            AsyncActivityCancelledError: Cancellation of the activity was requested.
+        """
+        ...
+
+    async def complete_activity(self, ref: ActivityRef, result: Payload, *, identity: str) -> None:
+        """Complete the attempt with ``result``.
+
+        Raises:
+            ActivityNotFoundError: No such running attempt.
+        """
+        ...
+
+    async def fail_activity(
+        self,
+        ref: ActivityRef,
+        failure: Failure,
+        last_heartbeat_details: Sequence[Payload],
+        *,
+        identity: str,
+    ) -> None:
+        """Fail the attempt (retried under the activity's retry policy).
+
+        Raises:
+            ActivityNotFoundError: No such running attempt.
+        """
+        ...
+
+    async def report_activity_cancelled(
+        self, ref: ActivityRef, details: Sequence[Payload], *, identity: str
+    ) -> None:
+        """Report the attempt cancelled: the workflow sees the activity cancelled.
+
+        Raises:
+            ActivityNotFoundError: No such running attempt.
+        """
         ...
 
     # -- change notification -------------------------------------------------------------------

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .._clock import Clock, SystemClock
 from .._engine import events as ev
+from .._engine.failure import Failure
 from ..errors import ConfigurationError, QueryError, StoreLockedError, WorkflowNotFoundError
 from ..serde import Payload
 from ..store._stream_rows import topic as stream_topic
@@ -55,6 +56,7 @@ from ..store.sqlite import SqliteStore
 from .records import (
     UPDATE_STATUSES_AT,
     ActivityAttempt,
+    ActivityRef,
     PendingActivity,
     RunFilter,
     RunPage,
@@ -430,6 +432,46 @@ class EmbeddedBackend:
         self, workflow_id: str, run_id: str, *, upto: int, kinds: tuple[str, ...]
     ) -> dict[int, int]:
         return await self._scan(lambda r: r.stream_shown(run_id, upto, kinds))
+
+    # -- asynchronous activity completion -----------------------------------------------------
+
+    @staticmethod
+    def _ref(ref: ActivityRef) -> tuple[bytes | None, str | None, str | None, str | None]:
+        return ref.task_token, ref.workflow_id, ref.run_id, ref.activity_id
+
+    async def heartbeat_activity(
+        self, ref: ActivityRef, details: Sequence[Payload], *, identity: str
+    ) -> None:
+        await self._write(
+            self.store.heartbeat_async_activity, *self._ref(ref), tuple(details), self._now()
+        )
+
+    async def complete_activity(self, ref: ActivityRef, result: Payload, *, identity: str) -> None:
+        await self._write(
+            self.store.complete_async_activity, *self._ref(ref), result, identity, self._now()
+        )
+
+    async def fail_activity(
+        self,
+        ref: ActivityRef,
+        failure: Failure,
+        last_heartbeat_details: Sequence[Payload],
+        *,
+        identity: str,
+    ) -> None:
+        await self._write(
+            self.store.fail_async_activity,
+            *self._ref(ref),
+            failure,
+            tuple(last_heartbeat_details),
+            identity,
+            self._now(),
+        )
+
+    async def report_activity_cancelled(
+        self, ref: ActivityRef, details: Sequence[Payload], *, identity: str
+    ) -> None:
+        await self._write(self.store.cancel_async_activity, *self._ref(ref), identity, self._now())
 
     # -- change notification ------------------------------------------------------------------
 

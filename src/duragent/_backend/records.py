@@ -96,3 +96,15 @@ class PendingActivity:
     last_failure: Failure | None = None
     details: dict[str, object] = field(default_factory=lambda: {})
     """Backend-specific extras (shown as they are)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRef:
+    """An activity attempt to complete asynchronously: by ``task_token`` (that attempt,
+    ``activity.info().task_token``), or by ``workflow_id`` and ``activity_id`` (the
+    activity's current attempt; ``run_id`` None: the workflow's latest run)."""
+
+    task_token: bytes | None = None
+    workflow_id: str | None = None
+    run_id: str | None = None
+    activity_id: str | None = None

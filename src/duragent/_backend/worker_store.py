@@ -127,6 +127,11 @@ class WorkerStore(Protocol):
     def heartbeat_activity_task(
         self, task: ActivityTask, details: tuple[Payload, ...], now: int
     ) -> bool: ...
+    def detach_activity_task(self, task: ActivityTask, now: int) -> bool:
+        """The attempt called ``activity.raise_complete_async()``: it no longer needs this
+        worker (a handle completes it; its timeouts still apply)."""
+        ...
+
     def record_usage(self, entry: UsageEntry) -> None:
         """Append a billable call to the ledger (what ``ActivityContext.report_usage``
         does on the embedded worker)."""

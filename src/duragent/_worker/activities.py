@@ -18,6 +18,7 @@ from ..activity import ActivityContext, Info
 from ..errors import SerializationError, StoreError, TimeoutType
 from ..serde import DataConverter, Payload
 from ..store._activity_rows import INTERRUPTED_TYPE, at_most_once_timeout
+from ..store._async_activities import task_token
 from ..store._stream_rows import StreamRow
 from ..store.base import ActivityTask
 from .attempt_log import log_failed_attempt
@@ -138,6 +139,7 @@ class ActivityRunner:
             heartbeat_timeout_seconds=(
                 task.heartbeat_timeout_ms / 1000 if task.heartbeat_timeout_ms else None
             ),
+            task_token=task_token(task.run_id, task.seq, task.attempt),
         )
 
     @staticmethod
@@ -185,6 +187,9 @@ class ActivityRunner:
                 if kind == "ok":
                     self.record_result(task, value, now, tail)
                     self.completed += 1
+                elif kind == "async":
+                    # A handle completes it; its timeouts keep running on the store.
+                    self.store.detach_activity_task(task, now)
                 elif kind == "cancelled":
                     self.store.fail_activity_task(
                         task, value, now, worker=self.worker_id, cancelled=True
@@ -223,7 +228,8 @@ class ActivityRunner:
 
     async def _call(self, attempt: _Attempt) -> tuple[str, Any] | None:
         """Run the function. Returns ("ok", payload), ("failed", failure),
-        ("cancelled", failure), or None when the attempt was released (shutdown)."""
+        ("cancelled", failure), ("async", None) when it will be completed asynchronously,
+        or None when the attempt was released (shutdown)."""
         task = attempt.task
         defn = self.activities.get(task.activity_type) or self.dynamic
         if defn is None:  # claims filter by type, so only a changed registration gets here
@@ -279,6 +285,8 @@ class ActivityRunner:
         attempt.error = outcome.error
         if outcome.kind == "ok":
             return "ok", outcome.payload
+        if outcome.kind == "async":
+            return "async", None
         return outcome.kind, outcome.failure
 
     def _release(self, task: ActivityTask) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._definitions import ActivityDefinition, check_arg_count
 from .._engine.failure import Failure, FailureKind, failure_from_exception
-from ..activity import ActivityContext, current_context
+from ..activity import ActivityContext, CompleteAsyncError, current_context
 from ..errors import CancelledError, ConfigurationError, SerializationError
 from ..serde import DataConverter, Payload
 from .process_pool import ChildFailedError, SharedStateManager, call_in_pool
@@ -25,8 +25,9 @@ log = logging.getLogger("duragent.worker")
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """``kind`` is ``"ok"`` (``payload``), ``"failed"`` or ``"cancelled"`` (``failure``);
-    ``error`` is what was raised here, for the log (None when raised in another process)."""
+    """``kind`` is ``"ok"`` (``payload``), ``"failed"`` or ``"cancelled"`` (``failure``),
+    or ``"async"`` (the function called ``activity.raise_complete_async()``); ``error`` is
+    what was raised here, for the log (None when raised in another process)."""
 
     kind: str
     payload: Payload | None = None
@@ -95,6 +96,8 @@ class FunctionRunner:
                 result = await asyncio.get_running_loop().run_in_executor(
                     self.executor, functools.partial(ctx.run, defn.fn, *args)
                 )
+        except CompleteAsyncError:
+            return Outcome("async")
         except ChildFailedError as err:  # its traceback is the child's, in the failure
             cancelled = err.failure.kind == FailureKind.CANCELLED
             if cancelled and context.cancel_requested:

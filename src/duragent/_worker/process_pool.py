@@ -27,7 +27,7 @@ from typing import Any
 
 from .._definitions import ActivityDefinition, describe_callable
 from .._engine.failure import Failure, failure_from_exception
-from ..activity import ActivityContext, Info, current_context
+from ..activity import ActivityContext, CompleteAsyncError, Info, current_context
 from ..errors import ConfigurationError
 from ..serde import DataConverter
 
@@ -191,6 +191,8 @@ class ChildOutcome:
 
     result: Any = None
     failure: Failure | None = None
+    complete_async: bool = False
+    """The activity called ``activity.raise_complete_async()``."""
 
 
 class ChildFailedError(Exception):
@@ -207,6 +209,8 @@ def run_in_child(call: ChildCall) -> ChildOutcome:
     token = current_context.set(ctx)
     try:
         return ChildOutcome(result=call.fn(*call.args))
+    except CompleteAsyncError:
+        return ChildOutcome(complete_async=True)
     except BaseException as err:
         return ChildOutcome(failure=failure_from_exception(err, DataConverter()))
     finally:
@@ -254,6 +258,8 @@ async def call_in_pool(
     finally:
         context.on_cancel = None
         shared.unregister(key)
+    if outcome.complete_async:
+        raise CompleteAsyncError()
     if outcome.failure is not None:
         raise ChildFailedError(outcome.failure)
     return outcome.result

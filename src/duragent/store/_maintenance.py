@@ -14,6 +14,7 @@ from typing import Final
 from .._engine import events as ev
 from . import _activity_rows as activities
 from . import _workflow_task_rows as workflow_tasks
+from ._async_activities import ASYNC_OWNER
 from ._connection import SqliteConnection
 from ._tx import dumps
 from .base import (
@@ -251,7 +252,9 @@ class MaintenanceOps(SqliteConnection):
             owners = {
                 str(r[0])
                 for r in conn.execute(
-                    "SELECT DISTINCT owner FROM tasks WHERE owner IS NOT NULL"
+                    # An attempt completed asynchronously has no worker to die.
+                    "SELECT DISTINCT owner FROM tasks WHERE owner IS NOT NULL AND owner != ?",
+                    (ASYNC_OWNER,),
                 ).fetchall()
             }
         alive = {w[0] for w in workers if is_alive(w[1], w[2], w[3], w[4], now)}

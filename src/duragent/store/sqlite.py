@@ -29,6 +29,7 @@ from . import _activity_rows as activities
 from . import _messages as messages
 from . import _stream_rows
 from . import _workflow_task_rows as workflow_tasks
+from ._async_activities import AsyncActivityOps
 from ._connection import SqliteConnection
 from ._errors import map_error
 from ._fork_rows import ForkRun, create_fork
@@ -51,7 +52,9 @@ from .base import (
 )
 
 
-class SqliteStore(StreamOps, VisibilityOps, MaintenanceOps, InboxOps, SqliteConnection):
+class SqliteStore(
+    StreamOps, VisibilityOps, MaintenanceOps, InboxOps, AsyncActivityOps, SqliteConnection
+):
     """The embedded store on one SQLite file (the worker side of it is
     :class:`~duragent._backend.WorkerStore`; clients use it through
     :class:`~duragent._backend.EmbeddedBackend`).

@@ -35,7 +35,7 @@ from temporalio.common import RawValue
 
 from .._definitions import ActivityDefinition, check_arg_count
 from .._worker.faults import crash_point
-from ..activity import ActivityContext, Info, current_context
+from ..activity import ActivityContext, CompleteAsyncError, Info, current_context
 from ..errors import (
     ApplicationError,
     CancelledError,
@@ -202,6 +202,7 @@ class ActivityDispatcher:
                 t.heartbeat_timeout.total_seconds() if t.heartbeat_timeout else None
             ),
             is_local=t.is_local,
+            task_token=b"" if t.is_local else t.task_token,
         )
 
     async def run(self, raws: Sequence[RawValue]) -> RawValue:
@@ -304,6 +305,8 @@ class ActivityDispatcher:
                 with contextlib.suppress(BaseException):
                     await future
             raise
+        except CompleteAsyncError:
+            ta.raise_complete_async()  # temporalio's own: the server keeps the attempt open
         except CancelledError as err:
             if context.cancel_requested:
                 raise tx.CancelledError(err.message) from None

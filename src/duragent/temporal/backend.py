@@ -97,6 +97,7 @@ from ..store.base import (
     UsageEntry,
 )
 from ..store.sqlite import SqliteStore
+from ._async_activities import AsyncActivityCalls
 from ._facts import failed_attempts, is_closed, pending_activities, usage_of_run
 from ._payloads import DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES
 from ._rpc import execution, not_found, to_payloads
@@ -126,7 +127,7 @@ _CONFLICT: Final = {
 _HISTORY_CACHE: Final = 64
 
 
-class TemporalBackend(UpdateCalls):
+class TemporalBackend(UpdateCalls, AsyncActivityCalls):
     """:class:`~duragent._backend.ClientBackend` on a Temporal namespace.
 
     Args:
