@@ -31,6 +31,18 @@ import pytest
 _OPTION = "--require-temporal"
 
 
+TEST_SEARCH_ATTRIBUTES: dict[str, str] = {
+    "CustomerId": "Keyword",
+    "Priority": "Int",
+    "Score": "Double",
+    "Urgent": "Bool",
+    "DueAt": "Datetime",
+    "Tags": "KeywordList",
+}
+"""Search attributes the tests use (``tests/parity/test_search_attributes.py``), registered
+on the session's dev server (a server of your own needs them too)."""
+
+
 @dataclass(frozen=True)
 class TemporalServerInfo:
     """Where the shared dev server listens."""
@@ -91,7 +103,9 @@ def temporal_server(request: pytest.FixtureRequest) -> Iterator[TemporalServerIn
     except ImportError as err:
         _unavailable(request.config, f"{err} (pip install 'duragent[temporal]')")
         return
-    server = DevServer()
+    from duragent.temporal.dev_server import DEFAULT_SEARCH_ATTRIBUTES
+
+    server = DevServer(search_attributes={**DEFAULT_SEARCH_ATTRIBUTES, **TEST_SEARCH_ATTRIBUTES})
     try:
         server.start()
     except DevServerError as err:

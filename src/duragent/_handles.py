@@ -78,6 +78,9 @@ class WorkflowExecution:
     ``NondeterminismError`` or a bug in workflow code); None when healthy."""
     task_attempts: int
     memo: dict[str, Any] = field(default_factory=lambda: {})
+    search_attributes: dict[str, Any] = field(default_factory=lambda: {})
+    """Values set at start or by ``workflow.upsert_search_attributes`` (datetimes as
+    ISO-8601 strings)."""
 
     @classmethod
     def _from_record(cls, r: RunRecord) -> WorkflowExecution:
@@ -100,6 +103,7 @@ class WorkflowExecution:
             task_failure=r.task_failure.describe() if r.task_failure else None,
             task_attempts=r.task_attempts,
             memo=r.memo,
+            search_attributes=r.search_attributes,
         )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ._search_attributes import MEMO_MARKER, SEARCH_ATTRIBUTES_MARKER, stored
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -137,6 +138,16 @@ class WorkflowRuntime(ABC):
     @abstractmethod
     def record_marker(self, name: str, details: dict[str, Any]) -> None:
         """Record a fact in history (replayed like any command)."""
+
+    def upsert_search_attributes(self, attributes: dict[str, Any]) -> None:
+        """Set (or, for None values, remove) the run's search attributes (checked by the
+        caller). The embedded engine records the change as a marker; the store applies it
+        to the run's visibility record."""
+        self.record_marker(SEARCH_ATTRIBUTES_MARKER, stored(attributes))
+
+    def upsert_memo(self, memo: dict[str, Any]) -> None:
+        """Set (or, for None values, remove) memo entries (JSON values)."""
+        self.record_marker(MEMO_MARKER, memo)
 
 
 current_runtime: ContextVar[WorkflowRuntime | None] = ContextVar(

@@ -38,6 +38,7 @@ from ._handles import (
     handler_ref,
     signal_name,
 )
+from ._search_attributes import check_filters, check_search_attributes
 from .errors import ConfigurationError
 from .serde import DEFAULT_MAX_PAYLOAD_BYTES, DataConverter
 from .store.base import IdConflictPolicy, StartRequest, UpdateSpec
@@ -67,6 +68,7 @@ class _StartOptions(TypedDict, total=False):
 
     id_conflict_policy: str
     memo: dict[str, Any] | None
+    search_attributes: Mapping[str, Any] | None
     start_signal: str | None
     start_signal_args: Sequence[Any]
 
@@ -276,6 +278,7 @@ class Client:
         args: Sequence[Any] = (),
         id_conflict_policy: str = IdConflictPolicy.FAIL,
         memo: dict[str, Any] | None = None,
+        search_attributes: Mapping[str, Any] | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
         result_type: Any = None,
@@ -290,6 +293,10 @@ class Client:
             id_conflict_policy: ``"fail"`` (default), ``"use_existing"`` or
                 ``"terminate_existing"`` when a run with this id is running.
             memo: JSON-able facts stored with the run (shown by ``describe``).
+            search_attributes: Indexed values to find the run by
+                (``list_workflows(search_attributes=...)``): str, int, float, bool,
+                timezone-aware datetime or list of str (see
+                :func:`duragent.workflow.upsert_search_attributes`).
             start_signal: Signal-with-start: a signal delivered before the run's first line.
             start_signal_args: Arguments of ``start_signal``.
             result_type: Type to decode the result into (defaults to the run method's
@@ -320,6 +327,7 @@ class Client:
             task_queue=task_queue,
             input=self.converter.encode_all(tuple(args), what="workflow argument"),
             memo=dict(memo or {}),
+            search_attributes=check_search_attributes(search_attributes or {}, removals=False),
             id_conflict_policy=id_conflict_policy,
             signal_name=(signal_name(start_signal) if start_signal is not None else None),
             signal_input=self.converter.encode_all(
@@ -637,6 +645,7 @@ class Client:
         limit: int = 100,
         task_failing: bool = False,
         waiting_for_approval: bool = False,
+        search_attributes: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
     ) -> list[WorkflowExecution]:
         """Runs, newest first, optionally filtered (conditions combine).
 
@@ -648,6 +657,12 @@ class Client:
             task_failing: Only running runs whose workflow task keeps failing.
             waiting_for_approval: Only running runs with a tool call waiting for a human
                 decision.
+            search_attributes: Only runs whose search attributes equal these values (a
+                list-valued attribute matches when it contains the value); ``(name,
+                value)`` pairs may repeat a name (``[("Tags", "eu"), ("Tags", "vip")]``).
+
+        Raises:
+            ConfigurationError: A bad search attribute name or value.
         """
         page = await self.backend.list_runs(
             RunFilter(
@@ -656,6 +671,7 @@ class Client:
                 workflow_id_prefix=workflow_id_prefix,
                 task_failing=task_failing,
                 waiting_for_approval=waiting_for_approval,
+                search_attributes=check_filters(search_attributes or ()),
             ),
             page_size=limit,
         )

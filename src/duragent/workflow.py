@@ -21,7 +21,7 @@ import asyncio
 import logging
 import random as _random
 import uuid as _uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import (
@@ -44,6 +44,7 @@ from ._runtime import (
     in_workflow,
     runtime,
 )
+from ._search_attributes import check_memo, check_search_attributes
 from ._waits import as_completed, wait
 from ._workflow_decorators import (
     UpdateMethod,
@@ -57,6 +58,7 @@ from ._workflow_decorators import (
 )
 from .errors import ConfigurationError
 from .retry import RetryPolicy
+from .serde import DataConverter
 
 __all__ = [
     "ActivityHandle",
@@ -101,6 +103,8 @@ __all__ = [
     "start_local_activity_class",
     "start_local_activity_method",
     "update",
+    "upsert_memo",
+    "upsert_search_attributes",
     "uuid4",
     "wait",
     "wait_condition",
@@ -995,6 +999,35 @@ def set_signal_handler(name: str, handler: Callable[..., Any] | None) -> None:
 def set_dynamic_signal_handler(handler: Callable[..., Any] | None) -> None:
     """Register a catch-all signal handler, called as ``handler(name, args)``."""
     runtime().set_handler("signal", None, handler)
+
+
+def upsert_search_attributes(attributes: Mapping[str, Any]) -> None:
+    """Set search attributes of this run (``None`` removes one), so that
+    ``client.list_workflows(search_attributes={...})`` and the CLI and web UI can find it.
+
+    Values are str, int, float, bool, timezone-aware datetime (kept as an ISO-8601 string)
+    or a list of str (a filter matches a list that contains the value). Recorded in
+    history, so it replays. On Temporal each name must be registered on the namespace
+    (``temporal operator search-attribute create --name N --type Keyword``); its type
+    follows the value (str: Keyword, int: Int, float: Double, bool: Bool, datetime:
+    Datetime, list: KeywordList).
+
+    Raises:
+        ConfigurationError: A bad name or value.
+    """
+    runtime().upsert_search_attributes(check_search_attributes(attributes, removals=True))
+
+
+def upsert_memo(memo: Mapping[str, Any]) -> None:
+    """Set memo entries of this run (``None`` removes one): values shown by
+    ``describe()``, not indexed. Values are converted like activity arguments (dataclasses
+    and pydantic models become JSON). Recorded in history, so it replays."""
+    converter = DataConverter()
+    values = {
+        k: None if v is None else converter.encode(v, what=f"memo {k!r}").to_json_value()
+        for k, v in check_memo(memo).items()
+    }
+    runtime().upsert_memo(values)
 
 
 def all_handlers_finished() -> bool:

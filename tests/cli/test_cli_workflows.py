@@ -204,3 +204,42 @@ def test_query_and_update(app_cli: Cli) -> None:
     assert "empty message" in rejected.stderr
     missing = app_cli.fail("query", "msg-1", "nope")
     assert "no query 'nope'" in missing.stderr
+
+
+def test_start_with_search_attributes_then_list_and_show_by_them(app_cli: Cli) -> None:
+    _start(
+        app_cli,
+        "Greeter",
+        "sa",
+        "--id",
+        "greet-sa-1",
+        "--search-attribute",
+        "CustomerId=c-9",
+        "--search-attribute",
+        "Priority=3",
+        "--search-attribute",
+        'Code="007"',
+    )
+    _start(app_cli, "Greeter", "sa", "--id", "greet-sa-2", "--search-attribute", "Priority=3")
+
+    def ids(*filters: str) -> list[str]:
+        args = [a for f in filters for a in ("--search-attribute", f)]
+        return sorted(r["workflow_id"] for r in app_cli.json("list", "--json", *args))
+
+    assert ids("CustomerId=c-9") == ["greet-sa-1"]
+    assert ids("Priority=3") == ["greet-sa-1", "greet-sa-2"]
+    assert ids("Priority=3", 'Code="007"') == ["greet-sa-1"]
+    assert ids("Code=7") == []  # the int 7, not the string "007"
+    execution = _execution(app_cli, "greet-sa-1")
+    assert execution["search_attributes"] == {"CustomerId": "c-9", "Priority": 3, "Code": "007"}
+    app_cli.ok("result", "greet-sa-1", "--timeout", "10")  # a worker ran it
+    shown = app_cli.ok("show", "greet-sa-1").stdout
+    line = next(x for x in shown.splitlines() if "search attributes" in x)
+    assert line.split() == ["search", "attributes", 'Code="007"', 'CustomerId="c-9"', "Priority=3"]
+    table = app_cli.ok("list", "--search-attribute", "CustomerId=c-9").stdout
+    assert "greet-sa-1" in table and "greet-sa-2" not in table
+
+    bad = app_cli("list", "--search-attribute", "nope")
+    assert bad.exit_code == 2 and "is not NAME=VALUE" in bad.stderr
+    bad = app_cli("start", "Greeter", "-q", QUEUE, "--search-attribute", "x y=1")
+    assert bad.exit_code == 2 and "not valid" in bad.stderr

@@ -21,10 +21,12 @@ from duragent.streaming import RunClosed, TextDelta
 from duragent.testing import Replayer
 
 from ..fixtures.formats.store_workflows import (
+    DUE,
     TASK_QUEUE,
     TOLD,
     Failing,
     Recorded,
+    Tagged,
     Waiting,
     summarize,
 )
@@ -59,7 +61,7 @@ async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Client:
 
 async def test_store_is_read_replayed_and_continued(old_store: Client) -> None:
     client = old_store
-    runs = {r.id: r for r in await client.list_workflows() if r.id != "streamed"}
+    runs = {r.id: r for r in await client.list_workflows() if r.id not in ("streamed", "tagged")}
     assert {k: v.status for k, v in runs.items()} == {
         "recorded": "completed",
         "waiting": "running",
@@ -109,6 +111,63 @@ async def test_frozen_stream_rows_are_read(path: Path, tmp_path: Path) -> None:
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert text == TOLD
     assert isinstance(events[-1], RunClosed) and events[-1].result == TOLD
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in STORES if _schema_version(p) >= 5], ids=lambda p: p.stem
+)
+async def test_frozen_search_attributes_and_memo_are_read(path: Path, tmp_path: Path) -> None:
+    """Stores since version 5 hold runs' search attributes; current code shows them,
+    filters on them and replays the upserts."""
+    copy = tmp_path / "store.db"
+    shutil.copy(path, copy)
+    client = await Client.connect(f"sqlite:///{copy}")
+    try:
+        d = await client.get_workflow_handle("tagged").describe()
+        assert d.search_attributes == {
+            "CustomerId": "c-1",
+            "Priority": 2,
+            "Tags": ["billing", "eu"],
+            "DueAt": DUE.isoformat(),
+            "Score": 0.5,
+        }
+        assert d.memo == {"source": "email", "owner": "ana"}
+        for filters in ({"Tags": "eu"}, {"DueAt": DUE}, {"CustomerId": "c-1", "Priority": 2}):
+            assert [r.id for r in await client.list_workflows(search_attributes=filters)] == [
+                "tagged"
+            ]
+        assert await client.list_workflows(search_attributes={"Priority": 7}) == []
+        history = await client.get_workflow_handle("tagged").fetch_history()
+        await Replayer(workflows=[Tagged]).replay_workflow(history)
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in STORES if _schema_version(p) < 5], ids=lambda p: p.stem
+)
+async def test_runs_of_stores_before_search_attributes_have_none(
+    path: Path, tmp_path: Path
+) -> None:
+    """Migrated to version 5, older runs have no search attributes (filters skip them) and
+    new runs in the same file get theirs."""
+    copy = tmp_path / "store.db"
+    shutil.copy(path, copy)
+    client = await Client.connect(f"sqlite:///{copy}")
+    try:
+        assert (await client.get_workflow_handle("recorded").describe()).search_attributes == {}
+        assert await client.list_workflows(search_attributes={"CustomerId": "c-1"}) == []
+        async with Worker(client, task_queue=TASK_QUEUE, workflows=[Tagged]):
+            await client.execute_workflow(
+                Tagged.run,
+                id="tagged-now",
+                task_queue=TASK_QUEUE,
+                search_attributes={"CustomerId": "c-1"},
+            )
+        found = await client.list_workflows(search_attributes={"CustomerId": "c-1", "Tags": "eu"})
+        assert [r.id for r in found] == ["tagged-now"]
+    finally:
+        await client.close()
 
 
 async def test_a_store_too_old_to_migrate_is_refused_unchanged(tmp_path: Path) -> None:

@@ -94,6 +94,8 @@ PUBLIC = {
         "start_local_activity_class",
         "start_local_activity_method",
         "update",
+        "upsert_memo",
+        "upsert_search_attributes",
         "uuid4",
         "wait",
         "wait_condition",

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from .._clock import Clock, SystemClock
 from .._engine import events as ev
 from .._engine.failure import Failure
+from .._search_attributes import stored_pair
 from ..errors import ConfigurationError, QueryError, StoreLockedError, WorkflowNotFoundError
 from ..serde import Payload
 from ..store._stream_rows import topic as stream_topic
@@ -529,6 +530,7 @@ def _query(f: RunFilter) -> RunQuery:
         workflow_type=f.workflow_type,
         workflow_id_prefix=f.workflow_id_prefix,
         task_failing=f.task_failing,
+        search_attributes=tuple(stored_pair(k, v) for k, v in f.search_attributes),
         waiting_on=(_APPROVAL_MARKER, _DECIDE_UPDATE) if f.waiting_for_approval else None,
     )
 

@@ -10,7 +10,7 @@ returns the same types. :mod:`duragent._backend` re-exports them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 from .._engine.failure import Failure
 from ..store.base import RunRecord
@@ -49,6 +49,9 @@ class RunFilter:
     waiting_for_approval: bool = False
     """Only running runs with a tool call waiting for a human decision (see
     :mod:`duragent.openai_agents.approvals`)."""
+    search_attributes: tuple[tuple[str, Any], ...] = ()
+    """Only runs whose search attributes have these ``(name, value)`` pairs (checked and
+    normalized values; a list-valued attribute matches when it contains the value)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 
 from .._backend import is_temporal, sqlite_path
+from .._search_attributes import parse_filter
 from ..client import Client
 from ..errors import ConfigurationError
 
@@ -189,3 +190,30 @@ def status_markup(status: str) -> str:
     style = STATUS_STYLES.get(status, "")
     label = status.replace("_", " ")
     return f"[{style}]{label}[/]" if style else label
+
+
+_SEARCH_ATTRIBUTE_VALUES: Final = (
+    "VALUE is true/false (a bool), an int, a float, an ISO-8601 time with a zone, or else a "
+    "string; quote it to force a string: NAME='\"42\"'."
+)
+
+
+def _search_attributes(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, Any], ...]:
+    try:
+        return tuple(parse_filter(v) for v in values)
+    except ConfigurationError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+def search_attribute_option(help: str) -> Any:
+    """``--search-attribute NAME=VALUE`` (repeatable), parsed into ``(name, value)`` pairs."""
+    return click.option(
+        "--search-attribute",
+        "search_attributes",
+        metavar="NAME=VALUE",
+        multiple=True,
+        callback=_search_attributes,
+        help=f"{help} {_SEARCH_ATTRIBUTE_VALUES}",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.table import Table
 from rich.text import Text
@@ -10,7 +12,7 @@ from ..client import WorkflowExecution
 from ..store.base import RunStatus
 from ..views.format import fmt_dt, fmt_duration, to_json
 from ..views.runs import execution_dict, run_duration_ms
-from ._common import STATUS_STYLES, CliState, out, run, session
+from ._common import STATUS_STYLES, CliState, out, run, search_attribute_option, session
 
 _STATUSES = [
     RunStatus.RUNNING,
@@ -59,6 +61,7 @@ async def _list(
     as_json: bool,
     task_failing: bool = False,
     waiting_for_approval: bool = False,
+    search_attributes: tuple[tuple[str, Any], ...] = (),
 ) -> None:
     async with session(state) as client:
         runs = await client.list_workflows(
@@ -68,6 +71,7 @@ async def _list(
             limit=limit,
             task_failing=task_failing,
             waiting_for_approval=waiting_for_approval,
+            search_attributes=search_attributes,
         )
     if as_json:
         click.echo(to_json([execution_dict(e) for e in runs], indent=2))
@@ -100,6 +104,10 @@ async def _list(
     is_flag=True,
     help="Only running runs with a tool call waiting for a human decision.",
 )
+@search_attribute_option(
+    "Only runs whose search attribute NAME equals VALUE (repeat to combine; a list "
+    "attribute matches when it contains VALUE)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.pass_obj
 def list_command(
@@ -110,11 +118,20 @@ def list_command(
     limit: int,
     task_failing: bool,
     waiting_for_approval: bool,
+    search_attributes: tuple[tuple[str, Any], ...],
     as_json: bool,
 ) -> None:
     """List workflow runs, newest first (filters combine)."""
     run(
         _list(
-            state, status, workflow_type, prefix, limit, as_json, task_failing, waiting_for_approval
+            state,
+            status,
+            workflow_type,
+            prefix,
+            limit,
+            as_json,
+            task_failing,
+            waiting_for_approval,
+            search_attributes,
         )
     )

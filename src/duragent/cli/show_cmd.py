@@ -92,6 +92,9 @@ def _header(e: WorkflowExecution, events: list[ev.Event]) -> Table:
                 else facts.summary().removeprefix("fork of ")
             ),
         )
+    if e.search_attributes:
+        pairs = (f"{k}={to_json(v)}" for k, v in sorted(e.search_attributes.items()))
+        grid.add_row("search attributes", Text(truncate("  ".join(pairs), 200)))
     if e.memo:
         grid.add_row("memo", Text(truncate(to_json(e.memo), 120)))
     return grid

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from ..client import new_workflow_id
 from ..views.format import to_json
-from ._common import CliState, err, parse_args, run, session
+from ._common import CliState, err, parse_args, run, search_attribute_option, session
 
 _RUN_OPTION = click.option(
     "--run", "run_id", metavar="RUN_ID", help="A specific run (default: the latest run)."
@@ -28,10 +28,15 @@ async def _start(
     wait: bool,
     timeout: float | None,
     as_json: bool,
+    search_attributes: tuple[tuple[str, Any], ...] = (),
 ) -> None:
     async with session(state, create=True) as client:
         handle = await client.start_workflow(
-            workflow_type, args=args, id=workflow_id, task_queue=task_queue
+            workflow_type,
+            args=args,
+            id=workflow_id,
+            task_queue=task_queue,
+            search_attributes=dict(search_attributes),
         )
         run_id = handle.run_id or ""
         if not as_json:
@@ -71,6 +76,10 @@ async def _start(
     metavar="SECONDS",
     help="With --wait: give up (exit 1) after this long.",
 )
+@search_attribute_option(
+    "Give the run search attribute NAME (repeatable; find it with duragent list "
+    "--search-attribute)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print {workflow_id, run_id[, result]}.")
 @click.pass_obj
 def start_command(
@@ -81,6 +90,7 @@ def start_command(
     task_queue: str,
     wait: bool,
     timeout: float | None,
+    search_attributes: tuple[tuple[str, Any], ...],
     as_json: bool,
 ) -> None:
     """Start a workflow of WORKFLOW_TYPE with ARGS and print its run id.
@@ -98,6 +108,7 @@ def start_command(
             wait,
             timeout,
             as_json,
+            search_attributes,
         )
     )
 

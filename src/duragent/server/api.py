@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import UpdateRejectedError, WorkflowNotFoundError
+from .._search_attributes import parse_filter
+from ..errors import ConfigurationError, UpdateRejectedError, WorkflowNotFoundError
 from ..views.runs import execution_dict, report_dict
 from ..views.summary import RunSummary
 from .source import BadRequest, RunFilter, RunSource
@@ -65,11 +66,26 @@ def _int(request: Request, name: str, default: int, lo: int = 0, hi: int = 1 << 
 
 def run_filter(request: Request) -> RunFilter:
     """The list filter from the query string (unknown parameters are refused)."""
-    known = {"status", "type", "agent", "prefix", "waiting", "failing", "limit", "cursor"}
+    known = {
+        "status",
+        "type",
+        "agent",
+        "prefix",
+        "waiting",
+        "failing",
+        "search_attribute",
+        "limit",
+        "cursor",
+    }
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise BadRequest(f"unknown parameter {unknown[0]!r}; known: {', '.join(sorted(known))}")
     q = request.query_params
+    texts = tuple(t for t in q.getlist("search_attribute") if t.strip())
+    try:
+        search_attributes = tuple(parse_filter(t) for t in texts)
+    except ConfigurationError as err:
+        raise BadRequest(str(err)) from None
     return RunFilter(
         status=q.get("status") or None,
         workflow_type=q.get("type") or None,
@@ -77,6 +93,8 @@ def run_filter(request: Request) -> RunFilter:
         prefix=q.get("prefix") or None,
         waiting=_flag(request, "waiting"),
         failing=_flag(request, "failing"),
+        search_attributes=search_attributes,
+        search_attribute_text=texts,
     )
 
 

@@ -81,6 +81,12 @@ _FILTERS: Final = (
     _q("prefix", "Workflow ids starting with this text."),
     _q("waiting", "1: only runs with a tool call waiting for approval."),
     _q("failing", "1: only runs whose workflow task keeps failing."),
+    _q(
+        "search_attribute",
+        "NAME=VALUE: only runs whose search attribute NAME equals VALUE (repeat to combine; "
+        "a list attribute matches when it contains VALUE). VALUE is true/false, an int, a "
+        'float, an ISO-8601 time with a zone, or else a string ("42" in quotes: a string).',
+    ),
 )
 
 

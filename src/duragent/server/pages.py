@@ -20,7 +20,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .._engine import events as ev
-from ..errors import SerializationError, WorkflowNotFoundError
+from .._search_attributes import filter_texts
+from ..errors import ConfigurationError, SerializationError, WorkflowNotFoundError
 from ..views.fork_rows import fork_facts
 from ..views.format import fmt_bytes, fmt_duration
 from ..views.runs import run_duration_ms
@@ -115,7 +116,12 @@ def environment() -> Environment:
         args_line=_args_line,
         urlq=lambda s: quote(str(s), safe=""),  # pyright: ignore[reportUnknownLambdaType, reportUnknownArgumentType]
     )
-    env.globals.update(run_url=_run_url, run_duration_ms=run_duration_ms, statuses=STATUSES)
+    env.globals.update(
+        run_url=_run_url,
+        run_duration_ms=run_duration_ms,
+        statuses=STATUSES,
+        search_attribute_filters=filter_texts,
+    )
     return env
 
 
@@ -151,7 +157,7 @@ async def _list_context(request: Request) -> dict[str, Any]:
     page = await source.list_runs(f, limit=limit, cursor=cursor)
     counts = await source.counts()
     query = f.query()
-    next_url = "/?" + urlencode({**query, "cursor": page.next_cursor}) if page.next_cursor else ""
+    next_url = "/?" + urlencode([*query, ("cursor", page.next_cursor)]) if page.next_cursor else ""
     return {
         "page": page,
         "filter": f,
@@ -168,6 +174,8 @@ async def runs_page(request: Request) -> Response:
         context = await _list_context(request)
     except BadRequest as err:
         return _error_page(request, str(err), err.status)
+    except ConfigurationError as err:  # e.g. Temporal refused a search attribute filter
+        return _error_page(request, str(err), 400)
     return _render(request, "runs.html", title="Runs", nav="runs", **context)
 
 
@@ -176,6 +184,8 @@ async def runs_fragment(request: Request) -> Response:
         context = await _list_context(request)
     except BadRequest as err:
         return _error_page(request, str(err), err.status)
+    except ConfigurationError as err:  # e.g. Temporal refused a search attribute filter
+        return _error_page(request, str(err), 400)
     return _render(request, "_runs_table.html", **context)
 
 

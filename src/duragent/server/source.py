@@ -71,6 +71,10 @@ class RunFilter:
     """Only runs with a tool call waiting for approval."""
     failing: bool = False
     """Only runs whose workflow task keeps failing (a bug, or a non-deterministic change)."""
+    search_attributes: tuple[tuple[str, Any], ...] = ()
+    """Only runs whose search attributes have these ``(name, value)`` pairs (checked)."""
+    search_attribute_text: tuple[str, ...] = ()
+    """The same filters as the request wrote them (``NAME=VALUE``), for links."""
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in STATUSES:
@@ -89,19 +93,21 @@ class RunFilter:
             workflow_id_prefix=self.prefix,
             task_failing=self.failing,
             waiting_for_approval=self.waiting,
+            search_attributes=self.search_attributes,
         )
 
-    def query(self) -> dict[str, str]:
+    def query(self) -> list[tuple[str, str]]:
         """The filter as URL query parameters (for links and the next page)."""
-        q: dict[str, str] = {}
+        q: list[tuple[str, str]] = []
         for key in ("status", "workflow_type", "agent", "prefix"):
             value = getattr(self, key)
             if value:
-                q["type" if key == "workflow_type" else key] = value
+                q.append(("type" if key == "workflow_type" else key, value))
         if self.waiting:
-            q["waiting"] = "1"
+            q.append(("waiting", "1"))
         if self.failing:
-            q["failing"] = "1"
+            q.append(("failing", "1"))
+        q.extend(("search_attribute", text) for text in self.search_attribute_text)
         return q
 
 

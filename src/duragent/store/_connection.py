@@ -402,6 +402,9 @@ class SqliteConnection:
                 task_attempts=r["task_attempts"],
                 pending_activities=pending.get(r["run_id"], 0),
                 memo=json.loads(r["memo"]) if r["memo"] else {},
+                search_attributes=(
+                    json.loads(r["search_attributes"]) if r["search_attributes"] else {}
+                ),
             )
             for r in found
         ]

@@ -7,6 +7,7 @@ terminated, cancelled or abandoned according to their parent-close policy.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -30,6 +31,7 @@ def create_run(
     task_queue: str,
     input: tuple[Payload, ...],
     memo: dict[str, Any] | None = None,
+    search_attributes: dict[str, Any] | None = None,
     parent: RunRow | None = None,
     parent_seq: int | None = None,
     parent_close_policy: str | None = None,
@@ -50,6 +52,11 @@ def create_run(
         parent_run_id = continued_from.parent_run_id
         parent_seq = continued_from.parent_seq
         parent_close_policy = continued_from.parent_close_policy
+        if search_attributes is None:  # carried over, as on Temporal
+            row = tx.c.execute(
+                "SELECT search_attributes FROM runs WHERE run_id = ?", (continued_from.run_id,)
+            ).fetchone()
+            search_attributes = json.loads(row[0]) if row is not None and row[0] else None
     else:
         first_run_id = run_id
         parent_workflow_id = parent.workflow_id if parent else None
@@ -57,8 +64,8 @@ def create_run(
     tx.c.execute(
         "INSERT INTO runs (run_id, workflow_id, workflow_type, task_queue, status, start_time, "
         "last_event_id, last_input_event_id, first_run_id, parent_workflow_id, parent_run_id, "
-        "parent_seq, parent_close_policy, memo) "
-        "VALUES (?, ?, ?, ?, 'running', ?, 0, 0, ?, ?, ?, ?, ?, ?)",
+        "parent_seq, parent_close_policy, memo, search_attributes) "
+        "VALUES (?, ?, ?, ?, 'running', ?, 0, 0, ?, ?, ?, ?, ?, ?, ?)",
         (
             run_id,
             workflow_id,
@@ -71,6 +78,7 @@ def create_run(
             parent_seq,
             parent_close_policy,
             dumps(memo) if memo else None,
+            dumps(search_attributes) if search_attributes else None,
         ),
     )
     run = RunRow(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._engine import events as ev
+from .._search_attributes import check_name
 from ._connection import SqliteConnection
 from .base import RunRecord, RunStatus
 
@@ -25,6 +26,9 @@ class RunQuery:
     workflow_id_prefix: str | None = None
     task_failing: bool = False
     """Only running runs whose workflow task keeps failing."""
+    search_attributes: tuple[tuple[str, Any], ...] = ()
+    """``(name, value)`` pairs a run's search attributes must match (a list-valued
+    attribute matches when it contains the value)."""
     waiting_on: tuple[str, str] | None = None
     """``(marker name, update name)``: only running runs that recorded more markers of that
     name than they accepted updates of that name, i.e. requests still waiting for a
@@ -46,6 +50,14 @@ class RunQuery:
         if self.task_failing:
             where.append("status = ? AND task_failure IS NOT NULL")
             params.append(RunStatus.RUNNING)
+        for name, value in self.search_attributes:
+            check_name(name)
+            # Names are checked (letters, digits, underscores), so quoting them is safe.
+            where.append(
+                f"EXISTS (SELECT 1 FROM json_each(runs.search_attributes, '$.\"{name}\"') "
+                "WHERE json_each.value = ?)"
+            )
+            params.append(value)
         if self.waiting_on is not None:
             marker, update = self.waiting_on
             where.append(

@@ -11,6 +11,7 @@ from .._engine import commands as cmd
 from .._engine import events as ev
 from .._engine.failure import Failure, FailureKind
 from .._engine.replay import UpdateRequest
+from .._search_attributes import PROPERTY_MARKERS, SEARCH_ATTRIBUTES_MARKER, merged
 from ..serde import Payload
 from . import _activity_rows as activities
 from ._runs import close_run, create_run, new_run_id, request_cancel_run, signal_run
@@ -192,6 +193,8 @@ def complete(
             tx.c.execute("DELETE FROM timers WHERE run_id = ? AND seq = ?", (run.run_id, event.seq))
         elif isinstance(event, ev.ActivityTaskCancelRequested):
             activities.request_cancel(tx, run, event.seq)
+        elif isinstance(event, ev.MarkerRecorded) and event.name in PROPERTY_MARKERS:
+            _apply_properties(tx, run, event)
         elif isinstance(event, ev.StartChildWorkflowExecutionInitiated):
             _start_child(tx, run, event)
         elif isinstance(event, ev.RequestCancelExternalWorkflowExecutionInitiated):
@@ -292,6 +295,19 @@ def _close(tx: Tx, run: RunRow, event: ev.Event) -> None:
             fork=fork,
             fork_results=start.fork_results if fork is not None else (),  # type: ignore[union-attr]
         )
+
+
+def _apply_properties(tx: Tx, run: RunRow, event: ev.MarkerRecorded) -> None:
+    """``workflow.upsert_search_attributes`` / ``upsert_memo``: the run's visibility record
+    follows its history."""
+    column = "search_attributes" if event.name == SEARCH_ATTRIBUTES_MARKER else "memo"
+    row = tx.c.execute(f"SELECT {column} FROM runs WHERE run_id = ?", (run.run_id,)).fetchone()
+    current: dict[str, Any] = json.loads(row[0]) if row is not None and row[0] else {}
+    values = merged(current, event.details)
+    tx.c.execute(
+        f"UPDATE runs SET {column} = ? WHERE run_id = ?",
+        (dumps(values) if values else None, run.run_id),
+    )
 
 
 def _start_child(tx: Tx, parent: RunRow, event: ev.StartChildWorkflowExecutionInitiated) -> None:

@@ -53,6 +53,8 @@ class StartRequest:
     task_queue: str
     input: tuple[Payload, ...] = ()
     memo: dict[str, Any] = field(default_factory=lambda: {})
+    search_attributes: dict[str, Any] = field(default_factory=lambda: {})
+    """Checked (see ``duragent._search_attributes``); datetimes stay datetimes here."""
     id_conflict_policy: str = IdConflictPolicy.FAIL
     signal_name: str | None = None
     """Signal-with-start: deliver this signal in the run's first task."""
@@ -120,6 +122,7 @@ class RunRecord:
     task_attempts: int = 0
     pending_activities: int = 0
     memo: dict[str, Any] = field(default_factory=lambda: {})
+    search_attributes: dict[str, Any] = field(default_factory=lambda: {})
 
 
 @dataclass(frozen=True, slots=True)

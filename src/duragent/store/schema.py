@@ -14,7 +14,7 @@ from .._engine.events import EVENT_SCHEMA_VERSION
 from ..errors import StoreCorruptError, StoreVersionError
 from ._errors import is_busy
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 """Version table:
     1: initial schema.
     2: ``runs.pending_queries`` (queries wait for a pending workflow task, so a query sees a
@@ -26,6 +26,8 @@ SCHEMA_VERSION: Final = 4
        deltas keyed by (run, call, attempt, seq), attempt start/commit/failure markers and
        pointers to the history events subscribers show) and ``runs.stream`` (0: the run
        has no stream, 1: it streams, 2: its stream rows expired).
+    5: ``runs.search_attributes`` (a JSON object; ``workflow.upsert_search_attributes`` and
+       ``start_workflow(search_attributes=...)``), filtered on by run lists.
 """
 
 STREAM_DDL: Final = (
@@ -53,6 +55,7 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
     2: (),
     3: ("ALTER TABLE runs ADD COLUMN stream INTEGER NOT NULL DEFAULT 0", *STREAM_DDL),
+    4: ("ALTER TABLE runs ADD COLUMN search_attributes TEXT",),
 }
 """Statements that take a database from version N to N + 1."""
 
@@ -86,7 +89,8 @@ CREATE TABLE runs (
     pending_updates     INTEGER NOT NULL DEFAULT 0,
     pending_queries     INTEGER NOT NULL DEFAULT 0,
     memo                TEXT,
-    stream              INTEGER NOT NULL DEFAULT 0
+    stream              INTEGER NOT NULL DEFAULT 0,
+    search_attributes   TEXT
 );
 CREATE UNIQUE INDEX runs_open_workflow_id ON runs(workflow_id) WHERE status = 'running';
 CREATE INDEX runs_by_workflow_id ON runs(workflow_id, start_time);

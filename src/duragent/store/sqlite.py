@@ -17,6 +17,7 @@ from typing import Any
 
 from .._engine import events as ev
 from .._engine.failure import Failure
+from .._search_attributes import stored
 from ..errors import (
     ConfigurationError,
     StoreFileChangedError,
@@ -155,6 +156,7 @@ class SqliteStore(
                 task_queue=request.task_queue,
                 input=request.input,
                 memo=request.memo,
+                search_attributes=stored(request.search_attributes) or None,
             )
             if request.signal_name is not None:
                 signal_run(tx, run, request.signal_name, request.signal_input, request.identity)

@@ -35,6 +35,7 @@ from ..retry import RetryPolicy
 from ..workflow import ActivityHandle, ChildWorkflowHandle, ExternalWorkflowHandle, WorkflowInfo
 from ._failures import interrupted, to_duragent
 from ._payloads import PayloadBridge
+from ._search_attributes import updates as search_attribute_updates
 
 if TYPE_CHECKING:
     from ._instance import TemporalWorkflowInstance
@@ -429,6 +430,14 @@ class TemporalRuntime(WorkflowRuntime):
 
     def run_state(self) -> dict[str, Any]:
         return self._run_state
+
+    def upsert_search_attributes(self, attributes: dict[str, Any]) -> None:
+        tw.upsert_search_attributes(
+            search_attribute_updates(attributes, tw.info().typed_search_attributes)
+        )
+
+    def upsert_memo(self, memo: dict[str, Any]) -> None:
+        tw.upsert_memo(memo)
 
     def record_marker(self, name: str, details: dict[str, Any]) -> None:
         self._markers += 1

@@ -13,6 +13,8 @@ from .._backend.records import RunFilter
 from .._engine.failure import Failure
 from ..errors import ConfigurationError
 from ..store.base import RunRecord, RunStatus
+from ._search_attributes import decode as decode_search_attributes
+from ._search_attributes import query_condition
 from .history import memo_values
 
 __all__ = ["STATUSES", "list_query", "page_token_in", "page_token_out", "run_record"]
@@ -75,6 +77,8 @@ def list_query(f: RunFilter, *, approvals_attribute: bool) -> str:
             )
         parts.append("ExecutionStatus = 'Running'")
         parts.append(f"{PENDING_APPROVALS} > 0")
+    for name, value in f.search_attributes:
+        parts.append(query_condition(name, value))
     return " AND ".join(dict.fromkeys(parts))
 
 
@@ -132,4 +136,5 @@ def run_record(
         task_attempts=task_attempts,
         pending_activities=pending_activities,
         memo=memo,
+        search_attributes=decode_search_attributes(info.search_attributes),
     )

@@ -101,6 +101,8 @@ from ._async_activities import AsyncActivityCalls
 from ._facts import failed_attempts, is_closed, pending_activities, usage_of_run
 from ._payloads import DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES
 from ._rpc import execution, not_found, to_payloads
+from ._search_attributes import encode as encode_search_attributes
+from ._search_attributes import refused as search_attribute_refused
 from ._updates import UpdateCalls
 from ._visibility import list_query, page_token_in, page_token_out, run_record
 from ._watch import PollWatch
@@ -206,6 +208,8 @@ class TemporalBackend(UpdateCalls, AsyncActivityCalls):
             "workflow_id_conflict_policy": policy,
             "memo": self._memo(request.memo),
         }
+        if request.search_attributes:
+            common["search_attributes"] = encode_search_attributes(request.search_attributes)
         if self.time_skipping:
             common["time_skipping_config"] = TimeSkippingConfig(enabled=True)
         if request.update is not None:
@@ -234,7 +238,7 @@ class TemporalBackend(UpdateCalls, AsyncActivityCalls):
                 raise WorkflowAlreadyStartedError(
                     request.workflow_id, self._running_run(err), request.workflow_type
                 ) from None
-            raise
+            raise search_attribute_refused(err) or err from None
         return StartResult(run_id=resp.run_id, started=resp.started)
 
     async def _fail_if_running(self, request: StartRequest) -> None:
@@ -343,15 +347,18 @@ class TemporalBackend(UpdateCalls, AsyncActivityCalls):
         if page_size < 1:
             raise ConfigurationError(f"page_size must be positive, got {page_size}")
         query = list_query(filter, approvals_attribute=await self._has_approvals_attribute())
-        resp = await self._service.list_workflow_executions(
-            ListWorkflowExecutionsRequest(
-                namespace=self.namespace,
-                page_size=page_size,
-                next_page_token=page_token_in(page_token) if page_token else b"",
-                query=query,
-            ),
-            retry=True,
-        )
+        try:
+            resp = await self._service.list_workflow_executions(
+                ListWorkflowExecutionsRequest(
+                    namespace=self.namespace,
+                    page_size=page_size,
+                    next_page_token=page_token_in(page_token) if page_token else b"",
+                    query=query,
+                ),
+                retry=True,
+            )
+        except RPCError as err:
+            raise search_attribute_refused(err) or err from None
         records = [run_record(info) for info in resp.executions]
         if filter.task_failing:
             # A page may then hold fewer runs than page_size: keep paging to the end.
@@ -374,9 +381,12 @@ class TemporalBackend(UpdateCalls, AsyncActivityCalls):
                 if (token := page.next_page_token) is None:
                     return count
         query = list_query(filter, approvals_attribute=await self._has_approvals_attribute())
-        resp = await self._service.count_workflow_executions(
-            CountWorkflowExecutionsRequest(namespace=self.namespace, query=query), retry=True
-        )
+        try:
+            resp = await self._service.count_workflow_executions(
+                CountWorkflowExecutionsRequest(namespace=self.namespace, query=query), retry=True
+            )
+        except RPCError as err:
+            raise search_attribute_refused(err) or err from None
         return resp.count
 
     async def runs_of_workflow(self, workflow_id: str) -> list[RunRecord]:

@@ -31,6 +31,7 @@ def execution_dict(e: WorkflowExecution) -> dict[str, Any]:
         "task_failure": e.task_failure,
         "task_attempts": e.task_attempts,
         "memo": e.memo,
+        "search_attributes": e.search_attributes,
     }
 
 
