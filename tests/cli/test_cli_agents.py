@@ -48,7 +48,7 @@ def agents_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentsApp]:
         try:
             app = AgentsApp(Cli(url), url, log_path)
             # Importing the Agents SDK takes the worker a few seconds; wait here, not in a test.
-            app.cli.wait_for(lambda: "Ctrl+C" in log_path.read_text(), "the worker banner", 20)
+            app.cli.wait_for(lambda: "Ctrl+C" in log_path.read_text(), "the worker banner", 120)
             yield app
             assert proc.poll() is None, f"worker died:\n{log_path.read_text()}"
         finally:

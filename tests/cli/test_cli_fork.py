@@ -24,7 +24,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
         proc = spawn_worker(url, "tests.fixtures.cli_fork_app", log)
         try:
             cli = Cli(url)
-            cli.wait_for(lambda: "Ctrl+C" in log_path.read_text(), "the worker banner", 20)
+            cli.wait_for(lambda: "Ctrl+C" in log_path.read_text(), "the worker banner", 120)
             cli.ok("agent", "run", HELPER, "weather?", "--id", "src")
             yield cli
             assert proc.poll() is None, f"worker died:\n{log_path.read_text()}"

@@ -210,7 +210,7 @@ def test_replay_of_an_agent_run_uses_the_modules_plugins(tmp_path: Path) -> None
     with log_path.open("wb") as log:
         proc = spawn_worker(cli.url, app, log)
         try:
-            cli.wait_for(lambda: "Ctrl+C" in log_path.read_text(), "the worker banner", 20)
+            cli.wait_for(lambda: "Ctrl+C" in log_path.read_text(), "the worker banner", 120)
             cli.ok("agent", "run", f"{app}:weather_agent", "Weather in Oslo?", "--id", "wx")
         finally:
             stop_worker(proc)
