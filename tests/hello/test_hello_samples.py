@@ -1,15 +1,20 @@
 """Programs in the shape of Temporal's published hello samples (written for Duragent),
 each run as a Temporal user runs them: ``python hello_x.py``, the address in
-``DURAGENT_ADDRESS``. Only their imports and that address differ from Temporal code."""
+``DURAGENT_ADDRESS``. Only their imports and that address differ from Temporal code. Each
+runs on the embedded engine and, unchanged, on the Temporal dev server
+(``temporal://host:port/namespace``)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from ..temporal_server import TemporalServerInfo
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,10 +47,23 @@ def run_sample(name: str, address: str) -> list[str]:
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
+    if result.returncode == -signal.SIGABRT and address.startswith("temporal://"):
+        # temporalio's known crash at interpreter exit in short-lived client processes
+        # (temporalio/sdk-python#300: its Rust runtime's threads outlive finalization);
+        # everything before it ran.
+        assert "PyGILState_Release" in result.stderr, result.stderr
+        assert "finalizing" in result.stderr, result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_hello_sample_on_the_embedded_engine(name: str, tmp_path: Path) -> None:
     assert run_sample(name, f"sqlite:///{tmp_path / 'hello.db'}") == EXPECTED[name]
+
+
+@pytest.mark.temporal
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_hello_sample_on_temporal(name: str, temporal_server: TemporalServerInfo) -> None:
+    assert run_sample(name, temporal_server.url) == EXPECTED[name]
