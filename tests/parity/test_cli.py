@@ -196,7 +196,7 @@ def test_agent_chat(setup: Setup) -> None:
 
 
 def _stopped_cleanly(status: int | None, log: str) -> bool:
-    """Exit 0, or temporalio's core aborting during interpreter finalization after the
-    worker had stopped gracefully (SIGABRT from PyGILState_Release, temporalio sdk-python
-    issue 300): the shutdown under test completed; the abort is the SDK's, at exit."""
-    return status == 0 or (status == -6 and "worker stopped" in log and "PyGILState_Release" in log)
+    """Exit 0 after a graceful stop, on both backends: on Temporal the CLI worker ends
+    without the interpreter finalization in which temporalio's core can abort (SIGABRT from
+    PyGILState_Release, temporalio sdk-python#300)."""
+    return status == 0 and "worker stopped" in log

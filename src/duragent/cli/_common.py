@@ -12,6 +12,7 @@ from typing import Any, Final, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from .._backend import is_temporal, sqlite_path
 from .._search_attributes import parse_filter
@@ -105,6 +106,11 @@ def out() -> Console:
 def err() -> Console:
     """A console on the current stderr."""
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def report_error(message: str) -> None:
+    """Print ``error: message`` in red on stderr (no traceback)."""
+    err().print(f"[bold red]error:[/] [red]{escape(message)}[/]")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

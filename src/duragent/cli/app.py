@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from ..errors import DuragentError
-from ._common import DEFAULT_DB, CliState, err
+from ._common import DEFAULT_DB, CliState, report_error
 from .agent_cmds import agent_group
 from .approval_cmds import approvals_command, approve_command, reject_command
 from .fork_cmds import diff_command, fork_command, rerun_command
@@ -29,11 +28,6 @@ from .workflow_cmds import (
     start_command,
     terminate_command,
 )
-
-
-def report_error(message: str) -> None:
-    """Print ``error: message`` in red on stderr (no traceback)."""
-    err().print(f"[bold red]error:[/] [red]{escape(message)}[/]")
 
 
 class DuragentGroup(click.Group):

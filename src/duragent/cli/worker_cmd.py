@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
 import signal
+import sys
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.markup import escape
 
+from .._backend import is_temporal
 from .._definitions import get_activity_definition, get_workflow_definition
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, DuragentError
 from ..worker import Worker
-from ._common import CliState, err, run, session
+from ._common import CliState, err, report_error, run, session
 from .loading import AppDefinitions, load_app
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -147,6 +150,26 @@ async def _run_worker(
         err().print("[dim]worker stopped[/]")
 
 
+def _exit_skipping_finalization(code: int) -> NoReturn:
+    """End the process with ``code`` once the worker and its client are closed, without
+    finalizing the interpreter.
+
+    On Temporal, threads of temporalio's core (Rust) can still call into Python while the
+    interpreter finalizes, which aborts the process (SIGABRT in PyGILState_Release,
+    temporalio sdk-python#300): a worker that stopped gracefully would exit with status
+    134 instead of its own. Exit handlers run and output is flushed first, so nothing a
+    normal exit would write is lost; only the finalization is skipped.
+    """
+    logging.getLogger("duragent.cli").debug(
+        "exit %d without interpreter finalization (temporalio sdk-python#300)", code
+    )
+    atexit._run_exitfuncs()  # what a normal exit runs (logging.shutdown among them)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 @click.command("worker", short_help="Run a worker for a module's workflows.")
 @click.argument("module")
 @click.option(
@@ -225,14 +248,22 @@ def worker_command(
         level=getattr(logging, log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    run(
-        _run_worker(
-            state,
-            app,
-            plugins,
-            queue,
-            max_concurrent_activities,
-            max_cached_workflows,
-            shutdown_grace,
+    try:
+        run(
+            _run_worker(
+                state,
+                app,
+                plugins,
+                queue,
+                max_concurrent_activities,
+                max_cached_workflows,
+                shutdown_grace,
+            )
         )
-    )
+    except DuragentError as error:
+        if not is_temporal(state.db):
+            raise  # the command group reports it
+        report_error(str(error))
+        _exit_skipping_finalization(1)
+    if is_temporal(state.db):
+        _exit_skipping_finalization(0)
