@@ -22,6 +22,7 @@ from ._backend import (
     EmbeddedBackend,
     RunFilter,
     connect_temporal,
+    connection_options,
     is_temporal,
     open_store,
     sqlite_path,
@@ -45,6 +46,8 @@ from .store.base import IdConflictPolicy, StartRequest, UpdateSpec
 from .store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
+    from temporalio.service import TLSConfig
+
     from .views.diff import RunDiff
 
 __all__ = [
@@ -152,6 +155,9 @@ class Client:
         identity: str | None = None,
         plugins: Sequence[Any] = (),
         backend_options: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+        tls: bool | TLSConfig | None = None,
+        api_key: str | None = None,
     ) -> Client:
         """Connect to ``target``, creating an embedded store if needed.
 
@@ -168,20 +174,39 @@ class Client:
                 Embedded store only.
             identity: Who is acting, recorded with signals and updates.
             plugins: Plugins that extend the client (e.g. the OpenAI Agents plugin).
-            backend_options: Passed to the Temporal backend's ``connect_backend``.
+            backend_options: Passed to the Temporal backend's ``connect_backend`` (more
+                ``temporalio.client.Client.connect`` arguments: ``rpc_metadata``,
+                ``connect_timeout``, ...).
+            namespace: Temporal only: the namespace, as in temporalio (the address may name
+                it instead: ``temporal://host:port/namespace``; naming two is an error).
+            tls: Temporal only: ``True`` or a ``temporalio.service.TLSConfig`` (client
+                certificate, server CA) for a server that serves TLS; None leaves
+                temporalio's default (TLS on when ``api_key`` is given).
+            api_key: Temporal only: the API key of Temporal Cloud or a secured server, sent
+                with every call.
+
+        The embedded store (``sqlite://``, a file path, ``memory://``) needs no namespace,
+        TLS or API key: giving one of them for it raises ``ConfigurationError`` saying so,
+        rather than being ignored (code written for Temporal may be pointed at a file by
+        mistake).
 
         Raises:
-            ConfigurationError: A malformed address, or ``temporal://`` without the
-                ``duragent[temporal]`` extra.
+            ConfigurationError: A malformed address, ``temporal://`` without the
+                ``duragent[temporal]`` extra, a Temporal option for the embedded store, a
+                namespace that differs from the address's, or a cluster that cannot be
+                reached (or has no such namespace).
             StoreCorruptError: The file is not a Duragent database.
             StoreVersionError: The database was written by a newer Duragent.
         """
         converter = DataConverter(max_payload_bytes)
+        options = connection_options(
+            target,
+            dict(backend_options or {}),
+            {"namespace": namespace, "tls": tls, "api_key": api_key},
+        )
         if is_temporal(target):
             identity = identity or default_identity()
-            backend = await connect_temporal(
-                target, identity=identity, **dict(backend_options or {})
-            )
+            backend = await connect_temporal(target, identity=identity, **options)
             # A backend with a smaller payload limit (Temporal: 2 MiB) refuses bigger
             # payloads anyway: refuse them here, with the same error as embedded.
             limit = getattr(backend, "max_payload_bytes", max_payload_bytes)

@@ -20,6 +20,8 @@ CLEAN_ENV: dict[str, str | None] = {
     "COLUMNS": "200",
     "DURAGENT_DB": None,
     "DURAGENT_ADDRESS": None,
+    "DURAGENT_TEMPORAL_API_KEY": None,
+    "DURAGENT_TEMPORAL_TLS": None,
 }
 
 

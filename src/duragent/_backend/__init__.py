@@ -49,7 +49,14 @@ from ..store.base import (
     UpdateSpec,
     UsageEntry,
 )
-from .address import TEMPORAL_EXTRA_HINT, connect_temporal, is_temporal, open_store, sqlite_path
+from .address import (
+    TEMPORAL_EXTRA_HINT,
+    connect_temporal,
+    connection_options,
+    is_temporal,
+    open_store,
+    sqlite_path,
+)
 from .client_backend import ChangeWatch, ClientBackend
 from .embedded import EmbeddedBackend
 from .records import (
@@ -85,6 +92,7 @@ __all__ = [
     "UsageEntry",
     "WorkerStore",
     "connect_temporal",
+    "connection_options",
     "is_temporal",
     "open_store",
     "sqlite_path",

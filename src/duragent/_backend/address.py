@@ -71,6 +71,45 @@ async def open_store(path: str, *, synchronous: str, busy_timeout_ms: int) -> Sq
     return store
 
 
+CONNECTION_OPTIONS: Final = {
+    "namespace": "names the Temporal namespace to use",
+    "tls": "sets TLS on the connection to a Temporal server (True, False or a TLSConfig)",
+    "api_key": "is the API key a Temporal Cloud or secured Temporal server expects",
+}
+"""What ``Client.connect``'s Temporal connection keywords are for (in error messages)."""
+
+
+def connection_options(
+    target: str, backend_options: dict[str, Any], given: dict[str, Any]
+) -> dict[str, Any]:
+    """``backend_options`` with the Temporal connection keywords given to
+    ``Client.connect`` (``namespace``, ``tls``, ``api_key``; None: not given) added.
+
+    Raises:
+        ConfigurationError: One of them was given for an embedded address (which takes
+            none), or also in ``backend_options`` with another value.
+    """
+    given = {name: value for name, value in given.items() if value is not None}
+    if given and not is_temporal(target):
+        name, value = next(iter(given.items()))
+        shown = "..." if name == "api_key" else repr(value)  # never print a secret
+        raise ConfigurationError(
+            f"{name}={shown} {CONNECTION_OPTIONS[name]}; "
+            f"{target!r} is the embedded store, which needs no namespace, TLS or API "
+            "key (it is a file or memory of this process): leave it out, or connect "
+            "to temporal://HOST:PORT/NAMESPACE"
+        )
+    options = dict(backend_options)
+    for name, value in given.items():
+        if name in options and options[name] != value:
+            raise ConfigurationError(
+                f"{name} given twice, as {name}= and in backend_options, with different "
+                "values; give it once"
+            )
+        options[name] = value
+    return options
+
+
 async def connect_temporal(target: str, **options: Any) -> ClientBackend:
     """Open the Temporal backend named by ``target``.
 

@@ -41,10 +41,13 @@ class CliState:
         db: The address every command connects to (from ``--address`` /
             ``DURAGENT_ADDRESS`` or ``--db`` / ``DURAGENT_DB``; named ``db`` for history).
         source: Where it came from, for messages (``--address``, ``DURAGENT_DB``, ...).
+        tls: ``--tls`` / ``--no-tls`` for a Temporal address (None: temporalio's default,
+            TLS when an API key is set).
     """
 
     db: str
     source: str = "--db"
+    tls: bool | None = None
 
     @property
     def address(self) -> str:
@@ -130,6 +133,26 @@ def sqlite_file(url: str) -> str | None:
     return None if path == ":memory:" else path
 
 
+API_KEY_ENV: Final = "DURAGENT_TEMPORAL_API_KEY"
+"""The environment variable the CLI reads a Temporal API key from (never an option: a
+command line is visible to every user of the machine)."""
+
+
+def connect_options(state: CliState, target: str | None = None) -> dict[str, Any]:
+    """``Client.connect`` keywords from ``--tls`` and ``$DURAGENT_TEMPORAL_API_KEY`` for
+    ``target`` (default: the global address). The API key is for Temporal addresses only,
+    so one set in the environment does not stop commands on a SQLite file; ``--tls`` with
+    a SQLite address is refused by ``Client.connect``."""
+    target = state.db if target is None else target
+    options: dict[str, Any] = {}
+    if state.tls is not None:
+        options["tls"] = state.tls
+    api_key = os.environ.get(API_KEY_ENV)
+    if api_key and is_temporal(target):
+        options["api_key"] = api_key
+    return options
+
+
 async def connect(state: CliState, *, create: bool = False) -> Client:
     """Open the store named by ``--db``.
 
@@ -144,7 +167,7 @@ async def connect(state: CliState, *, create: bool = False) -> Client:
     """
     if not create:
         require_database(state.db, state.source)
-    return await Client.connect(state.db)
+    return await Client.connect(state.db, **connect_options(state))
 
 
 @contextlib.asynccontextmanager

@@ -3,12 +3,13 @@ reporting."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
 
 from ..errors import DuragentError
-from ._common import DEFAULT_DB, CliState, report_error
+from ._common import API_KEY_ENV, DEFAULT_DB, CliState, report_error
 from .agent_cmds import agent_group
 from .approval_cmds import approvals_command, approve_command, reject_command
 from .fork_cmds import diff_command, fork_command, rerun_command
@@ -68,9 +69,17 @@ class DuragentGroup(click.Group):
     metavar="URL",
     help="The store as a sqlite URL or file path: the same as --address (env DURAGENT_DB).",
 )
+@click.option(
+    "--tls/--no-tls",
+    default=None,
+    envvar="DURAGENT_TEMPORAL_TLS",
+    help="Temporal addresses: connect with TLS, or without (default: TLS when an API key is "
+    f"set in {API_KEY_ENV}, the key of Temporal Cloud or a secured server) "
+    "(env DURAGENT_TEMPORAL_TLS).",
+)
 @click.version_option(package_name="duragent", prog_name="duragent")
 @click.pass_context
-def cli(ctx: click.Context, address: str | None, db: str | None) -> None:
+def cli(ctx: click.Context, address: str | None, db: str | None, tls: bool | None) -> None:
     """Duragent: durable AI agents on one SQLite file (or a Temporal cluster).
 
     Run workers, start and inspect workflows, and see every step they took. Run agents
@@ -79,12 +88,13 @@ def cli(ctx: click.Context, address: str | None, db: str | None) -> None:
     from any model call on another model or prompt (`fork`), compare runs (`diff`) and
     evaluate a change against past runs (`rerun`). `server` opens a web UI.
     """
-    ctx.obj = CliState.resolve(
+    state = CliState.resolve(
         address=address,
         address_from_env=_from_env(ctx, "address"),
         db=db,
         db_from_env=_from_env(ctx, "db"),
     )
+    ctx.obj = dataclasses.replace(state, tls=tls)
 
 
 def _from_env(ctx: click.Context, name: str) -> bool:

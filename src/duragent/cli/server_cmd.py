@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigurationError
-from ._common import CliState, require_database
+from ._common import CliState, connect_options, require_database
 
 
 @click.command("server", short_help="Serve the web UI and HTTP API.")
@@ -88,5 +88,6 @@ def server_command(
         read_only=read_only,
         alert_webhooks=alert_webhooks,
         approval_alert_after_s=approval_alert_after,
+        connect_options=connect_options(state, target),
     )
     serve(config, host=host, port=port, announce=click.echo)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -48,6 +48,8 @@ class ServerConfig:
     alert_task_failure_attempts: int = 3
     client: Client | None = field(default=None, repr=False)
     """An already connected client to use instead of connecting to ``target``."""
+    connect_options: Mapping[str, Any] = field(default_factory=lambda: {}, repr=False)
+    """More ``Client.connect`` keywords (a Temporal address's ``tls``, ``api_key``)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -91,7 +93,7 @@ def create_app(config: ServerConfig) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own = config.client is None
-        client = config.client or await Client.connect(config.target)
+        client = config.client or await Client.connect(config.target, **config.connect_options)
         source = RunSource(client)
         app.state.source = source
         app.state.watcher = live.RunsWatcher(source)

@@ -52,12 +52,13 @@ async def connect_backend(target: str, **options: Any) -> TemporalBackend:
     Args:
         target: ``temporal://host:port/namespace`` (port 7233 and namespace ``default``
             when left out; ``?chunks=PATH``: the chunk-tree codec on that chunk store).
-        **options: ``payload_codec`` (a ``temporalio`` payload codec, e.g.
-            :class:`~duragent.temporal.codec.ChunkTreeCodec`), ``identity`` (recorded by
-            Temporal as the sender of signals, updates, cancellations and terminations), and
-            more ``temporalio.client.Client.connect``
-            arguments (``tls``, ``api_key``, ``rpc_metadata``, ...); from ``Client.connect``
-            pass them as ``backend_options``.
+        **options: ``namespace``, ``tls`` and ``api_key`` (``Client.connect``'s
+            keywords of the same names), ``payload_codec`` (a ``temporalio`` payload codec,
+            e.g. :class:`~duragent.temporal.codec.ChunkTreeCodec`), ``identity`` (recorded
+            by Temporal as the sender of signals, updates, cancellations and
+            terminations), and more ``temporalio.client.Client.connect`` arguments
+            (``rpc_metadata``, ``connect_timeout``, ...); from ``Client.connect`` pass
+            those as ``backend_options``.
 
     Raises:
         ConfigurationError: A malformed address, or the cluster cannot be reached.

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import temporalio.client
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.converter import PayloadCodec
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from ..errors import ConfigurationError
 from .backend import TemporalBackend
@@ -66,9 +68,36 @@ def parse_address(target: str) -> tuple[str, str]:
     return (hostport if port else f"{host}:{DEFAULT_PORT}"), namespace
 
 
+def _named_namespace(target: str) -> str | None:
+    """The namespace the address names, None when it names none."""
+    rest = target[len("temporal://") :].partition("?")[0]
+    return rest.partition("/")[2].strip("/") or None
+
+
+async def _check_namespace(client: temporalio.client.Client, address: str) -> None:
+    """Raise a clear error now for a namespace the server does not have (temporalio
+    connects without checking; every call would fail with a bare RPC error)."""
+    try:
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=client.namespace)
+        )
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise ConfigurationError(
+                f"the Temporal server at {address} has no namespace {client.namespace!r} "
+                f"({err.message}); create it (temporal operator namespace create "
+                f"{client.namespace}) or name another in the address or namespace="
+            ) from None
+        # Not allowed to describe it (a narrow API key) or another failure: the calls
+        # that need the namespace report their own errors.
+
+
 async def connect_backend(
     target: str,
     *,
+    namespace: str | None = None,
+    tls: bool | TLSConfig | None = None,
+    api_key: str | None = None,
     identity: str | None = None,
     time_skipping: bool = False,
     payload_codec: PayloadCodec | None = None,
@@ -82,6 +111,11 @@ async def connect_backend(
         target: ``temporal://host:port/namespace`` (port 7233 and namespace ``default``
             when left out); ``?chunks=PATH`` uses a
             :class:`~duragent.temporal.codec.ChunkTreeCodec` on that SQLite chunk store.
+        namespace: The namespace, when the address names none (if it names one, the
+            same one).
+        tls: ``True`` or a ``temporalio.service.TLSConfig``; None: temporalio's default
+            (TLS when ``api_key`` is given).
+        api_key: Sent with every call (Temporal Cloud, a secured server).
         identity: Recorded by Temporal as the sender of signals, updates, cancellations
             and terminations.
         time_skipping: Start workflows with Temporal's (experimental) per-workflow time
@@ -92,24 +126,40 @@ async def connect_backend(
         stream_store: The SQLite file that keeps the runs' token streams, outside
             Temporal's history (:mod:`duragent.temporal.streams`); the address's
             ``?stream_store=PATH`` sets it too.
-        **options: More ``temporalio.client.Client.connect`` arguments (``tls``,
-            ``api_key``, ``rpc_metadata``, ...).
+        **options: More ``temporalio.client.Client.connect`` arguments
+            (``rpc_metadata``, ``connect_timeout``, ...).
 
     Raises:
-        ConfigurationError: A malformed address, or the cluster cannot be reached.
+        ConfigurationError: A malformed address, a namespace other than the address's,
+            the cluster cannot be reached, or it has no such namespace.
     """
     from .worker import temporal_data_converter
 
-    address, namespace = parse_address(target)
-    in_address = address_options(target)
-    chunks = in_address.get("chunks")
-    if "stream_store" in in_address:
-        if stream_store is not None and str(stream_store) != in_address["stream_store"]:
+    address, in_address = parse_address(target)
+    named = _named_namespace(target)
+    if namespace is None:
+        namespace = in_address
+    elif not namespace:
+        raise ConfigurationError("namespace= is empty: name a Temporal namespace")
+    elif named is not None and named != namespace:
+        raise ConfigurationError(
+            f"two namespaces: {named!r} in the address {target!r} and {namespace!r} in "
+            "namespace=; name it once (or the same in both)"
+        )
+    connect: dict[str, Any] = {}
+    if tls is not None:
+        connect["tls"] = tls
+    if api_key is not None:
+        connect["api_key"] = api_key
+    query = address_options(target)
+    chunks = query.get("chunks")
+    if "stream_store" in query:
+        if stream_store is not None and str(stream_store) != query["stream_store"]:
             raise ConfigurationError(
-                f"two stream stores: {in_address['stream_store']!r} in the address and "
+                f"two stream stores: {query['stream_store']!r} in the address and "
                 f"{str(stream_store)!r} in backend_options; give one"
             )
-        stream_store = in_address["stream_store"]
+        stream_store = query["stream_store"]
     if chunks and payload_codec is None:
         from .codec import ChunkTreeCodec
 
@@ -120,10 +170,16 @@ async def connect_backend(
             namespace=namespace,
             identity=identity or f"duragent-{uuid.uuid4().hex[:8]}",
             data_converter=temporal_data_converter(payload_codec),
+            **connect,
             **options,
         )
     except RuntimeError as err:  # temporalio's "Failed client connect: ..."
-        raise ConfigurationError(f"cannot connect to Temporal at {address}: {err}") from err
+        # With TLS on (tls=, or by default with an API key), a server without TLS
+        # answers in plain text: say that TLS was on.
+        how = " with TLS" if tls or (tls is None and api_key is not None) else ""
+        raise ConfigurationError(f"cannot connect to Temporal at {address}{how}: {err}") from err
+    if not options.get("lazy"):
+        await _check_namespace(client, address)
     return TemporalBackend(
         client,
         address=f"temporal://{address}/{namespace}",
