@@ -38,6 +38,7 @@ TEST_SEARCH_ATTRIBUTES: dict[str, str] = {
     "Urgent": "Bool",
     "DueAt": "Datetime",
     "Tags": "KeywordList",
+    "Summary": "Text",
 }
 """Search attributes the tests use (``tests/parity/test_search_attributes.py``), registered
 on the session's dev server (a server of your own needs them too)."""

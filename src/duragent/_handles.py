@@ -26,6 +26,7 @@ from .errors import (
     WorkflowNotFoundError,
 )
 from .history import WorkflowHistory
+from .search_attributes import TypedSearchAttributes, inferred
 from .store.base import RunRecord, RunStatus, UpdateOutcome, UpdateSpec
 from .streaming import StreamEvent
 
@@ -81,6 +82,13 @@ class WorkflowExecution:
     search_attributes: dict[str, Any] = field(default_factory=lambda: {})
     """Values set at start or by ``workflow.upsert_search_attributes`` (datetimes as
     ISO-8601 strings)."""
+
+    @property
+    def typed_search_attributes(self) -> TypedSearchAttributes:
+        """:attr:`search_attributes` as typed pairs (as temporalio's ``describe()``): each
+        type follows the value, and a lookup by a key of another type reads the value as
+        that type where it can (``for_datetime`` parses the ISO-8601 string)."""
+        return inferred(self.search_attributes)
 
     @classmethod
     def _from_record(cls, r: RunRecord) -> WorkflowExecution:

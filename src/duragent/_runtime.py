@@ -139,10 +139,12 @@ class WorkflowRuntime(ABC):
     def record_marker(self, name: str, details: dict[str, Any]) -> None:
         """Record a fact in history (replayed like any command)."""
 
-    def upsert_search_attributes(self, attributes: dict[str, Any]) -> None:
+    def upsert_search_attributes(self, attributes: dict[str, Any], types: dict[str, str]) -> None:
         """Set (or, for None values, remove) the run's search attributes (checked by the
-        caller). The embedded engine records the change as a marker; the store applies it
-        to the run's visibility record."""
+        caller; ``types``: Temporal's type names given by typed keys). The embedded engine
+        records the change as a marker (values only: it has no registry of types); the
+        store applies it to the run's visibility record."""
+        del types
         self.record_marker(SEARCH_ATTRIBUTES_MARKER, stored(attributes))
 
     def upsert_memo(self, memo: dict[str, Any]) -> None:

@@ -59,37 +59,101 @@ def search_attribute_value(name: str, value: object) -> Any:
     )
 
 
-def check_search_attributes(attributes: Mapping[str, Any], *, removals: bool) -> dict[str, Any]:
-    """Checked search attributes (``None`` values only with ``removals``).
+def typed_value(name: str, kind: str, value: object) -> Any:
+    """``value`` checked against the type ``kind`` (Temporal's type name) of a typed key: an
+    int becomes a float for a Double, a tuple a list for a KeywordList.
+
+    Raises:
+        ConfigurationError: A value of another type.
+    """
+    checked = search_attribute_value(name, value)
+    ok = {
+        "Text": isinstance(checked, str),
+        "Keyword": isinstance(checked, str),
+        "Int": isinstance(checked, int) and not isinstance(checked, bool),
+        "Double": isinstance(checked, int | float) and not isinstance(checked, bool),
+        "Bool": isinstance(checked, bool),
+        "Datetime": isinstance(checked, datetime),
+        "KeywordList": isinstance(checked, list),
+    }.get(kind)
+    if ok is None:
+        raise ConfigurationError(f"search attribute {name!r}: unknown type {kind!r}")
+    if not ok:
+        raise ConfigurationError(f"search attribute {name!r} is a {kind}; it cannot hold {value!r}")
+    return float(checked) if kind == "Double" else checked
+
+
+def split_search_attributes(
+    attributes: object, *, removals: bool
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Checked search attributes and the types their typed keys gave (Temporal's type
+    names, by attribute name; none for a plain mapping, whose types follow the values).
+
+    ``attributes`` is a mapping of name to value, a ``TypedSearchAttributes``, or (with
+    ``removals``, for ``workflow.upsert_search_attributes``) a sequence of
+    ``SearchAttributeUpdate``; ``None`` values remove a name only with ``removals``.
+
+    Raises:
+        ConfigurationError: A bad name, value or argument.
+    """
+    from .search_attributes import SearchAttributeUpdate, TypedSearchAttributes
+
+    values: dict[str, Any] = {}
+    kinds: dict[str, str] = {}
+    if isinstance(attributes, TypedSearchAttributes):
+        for key, value in attributes:
+            values[key.name] = value
+            kinds[key.name] = str(key.indexed_value_type)
+        return values, kinds
+    if isinstance(attributes, Mapping):
+        for name, value in attributes.items():  # pyright: ignore[reportUnknownVariableType]
+            check_name(name)
+            if value is None:
+                if not removals:
+                    raise ConfigurationError(f"search attribute {name!r} has no value (None)")
+                values[name] = None
+            else:
+                values[name] = search_attribute_value(name, value)  # pyright: ignore[reportUnknownArgumentType]
+        return values, kinds
+    if removals and isinstance(attributes, Sequence) and not isinstance(attributes, str):
+        for update in attributes:  # pyright: ignore[reportUnknownVariableType]
+            if not isinstance(update, SearchAttributeUpdate):
+                raise ConfigurationError(
+                    "search attribute updates are made by key.value_set(value) or "
+                    f"key.value_unset(), not {update!r}"
+                )
+            name = update.key.name  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            kind = str(update.key.indexed_value_type)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+            values[name] = None if update.value is None else typed_value(name, kind, update.value)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+            kinds[name] = kind
+        return values, kinds
+    accepted = "a mapping of name to value or TypedSearchAttributes"
+    if removals:
+        accepted += ", or a sequence of key.value_set(...) / key.value_unset() updates"
+    raise ConfigurationError(f"search attributes are {accepted}, not {type(attributes).__name__}")
+
+
+def check_search_attributes(attributes: object, *, removals: bool) -> dict[str, Any]:
+    """Checked search attributes (see :func:`split_search_attributes`).
 
     Raises:
         ConfigurationError: A bad name or value.
     """
-    if not isinstance(attributes, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise ConfigurationError(
-            f"search attributes are a mapping of name to value, not {type(attributes).__name__}"
-        )
-    out: dict[str, Any] = {}
-    for name, value in attributes.items():
-        check_name(name)
-        if value is None:
-            if not removals:
-                raise ConfigurationError(f"search attribute {name!r} has no value (None)")
-            out[name] = None
-        else:
-            out[name] = search_attribute_value(name, value)
-    return out
+    return split_search_attributes(attributes, removals=removals)[0]
 
 
-def check_filters(
-    filters: Mapping[str, Any] | Sequence[tuple[str, Any]],
-) -> tuple[tuple[str, Any], ...]:
-    """List filters as checked ``(name, value)`` pairs (a mapping, or pairs that may repeat
-    a name).
+def check_filters(filters: object) -> tuple[tuple[str, Any], ...]:
+    """List filters as checked ``(name, value)`` pairs (a mapping, a
+    ``TypedSearchAttributes``, or pairs that may repeat a name, whose names may be typed
+    keys).
 
     Raises:
         ConfigurationError: A bad name or value.
     """
+    from .search_attributes import SearchAttributeKey, TypedSearchAttributes
+
+    if isinstance(filters, TypedSearchAttributes):
+        return tuple((key.name, value) for key, value in filters)
     if isinstance(filters, Mapping):
         pairs: Sequence[Any] = list(filters.items())  # pyright: ignore[reportUnknownArgumentType]
     elif isinstance(filters, str | bytes) or not isinstance(filters, Sequence):  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -106,7 +170,11 @@ def check_filters(
                 f"a search attribute filter is a (name, value) pair, not {pair!r}"
             )
         name, value = pair  # pyright: ignore[reportUnknownVariableType]
-        out.append((check_name(name), search_attribute_value(name, value)))  # pyright: ignore[reportUnknownArgumentType]
+        if isinstance(name, SearchAttributeKey):
+            key: SearchAttributeKey[Any] = name
+            out.append((key.name, typed_value(key.name, key.indexed_value_type, value)))
+        else:
+            out.append((check_name(name), search_attribute_value(name, value)))  # pyright: ignore[reportUnknownArgumentType]
     return tuple(out)
 
 

@@ -39,8 +39,9 @@ from ._handles import (
     handler_ref,
     signal_name,
 )
-from ._search_attributes import check_filters, check_search_attributes
+from ._search_attributes import check_filters, split_search_attributes
 from .errors import ConfigurationError
+from .search_attributes import SearchAttributeKey, TypedSearchAttributes
 from .serde import DEFAULT_MAX_PAYLOAD_BYTES, DataConverter
 from .store.base import IdConflictPolicy, StartRequest, UpdateSpec
 from .store.sqlite import SqliteStore
@@ -71,7 +72,7 @@ class _StartOptions(TypedDict, total=False):
 
     id_conflict_policy: str
     memo: dict[str, Any] | None
-    search_attributes: Mapping[str, Any] | None
+    search_attributes: Mapping[str, Any] | TypedSearchAttributes | None
     start_signal: str | None
     start_signal_args: Sequence[Any]
 
@@ -303,7 +304,7 @@ class Client:
         args: Sequence[Any] = (),
         id_conflict_policy: str = IdConflictPolicy.FAIL,
         memo: dict[str, Any] | None = None,
-        search_attributes: Mapping[str, Any] | None = None,
+        search_attributes: Mapping[str, Any] | TypedSearchAttributes | None = None,
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
         result_type: Any = None,
@@ -319,8 +320,9 @@ class Client:
                 ``"terminate_existing"`` when a run with this id is running.
             memo: JSON-able facts stored with the run (shown by ``describe``).
             search_attributes: Indexed values to find the run by
-                (``list_workflows(search_attributes=...)``): str, int, float, bool,
-                timezone-aware datetime or list of str (see
+                (``list_workflows(search_attributes=...)``): a mapping of name to str,
+                int, float, bool, timezone-aware datetime or list of str, or a
+                :class:`~duragent.search_attributes.TypedSearchAttributes` (see
                 :func:`duragent.workflow.upsert_search_attributes`).
             start_signal: Signal-with-start: a signal delivered before the run's first line.
             start_signal_args: Arguments of ``start_signal``.
@@ -346,13 +348,17 @@ class Client:
             IdConflictPolicy.TERMINATE_EXISTING,
         ):
             raise ConfigurationError(f"unknown id_conflict_policy {id_conflict_policy!r}")
+        attributes, attribute_types = split_search_attributes(
+            search_attributes or {}, removals=False
+        )
         request = StartRequest(
             workflow_id=id,
             workflow_type=name,
             task_queue=task_queue,
             input=self.converter.encode_all(tuple(args), what="workflow argument"),
             memo=dict(memo or {}),
-            search_attributes=check_search_attributes(search_attributes or {}, removals=False),
+            search_attributes=attributes,
+            search_attribute_types=attribute_types,
             id_conflict_policy=id_conflict_policy,
             signal_name=(signal_name(start_signal) if start_signal is not None else None),
             signal_input=self.converter.encode_all(
@@ -670,7 +676,10 @@ class Client:
         limit: int = 100,
         task_failing: bool = False,
         waiting_for_approval: bool = False,
-        search_attributes: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        search_attributes: Mapping[str, Any]
+        | Sequence[tuple[str | SearchAttributeKey[Any], Any]]
+        | TypedSearchAttributes
+        | None = None,
     ) -> list[WorkflowExecution]:
         """Runs, newest first, optionally filtered (conditions combine).
 
@@ -684,7 +693,8 @@ class Client:
                 decision.
             search_attributes: Only runs whose search attributes equal these values (a
                 list-valued attribute matches when it contains the value); ``(name,
-                value)`` pairs may repeat a name (``[("Tags", "eu"), ("Tags", "vip")]``).
+                value)`` pairs may repeat a name (``[("Tags", "eu"), ("Tags", "vip")]``)
+                and name a typed key instead (its value is checked against its type).
 
         Raises:
             ConfigurationError: A bad search attribute name or value.

@@ -44,7 +44,7 @@ from ._runtime import (
     in_workflow,
     runtime,
 )
-from ._search_attributes import check_memo, check_search_attributes
+from ._search_attributes import check_memo, split_search_attributes
 from ._waits import as_completed, wait
 from ._workflow_decorators import (
     UpdateMethod,
@@ -58,6 +58,7 @@ from ._workflow_decorators import (
 )
 from .errors import ConfigurationError
 from .retry import RetryPolicy
+from .search_attributes import SearchAttributeUpdate
 from .serde import DataConverter
 
 __all__ = [
@@ -1001,21 +1002,26 @@ def set_dynamic_signal_handler(handler: Callable[..., Any] | None) -> None:
     runtime().set_handler("signal", None, handler)
 
 
-def upsert_search_attributes(attributes: Mapping[str, Any]) -> None:
-    """Set search attributes of this run (``None`` removes one), so that
+def upsert_search_attributes(
+    attributes: Mapping[str, Any] | Sequence[SearchAttributeUpdate[Any]],
+) -> None:
+    """Set search attributes of this run, so that
     ``client.list_workflows(search_attributes={...})`` and the CLI and web UI can find it.
 
-    Values are str, int, float, bool, timezone-aware datetime (kept as an ISO-8601 string)
-    or a list of str (a filter matches a list that contains the value). Recorded in
-    history, so it replays. On Temporal each name must be registered on the namespace
-    (``temporal operator search-attribute create --name N --type Keyword``); its type
-    follows the value (str: Keyword, int: Int, float: Double, bool: Bool, datetime:
-    Datetime, list: KeywordList).
+    Either temporalio's typed updates (``[PRIORITY.value_set(2), TAGS.value_unset()]``, keys
+    from :class:`~duragent.search_attributes.SearchAttributeKey`) or a mapping of name to
+    value (``None`` removes one), whose type follows the value (str: Keyword, int: Int,
+    float: Double, bool: Bool, datetime: Datetime, list of str: KeywordList). Datetimes
+    must be timezone-aware; ``describe()`` returns them as ISO-8601 strings in UTC. A
+    filter matches a list that contains the value. Recorded in history, so it replays. On
+    Temporal each name must be registered on the namespace with its type (``temporal
+    operator search-attribute create --name N --type Keyword``).
 
     Raises:
         ConfigurationError: A bad name or value.
     """
-    runtime().upsert_search_attributes(check_search_attributes(attributes, removals=True))
+    values, kinds = split_search_attributes(attributes, removals=True)
+    runtime().upsert_search_attributes(values, kinds)
 
 
 def upsert_memo(memo: Mapping[str, Any]) -> None:

@@ -15,6 +15,11 @@ from typing import Any
 import pytest
 
 from duragent import Client, ConfigurationError, Worker, WorkflowExecution, workflow
+from duragent.search_attributes import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -60,6 +65,35 @@ class Rolling:
             return workflow.info().attempt
         workflow.upsert_search_attributes({"Priority": rounds})
         workflow.continue_as_new(rounds - 1)
+
+
+CUSTOMER = SearchAttributeKey.for_keyword("CustomerId")
+SUMMARY = SearchAttributeKey.for_text("Summary")
+SCORE = SearchAttributeKey.for_float("Score")
+DUE_AT = SearchAttributeKey.for_datetime("DueAt")
+TAGS = SearchAttributeKey.for_keyword_list("Tags")
+PRIORITY = SearchAttributeKey.for_int("Priority")
+
+
+@workflow.defn
+class TypedTicket:
+    """temporalio's typed keys: a Text attribute, an int stored in a Double, removals."""
+
+    def __init__(self) -> None:
+        self.closing = False
+
+    @workflow.run
+    async def run(self) -> str:
+        workflow.upsert_search_attributes(
+            [SCORE.value_set(3), SUMMARY.value_set("refund"), TAGS.value_set(["a", "b"])]
+        )
+        await workflow.wait_condition(lambda: self.closing)
+        workflow.upsert_search_attributes([SUMMARY.value_unset(), TAGS.value_unset()])
+        return "closed"
+
+    @workflow.signal
+    def close(self) -> None:
+        self.closing = True
 
 
 async def listed(client: Client, **filters: Any) -> list[str]:
@@ -175,6 +209,69 @@ async def test_continued_as_new_run_keeps_search_attributes(
         wf_id,
         wf_id,
     ]
+
+
+async def test_typed_keys_as_in_temporalio(
+    client: Client, worker: Workers, task_queue: str, new_id: Ids
+) -> None:
+    wf_id, customer = new_id("typed"), new_id("cust")
+    async with worker(workflows=[TypedTicket]):
+        handle = await client.start_workflow(
+            TypedTicket.run,
+            id=wf_id,
+            task_queue=task_queue,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(CUSTOMER, customer), SearchAttributePair(DUE_AT, DUE)]
+            ),
+        )
+        d = await described(client, wf_id, lambda d: "Summary" in d.search_attributes)
+        assert d.search_attributes == {
+            "CustomerId": customer,
+            "DueAt": DUE.isoformat(),
+            "Score": 3.0,
+            "Summary": "refund",
+            "Tags": ["a", "b"],
+        }
+        typed = d.typed_search_attributes
+        assert typed[SCORE] == 3.0 and isinstance(typed[SCORE], float)
+        assert typed.get(DUE_AT) == DUE
+        assert typed.get(SUMMARY) == "refund" and typed.get(CUSTOMER) == customer
+        assert typed.get(TAGS) == ["a", "b"] and typed.get(PRIORITY) is None
+        assert SCORE in typed and PRIORITY not in typed
+        assert await eventually(client, [wf_id], search_attributes=[(CUSTOMER, customer)]) == [
+            wf_id
+        ]
+        assert await eventually(
+            client,
+            [wf_id],
+            search_attributes=[(CUSTOMER, customer), (SCORE, 3), (SUMMARY, "refund")],
+        ) == [wf_id]
+        assert await eventually(
+            client,
+            [wf_id],
+            search_attributes=TypedSearchAttributes([SearchAttributePair(CUSTOMER, customer)]),
+        ) == [wf_id]
+        await handle.signal(TypedTicket.close)
+        assert await handle.result() == "closed"
+    d = await described(client, wf_id, lambda d: "Summary" not in d.search_attributes)
+    assert set(d.search_attributes) == {"CustomerId", "DueAt", "Score"}
+
+
+def test_typed_keys_check_their_values() -> None:
+    with pytest.raises(ConfigurationError, match="is a Int; it cannot hold 'x'"):
+        PRIORITY.value_set("x")  # pyright: ignore[reportArgumentType]
+    with pytest.raises(ConfigurationError, match="is a Bool"):
+        TypedSearchAttributes([SearchAttributePair(SearchAttributeKey.for_bool("Urgent"), 1)])
+    with pytest.raises(ValueError, match="given twice"):
+        TypedSearchAttributes(
+            [SearchAttributePair(CUSTOMER, "a"), SearchAttributePair(CUSTOMER, "b")]
+        )
+    with pytest.raises(ConfigurationError, match="not valid"):
+        SearchAttributeKey.for_keyword("a b")
+    pairs = TypedSearchAttributes([SearchAttributePair(SCORE, 1)])
+    assert pairs[SCORE] == 1.0 and pairs.updated(SearchAttributePair(SCORE, 2))[SCORE] == 2.0
+    with pytest.raises(KeyError):
+        pairs[PRIORITY]
 
 
 async def test_bad_search_attributes_are_refused(client: Client, task_queue: str) -> None:

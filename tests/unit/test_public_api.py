@@ -6,6 +6,7 @@ import duragent
 import duragent.openai_agents
 import duragent.openai_agents.mcp
 import duragent.openai_agents.workflow
+import duragent.search_attributes
 import duragent.streaming
 import duragent.testing
 from duragent import activity, workflow
@@ -186,6 +187,13 @@ PUBLIC = {
         "stateful_mcp_server",
         "stateless_mcp_server",
     ],
+    "duragent.search_attributes": [
+        "SearchAttributeIndexedValueType",
+        "SearchAttributeKey",
+        "SearchAttributePair",
+        "SearchAttributeUpdate",
+        "TypedSearchAttributes",
+    ],
 }
 
 MODULES = {
@@ -197,6 +205,7 @@ MODULES = {
     "duragent.openai_agents.mcp": duragent.openai_agents.mcp,
     "duragent.streaming": duragent.streaming,
     "duragent.openai_agents.workflow": duragent.openai_agents.workflow,
+    "duragent.search_attributes": duragent.search_attributes,
 }
 
 

@@ -55,6 +55,9 @@ class StartRequest:
     memo: dict[str, Any] = field(default_factory=lambda: {})
     search_attributes: dict[str, Any] = field(default_factory=lambda: {})
     """Checked (see ``duragent._search_attributes``); datetimes stay datetimes here."""
+    search_attribute_types: dict[str, str] = field(default_factory=lambda: {})
+    """Temporal's type names of the attributes given with typed keys (the others' types
+    follow their values). Not stored: the embedded store has no registry of types."""
     id_conflict_policy: str = IdConflictPolicy.FAIL
     signal_name: str | None = None
     """Signal-with-start: deliver this signal in the run's first task."""

@@ -431,9 +431,9 @@ class TemporalRuntime(WorkflowRuntime):
     def run_state(self) -> dict[str, Any]:
         return self._run_state
 
-    def upsert_search_attributes(self, attributes: dict[str, Any]) -> None:
+    def upsert_search_attributes(self, attributes: dict[str, Any], types: dict[str, str]) -> None:
         tw.upsert_search_attributes(
-            search_attribute_updates(attributes, tw.info().typed_search_attributes)
+            search_attribute_updates(attributes, tw.info().typed_search_attributes, types)
         )
 
     def upsert_memo(self, memo: dict[str, Any]) -> None:

@@ -30,8 +30,22 @@ _INTERNAL: Final = ("Temporal", "Duragent", "BuildIds")
 """Prefixes of attributes set by Temporal or by Duragent itself, not shown as the run's."""
 
 
-def key_for(name: str, value: Any) -> SearchAttributeKey[Any]:
-    """The typed key whose type follows ``value`` (a checked search attribute value)."""
+_FOR_TYPE: Final = {
+    "Text": SearchAttributeKey.for_text,
+    "Keyword": SearchAttributeKey.for_keyword,
+    "Int": SearchAttributeKey.for_int,
+    "Double": SearchAttributeKey.for_float,
+    "Bool": SearchAttributeKey.for_bool,
+    "Datetime": SearchAttributeKey.for_datetime,
+    "KeywordList": SearchAttributeKey.for_keyword_list,
+}
+
+
+def key_for(name: str, value: Any, kind: str | None = None) -> SearchAttributeKey[Any]:
+    """temporalio's typed key: of type ``kind`` (given by a Duragent typed key), or else the
+    type that follows ``value`` (a checked search attribute value)."""
+    if kind is not None:
+        return _FOR_TYPE[kind](name)
     if isinstance(value, bool):
         return SearchAttributeKey.for_bool(name)
     if isinstance(value, int):
@@ -45,17 +59,22 @@ def key_for(name: str, value: Any) -> SearchAttributeKey[Any]:
     return SearchAttributeKey.for_keyword(name)
 
 
-def typed(attributes: Mapping[str, Any]) -> TypedSearchAttributes:
+def typed(
+    attributes: Mapping[str, Any], types: Mapping[str, str] | None = None
+) -> TypedSearchAttributes:
     """Checked search attributes (no removals) as temporalio's typed collection."""
+    kinds = types or {}
     return TypedSearchAttributes(
-        [SearchAttributePair(key_for(k, v), v) for k, v in attributes.items()]
+        [SearchAttributePair(key_for(k, v, kinds.get(k)), v) for k, v in attributes.items()]
     )
 
 
-def encode(attributes: Mapping[str, Any]) -> SearchAttributes:
+def encode(
+    attributes: Mapping[str, Any], types: Mapping[str, str] | None = None
+) -> SearchAttributes:
     """Checked search attributes as the API message a start request carries."""
     api = SearchAttributes()
-    temporalio.converter.encode_search_attributes(typed(attributes), api)
+    temporalio.converter.encode_search_attributes(typed(attributes, types), api)
     return api
 
 
@@ -76,17 +95,25 @@ def decode(api: SearchAttributes) -> dict[str, Any]:
 
 
 def updates(
-    attributes: Mapping[str, Any], current: TypedSearchAttributes
+    attributes: Mapping[str, Any],
+    current: TypedSearchAttributes,
+    types: Mapping[str, str] | None = None,
 ) -> list[SearchAttributeUpdate[Any]]:
-    """``workflow.upsert_search_attributes`` as temporalio updates (a removal uses the key
-    the run has, or a Keyword key when it has none)."""
+    """``workflow.upsert_search_attributes`` as temporalio updates (a removal uses the typed
+    key given, else the key the run has, else a Keyword key)."""
+    kinds = types or {}
     have = {pair.key.name: pair.key for pair in current}
     out: list[SearchAttributeUpdate[Any]] = []
     for name, value in attributes.items():
         if value is None:
-            out.append(have.get(name, SearchAttributeKey.for_keyword(name)).value_unset())
+            key = (
+                _FOR_TYPE[kinds[name]](name)
+                if name in kinds
+                else have.get(name, SearchAttributeKey.for_keyword(name))
+            )
+            out.append(key.value_unset())
         else:
-            out.append(key_for(name, value).value_set(value))
+            out.append(key_for(name, value, kinds.get(name)).value_set(value))
     return out
 
 

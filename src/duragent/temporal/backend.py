@@ -209,7 +209,9 @@ class TemporalBackend(UpdateCalls, AsyncActivityCalls):
             "memo": self._memo(request.memo),
         }
         if request.search_attributes:
-            common["search_attributes"] = encode_search_attributes(request.search_attributes)
+            common["search_attributes"] = encode_search_attributes(
+                request.search_attributes, request.search_attribute_types
+            )
         if self.time_skipping:
             common["time_skipping_config"] = TimeSkippingConfig(enabled=True)
         if request.update is not None:
