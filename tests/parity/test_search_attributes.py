@@ -57,7 +57,7 @@ class Ticket:
 
 @workflow.defn
 class Rolling:
-    """Continues as new once; the new run keeps the search attributes."""
+    """Continues as new once; the new run keeps the search attributes and the memo."""
 
     @workflow.run
     async def run(self, rounds: int) -> int:
@@ -189,7 +189,7 @@ async def test_set_upserted_described_and_listed(
         assert await hb.result() == "b"
 
 
-async def test_continued_as_new_run_keeps_search_attributes(
+async def test_continued_as_new_run_keeps_search_attributes_and_memo(
     client: Client, worker: Workers, task_queue: str, new_id: Ids
 ) -> None:
     wf_id, customer = new_id("rolling"), new_id("cust")
@@ -200,11 +200,13 @@ async def test_continued_as_new_run_keeps_search_attributes(
             id=wf_id,
             task_queue=task_queue,
             search_attributes={"CustomerId": customer},
+            memo={"source": "email"},
         )
         assert await handle.result() == 1
     d = await client.get_workflow_handle(wf_id).describe()
     assert d.run_id != handle.run_id  # the second run
     assert d.search_attributes == {"CustomerId": customer, "Priority": 1}
+    assert d.memo == {"source": "email"}
     assert await eventually(client, [wf_id, wf_id], search_attributes={"CustomerId": customer}) == [
         wf_id,
         wf_id,

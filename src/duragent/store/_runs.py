@@ -52,11 +52,14 @@ def create_run(
         parent_run_id = continued_from.parent_run_id
         parent_seq = continued_from.parent_seq
         parent_close_policy = continued_from.parent_close_policy
-        if search_attributes is None:  # carried over, as on Temporal
-            row = tx.c.execute(
-                "SELECT search_attributes FROM runs WHERE run_id = ?", (continued_from.run_id,)
-            ).fetchone()
-            search_attributes = json.loads(row[0]) if row is not None and row[0] else None
+        # Search attributes and memo are carried over, as on Temporal.
+        row = tx.c.execute(
+            "SELECT search_attributes, memo FROM runs WHERE run_id = ?", (continued_from.run_id,)
+        ).fetchone()
+        if search_attributes is None and row is not None and row[0]:
+            search_attributes = json.loads(row[0])
+        if not memo and row is not None and row[1]:
+            memo = json.loads(row[1])
     else:
         first_run_id = run_id
         parent_workflow_id = parent.workflow_id if parent else None
