@@ -225,7 +225,10 @@ class WorkflowHandle(Generic[T_co]):
     async def result(self, *, follow_runs: bool = True, timeout: float | None = None) -> T_co:
         """Wait for the run to close and return its result.
 
-        Follows continue-as-new to the final run unless ``follow_runs=False``.
+        Follows continue-as-new to the final run unless ``follow_runs=False``, and, for a
+        workflow started with ``cron_schedule``, each next run (as temporalio does: such a
+        result comes only when a run is cancelled or terminated, or with
+        ``follow_runs=False``).
 
         Raises:
             WorkflowFailureError: The run failed, was cancelled or terminated; ``cause``
@@ -242,6 +245,16 @@ class WorkflowHandle(Generic[T_co]):
             if isinstance(close, ev.WorkflowExecutionContinuedAsNew) and follow_runs:
                 run_id = close.new_run_id
                 continue
+            if follow_runs and isinstance(
+                close, ev.WorkflowExecutionCompleted | ev.WorkflowExecutionFailed
+            ):
+                # A cron workflow's next run (start_workflow(..., cron_schedule=...)),
+                # followed as temporalio follows a close event's new execution run id.
+                next_run = getattr(backend, "next_run", None)
+                following = await next_run(self.id, run_id) if next_run is not None else None
+                if following:
+                    run_id = following
+                    continue
             return self._outcome(close)
 
     def stream(self, *, after: int = 0) -> AsyncIterator[StreamEvent]:

@@ -29,6 +29,7 @@ from ._backend import (
 )
 from ._clock import Clock, SystemClock
 from ._definitions import workflow_definition_of
+from ._engine.cron import CronExpression, CronSyntaxError
 from ._handles import (
     MISSING,
     WorkflowExecution,
@@ -41,6 +42,30 @@ from ._handles import (
 )
 from ._search_attributes import check_filters, split_search_attributes
 from .errors import ConfigurationError
+from .schedule import (
+    Schedule,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionResult,
+    ScheduleActionStartWorkflow,
+    ScheduleAsyncIterator,
+    ScheduleDescription,
+    ScheduleHandle,
+    ScheduleInfo,
+    ScheduleIntervalSpec,
+    ScheduleListActionStartWorkflow,
+    ScheduleListDescription,
+    ScheduleListInfo,
+    ScheduleListSchedule,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+    definition_of,
+    list_description,
+    schedule_backend,
+)
 from .search_attributes import SearchAttributeKey, TypedSearchAttributes
 from .serde import DEFAULT_MAX_PAYLOAD_BYTES, DataConverter
 from .store.base import IdConflictPolicy, StartRequest, UpdateSpec
@@ -54,6 +79,25 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncActivityHandle",
     "Client",
+    # Schedules, as temporalio.client exports them (defined in duragent.schedule).
+    "Schedule",
+    "ScheduleActionExecutionStartWorkflow",
+    "ScheduleActionResult",
+    "ScheduleActionStartWorkflow",
+    "ScheduleDescription",
+    "ScheduleHandle",
+    "ScheduleInfo",
+    "ScheduleIntervalSpec",
+    "ScheduleListActionStartWorkflow",
+    "ScheduleListDescription",
+    "ScheduleListInfo",
+    "ScheduleListSchedule",
+    "ScheduleOverlapPolicy",
+    "SchedulePolicy",
+    "ScheduleSpec",
+    "ScheduleState",
+    "ScheduleUpdate",
+    "ScheduleUpdateInput",
     "WorkflowExecution",
     "WorkflowHandle",
     "WorkflowStatus",
@@ -75,6 +119,7 @@ class _StartOptions(TypedDict, total=False):
     search_attributes: Mapping[str, Any] | TypedSearchAttributes | None
     start_signal: str | None
     start_signal_args: Sequence[Any]
+    cron_schedule: str
 
 
 class Client:
@@ -308,6 +353,7 @@ class Client:
         start_signal: str | None = None,
         start_signal_args: Sequence[Any] = (),
         result_type: Any = None,
+        cron_schedule: str = "",
     ) -> WorkflowHandle[Any]:
         """Start a workflow run.
 
@@ -328,6 +374,13 @@ class Client:
             start_signal_args: Arguments of ``start_signal``.
             result_type: Type to decode the result into (defaults to the run method's
                 return annotation).
+            cron_schedule: A five-field cron expression in UTC (Temporal's cron
+                workflows, for code that still uses them; prefer
+                :meth:`create_schedule`): the run starts now but its code first runs at
+                the next matching time, and each time a run completes or fails the next
+                run of this workflow id starts, with the same arguments, at the next
+                matching time. Cancelling or terminating the current run ends it.
+                ``handle.result()`` follows the runs (it returns when the chain ends).
 
         Raises:
             WorkflowAlreadyStartedError: A run with this id is running (policy ``fail``).
@@ -351,7 +404,13 @@ class Client:
         attributes, attribute_types = split_search_attributes(
             search_attributes or {}, removals=False
         )
+        if cron_schedule:
+            try:
+                CronExpression.parse(cron_schedule)
+            except CronSyntaxError as err:
+                raise ConfigurationError(f"cron_schedule: {err}") from None
         request = StartRequest(
+            cron_schedule=cron_schedule,
             workflow_id=id,
             workflow_type=name,
             task_queue=task_queue,
@@ -615,6 +674,45 @@ class Client:
             (a, record_a.run_id, await backend.read_history(a, record_a.run_id)),
             (b, record_b.run_id, await backend.read_history(b, record_b.run_id)),
         )
+
+    # -- schedules ------------------------------------------------------------------------------
+
+    async def create_schedule(
+        self, id: str, schedule: Schedule, *, trigger_immediately: bool = False
+    ) -> ScheduleHandle:
+        """Create a schedule that starts a workflow on a cron or interval spec (see
+        :mod:`duragent.schedule`). On the embedded engine a running worker takes its
+        actions.
+
+        Args:
+            id: The schedule id (unique).
+            schedule: What to start, when, and how.
+            trigger_immediately: Also take one action now.
+
+        Raises:
+            ScheduleAlreadyRunningError: A schedule with this id exists.
+            ConfigurationError: A bad spec (cron syntax, interval) or policy.
+            SerializationError: An argument of the action cannot be serialized.
+        """
+        if not id:
+            raise ConfigurationError("a schedule id is required")
+        definition = definition_of(self, schedule)
+        await schedule_backend(self).create_schedule(
+            id, definition, trigger_immediately=trigger_immediately
+        )
+        return ScheduleHandle(self, id)
+
+    def get_schedule_handle(self, id: str) -> ScheduleHandle:
+        """A handle to an existing schedule (nothing is checked until it is used)."""
+        return ScheduleHandle(self, id)
+
+    async def list_schedules(self) -> ScheduleAsyncIterator:
+        """Every schedule, by id: ``async for s in await client.list_schedules(): ...``
+        (as in temporalio). On Temporal the list is eventually consistent."""
+        records = await schedule_backend(self).list_schedules()
+        return ScheduleAsyncIterator([list_description(r) for r in records])
+
+    # -- handles --------------------------------------------------------------------------------
 
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None

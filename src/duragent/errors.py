@@ -26,6 +26,8 @@ Error tree::
     ├── WorkflowNotRunningError      the workflow is closed and cannot take this request
     ├── ActivityNotFoundError        no such activity attempt waits for completion
     ├── AsyncActivityCancelledError  an asynchronously completed activity was cancelled
+    ├── ScheduleAlreadyRunningError  a schedule with this id already exists
+    ├── ScheduleNotFoundError        no schedule with this id
     ├── QueryError                   a query failed or was rejected
     ├── UpdateRejectedError          an update's validator rejected it
     ├── UpdateFailedError            an accepted update's handler failed
@@ -71,6 +73,8 @@ __all__ = [
     "PayloadTooLargeError",
     "QueryError",
     "RetryState",
+    "ScheduleAlreadyRunningError",
+    "ScheduleNotFoundError",
     "SerializationError",
     "StoreCorruptError",
     "StoreError",
@@ -339,6 +343,14 @@ class ActivityNotFoundError(DuragentError):
 class AsyncActivityCancelledError(DuragentError):
     """Raised by ``AsyncActivityHandle.heartbeat()`` when cancellation of the activity was
     requested: stop the work and call ``report_cancellation()``."""
+
+
+class ScheduleAlreadyRunningError(DuragentError):
+    """A schedule with this id already exists (temporalio's name for it)."""
+
+
+class ScheduleNotFoundError(DuragentError):
+    """No schedule with this id exists."""
 
 
 class QueryError(DuragentError):

@@ -293,6 +293,7 @@ class Worker:
         self._follow_clock(force=True)
         store.reclaim_dead_workers(now)
         store.housekeeping(now, self.worker_id)
+        store.fire_schedules(now)
         loop = asyncio.get_running_loop()
         if self._workflow_defs:
             self._tasks.append(loop.create_task(self._poll_workflows(), name="duragent-wf-poll"))
@@ -562,6 +563,7 @@ class Worker:
                 self._follow_clock(force=True)
                 now = clock.now_ms()
                 store.reclaim_dead_workers(now)
+                store.fire_schedules(now)
                 next_due = store.housekeeping(now, self.worker_id)
                 if store.became_visible(last_now, now):
                     # A retry backoff ended: wake the pollers (no commit announced it).

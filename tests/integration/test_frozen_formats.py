@@ -9,12 +9,14 @@ import dataclasses
 import json
 import shutil
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from duragent import Client, SerializationError, StoreVersionError, Worker, WorkflowFailureError
 from duragent._engine import events as ev
+from duragent.schedule import ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy
 from duragent.serde import DataConverter, Payload
 from duragent.store.schema import SCHEMA_VERSION
 from duragent.streaming import RunClosed, TextDelta
@@ -61,7 +63,12 @@ async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Client:
 
 async def test_store_is_read_replayed_and_continued(old_store: Client) -> None:
     client = old_store
-    runs = {r.id: r for r in await client.list_workflows() if r.id not in ("streamed", "tagged")}
+    runs = {
+        r.id: r
+        for r in await client.list_workflows()
+        # (a schedule's run and a cron workflow since v6)
+        if r.id not in ("streamed", "tagged", "cron") and not r.id.startswith("nightly-")
+    }
     assert {k: v.status for k, v in runs.items()} == {
         "recorded": "completed",
         "waiting": "running",
@@ -166,6 +173,58 @@ async def test_runs_of_stores_before_search_attributes_have_none(
             )
         found = await client.list_workflows(search_attributes={"CustomerId": "c-1", "Tags": "eu"})
         assert [r.id for r in found] == ["tagged-now"]
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in STORES if _schema_version(p) >= 6], ids=lambda p: p.stem
+)
+async def test_frozen_schedules_are_read(path: Path, tmp_path: Path) -> None:
+    """Stores since version 6 hold schedules; current code reads and acts on them."""
+    copy = tmp_path / "store.db"
+    shutil.copy(path, copy)
+    client = await Client.connect(f"sqlite:///{copy}")
+    try:
+        handle = client.get_schedule_handle("nightly")
+        d = await handle.describe()
+        assert d.schedule.action.workflow == "Waiting"
+        assert d.schedule.spec.cron_expressions == ("0 2 * * mon-fri",)
+        assert d.schedule.spec.intervals == (
+            ScheduleIntervalSpec(every=timedelta(hours=6), offset=timedelta(minutes=5)),
+        )
+        assert d.schedule.policy == SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.BUFFER_ONE,
+            catchup_window=timedelta(hours=1),
+            pause_on_failure=True,
+        )
+        assert d.schedule.state.paused and d.schedule.state.note == "frozen"
+        assert d.info.num_actions == 1
+        started = d.info.recent_actions[0].action.workflow_id
+        assert started.startswith("nightly-")
+        assert [a.workflow_id for a in d.info.running_actions] == [started]
+        await handle.unpause()
+        assert (await handle.describe()).info.next_action_times
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in STORES if _schema_version(p) >= 6], ids=lambda p: p.stem
+)
+async def test_frozen_cron_workflow_is_read(path: Path, tmp_path: Path) -> None:
+    """Stores since version 6 hold cron workflows; current code reads and ends them."""
+    copy = tmp_path / "store.db"
+    shutil.copy(path, copy)
+    client = await Client.connect(f"sqlite:///{copy}")
+    try:
+        handle = client.get_workflow_handle("cron")
+        assert (await handle.describe()).status == "running"
+        events = (await handle.fetch_history()).events
+        assert [type(e) for e in events] == [ev.WorkflowExecutionStarted]
+        await handle.terminate("frozen")
+        with pytest.raises(WorkflowFailureError, match="frozen"):
+            await handle.result()
     finally:
         await client.close()
 

@@ -6,6 +6,7 @@ import duragent
 import duragent.openai_agents
 import duragent.openai_agents.mcp
 import duragent.openai_agents.workflow
+import duragent.schedule
 import duragent.search_attributes
 import duragent.streaming
 import duragent.testing
@@ -26,6 +27,8 @@ PUBLIC = {
         "PayloadTooLargeError",
         "QueryError",
         "RetryPolicy",
+        "ScheduleAlreadyRunningError",
+        "ScheduleNotFoundError",
         "SerializationError",
         "StoreCorruptError",
         "StoreError",
@@ -180,6 +183,26 @@ PUBLIC = {
         "ToolCall",
         "ToolResult",
     ],
+    "duragent.schedule": [
+        "Schedule",
+        "ScheduleActionExecutionStartWorkflow",
+        "ScheduleActionResult",
+        "ScheduleActionStartWorkflow",
+        "ScheduleDescription",
+        "ScheduleHandle",
+        "ScheduleInfo",
+        "ScheduleIntervalSpec",
+        "ScheduleListActionStartWorkflow",
+        "ScheduleListDescription",
+        "ScheduleListInfo",
+        "ScheduleListSchedule",
+        "ScheduleOverlapPolicy",
+        "SchedulePolicy",
+        "ScheduleSpec",
+        "ScheduleState",
+        "ScheduleUpdate",
+        "ScheduleUpdateInput",
+    ],
     "duragent.openai_agents.workflow": [
         "AgentsWorkflowError",
         "ToolSerializationError",
@@ -206,6 +229,7 @@ MODULES = {
     "duragent.streaming": duragent.streaming,
     "duragent.openai_agents.workflow": duragent.openai_agents.workflow,
     "duragent.search_attributes": duragent.search_attributes,
+    "duragent.schedule": duragent.schedule,
 }
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from .._clock import Clock, SystemClock
 from .._engine import events as ev
 from .._engine.failure import Failure
+from .._engine.schedules import ScheduleOverlapPolicy
 from .._search_attributes import stored_pair
 from ..errors import ConfigurationError, QueryError, StoreLockedError, WorkflowNotFoundError
 from ..serde import Payload
@@ -45,6 +46,8 @@ from ..store._visibility import RunQuery
 from ..store.base import (
     RunRecord,
     RunStatus,
+    ScheduleDefinition,
+    ScheduleRecord,
     StartRequest,
     StartResult,
     StreamPage,
@@ -229,6 +232,41 @@ class EmbeddedBackend:
             now=self._now(),
         )
 
+    # -- schedules (see schedules.py) ----------------------------------------------------------
+
+    async def create_schedule(
+        self, schedule_id: str, definition: ScheduleDefinition, *, trigger_immediately: bool
+    ) -> None:
+        await self._write(
+            self.store.create_schedule,
+            schedule_id,
+            definition,
+            self._now(),
+            trigger=trigger_immediately,
+        )
+
+    async def describe_schedule(self, schedule_id: str) -> ScheduleRecord:
+        now = self._now()
+        return await self._scan(lambda r: r.describe_schedule(schedule_id, now))
+
+    async def list_schedules(self) -> list[ScheduleRecord]:
+        now = self._now()
+        return await self._scan(lambda r: r.list_schedules(now))
+
+    async def pause_schedule(self, schedule_id: str, *, paused: bool, note: str | None) -> None:
+        await self._write(self.store.pause_schedule, schedule_id, paused, note, self._now())
+
+    async def trigger_schedule(
+        self, schedule_id: str, *, overlap: ScheduleOverlapPolicy | None
+    ) -> None:
+        await self._write(self.store.trigger_schedule, schedule_id, overlap, self._now())
+
+    async def update_schedule(self, schedule_id: str, definition: ScheduleDefinition) -> None:
+        await self._write(self.store.update_schedule, schedule_id, definition, self._now())
+
+    async def delete_schedule(self, schedule_id: str) -> None:
+        await self._write(self.store.delete_schedule, schedule_id, self._now())
+
     # -- runs ---------------------------------------------------------------------------------
 
     async def describe(self, workflow_id: str, run_id: str | None = None) -> RunRecord:
@@ -353,6 +391,11 @@ class EmbeddedBackend:
         )
 
     # -- closing ------------------------------------------------------------------------------
+
+    async def next_run(self, workflow_id: str, run_id: str) -> str | None:
+        """The run a cron schedule started when this closed run completed or failed (what
+        ``handle.result()`` follows), or None."""
+        return (await self.reader()).next_run_id(run_id)
 
     async def wait_closed(
         self, workflow_id: str, run_id: str, *, timeout: float | None
@@ -553,6 +596,10 @@ def _parse_token(token: str) -> tuple[int, int]:
 
 if TYPE_CHECKING:
     from .client_backend import ChangeWatch, ClientBackend
+    from .schedules import ScheduleBackend
 
     def _conforms(backend: EmbeddedBackend, watch: TopicWatch) -> tuple[ClientBackend, ChangeWatch]:
         return backend, watch  # pyright checks the protocols are implemented
+
+    def _keeps_schedules(backend: EmbeddedBackend) -> ScheduleBackend:
+        return backend

@@ -16,6 +16,7 @@ from .fork_cmds import diff_command, fork_command, rerun_command
 from .list_cmd import list_command
 from .message_cmds import query_command, update_command
 from .replay_cmd import replay_command
+from .schedule_cmds import schedule_group
 from .server_cmd import server_command
 from .show_cmd import show_command
 from .stream_cmds import watch_command
@@ -86,7 +87,8 @@ def cli(ctx: click.Context, address: str | None, db: str | None, tls: bool | Non
     (`agent run`, `agent chat`), decide on tool calls waiting for approval (`approvals`,
     `approve`, `reject`) and see what they spent (`usage`). Re-run a recorded agent run
     from any model call on another model or prompt (`fork`), compare runs (`diff`) and
-    evaluate a change against past runs (`rerun`). `server` opens a web UI.
+    evaluate a change against past runs (`rerun`). Start workflows on a cron or interval
+    schedule (`schedule`). `server` opens a web UI.
     """
     state = CliState.resolve(
         address=address,
@@ -122,4 +124,5 @@ cli.add_command(usage_command)
 cli.add_command(fork_command)
 cli.add_command(diff_command)
 cli.add_command(rerun_command)
+cli.add_command(schedule_group)
 cli.add_command(server_command)

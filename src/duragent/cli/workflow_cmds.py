@@ -29,6 +29,7 @@ async def _start(
     timeout: float | None,
     as_json: bool,
     search_attributes: tuple[tuple[str, Any], ...] = (),
+    cron_schedule: str = "",
 ) -> None:
     async with session(state, create=True) as client:
         handle = await client.start_workflow(
@@ -37,6 +38,7 @@ async def _start(
             id=workflow_id,
             task_queue=task_queue,
             search_attributes=dict(search_attributes),
+            cron_schedule=cron_schedule,
         )
         run_id = handle.run_id or ""
         if not as_json:
@@ -81,6 +83,13 @@ async def _start(
     "--search-attribute)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print {workflow_id, run_id[, result]}.")
+@click.option(
+    "--cron-schedule",
+    metavar="EXPR",
+    default="",
+    help="A cron workflow (Temporal's cron_schedule): each run at the next matching time "
+    "(5 fields, UTC). Prefer `duragent schedule create`.",
+)
 @click.pass_obj
 def start_command(
     state: CliState,
@@ -92,6 +101,7 @@ def start_command(
     timeout: float | None,
     search_attributes: tuple[tuple[str, Any], ...],
     as_json: bool,
+    cron_schedule: str,
 ) -> None:
     """Start a workflow of WORKFLOW_TYPE with ARGS and print its run id.
 
@@ -109,6 +119,7 @@ def start_command(
             timeout,
             as_json,
             search_attributes,
+            cron_schedule,
         )
     )
 

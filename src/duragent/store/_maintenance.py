@@ -126,7 +126,8 @@ class MaintenanceOps(SqliteConnection):
                 " UNION ALL SELECT min(schedule_deadline) FROM tasks"
                 " WHERE schedule_deadline IS NOT NULL"
                 " UNION ALL SELECT min(visible_at) FROM tasks WHERE owner IS NULL"
-                " AND visible_at > ?)",
+                " AND visible_at > ?"
+                " UNION ALL SELECT min(wake_at) FROM schedules)",
                 (now,),
             ).fetchone()
         return int(row[0]) if row and row[0] is not None else None
@@ -139,6 +140,7 @@ class MaintenanceOps(SqliteConnection):
             busy = conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM tasks WHERE owner IS NOT NULL OR visible_at <= ?1)"
                 " OR EXISTS (SELECT 1 FROM timers WHERE fire_at <= ?1)"
+                " OR EXISTS (SELECT 1 FROM schedules WHERE wake_at <= ?1)"
                 " OR EXISTS (SELECT 1 FROM updates WHERE status = 'requested')"
                 " OR EXISTS (SELECT 1 FROM queries WHERE status IN ('requested', 'claimed'))",
                 (now,),

@@ -192,7 +192,22 @@ def close_run(
         tx.topics.add(f"q:{run.task_queue}")  # queries held for the run may go now
     if status != RunStatus.CONTINUED_AS_NEW:
         _notify_parent(tx, run, status, result, failure)
+        _notify_schedule(tx, run, status)
     _apply_parent_close_policy(tx, run)
+    if status in (RunStatus.COMPLETED, RunStatus.FAILED):
+        from ._cron_runs import start_next_run  # it creates runs: imports this
+
+        start_next_run(tx, run, status)
+
+
+def _notify_schedule(tx: Tx, run: RunRow, status: str) -> None:
+    """Tell the schedule that started this workflow, if one did (an indexed lookup)."""
+    if tx.c.execute(
+        "SELECT 1 FROM schedule_runs WHERE workflow_id = ?", (run.workflow_id,)
+    ).fetchone():
+        from ._schedule_rows import schedule_run_closed  # it starts runs: imports this
+
+        schedule_run_closed(tx, run, status)
 
 
 def terminate_run(tx: Tx, run: RunRow, reason: str, identity: str = "") -> None:

@@ -19,6 +19,7 @@ from .._engine.commands import Command
 from .._engine.events import Event
 from .._engine.failure import Failure
 from .._engine.replay import UpdateRequest
+from .._engine.schedules import SchedulePolicy, ScheduleSpec, ScheduleState
 from ..retry import RetryPolicy
 from ..serde import Payload
 
@@ -65,6 +66,9 @@ class StartRequest:
     update: UpdateSpec | None = None
     """Update-with-start: deliver this update in the run's first task."""
     identity: str = ""
+    cron_schedule: str = ""
+    """Temporal's cron workflows: the first run starts at the next matching time, and each
+    time a run completes or fails the next one starts at the next matching time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,3 +263,57 @@ class WorkerRegistration:
     workflow_types: tuple[str, ...]
     activity_types: tuple[str, ...] | None
     """None when the worker has a dynamic activity (it takes every type)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleWorkflowAction:
+    """What a schedule starts: a workflow run, its arguments already encoded. Each run's
+    workflow id is ``{workflow_id}-{action time}`` (as Temporal names them)."""
+
+    workflow_type: str
+    workflow_id: str
+    task_queue: str
+    input: tuple[Payload, ...] = ()
+    memo: dict[str, Any] = field(default_factory=lambda: {})
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleDefinition:
+    """A schedule as created or updated: its action, when it acts, how, and its state."""
+
+    action: ScheduleWorkflowAction
+    spec: ScheduleSpec
+    policy: SchedulePolicy
+    state: ScheduleState
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleActionRecord:
+    """One workflow a schedule started (times in epoch ms)."""
+
+    scheduled_at: int
+    """The action time it was started for (the trigger time for a manual trigger)."""
+    started_at: int
+    workflow_id: str
+    run_id: str
+    """The first run of the started workflow."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRecord:
+    """A schedule and what it has done (times in epoch ms)."""
+
+    schedule_id: str
+    definition: ScheduleDefinition
+    num_actions: int
+    num_actions_missed_catchup_window: int
+    num_actions_skipped_overlap: int
+    running: list[ScheduleActionRecord]
+    recent: list[ScheduleActionRecord]
+    """The latest actions taken, oldest first (at most 10)."""
+    next_action_times: list[int]
+    buffered: int
+    """Actions waiting for a running workflow to close (``BUFFER_ONE``/``BUFFER_ALL``/
+    ``CANCEL_OTHER``)."""
+    created_at: int
+    updated_at: int

@@ -14,7 +14,7 @@ from .._engine.events import EVENT_SCHEMA_VERSION
 from ..errors import StoreCorruptError, StoreVersionError
 from ._errors import is_busy
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 """Version table:
     1: initial schema.
     2: ``runs.pending_queries`` (queries wait for a pending workflow task, so a query sees a
@@ -28,6 +28,12 @@ SCHEMA_VERSION: Final = 5
        has no stream, 1: it streams, 2: its stream rows expired).
     5: ``runs.search_attributes`` (a JSON object; ``workflow.upsert_search_attributes`` and
        ``start_workflow(search_attributes=...)``), filtered on by run lists.
+    6: ``schedules`` (client.create_schedule: each schedule's definition, state, counts
+       and when a worker must look at it next), ``schedule_runs`` (the workflows a
+       schedule started that have not closed, for its overlap policy),
+       ``runs.cron_schedule`` (a run started with ``cron_schedule=``: when it closes, the
+       next run of its workflow starts at the next cron time) and ``runs.next_run_id``
+       (that next run, which ``handle.result()`` follows).
 """
 
 STREAM_DDL: Final = (
@@ -51,11 +57,51 @@ STREAM_DDL: Final = (
 )
 """The stream's schema (created by version 4's migration, and for new databases)."""
 
+SCHEDULE_DDL: Final = (
+    # One row per schedule. ``processed_to``: every action time up to it was handled
+    # (started, skipped or buffered); ``wake_at``: when a worker must look at it again (the
+    # next action time, or at once when a buffered action may start; NULL: paused or
+    # finished). Workers claim due schedules by updating these in one transaction.
+    """CREATE TABLE schedules (
+    schedule_id  TEXT PRIMARY KEY,
+    definition   TEXT NOT NULL,
+    paused       INTEGER NOT NULL DEFAULT 0,
+    note         TEXT NOT NULL DEFAULT '',
+    remaining    INTEGER,
+    processed_to INTEGER NOT NULL,
+    wake_at      INTEGER,
+    buffer       TEXT NOT NULL DEFAULT '[]',
+    num_actions  INTEGER NOT NULL DEFAULT 0,
+    num_missed   INTEGER NOT NULL DEFAULT 0,
+    num_skipped  INTEGER NOT NULL DEFAULT 0,
+    recent       TEXT NOT NULL DEFAULT '[]',
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) WITHOUT ROWID""",
+    "CREATE INDEX schedules_due ON schedules(wake_at) WHERE wake_at IS NOT NULL",
+    # The workflows a schedule started that are still open (by workflow id, so a run that
+    # continues as new stays counted); a run's close deletes its row.
+    """CREATE TABLE schedule_runs (
+    workflow_id  TEXT PRIMARY KEY,
+    schedule_id  TEXT NOT NULL,
+    run_id       TEXT NOT NULL,
+    scheduled_at INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL
+) WITHOUT ROWID""",
+    "CREATE INDEX schedule_runs_by_schedule ON schedule_runs(schedule_id)",
+)
+"""The schedules' schema (created by version 6's migration, and for new databases)."""
+
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
     2: (),
     3: ("ALTER TABLE runs ADD COLUMN stream INTEGER NOT NULL DEFAULT 0", *STREAM_DDL),
     4: ("ALTER TABLE runs ADD COLUMN search_attributes TEXT",),
+    5: (
+        *SCHEDULE_DDL,
+        "ALTER TABLE runs ADD COLUMN cron_schedule TEXT",
+        "ALTER TABLE runs ADD COLUMN next_run_id TEXT",
+    ),
 }
 """Statements that take a database from version N to N + 1."""
 
@@ -90,7 +136,9 @@ CREATE TABLE runs (
     pending_queries     INTEGER NOT NULL DEFAULT 0,
     memo                TEXT,
     stream              INTEGER NOT NULL DEFAULT 0,
-    search_attributes   TEXT
+    search_attributes   TEXT,
+    cron_schedule       TEXT,
+    next_run_id         TEXT
 );
 CREATE UNIQUE INDEX runs_open_workflow_id ON runs(workflow_id) WHERE status = 'running';
 CREATE INDEX runs_by_workflow_id ON runs(workflow_id, start_time);
@@ -259,7 +307,7 @@ def open_schema(conn: sqlite3.Connection, path: str) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                for statement in (*DDL.split(";"), *STREAM_DDL):
+                for statement in (*DDL.split(";"), *STREAM_DDL, *SCHEDULE_DDL):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")

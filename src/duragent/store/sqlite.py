@@ -32,11 +32,13 @@ from . import _stream_rows
 from . import _workflow_task_rows as workflow_tasks
 from ._async_activities import AsyncActivityOps
 from ._connection import SqliteConnection
+from ._cron_runs import delay_first_task
 from ._errors import map_error
 from ._fork_rows import ForkRun, create_fork
 from ._inbox import InboxOps
 from ._maintenance import MaintenanceOps
 from ._runs import create_run, new_run_id, request_cancel_run, signal_run, terminate_run
+from ._schedule_rows import ScheduleOps
 from ._stream_rows import StreamRow
 from ._streams import StreamOps
 from ._tx import EncodedPayload, RunRow, Tx, decode_rows
@@ -54,7 +56,13 @@ from .base import (
 
 
 class SqliteStore(
-    StreamOps, VisibilityOps, MaintenanceOps, InboxOps, AsyncActivityOps, SqliteConnection
+    ScheduleOps,
+    StreamOps,
+    VisibilityOps,
+    MaintenanceOps,
+    InboxOps,
+    AsyncActivityOps,
+    SqliteConnection,
 ):
     """The embedded store on one SQLite file (the worker side of it is
     :class:`~duragent._backend.WorkerStore`; clients use it through
@@ -162,6 +170,8 @@ class SqliteStore(
                 signal_run(tx, run, request.signal_name, request.signal_input, request.identity)
             if request.update is not None:
                 messages.request_update(tx, run, request.update)
+            if request.cron_schedule:
+                delay_first_task(tx, run, request.cron_schedule)
             return StartResult(run.run_id, started=True)
 
     def fork_run(self, request: ForkRun, now: int) -> StartResult:
@@ -189,6 +199,14 @@ class SqliteStore(
             if row is None:
                 raise WorkflowNotFoundError(f"run {run_id} not found in {self.path}")
             return self._record(conn, row)
+
+    def next_run_id(self, run_id: str) -> str | None:
+        """The run a cron schedule started after this one closed (see ``_cron_runs``)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT next_run_id FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return str(row[0]) if row is not None and row[0] else None
 
     def run_status(self, run_id: str) -> tuple[str, int]:
         """(status, last event id) of a run: the cheap check result() polls."""

@@ -101,6 +101,7 @@ from ._async_activities import AsyncActivityCalls
 from ._facts import failed_attempts, is_closed, pending_activities, usage_of_run
 from ._payloads import DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES
 from ._rpc import execution, not_found, to_payloads
+from ._schedules import ScheduleCalls
 from ._search_attributes import encode as encode_search_attributes
 from ._search_attributes import refused as search_attribute_refused
 from ._updates import UpdateCalls
@@ -129,7 +130,7 @@ _CONFLICT: Final = {
 _HISTORY_CACHE: Final = 64
 
 
-class TemporalBackend(UpdateCalls, AsyncActivityCalls):
+class TemporalBackend(ScheduleCalls, UpdateCalls, AsyncActivityCalls):
     """:class:`~duragent._backend.ClientBackend` on a Temporal namespace.
 
     Args:
@@ -207,6 +208,7 @@ class TemporalBackend(UpdateCalls, AsyncActivityCalls):
             ),
             "workflow_id_conflict_policy": policy,
             "memo": self._memo(request.memo),
+            "cron_schedule": request.cron_schedule,
         }
         if request.search_attributes:
             common["search_attributes"] = encode_search_attributes(
@@ -556,6 +558,27 @@ class TemporalBackend(UpdateCalls, AsyncActivityCalls):
             what = f"workflow {workflow_id!r} did not close within {timeout}s"
             raise TimeoutError(what) from None
 
+    async def next_run(self, workflow_id: str, run_id: str) -> str | None:
+        """The run Temporal started when this closed run completed or failed (a cron
+        workflow's next run, or a retry): its close event's new execution run id."""
+        request = GetWorkflowExecutionHistoryRequest(
+            namespace=self.namespace,
+            execution=execution(workflow_id, run_id),
+            history_event_filter_type=HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+            skip_archival=True,
+        )
+        resp = await self._call(
+            workflow_id, run_id, self._service.get_workflow_execution_history(request, retry=True)
+        )
+        for event in resp.history.events:
+            for attrs in (
+                event.workflow_execution_completed_event_attributes,
+                event.workflow_execution_failed_event_attributes,
+            ):
+                if attrs.new_execution_run_id:
+                    return attrs.new_execution_run_id
+        return None
+
     async def _wait_closed(self, workflow_id: str, run_id: str) -> ev.Event:
         request = GetWorkflowExecutionHistoryRequest(
             namespace=self.namespace,
@@ -688,6 +711,10 @@ class TemporalBackend(UpdateCalls, AsyncActivityCalls):
 
 if TYPE_CHECKING:
     from .._backend.client_backend import ChangeWatch, ClientBackend
+    from .._backend.schedules import ScheduleBackend
+
+    def _keeps_schedules(backend: TemporalBackend) -> ScheduleBackend:
+        return backend
 
     def _conforms(backend: TemporalBackend, watch: PollWatch) -> tuple[ClientBackend, ChangeWatch]:
         return backend, watch  # pyright checks the protocols are implemented
