@@ -46,6 +46,7 @@ from .errors import (
 )
 from .history import WorkflowHistory
 from .retry import RetryPolicy
+from .store.base import IdConflictPolicy
 from .worker import Worker
 
 __version__ = "0.1.0"
@@ -60,6 +61,7 @@ __all__ = [
     "DuragentError",
     "FailureError",
     "ForkError",
+    "IdConflictPolicy",
     "NondeterminismError",
     "PayloadTooLargeError",
     "QueryError",

@@ -27,7 +27,7 @@ from .errors import (
 )
 from .history import WorkflowHistory
 from .search_attributes import TypedSearchAttributes, inferred
-from .store.base import RunRecord, RunStatus, UpdateOutcome, UpdateSpec
+from .store.base import RunRecord, UpdateOutcome, UpdateSpec, WorkflowStatus
 from .streaming import StreamEvent
 
 if TYPE_CHECKING:
@@ -42,17 +42,6 @@ MISSING: Any = object()
 """Stands for "no positional argument given" (None is a valid argument)."""
 
 
-class WorkflowStatus:
-    """Status of a workflow run (string constants)."""
-
-    RUNNING = RunStatus.RUNNING
-    COMPLETED = RunStatus.COMPLETED
-    FAILED = RunStatus.FAILED
-    CANCELED = RunStatus.CANCELED
-    TERMINATED = RunStatus.TERMINATED
-    CONTINUED_AS_NEW = RunStatus.CONTINUED_AS_NEW
-
-
 def _dt(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
@@ -65,7 +54,7 @@ class WorkflowExecution:
     run_id: str
     workflow_type: str
     task_queue: str
-    status: str
+    status: WorkflowStatus
     start_time: datetime
     close_time: datetime | None
     history_length: int
@@ -99,7 +88,7 @@ class WorkflowExecution:
             run_id=r.run_id,
             workflow_type=r.workflow_type,
             task_queue=r.task_queue,
-            status=r.status,
+            status=WorkflowStatus(r.status),
             start_time=start,
             close_time=_dt(r.close_time),
             history_length=r.history_length,

@@ -30,6 +30,7 @@ from ._backend import (
 from ._clock import Clock, SystemClock
 from ._definitions import workflow_definition_of
 from ._engine.cron import CronExpression, CronSyntaxError
+from ._enum_input import enum_value
 from ._handles import (
     MISSING,
     WorkflowExecution,
@@ -362,8 +363,9 @@ class Client:
             arg: The single argument (or ``args=[...]`` for several).
             id: Workflow id, unique among running workflows.
             task_queue: Queue whose workers run it.
-            id_conflict_policy: ``"fail"`` (default), ``"use_existing"`` or
-                ``"terminate_existing"`` when a run with this id is running.
+            id_conflict_policy: What to do when a run with this id is running: an
+                :class:`IdConflictPolicy` or its value, ``"fail"`` (default),
+                ``"use_existing"`` or ``"terminate_existing"``.
             memo: JSON-able facts stored with the run (shown by ``describe``).
             search_attributes: Indexed values to find the run by
                 (``list_workflows(search_attributes=...)``): a mapping of name to str,
@@ -395,12 +397,7 @@ class Client:
             raise ConfigurationError("a workflow id is required")
         if not task_queue:
             raise ConfigurationError("a task queue is required")
-        if id_conflict_policy not in (
-            IdConflictPolicy.FAIL,
-            IdConflictPolicy.USE_EXISTING,
-            IdConflictPolicy.TERMINATE_EXISTING,
-        ):
-            raise ConfigurationError(f"unknown id_conflict_policy {id_conflict_policy!r}")
+        policy = enum_value(IdConflictPolicy, id_conflict_policy, "id_conflict_policy")
         attributes, attribute_types = split_search_attributes(
             search_attributes or {}, removals=False
         )
@@ -418,7 +415,7 @@ class Client:
             memo=dict(memo or {}),
             search_attributes=attributes,
             search_attribute_types=attribute_types,
-            id_conflict_policy=id_conflict_policy,
+            id_conflict_policy=policy,
             signal_name=(signal_name(start_signal) if start_signal is not None else None),
             signal_input=self.converter.encode_all(
                 tuple(start_signal_args), what="signal argument"
@@ -548,6 +545,7 @@ class Client:
 
         Returns once the update is accepted. Raises like :meth:`WorkflowHandle.start_update`.
         """
+        policy = enum_value(IdConflictPolicy, id_conflict_policy, "id_conflict_policy")
         name, hint = handler_ref(update, "update")
         spec = UpdateSpec(
             update_id=update_id or uuid.uuid4().hex,
@@ -561,7 +559,7 @@ class Client:
             workflow_type=wf_name,
             task_queue=task_queue,
             input=self.converter.encode_all(args_of(arg, args), what="workflow argument"),
-            id_conflict_policy=id_conflict_policy,
+            id_conflict_policy=policy,
             update=spec,
             identity=self.identity,
         )
@@ -782,7 +780,7 @@ class Client:
         """Runs, newest first, optionally filtered (conditions combine).
 
         Args:
-            status: Only runs with this :class:`WorkflowStatus`.
+            status: Only runs with this :class:`WorkflowStatus` (or its value).
             workflow_type: Only runs of this workflow type.
             workflow_id_prefix: Only workflow ids starting with this.
             limit: At most this many runs.
@@ -799,7 +797,7 @@ class Client:
         """
         page = await self.backend.list_runs(
             RunFilter(
-                status=status,
+                status=None if status is None else enum_value(WorkflowStatus, status, "status"),
                 workflow_type=workflow_type,
                 workflow_id_prefix=workflow_id_prefix,
                 task_failing=task_failing,

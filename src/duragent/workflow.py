@@ -24,6 +24,7 @@ import uuid as _uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import (
     Any,
     Generic,
@@ -37,6 +38,7 @@ from typing import (
 from ._definitions import (
     WorkflowDefinition,
 )
+from ._enum_input import enum_value
 from ._runtime import (
     ActivityOptions,
     ChildWorkflowOptions,
@@ -183,8 +185,9 @@ class WorkflowInfo:
         return self._history_length() >= self._continue_as_new_threshold
 
 
-class ParentClosePolicy:
-    """What happens to a running child when its parent closes."""
+class ParentClosePolicy(StrEnum):
+    """What happens to a running child when its parent closes (the values are the
+    strings recorded in history)."""
 
     TERMINATE = "terminate"
     REQUEST_CANCEL = "request_cancel"
@@ -897,12 +900,11 @@ async def start_child_workflow(
     Raises:
         WorkflowAlreadyStartedError: A workflow with this id is already running.
     """
+    policy = enum_value(ParentClosePolicy, parent_close_policy, "parent_close_policy")
     return await runtime().start_child_workflow(
         workflow,
         _one_or_many(arg, args),
-        ChildWorkflowOptions(
-            id=id, task_queue=task_queue, parent_close_policy=parent_close_policy, memo=memo
-        ),
+        ChildWorkflowOptions(id=id, task_queue=task_queue, parent_close_policy=policy, memo=memo),
         result_type,
     )
 

@@ -370,6 +370,16 @@ class Parent:
 
 
 @workflow.defn
+class ChildWithPolicy:
+    """Starts a child with the parent close policy it is given (the bad-input tests give
+    one that does not exist)."""
+
+    @workflow.run
+    async def run(self, policy: str) -> str:
+        return await workflow.execute_child_workflow(Child.run, 1, parent_close_policy=policy)
+
+
+@workflow.defn
 class Receiver:
     def __init__(self) -> None:
         self.got: list[str] = []
@@ -481,6 +491,7 @@ WORKFLOWS = [
     Timers,
     Child,
     Parent,
+    ChildWithPolicy,
     Receiver,
     Sender,
     Counter,

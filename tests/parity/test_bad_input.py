@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from duragent import Client, Worker, WorkflowStatus, activity
+from duragent import Client, Worker, WorkflowStatus, activity, workflow
 from duragent.errors import (
     ActivityError,
     ApplicationError,
+    ConfigurationError,
     PayloadTooLargeError,
     QueryError,
     SerializationError,
@@ -25,6 +26,7 @@ from duragent.errors import (
     WorkflowNotRunningError,
 )
 
+from ..waits import wait_for_task_failure
 from . import app
 from .app import ACTIVITIES, WORKFLOWS, Order
 
@@ -68,8 +70,45 @@ async def test_an_id_already_running_and_the_conflict_policies(
     )
     assert fresh.run_id != first.run_id
     old = await client.get_workflow_handle(wid, run_id=first.run_id).describe()
-    assert old.status == WorkflowStatus.TERMINATED
+    assert old.status == WorkflowStatus.TERMINATED and old.status == "terminated"
+    assert isinstance(old.status, WorkflowStatus)
     await fresh.terminate()
+
+
+async def test_unknown_policy_and_status_values_name_the_allowed_ones(
+    client: Client, worker: Workers, task_queue: str, new_id: Ids
+) -> None:
+    wid = new_id("policy")
+    with pytest.raises(ConfigurationError) as policy:
+        await client.start_workflow(
+            app.Receiver.run, id=wid, task_queue=task_queue, id_conflict_policy="reuse"
+        )
+    assert str(policy.value) == (
+        "unknown id_conflict_policy 'reuse': use one of 'fail', 'use_existing', "
+        "'terminate_existing' (IdConflictPolicy)"
+    )
+    with pytest.raises(WorkflowNotFoundError):
+        await client.get_workflow_handle(wid).describe()  # nothing was started
+    with pytest.raises(ConfigurationError) as status:
+        await client.list_workflows(status="runing")
+    assert "unknown status 'runing': use one of 'running', 'completed'" in str(status.value)
+    async with worker(workflows=WORKFLOWS, activities=ACTIVITIES):
+        # In workflow code: the task fails (the run stays open), saying what to use.
+        handle = await client.start_workflow(
+            app.ChildWithPolicy.run, "abandonn", id=wid, task_queue=task_queue
+        )
+        desc = await wait_for_task_failure(handle, timeout=30)
+        assert desc.task_failure is not None
+        assert "unknown parent_close_policy 'abandonn'" in desc.task_failure
+        assert "'terminate', 'request_cancel', 'abandon' (ParentClosePolicy)" in desc.task_failure
+        await handle.terminate()
+        started = await client.start_workflow(
+            app.ChildWithPolicy.run,
+            workflow.ParentClosePolicy.ABANDON,
+            id=new_id("policy"),
+            task_queue=task_queue,
+        )
+        assert (await started.result(timeout=30)).endswith("|2")
 
 
 async def test_messages_to_a_closed_run(client: Client, task_queue: str, new_id: Ids) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, assert_type
 
-from duragent import Client, activity, workflow
+from duragent import Client, IdConflictPolicy, WorkflowStatus, activity, workflow
 from duragent.client import WorkflowHandle, WorkflowUpdateHandle
 from duragent.workflow import ActivityHandle, ChildWorkflowHandle
 
@@ -178,4 +178,14 @@ async def client_side(client: Client) -> None:
         WorkflowHandle[int],
     )
     assert_type(await client.execute_workflow("Words", "x", id="w", task_queue="q"), Any)
+    assert_type(
+        await client.start_workflow(
+            Words.run, "a b", id="w", task_queue="q", id_conflict_policy=IdConflictPolicy.FAIL
+        ),
+        WorkflowHandle[int],
+    )
+    assert_type((await handle.describe()).status, WorkflowStatus)
+    assert_type(
+        [r.status for r in await client.list_workflows(status="running")], list[WorkflowStatus]
+    )
     await client.start_workflow(Words.run, 3, id="w", task_queue="q")  # pyright: ignore[reportArgumentType, reportCallIssue]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duragent
 import duragent.openai_agents
 import duragent.openai_agents.mcp
@@ -11,6 +13,8 @@ import duragent.search_attributes
 import duragent.streaming
 import duragent.testing
 from duragent import activity, workflow
+from duragent._engine.failure import FailureKind
+from duragent.store.base import CLOSED_STATUSES, RunStatus
 
 PUBLIC = {
     "duragent": [
@@ -23,6 +27,7 @@ PUBLIC = {
         "DuragentError",
         "FailureError",
         "ForkError",
+        "IdConflictPolicy",
         "NondeterminismError",
         "PayloadTooLargeError",
         "QueryError",
@@ -279,3 +284,35 @@ def test_missing_agents_sdk_is_reported_as_the_extra() -> None:
     out = subprocess.run([sys.executable, "-c", bug], capture_output=True, text=True, check=True)
     assert "duragent.openai_agents._does_not_exist" in out.stdout
     assert "duragent[agents]" not in out.stdout
+
+
+def test_status_and_policy_values_are_str_enums_of_their_wire_values() -> None:
+    """The values are what stores, histories and the HTTP API hold: pinned, never renamed."""
+    wire = {
+        duragent.WorkflowStatus: [
+            "running",
+            "completed",
+            "failed",
+            "canceled",
+            "terminated",
+            "continued_as_new",
+        ],
+        duragent.IdConflictPolicy: ["fail", "use_existing", "terminate_existing"],
+        workflow.ParentClosePolicy: ["terminate", "request_cancel", "abandon"],
+        FailureKind: [
+            "application",
+            "cancelled",
+            "terminated",
+            "timeout",
+            "activity",
+            "child_workflow",
+        ],
+    }
+    for enum, values in wire.items():
+        assert [m.value for m in enum] == values, enum
+        for member in enum:
+            # Equal to, hashed like and serialized as its string (rows and JSON hold strings).
+            assert member == member.value and {member.value: 1}[member] == 1
+            assert json.dumps(member) == json.dumps(member.value) and f"{member}" == member.value
+    assert RunStatus is duragent.WorkflowStatus
+    assert set(CLOSED_STATUSES) == set(RunStatus) - {RunStatus.RUNNING}

@@ -12,6 +12,7 @@ import asyncio
 import traceback
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any, Final
 
 from ..errors import (
@@ -32,8 +33,8 @@ _MAX_CAUSE_DEPTH: Final = 8
 _MAX_STACK_CHARS: Final = 8000
 
 
-class FailureKind:
-    """What a failure stands for (string constants, as recorded in history)."""
+class FailureKind(StrEnum):
+    """What a failure stands for (the values are the strings recorded in history)."""
 
     APPLICATION = "application"
     CANCELLED = "cancelled"

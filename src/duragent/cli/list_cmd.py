@@ -14,14 +14,7 @@ from ..views.format import fmt_dt, fmt_duration, to_json
 from ..views.runs import execution_dict, run_duration_ms
 from ._common import STATUS_STYLES, CliState, out, run, search_attribute_option, session
 
-_STATUSES = [
-    RunStatus.RUNNING,
-    RunStatus.COMPLETED,
-    RunStatus.FAILED,
-    RunStatus.CANCELED,
-    RunStatus.TERMINATED,
-    RunStatus.CONTINUED_AS_NEW,
-]
+_STATUSES = [s.value for s in RunStatus]
 
 
 def _table(runs: list[WorkflowExecution]) -> Table:

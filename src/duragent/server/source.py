@@ -36,14 +36,7 @@ from ..views.timeline import Step, build_timeline
 if TYPE_CHECKING:
     from ..openai_agents import UsageReport
 
-STATUSES: Final = (
-    RunStatus.RUNNING,
-    RunStatus.COMPLETED,
-    RunStatus.FAILED,
-    RunStatus.CANCELED,
-    RunStatus.TERMINATED,
-    RunStatus.CONTINUED_AS_NEW,
-)
+STATUSES: Final = tuple(s.value for s in RunStatus)
 _SUMMARY_CACHE: Final = 20_000
 _SCAN_LIMIT: Final = 100_000
 """Most runs one list request looks at when a filter is applied after reading."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, Final
 
 from .._engine.commands import Command
 from .._engine.events import Event
@@ -24,8 +25,9 @@ from ..retry import RetryPolicy
 from ..serde import Payload
 
 
-class RunStatus:
-    """Status of a workflow run (string constants, as stored)."""
+class WorkflowStatus(StrEnum):
+    """Status of a workflow run. The values are the strings stored and shown (a member
+    equals its string: ``WorkflowStatus.RUNNING == "running"``)."""
 
     RUNNING = "running"
     COMPLETED = "completed"
@@ -34,10 +36,15 @@ class RunStatus:
     TERMINATED = "terminated"
     CONTINUED_AS_NEW = "continued_as_new"
 
-    CLOSED = (COMPLETED, FAILED, CANCELED, TERMINATED, CONTINUED_AS_NEW)
+
+RunStatus = WorkflowStatus
+"""The store's name for :class:`WorkflowStatus` (the same enum)."""
+
+CLOSED_STATUSES: Final = frozenset(s for s in WorkflowStatus if s is not WorkflowStatus.RUNNING)
+"""The statuses of a run that has closed."""
 
 
-class IdConflictPolicy:
+class IdConflictPolicy(StrEnum):
     """What ``start_workflow`` does when a run with the same workflow id is running."""
 
     FAIL = "fail"

@@ -316,11 +316,6 @@ class TemporalRuntime(WorkflowRuntime):
             workflow_type = defn.name
             if result_type is None:
                 result_type = defn.hints[1]
-        if options.parent_close_policy not in _POLICIES:
-            raise ConfigurationError(
-                f"unknown parent_close_policy {options.parent_close_policy!r}; use "
-                "ParentClosePolicy.TERMINATE, REQUEST_CANCEL or ABANDON"
-            )
         self._children += 1
         workflow_id = options.id or f"{self.info().workflow_id}/child-{self._children}"
         raws = self._bridge.to_raws(args, what=f"argument of child {workflow_type!r}")

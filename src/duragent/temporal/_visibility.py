@@ -29,7 +29,7 @@ STATUSES: Final = {
     # A run timeout has no embedded counterpart: the run failed.
     WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT: RunStatus.FAILED,
 }
-_QUERY_STATUS: Final = {
+_QUERY_STATUS: Final[dict[str, str]] = {
     RunStatus.RUNNING: "Running",
     RunStatus.COMPLETED: "Completed",
     RunStatus.FAILED: "Failed",

@@ -122,7 +122,7 @@ if TYPE_CHECKING:
 __all__ = ["TemporalBackend"]
 
 _Conflict = WorkflowIdConflictPolicy
-_CONFLICT: Final = {
+_CONFLICT: Final[dict[str, WorkflowIdConflictPolicy.ValueType]] = {
     IdConflictPolicy.FAIL: _Conflict.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
     IdConflictPolicy.USE_EXISTING: _Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
     IdConflictPolicy.TERMINATE_EXISTING: _Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
