@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from typing import Any
 
 import duragent
+import duragent.models.local
 import duragent.openai_agents
 import duragent.openai_agents.mcp
 import duragent.openai_agents.workflow
 import duragent.schedule
 import duragent.search_attributes
+import duragent.store
 import duragent.streaming
 import duragent.testing
-from duragent import activity, workflow
+from duragent import Client, Worker, activity, workflow
 from duragent._engine.failure import FailureKind
 from duragent.store.base import CLOSED_STATUSES, RunStatus
 
@@ -222,6 +226,26 @@ PUBLIC = {
         "SearchAttributeUpdate",
         "TypedSearchAttributes",
     ],
+    "duragent.models.local": [
+        "DEFAULT_EXAMPLES",
+        "WEATHER_EXAMPLES",
+        "Backend",
+        "Completion",
+        "CompletionRequest",
+        "Example",
+        "ExampleStep",
+        "HttpBackend",
+        "InProcessBackend",
+        "LocalModel",
+        "LocalModelProvider",
+        "LocalModelUnavailableError",
+        "chat",
+        "is_available",
+        "start_server",
+        "weights_path",
+    ],
+    # Internal (see its docstring): what users need from it is exported by duragent.
+    "duragent.store": [],
 }
 
 MODULES = {
@@ -235,6 +259,8 @@ MODULES = {
     "duragent.openai_agents.workflow": duragent.openai_agents.workflow,
     "duragent.search_attributes": duragent.search_attributes,
     "duragent.schedule": duragent.schedule,
+    "duragent.models.local": duragent.models.local,
+    "duragent.store": duragent.store,
 }
 
 
@@ -316,3 +342,47 @@ def test_status_and_policy_values_are_str_enums_of_their_wire_values() -> None:
             assert json.dumps(member) == json.dumps(member.value) and f"{member}" == member.value
     assert RunStatus is duragent.WorkflowStatus
     assert set(CLOSED_STATUSES) == set(RunStatus) - {RunStatus.RUNNING}
+
+
+_seen: dict[str, Any] = {}
+
+
+@activity.defn
+async def look_at_context() -> str:
+    ctx = activity.context()
+    _seen["public"] = {n for n in dir(ctx) if not n.startswith("_")}
+    _seen["values"] = [getattr(ctx, n) for n in _seen["public"]]
+    _seen["stream"] = [getattr(ctx.stream, n) for n in dir(ctx.stream) if not n.startswith("_")]
+    return "ok"
+
+
+@workflow.defn
+class LookAtContext:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_activity(
+            look_at_context, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+async def test_the_activity_context_is_internal_and_hands_out_no_store(client: Client) -> None:
+    """``activity.context()`` is for Duragent's integrations (streams, usage, MCP sessions),
+    not in ``__all__``; what it exposes is pinned, and none of it is the store (usage and
+    stream rows go through callables that keep the store private)."""
+    assert "context" not in activity.__all__
+    async with Worker(
+        client, task_queue="q", workflows=[LookAtContext], activities=[look_at_context]
+    ):
+        assert await client.execute_workflow(LookAtContext.run, id="ctx", task_queue="q") == "ok"
+    assert _seen["public"] == {
+        "cancel_requested",
+        "heartbeat",
+        "info",
+        "on_cancel",
+        "report_usage",
+        "stream",
+        "worker_id",
+    }
+    for value in [*_seen["values"], *_seen["stream"]]:
+        owner = getattr(value, "__self__", value)  # a bound method: the object it is bound to
+        assert not type(owner).__module__.startswith("duragent.store"), value
