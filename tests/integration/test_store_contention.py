@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from duragent import Client, Worker, activity, workflow
+from duragent._engine.completion import TaskCompletion
 from duragent.store import chunks
-from duragent.store.base import TaskCompletion
 
 from .crash_harness import ROOT, harness
 

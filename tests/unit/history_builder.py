@@ -67,7 +67,7 @@ class HistoryBuilder:
                 )
             )
         self.run.feed(self.events[self.run.last_event_id :])
-        return live.commands
+        return list(live.commands)
 
     def complete_activity(self, seq: int, result: Any, attempt: int = 1) -> None:
         self.add(

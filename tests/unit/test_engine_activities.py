@@ -135,7 +135,7 @@ def test_bug_in_workflow_code_is_a_task_failure_not_a_workflow_failure() -> None
     live = h.run.activate(h.time)
     assert live is not None
     assert isinstance(live.failure, KeyError)
-    assert live.commands == []
+    assert not live.commands
 
 
 def test_activity_without_timeout_is_rejected_in_workflow_code() -> None:

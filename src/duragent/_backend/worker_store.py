@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._engine.completion import TaskCompletion
 from .._engine.events import Event
 from .._engine.failure import Failure
 from ..retry import RetryDecision
@@ -24,7 +25,6 @@ from ..store.base import (
     ActivityTask,
     CompletionOutcome,
     QueryTask,
-    TaskCompletion,
     UsageEntry,
     WorkerRegistration,
     WorkflowTask,

@@ -19,7 +19,7 @@ import hashlib
 import random as _random
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -50,6 +50,7 @@ from ..workflow import (
 from . import commands as cmd
 from . import events as ev
 from .children import ChildWorkflows, PendingChild
+from .completion import TaskCompletion
 from .failure import Failure, FailureKind, exception_from_failure, failure_from_exception
 from .fork import FORK_STATE_KEY, ForkRecording
 from .loop import WorkflowEventLoop, WorkflowTimerHandle
@@ -75,20 +76,6 @@ class Activation:
     """Last event id the task had seen."""
     patches: frozenset[str] = frozenset()
     """Patch ids recorded by this task in history (replay only)."""
-
-
-@dataclass(slots=True)
-class ActivationResult:
-    """The commands of one activation, or the task failure that prevented them.
-
-    ``local_activities`` are to be run by the worker now (never recorded as asked for);
-    ``cancelled_local`` are local activities asked for earlier that the code cancelled.
-    """
-
-    commands: list[cmd.Command]
-    failure: BaseException | None = None
-    local_activities: list[cmd.ScheduleLocalActivity] = field(default_factory=lambda: [])
-    cancelled_local: list[int] = field(default_factory=lambda: [])
 
 
 @dataclass(slots=True)
@@ -163,8 +150,10 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
 
     # ------------------------------------------------------------------------- activation
 
-    def activate(self, activation: Activation) -> ActivationResult:
-        """Apply one batch of input events and run the code until it waits again."""
+    def activate(self, activation: Activation) -> TaskCompletion:
+        """Apply one batch of input events and run the code until it waits again: the
+        commands the code asked for (at the activation's position and time), or the task
+        failure that prevented them."""
         self._commands = []
         self._local_requests = []
         self._local_cancels = []
@@ -187,9 +176,13 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
         except BaseException as exc:  # a bug here must not take the worker down
             self._fail_task(exc)
         if self._task_failure is not None:
-            return ActivationResult(commands=[], failure=self._task_failure)
-        return ActivationResult(
-            commands=self._commands,
+            return TaskCompletion(
+                activation.history_length, activation.time, (), failure=self._task_failure
+            )
+        return TaskCompletion(
+            activation.history_length,
+            activation.time,
+            self._commands,
             local_activities=self._local_requests,
             cancelled_local=self._local_cancels,
         )

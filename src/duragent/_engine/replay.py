@@ -14,13 +14,21 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import NondeterminismError
-from ..serde import Payload
 from . import commands as cmd
 from . import events as ev
+from .completion import TaskCompletion, UpdateRequest
 from .instance import PATCH_MARKER, Activation, WorkflowInstance
+
+__all__ = [
+    "ActivationFailedError",
+    "StaleRunError",
+    "TaskCompletion",
+    "UpdateRequest",
+    "WorkflowRun",
+]
 
 
 class StaleRunError(Exception):
@@ -36,37 +44,10 @@ class ActivationFailedError(Exception):
         self.cause = cause
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateRequest:
-    """An update that passed validation and is delivered in the next live activation."""
-
-    update_id: str
-    name: str
-    input: tuple[Payload, ...]
-    identity: str = ""
-
-
-@dataclass(slots=True)
-class LiveActivation:
-    """Result of a live activation: what to record, or the task failure.
-
-    ``local_activities`` are to be run now by the worker, which records their outcomes
-    (:meth:`WorkflowRun.resolve_local`) before recording ``commands``;
-    ``cancelled_local`` are running local activities the code cancelled."""
-
-    processed_through: int
-    commands: list[cmd.Command]
-    updates: tuple[UpdateRequest, ...] = ()
-    failure: BaseException | None = None
-    time: int = 0
-    local_activities: list[cmd.ScheduleLocalActivity] = field(default_factory=lambda: [])
-    cancelled_local: list[int] = field(default_factory=lambda: [])
-
-
 @dataclass(slots=True)
 class _Unconfirmed:
     processed_through: int
-    commands: list[cmd.Command]
+    commands: Sequence[cmd.Command]
     update_ids: tuple[str, ...] = field(default_factory=tuple)
     time: int = 0
 
@@ -281,7 +262,7 @@ class WorkflowRun:
                 self.instance.construct(event)
                 return
 
-    def activate(self, now_ms: int, updates: Sequence[UpdateRequest] = ()) -> LiveActivation | None:
+    def activate(self, now_ms: int, updates: Sequence[UpdateRequest] = ()) -> TaskCompletion | None:
         """Run a live activation of the pending input events (and accepted updates).
 
         Returns None when there is nothing to do. The result's commands must be recorded
@@ -310,22 +291,16 @@ class WorkflowRun:
         result = self.instance.activate(
             Activation(events=batch, time=time, replaying=False, history_length=pt)
         )
+        if updates:
+            result = replace(result, updates=tuple(updates))
         if result.failure is not None:
-            return LiveActivation(pt, [], tuple(updates), result.failure, time)
+            return result
         self._unconfirmed = _Unconfirmed(
             pt, result.commands, tuple(u.update_id for u in updates), time
         )
-        return LiveActivation(
-            pt,
-            result.commands,
-            tuple(updates),
-            None,
-            time,
-            result.local_activities,
-            result.cancelled_local,
-        )
+        return result
 
-    def resolve_local(self, outcome: ev.LocalActivityRecorded) -> LiveActivation:
+    def resolve_local(self, outcome: ev.LocalActivityRecorded) -> TaskCompletion:
         """Deliver a local activity outcome to the code, within the task of the last live
         activation (whose commands are not recorded yet). Returns the task's commands so
         far (the outcome recorded, then what the code asked for next) and the new local
@@ -346,17 +321,10 @@ class WorkflowRun:
         )
         if result.failure is not None:
             self._unconfirmed = None
-            return LiveActivation(
-                unconfirmed.processed_through, [], (), result.failure, unconfirmed.time
-            )
-        unconfirmed.commands.append(cmd.RecordLocalActivity.of(outcome))
-        unconfirmed.commands.extend(result.commands)
-        return LiveActivation(
-            unconfirmed.processed_through,
-            unconfirmed.commands,
-            (),
-            None,
-            unconfirmed.time,
-            result.local_activities,
-            result.cancelled_local,
-        )
+            return result
+        unconfirmed.commands = [
+            *unconfirmed.commands,
+            cmd.RecordLocalActivity.of(outcome),
+            *result.commands,
+        ]
+        return replace(result, commands=unconfirmed.commands)

@@ -29,8 +29,9 @@ from .._clock import Clock
 from .._definitions import ActivityDefinition
 from .._engine import commands as cmd
 from .._engine import events as ev
+from .._engine.completion import TaskCompletion
 from .._engine.failure import Failure, FailureKind
-from .._engine.replay import LiveActivation, WorkflowRun
+from .._engine.replay import WorkflowRun
 from ..activity import ActivityContext, Info
 from ..errors import StoreError, TimeoutType
 from ..retry import RetryPolicy, decide_retry
@@ -51,9 +52,9 @@ class HeldTask:
 
     task: WorkflowTask
     run: WorkflowRun
-    live: LiveActivation
+    live: TaskCompletion
     """The task's activation so far (its commands grow with each resolution)."""
-    first: LiveActivation
+    first: TaskCompletion
     """The first activation: its accepted updates are recorded with the task."""
     rejected: list[tuple[str, Failure]]
     running: dict[int, asyncio.Task[ev.LocalActivityRecorded]] = field(default_factory=dict)
@@ -82,7 +83,7 @@ class LocalActivities:
         functions: FunctionRunner,
         activities: dict[str, ActivityDefinition],
         dynamic: ActivityDefinition | None,
-        finish: Callable[[HeldTask, LiveActivation], None],
+        finish: Callable[[HeldTask, TaskCompletion], None],
         fail: Callable[[HeldTask, BaseException], None],
     ) -> None:
         self.store = store
@@ -101,7 +102,7 @@ class LocalActivities:
         self,
         task: WorkflowTask,
         run: WorkflowRun,
-        live: LiveActivation,
+        live: TaskCompletion,
         rejected: list[tuple[str, Failure]],
     ) -> None:
         """Keep ``task`` open and run the local activities ``live`` asks for."""

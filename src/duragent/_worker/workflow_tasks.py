@@ -16,22 +16,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .._backend.worker_store import WorkerStore
 from .._clock import Clock
 from .._definitions import WorkflowDefinition
+from .._engine.completion import TaskCompletion, UpdateRequest
 from .._engine.events import ActivityTaskCompleted, Event, WorkflowTaskCompleted
 from .._engine.failure import Failure, FailureKind, failure_from_exception
 from .._engine.instance import WorkflowInstance
-from .._engine.replay import (
-    ActivationFailedError,
-    LiveActivation,
-    StaleRunError,
-    UpdateRequest,
-    WorkflowRun,
-)
+from .._engine.replay import ActivationFailedError, StaleRunError, WorkflowRun
 from ..errors import NondeterminismError, QueryError, StoreError, UpdateRejectedError
 from ..serde import DataConverter, Payload
 from ..store._stream_rows import StreamRow
@@ -40,7 +35,6 @@ from ..store.base import (
     ActivityTask,
     CompletionOutcome,
     QueryTask,
-    TaskCompletion,
     WorkflowTask,
 )
 from .attempt_log import error_extra
@@ -247,7 +241,7 @@ class WorkflowTaskProcessor:
             return prepared
         return self._completed(prepared, run, live, rejected)
 
-    def finish_local(self, held: HeldTask, live: LiveActivation) -> None:
+    def finish_local(self, held: HeldTask, live: TaskCompletion) -> None:
         """A held task's local activities are done: record it (and go on with the task
         the store hands back, if input arrived meanwhile)."""
         prepared = self._completed(PreparedTask(held.task), held.run, live, held.rejected)
@@ -266,26 +260,22 @@ class WorkflowTaskProcessor:
         self,
         prepared: PreparedTask,
         run: WorkflowRun,
-        live: LiveActivation | None,
+        live: TaskCompletion | None,
         rejected: list[tuple[str, Failure]],
     ) -> PreparedTask:
         """The commands to record for a task whose code has run (their large payloads
         encoded now, before any transaction)."""
-        if live is None:
+        if live is None:  # only updates, all rejected
             completion = TaskCompletion(
                 processed_through=0,
                 time=self.clock.now_ms(),
                 commands=(),
                 rejected_updates=rejected,
             )
+        elif rejected:
+            completion = replace(live, rejected_updates=rejected)
         else:
-            completion = TaskCompletion(
-                processed_through=live.processed_through,
-                time=live.time,
-                commands=live.commands,
-                updates=live.updates,
-                rejected_updates=rejected,
-            )
+            completion = live
         prepared.run = run
         prepared.completion = completion
         prepared.ahead = self.store.encode_ahead(completion.commands)

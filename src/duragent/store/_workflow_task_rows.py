@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from .._engine import commands as cmd
 from .._engine import events as ev
+from .._engine.completion import TaskCompletion
 from .._engine.failure import Failure, FailureKind
 from .._engine.replay import UpdateRequest
 from .._search_attributes import PROPERTY_MARKERS, SEARCH_ATTRIBUTES_MARKER, merged
@@ -16,7 +17,7 @@ from ..serde import Payload
 from . import _activity_rows as activities
 from ._runs import close_run, create_run, new_run_id, request_cancel_run, signal_run
 from ._tx import RunRow, Tx, dumps
-from .base import ActivityTask, CompletionOutcome, RunStatus, TaskCompletion, WorkflowTask
+from .base import ActivityTask, CompletionOutcome, RunStatus, WorkflowTask
 
 WORKFLOW_TASK_LEASE_MS: Final = 60_000
 _MAX_TASK_BACKOFF_MS: Final = 30_000

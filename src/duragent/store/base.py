@@ -1,5 +1,7 @@
 """The records the store reads and writes: run descriptions, start and update requests,
-claimed tasks and their completions, ledger entries.
+claimed tasks and the outcome of completing them, ledger entries. What a workflow task
+produced is the engine's own record (:class:`~duragent._engine.completion.TaskCompletion`),
+recorded as it is.
 
 What workers and clients call on the store is defined by the seam's protocols in
 :mod:`duragent._backend` (``WorkerStore`` and ``ClientBackend``). Every store operation is
@@ -11,12 +13,10 @@ longer current changes nothing and reports ``lost``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
-from .._engine.commands import Command
 from .._engine.events import Event
 from .._engine.failure import Failure
 from .._engine.replay import UpdateRequest
@@ -184,17 +184,6 @@ class ActivityTask:
     def idempotency_key(self) -> str:
         """Stable across attempts of this activity; unique per scheduled activity."""
         return f"{self.run_id}:{self.seq}"
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCompletion:
-    """What a workflow task produced."""
-
-    processed_through: int
-    time: int
-    commands: Sequence[Command]
-    updates: Sequence[UpdateRequest] = ()
-    rejected_updates: Sequence[tuple[str, Failure]] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from .._engine import events as ev
+from .._engine.completion import TaskCompletion
 from .._engine.failure import Failure
 from .._search_attributes import stored
 from ..errors import (
@@ -50,7 +51,6 @@ from .base import (
     RunRecord,
     StartRequest,
     StartResult,
-    TaskCompletion,
     WorkflowTask,
 )
 
