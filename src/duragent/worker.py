@@ -35,6 +35,7 @@ from ._definitions import (
 from ._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
 from ._worker.activities import ActivityRunner
 from ._worker.cache import RunCache
+from ._worker.eager import EagerHandoff
 from ._worker.invoke import FunctionRunner
 from ._worker.local_activities import LocalActivities
 from ._worker.process_pool import (
@@ -43,12 +44,10 @@ from ._worker.process_pool import (
     is_process_pool,
 )
 from ._worker.watchdog import Watchdog
-from ._worker.workflow_tasks import EagerSlots, WorkflowTaskProcessor
+from ._worker.workflow_tasks import WorkflowTaskProcessor
 from .client import Client
 from .errors import ConfigurationError, StoreError, StoreFileChangedError
-from .serde import Payload
 from .store._maintenance import CLOCK_STEP_MS
-from .store._stream_rows import StreamRow
 from .store.base import ActivityTask, WorkerRegistration, WorkflowTask
 from .store.liveness import process_start_marker, this_host
 
@@ -171,6 +170,10 @@ class Worker:
         self.cache = RunCache(max_cached_workflows)
         self._watchdog = Watchdog(_describe_task)
         store: WorkerStore = client.store
+        claim_workflow_for = (
+            (self.worker_id, task_queue, list(self._workflow_defs)) if self._workflow_defs else None
+        )
+        handoff = EagerHandoff(task_queue, claim_workflow_for, self._watchdog)
         self._activities = ActivityRunner(
             store=store,
             converter=client.converter,
@@ -180,12 +183,8 @@ class Worker:
             dynamic=self._dynamic,
             functions=self._functions,
             max_concurrent=max_concurrent_activities,
-            record_result=self._record_activity_result,
+            handoff=handoff,
         )
-        self._claim_workflow_for = (
-            (self.worker_id, task_queue, list(self._workflow_defs)) if self._workflow_defs else None
-        )
-        has_activities = bool(self._activity_defs) or self._dynamic is not None
         self._workflow_tasks = WorkflowTaskProcessor(
             store=store,
             converter=client.converter,
@@ -193,13 +192,12 @@ class Worker:
             worker_id=self.worker_id,
             definitions=self._workflow_defs,
             cache=self.cache,
-            eager=EagerSlots(task_queue, self._activities.types, self._activities.free_slots)
-            if has_activities
-            else None,
-            start_activities=self._activities.start,
+            handoff=handoff,
             continue_as_new_threshold=continue_as_new_threshold,
             run_state_defaults=self.run_state_defaults,
         )
+        has_activities = bool(self._activity_defs) or self._dynamic is not None
+        handoff.connect(self._workflow_tasks, self._activities if has_activities else None)
         self._workflow_tasks.local = LocalActivities(
             store=store,
             clock=client.clock,
@@ -351,17 +349,6 @@ class Worker:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -- loops ----------------------------------------------------------------------------
-
-    def _record_activity_result(
-        self, task: ActivityTask, result: Payload, now: int, tail: Sequence[StreamRow] | None
-    ) -> None:
-        """Commit an activity's result (with the tail of its stream, if it streamed); the
-        workflow task it triggers is processed here (committed with it when the run is
-        cached, see record_activity_result)."""
-        with self._watchdog.watch(task):
-            self._workflow_tasks.record_activity_result(
-                task, result, now, self._claim_workflow_for, tail
-            )
 
     def _guarded(self, fn: Callable[[Any], Any], task: Any) -> Any:
         """A bug in processing one task must not stop the worker: log it and go on (the

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,12 +16,12 @@ from .._definitions import ActivityDefinition
 from .._engine.failure import Failure, FailureKind
 from ..activity import ActivityContext, Info
 from ..errors import SerializationError, StoreError, TimeoutType
-from ..serde import DataConverter, Payload
+from ..serde import DataConverter
 from ..store._activity_rows import INTERRUPTED_TYPE, at_most_once_timeout
 from ..store._async_activities import task_token
-from ..store._stream_rows import StreamRow
 from ..store.base import ActivityTask
 from .attempt_log import log_failed_attempt
+from .eager import EagerHandoff
 from .faults import crash_point
 from .invoke import FunctionRunner
 from .stream_publisher import AttemptStream, lease_fenced
@@ -67,7 +67,7 @@ class ActivityRunner:
         dynamic: ActivityDefinition | None,
         functions: FunctionRunner,
         max_concurrent: int,
-        record_result: Callable[[ActivityTask, Payload, int, list[StreamRow] | None], None],
+        handoff: EagerHandoff,
     ) -> None:
         self.store = store
         self.converter = converter
@@ -77,9 +77,8 @@ class ActivityRunner:
         self.dynamic = dynamic
         self.functions = functions
         self.max_concurrent = max_concurrent
-        self.record_result = record_result
-        """Commits a result (and the workflow task it triggers, see
-        WorkflowTaskProcessor.record_activity_result)."""
+        self.handoff = handoff
+        """Commits a result and the workflow task it triggers (see eager.py)."""
         self.in_flight: dict[tuple[int, int], _Attempt] = {}
         self.slot_freed = asyncio.Event()
         self.shutting_down = False
@@ -185,7 +184,7 @@ class ActivityRunner:
             now = self.clock.now_ms()
             try:
                 if kind == "ok":
-                    self.record_result(task, value, now, tail)
+                    self.handoff.record_result(task, value, now, tail)
                     self.completed += 1
                 elif kind == "async":
                     # A handle completes it; its timeouts keep running on the store.

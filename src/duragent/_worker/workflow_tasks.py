@@ -15,7 +15,7 @@ a transaction of its own, or together with other tasks' in one batch), and
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,6 +39,7 @@ from ..store.base import (
 )
 from .attempt_log import error_extra
 from .cache import RunCache
+from .eager import EagerHandoff
 from .faults import armed, crash_point
 from .local_activities import HeldTask, LocalActivities
 
@@ -65,15 +66,6 @@ class PreparedTask:
     """Handed to its local activities: recorded when they are done (nothing to write)."""
 
 
-@dataclass
-class EagerSlots:
-    """How many activity tasks the worker can take on right now, and which."""
-
-    queue: str
-    types: Sequence[str] | None
-    free: Callable[[], int]
-
-
 class WorkflowTaskProcessor:
     """Turns claimed workflow tasks into recorded commands."""
 
@@ -86,8 +78,7 @@ class WorkflowTaskProcessor:
         worker_id: str,
         definitions: dict[str, WorkflowDefinition],
         cache: RunCache,
-        eager: EagerSlots | None,
-        start_activities: Callable[[Sequence[ActivityTask]], None],
+        handoff: EagerHandoff,
         continue_as_new_threshold: int,
         run_state_defaults: Mapping[str, Any] | None = None,
     ) -> None:
@@ -97,16 +88,14 @@ class WorkflowTaskProcessor:
         self.worker_id = worker_id
         self.definitions = definitions
         self.cache = cache
-        self.eager = eager
-        self.start_activities = start_activities
+        self.handoff = handoff
+        """Claims the activities a completion schedules, and starts them (see eager.py)."""
         self.continue_as_new_threshold = continue_as_new_threshold
         self.run_state_defaults = run_state_defaults or {}
         self.replays = 0
         self.tasks_processed = 0
         self.local: LocalActivities | None = None
         """Runs local activities while their workflow task is held (set by the worker)."""
-        self._eager_reserved = 0
-        """Activities claimed by completions recorded in the open batch, not started yet."""
 
     def process(self, task: WorkflowTask | None) -> None:
         """Process ``task`` and any follow-up task the store hands straight back, each
@@ -297,8 +286,7 @@ class WorkflowTaskProcessor:
         completion = prepared.completion
         if completion is None:
             return
-        eager = self.eager
-        slots = max(0, eager.free() - self._eager_reserved) if eager else 0
+        handoff = self.handoff
         try:
             outcome = self.store.complete_workflow_task(
                 task,
@@ -306,15 +294,15 @@ class WorkflowTaskProcessor:
                 self.clock.now_ms(),
                 worker_id=self.worker_id,
                 keep=True,
-                eager_activity_types=eager.types if eager else None,
-                eager_queue=eager.queue if eager else "",
-                eager_slots=slots,
+                eager_activity_types=handoff.activity_types,
+                eager_queue=handoff.queue,
+                eager_slots=handoff.slots(),
                 ahead=prepared.ahead,
             )
         except StoreError as err:
             log.warning("could not record the workflow task of run %s: %s", task.run_id, err)
             return
-        self._eager_reserved += len(outcome.eager_activities)
+        handoff.reserve(outcome.eager_activities)
         prepared.outcome = outcome
         prepared.recorded = True
 
@@ -327,7 +315,6 @@ class WorkflowTaskProcessor:
         if outcome is None or outcome.lost:
             self._discard(task.run_id, run)
             return None
-        self._eager_reserved = max(0, self._eager_reserved - len(outcome.eager_activities))
         if run.closed or run.instance.closed:
             self._discard(task.run_id, run)
         else:
@@ -341,8 +328,7 @@ class WorkflowTaskProcessor:
                     run = None
             if run is not None:
                 self.cache.put(task.run_id, run)
-        if outcome.eager_activities:
-            self.start_activities(outcome.eager_activities)
+        self.handoff.start(outcome.eager_activities)
         return outcome.continue_task
 
     def abandon(self, prepared: PreparedTask) -> None:
@@ -352,8 +338,7 @@ class WorkflowTaskProcessor:
             return  # its local activities hold it; it wrote nothing in that transaction
         prepared.recorded = False
         if prepared.outcome is not None:
-            reserved = len(prepared.outcome.eager_activities)
-            self._eager_reserved = max(0, self._eager_reserved - reserved)
+            self.handoff.unreserve(prepared.outcome.eager_activities)
             prepared.outcome = None
         self._discard(prepared.task.run_id, prepared.run)
         prepared.run = None
