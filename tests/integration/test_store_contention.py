@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from duragent import Client, Worker, activity, workflow
+from duragent._engine import commands as cmd
 from duragent._engine.completion import TaskCompletion
+from duragent.serde import DataConverter
 from duragent.store import chunks
 
 from .crash_harness import ROOT, harness
@@ -182,3 +184,41 @@ async def test_input_that_arrives_while_workflow_code_runs_stays_to_be_processed
         "WorkflowExecutionSignaled",
         "WorkflowTaskCompleted",
     ]
+
+
+@pytest.mark.parametrize(
+    "close",
+    [
+        cmd.ContinueAsNew(workflow_type="Anything", task_queue="q"),
+        cmd.CompleteWorkflow(result=DataConverter().encode(None)),
+    ],
+    ids=["continue-as-new", "complete"],
+)
+async def test_a_close_decided_before_input_arrived_is_not_recorded(
+    client: Client, close: cmd.Command
+) -> None:
+    """A signal appended while the code of a task ran, which then decided to close the run
+    (continue as new, complete): recording the close would drop the signal unseen. Nothing
+    of the completion is recorded, and the task is offered again at once (as Temporal
+    rejects such a completion), so the code runs again and sees the signal."""
+    store = client.store
+    await client.start_workflow("Anything", id="w", task_queue="q")
+    now = client.clock.now_ms()
+    task = store.claim_workflow_task("worker", "q", ["Anything"], now)
+    assert task is not None
+    store.signal("w", None, "late", (), now)
+    outcome = store.complete_workflow_task(
+        task,
+        TaskCompletion(processed_through=1, time=now, commands=(close,)),
+        now,
+        worker_id="worker",
+        keep=True,
+    )
+    assert outcome.lost
+    assert [type(e).__name__ for e in store.read_history(task.run_id)] == [
+        "WorkflowExecutionStarted",
+        "WorkflowExecutionSignaled",
+    ]
+    assert (await client.get_workflow_handle("w").describe()).status == "running"
+    again = store.claim_workflow_task("other-worker", "q", ["Anything"], now)
+    assert again is not None and again.task_id == task.task_id, "offered again at once"

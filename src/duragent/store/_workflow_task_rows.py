@@ -114,6 +114,15 @@ def complete(
     if run is None or run.status != RunStatus.RUNNING:
         tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
         return CompletionOutcome()
+    if run.last_input_event_id > completion.processed_through and any(
+        isinstance(c, cmd.CLOSE_COMMANDS) for c in completion.commands
+    ):
+        # Input (a signal) arrived while the code ran and decided to close the run (e.g. to
+        # continue as new): closing now would drop that input unseen. As Temporal does,
+        # nothing of this completion is recorded; the task is offered again at once, and
+        # the code runs again from history, now with the new input.
+        _offer_again(tx, task)
+        return CompletionOutcome(lost=True)
     time = completion.time
     decided = len(completion.rejected_updates) + len(completion.updates)
     if decided:
@@ -260,6 +269,16 @@ def _finish_task(tx: Tx, task: WorkflowTask, run: RunRow, keep: bool) -> Complet
     )
     tx.topics.add(f"wf:{task.task_queue}")
     return CompletionOutcome()
+
+
+def _offer_again(tx: Tx, task: WorkflowTask) -> None:
+    """Release ``task`` to any worker at once (its attempt count unchanged)."""
+    tx.c.execute(
+        "UPDATE tasks SET owner = NULL, lease = lease + 1, lease_expires_at = NULL, "
+        "visible_at = ? WHERE task_id = ?",
+        (tx.now, task.task_id),
+    )
+    tx.topics.add(f"wf:{task.task_queue}")
 
 
 def _close(tx: Tx, run: RunRow, event: ev.Event) -> None:
