@@ -9,9 +9,8 @@ from typing import Any, Final
 
 from .._engine import commands as cmd
 from .._engine import events as ev
-from .._engine.completion import TaskCompletion
+from .._engine.completion import TaskCompletion, UpdateRequest
 from .._engine.failure import Failure, FailureKind
-from .._engine.replay import UpdateRequest
 from .._search_attributes import PROPERTY_MARKERS, SEARCH_ATTRIBUTES_MARKER, merged
 from ..serde import Payload
 from . import _activity_rows as activities

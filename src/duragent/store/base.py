@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from .._engine.completion import UpdateRequest
 from .._engine.events import Event
 from .._engine.failure import Failure
-from .._engine.replay import UpdateRequest
 from .._engine.schedules import SchedulePolicy, ScheduleSpec, ScheduleState
 from ..retry import RetryPolicy
 from ..serde import Payload
