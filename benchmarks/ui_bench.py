@@ -90,7 +90,8 @@ def run(
         asyncio.run(make_store(db, turns, runs))
         print(
             f"store: a {turns}-turn agent run and {runs:,} other runs "
-            f"({time.perf_counter() - started:.0f}s to build)"
+            f"({time.perf_counter() - started:.0f}s to build)",
+            file=sys.stderr,
         )
         with serving(f"sqlite:///{db}") as server:
             pages = {
