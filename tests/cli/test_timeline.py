@@ -316,3 +316,43 @@ def test_local_activities_are_steps_with_their_outcome() -> None:
         ("local activity lookup #2", State.WAITING, "application: busy; retried in 1m30s", 1),
         ("local activity lookup #2", State.FAILED, "NotFound: gone", 2),
     ]
+
+
+class _Unreadable(Payload):
+    """A result that must not be decoded (it raises if it is)."""
+
+    def __init__(self) -> None:
+        super().__init__(load=self._fail)
+
+    @staticmethod
+    def _fail() -> bytes:
+        raise AssertionError("a result outside the detailed range was decoded")
+
+
+def test_only_the_detailed_range_decodes_activity_results() -> None:
+    events: list[ev.Event] = [_started()]
+    for seq in (1, 2, 3):
+        first = 2 * seq
+        events.append(
+            ev.ActivityTaskScheduled(
+                event_id=first, time=T0, seq=seq, activity_type="fetch", task_queue="q"
+            )
+        )
+        result = _p(f'"page {seq}"') if seq == 2 else _Unreadable()
+        events.append(
+            ev.ActivityTaskCompleted(
+                event_id=first + 1,
+                time=T0 + 9,
+                seq=seq,
+                result=result,
+                attempt=1,
+                started_time=T0,
+            )
+        )
+    steps = _by_title(build_timeline(events, now_ms=T0 + 10, detailed=(4, 5)))
+    assert steps["activity fetch #2"].detail == '"page 2"'
+    for outside in ("activity fetch #1", "activity fetch #3"):
+        # Outside the range: the step is there, ended, timed; only its detail is left out.
+        assert steps[outside].detail == ""
+        assert steps[outside].state == State.OK
+        assert steps[outside].duration_ms == 9

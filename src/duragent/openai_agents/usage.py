@@ -16,6 +16,7 @@ history*: replayed, not repeated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,10 +153,24 @@ def _served_model_call(
 
 
 async def usage_report(
-    client: Client, workflow_id: str, *, include_children: bool = True
+    client: Client,
+    workflow_id: str,
+    *,
+    include_children: bool = True,
+    histories: Mapping[str, Sequence[ev.Event]] | None = None,
 ) -> UsageReport:
     """Build the usage report of ``workflow_id`` from history and the ledger (through the
-    client's backend, so it works wherever the workflow ran)."""
+    client's backend, so it works wherever the workflow ran).
+
+    Args:
+        client: Where the workflow ran.
+        workflow_id: The workflow (all its runs, and its children's unless
+            ``include_children`` is False).
+        include_children: Count the model calls of child workflows too.
+        histories: Histories the caller already read, by run id: used instead of reading
+            them again (the web UI's run page has the run's history at hand).
+    """
+    known = histories or {}
     backend = client.backend
     refs = [RunRef(r.workflow_id, r.run_id) for r in await backend.runs_of_workflow(workflow_id)]
     if include_children:
@@ -173,7 +188,9 @@ async def usage_report(
     paid = {(e.run_id, e.seq) for e in ledger if e.kind == "model"}
     for ref in refs:
         run_id = ref.run_id
-        events = await backend.read_history(ref.workflow_id, run_id)
+        events = known.get(run_id)
+        if events is None:
+            events = await backend.read_history(ref.workflow_id, run_id)
         agents: dict[int, tuple[str, int]] = {}
         """Model calls so far: seq -> (agent, number); a fork's served calls under
         negative keys (they have no activity)."""

@@ -5,7 +5,6 @@ that app.js fetches again when a live update arrives."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -199,24 +198,18 @@ async def _run_context(request: Request) -> dict[str, Any]:
     if raw_first and not raw_first.isdigit():
         raise BadRequest(f"from must be a model call number, got {raw_first!r}")
     source = _source(request)
-    # The usage ledger is read while the page's views are built (the reads run on the
-    # backend's thread or the network, the views on the loop).
-    detail, usage = await asyncio.gather(
-        source.detail(
-            workflow_id,
-            run_id,
-            page_calls=CALLS_PAGE,
-            first_call=int(raw_first) if raw_first else None,
-        ),
-        source.usage(workflow_id),
-        return_exceptions=True,
+    detail = await source.detail(
+        workflow_id,
+        run_id,
+        page_calls=CALLS_PAGE,
+        first_call=int(raw_first) if raw_first else None,
+        whole_timeline=tab == "timeline",
     )
-    if isinstance(detail, BaseException):
-        raise detail
-    if not detail.summary.model_calls:
-        usage = None  # a plain workflow has no ledger (whatever reading it said)
-    elif isinstance(usage, BaseException):
-        raise usage
+    usage = None  # a plain workflow has no ledger
+    if detail.summary.model_calls:
+        # Reading the usage after the detail lets it reuse this run's events (and the
+        # results the conversation decoded) instead of reading and decoding them again.
+        usage = await source.usage(workflow_id, {detail.execution.run_id: detail.events})
     if tab == "conversation" and not detail.conversation.is_agent:
         tab = "timeline"  # a plain workflow reads best as its timeline
     history_after = 0

@@ -16,7 +16,7 @@ import base64
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -310,6 +310,7 @@ class RunSource:
         *,
         page_calls: int | None = None,
         first_call: int | None = None,
+        whole_timeline: bool = True,
     ) -> RunDetail:
         """The run page's data (raises ``WorkflowNotFoundError``).
 
@@ -317,6 +318,9 @@ class RunSource:
             page_calls: Build the conversation of this many model calls only (a page),
                 starting at model call ``first_call`` (default: the first page of a closed
                 run, the last of a running one, where live changes show). None: all.
+            whole_timeline: False when only the conversation page is shown: the timeline
+                steps outside the page then carry no detail (decoding every activity's
+                result is most of the cost of a long run's page).
         """
         backend = self.backend
         record = await backend.describe(workflow_id, run_id)
@@ -328,10 +332,12 @@ class RunSource:
             backend.runs_of_workflow(workflow_id),
         )
         now = int(time.time() * 1000)
-        steps = build_timeline(events, attempts, pending, now_ms=now)
-        window = None
+        window = detailed = None
         if page_calls is not None:
             window = _window(events, record.status, page_calls, first_call)
+            if not whole_timeline:
+                detailed = _page_events(events, window)
+        steps = build_timeline(events, attempts, pending, now_ms=now, detailed=detailed)
         conversation = build_conversation(
             events, attempts, pending, now_ms=now, steps=steps, window=window
         )
@@ -367,11 +373,14 @@ class RunSource:
         execution, events = await self.history(workflow_id, run_id)
         return WorkflowHistory(workflow_id, execution.run_id, events).to_json() + "\n"
 
-    async def usage(self, workflow_id: str) -> UsageReport | None:
-        """The usage ledger of the workflow (its runs and children), if it made model calls."""
+    async def usage(
+        self, workflow_id: str, histories: Mapping[str, Sequence[ev.Event]] | None = None
+    ) -> UsageReport | None:
+        """The usage ledger of the workflow (its runs and children), if it made model calls
+        (``histories``: runs' events already read, by run id)."""
         from ..openai_agents.usage import usage_report
 
-        report = await usage_report(self.client, workflow_id)
+        report = await usage_report(self.client, workflow_id, histories=histories)
         return report if report.calls or report.provider_calls else None
 
     # -- change notification --------------------------------------------------------------
@@ -428,6 +437,24 @@ def _window(
         first = max(1, total - size + 1) if status == RunStatus.RUNNING else 1
     first = max(1, min(first, total))
     return first, first + size - 1
+
+
+def _page_events(events: Sequence[ev.Event], window: tuple[int, int]) -> tuple[int, int]:
+    """The event ids ``(first, last)`` whose items the conversation page of model calls
+    ``window`` shows: from the first call's scheduling (or the start, on the first page) to
+    just before the call after the page is scheduled."""
+    first, last = window
+    low, high = 0, events[-1].event_id if events else 0
+    number = 0
+    for e in events:
+        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MODEL_ACTIVITY:
+            number += 1
+            if number == first and first > 1:
+                low = e.event_id
+            elif number == last + 1:
+                high = e.event_id - 1
+                break
+    return low, high
 
 
 def _last_processed(events: Sequence[ev.Event]) -> int:

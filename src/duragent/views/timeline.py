@@ -115,8 +115,9 @@ def _pending_note(p: PendingActivity, now_ms: int) -> Note:
 
 
 class _Builder:
-    def __init__(self, now_ms: int) -> None:
+    def __init__(self, now_ms: int, detailed: tuple[int, int] | None) -> None:
         self.now_ms = now_ms
+        self.detailed = detailed
         self.steps: list[Step] = []
         self.activities: dict[int, Step] = {}
         self.activity_types: dict[int, str] = {}
@@ -138,6 +139,13 @@ class _Builder:
             if step.event_id not in self.closed:
                 detail = request_detail(e.activity_type, e.input)
                 step.detail = payloads_text(e.input) if detail is None else detail
+
+    def wants_detail(self, step: Step | None) -> bool:
+        """Whether to decode what ``step`` returned (see ``build_timeline(detailed=)``)."""
+        if step is None or self.detailed is None:
+            return True
+        first, last = self.detailed
+        return first <= step.event_id <= last
 
     def add(self, e: ev.Event, title: str, state: str = State.INFO, detail: str = "") -> Step:
         step = Step(event_id=e.event_id, time=e.time, title=title, state=state, detail=detail)
@@ -180,8 +188,11 @@ class _Builder:
                 self.requests[e.seq] = e
             case ev.ActivityTaskCompleted():
                 s = self.activities.get(e.seq)
-                detail = result_detail(self.activity_types.get(e.seq, ""), e.result)
-                self.close(s, e, State.OK, payload_text(e.result) if detail is None else detail)
+                detail = ""
+                if self.wants_detail(s):  # decoding every result is most of the work
+                    shown = result_detail(self.activity_types.get(e.seq, ""), e.result)
+                    detail = payload_text(e.result) if shown is None else shown
+                self.close(s, e, State.OK, detail)
                 if s is not None:
                     s.attempts = e.attempt
                     if e.attempt > 1:  # under the failed attempts listed before it
@@ -318,6 +329,7 @@ def build_timeline(
     pending: Sequence[PendingActivity] = (),
     *,
     now_ms: int,
+    detailed: tuple[int, int] | None = None,
 ) -> list[Step]:
     """Fold a run's events into timeline steps, in the order they began.
 
@@ -327,8 +339,11 @@ def build_timeline(
             (``ClientBackend.activity_attempts``), listed under their activity.
         pending: Activities not finished yet (``ClientBackend.pending_activities``).
         now_ms: The current time, for "running for ..." notes.
+        detailed: Event ids ``(first, last)`` (inclusive) of the steps whose activity
+            results are decoded into their detail; the others get an empty detail. For a
+            page showing part of a long run (None: all steps).
     """
-    b = _Builder(now_ms)
+    b = _Builder(now_ms, detailed)
     for e in events:
         b.event(e)
     b.open_request_details()
