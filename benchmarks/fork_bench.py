@@ -5,6 +5,8 @@ Usage::
 
     python benchmarks/fork_bench.py               # 200 turns, 3 repetitions
     python benchmarks/fork_bench.py --turns 400
+    python benchmarks/fork_bench.py --check       # exit 1 when a target is missed
+    python benchmarks/fork_bench.py --markdown    # the README's table
 
 An agent calls a tool on every turn (a scripted model, the durable plugin, one SQLite file).
 For each repetition this measures, against the source run measured in the same process:
@@ -16,7 +18,8 @@ For each repetition this measures, against the source run measured in the same p
 * a hermetic re-run from call 1 with tools and models recorded: its time (0 provider calls).
 
 Medians (min..max) are printed with ratios to the source run; the last line is JSON. The
-machine is shared and noisy: compare ratios, not absolute times.
+machine is shared and noisy: compare ratios, not absolute times. The targets (:data:`TARGETS`)
+are such ratios.
 """
 
 from __future__ import annotations
@@ -34,11 +37,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _report import Target, check_figures, markdown_table
 from history_growth import Research, script
 
 from duragent import Client, Worker
 from duragent.openai_agents import OpenAIAgentsPlugin
 from duragent.testing import ScriptedModelProvider, message
+
+TARGETS: dict[str, float] = {
+    "create_s": 0.05,
+    "fork_payload_bytes": 0.01,
+    "hermetic_s": 1.5,
+    "hermetic_provider_calls": 0,
+}
+"""At most: creating a fork, in source runs; the payload bytes it adds, in the source run's
+bytes; a hermetic re-run from call 1, in source runs (it runs every turn's SDK logic and
+compares every request: not cheaper than the source with a free model); its provider calls."""
 
 
 def _bytes(db: Path) -> tuple[int, int]:
@@ -99,12 +113,14 @@ def _fmt(values: list[float], unit: str = "s") -> str:
     return f"{statistics.median(values):,.0f} {unit}"
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
     args = parser.parse_args()
-    runs = []
+    runs: list[dict[str, Any]] = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as d:
             runs.append(await once(args.turns, Path(d)))
@@ -112,12 +128,69 @@ async def main() -> None:
     def col(key: str) -> list[float]:
         return [float(r[key]) for r in runs]
 
-    source = statistics.median(col("source_s"))
+    def med(key: str) -> float:
+        return statistics.median(col(key))
+
+    source = med("source_s")
+    targets = [
+        Target("create a fork, in source runs", med("create_s") / source, TARGETS["create_s"]),
+        Target(
+            "payload bytes a fork adds, in the source's bytes",
+            med("fork_payload_bytes") / med("source_bytes"),
+            TARGETS["fork_payload_bytes"],
+        ),
+        Target(
+            "hermetic re-run, in source runs", med("hermetic_s") / source, TARGETS["hermetic_s"]
+        ),
+        Target(
+            "provider calls of the hermetic re-run",
+            med("hermetic_provider_calls"),
+            TARGETS["hermetic_provider_calls"],
+        ),
+    ]
+    if args.markdown:
+        half = args.turns // 2
+        rows = [
+            [f"source run, {args.turns} turns (baseline)", _fmt(col("source_s")), "1x", ""],
+            [
+                f"`client.fork` at call {half}",
+                _fmt(col("create_s")),
+                f"{targets[0].value:.3f}x",
+                f"≤ {TARGETS['create_s']:g}x",
+            ],
+            [
+                "bytes the fork added to the file",
+                f"{_fmt(col('fork_row_bytes'), 'B')} of event rows, "
+                f"{_fmt(col('fork_payload_bytes'), 'B')} of payloads",
+                f"{targets[1].value:.4f}x of {_fmt(col('source_bytes'), 'B')}",
+                f"payloads ≤ {TARGETS['fork_payload_bytes']:g}x",
+            ],
+            [
+                "run the fork to its end on another model",
+                f"{_fmt(col('fork_run_s'))}, {med('fork_provider_calls'):.0f} provider call(s)",
+                f"{med('fork_run_s') / source:.2f}x",
+                "",
+            ],
+            [
+                "`client.fork` at call 1, tools and models recorded",
+                _fmt(col("hermetic_create_s")),
+                f"{med('hermetic_create_s') / source:.2f}x",
+                "",
+            ],
+            [
+                "that hermetic re-run to its end",
+                f"{_fmt(col('hermetic_s'))}, {med('hermetic_provider_calls'):.0f} provider calls",
+                f"{targets[2].value:.2f}x",
+                f"≤ {TARGETS['hermetic_s']:g}x, 0 calls",
+            ],
+        ]
+        print(markdown_table(["measurement", "median (min..max)", "vs source run", "target"], rows))
+        return 0
     print(f"{args.turns}-turn agent run, forked at call {args.turns // 2} ({args.repeat} runs)")
     print(f"  source run                      {_fmt(col('source_s'))}")
     print(
         f"  create the fork                 {_fmt(col('create_s'))}  "
-        f"= {statistics.median(col('create_s')) / source:.3f}x the source run"
+        f"= {med('create_s') / source:.3f}x the source run"
     )
     print(
         f"  fork's history rows / payloads  {_fmt(col('fork_row_bytes'), 'B')} / "
@@ -125,17 +198,19 @@ async def main() -> None:
     )
     print(
         f"  run the fork to its end         {_fmt(col('fork_run_s'))}  "
-        f"= {statistics.median(col('fork_run_s')) / source:.3f}x, "
-        f"{statistics.median(col('fork_provider_calls')):.0f} provider call(s)"
+        f"= {med('fork_run_s') / source:.3f}x, "
+        f"{med('fork_provider_calls'):.0f} provider call(s)"
     )
     print(f"  create the hermetic fork        {_fmt(col('hermetic_create_s'))}")
     print(
         f"  hermetic re-run from call 1     {_fmt(col('hermetic_s'))}  "
-        f"= {statistics.median(col('hermetic_s')) / source:.3f}x, "
-        f"{statistics.median(col('hermetic_provider_calls')):.0f} provider calls"
+        f"= {med('hermetic_s') / source:.3f}x, "
+        f"{med('hermetic_provider_calls'):.0f} provider calls"
     )
-    print(json.dumps({k: statistics.median(col(k)) for k in runs[0]}))
+    missed = check_figures(targets)
+    print(json.dumps({k: med(k) for k in runs[0]}))
+    return 1 if args.check and missed else 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

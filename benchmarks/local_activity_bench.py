@@ -3,6 +3,8 @@
 Usage::
 
     python benchmarks/local_activity_bench.py [--calls 200] [--repeat 5]
+    python benchmarks/local_activity_bench.py --check      # exit 1 when the target is missed
+    python benchmarks/local_activity_bench.py --markdown   # the README's table
 
 One workflow runs N no-op activities one after the other; another runs N no-op local
 activities. Each run uses a fresh SQLite file and a warm worker. Prints the median (min..max)
@@ -23,9 +25,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Target, check_figures, markdown_table
+
 from duragent import Client, Worker, activity, workflow
 
 T = timedelta(seconds=30)
+FASTER: float = 2.0
+"""Target: a local activity is at least this many times faster per call than an activity
+(it queues no task and adds no commit of its own)."""
 
 
 @activity.defn
@@ -75,7 +83,7 @@ def _fmt(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ms ({min(values):.2f}..{max(values):.2f})"
 
 
-async def main(calls: int, repeat: int) -> None:
+async def main(calls: int, repeat: int, *, check: bool, markdown: bool) -> int:
     activity_ms: list[float] = []
     local_ms: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,15 +92,36 @@ async def main(calls: int, repeat: int) -> None:
             activity_ms.append(await one_run(Activities.run, calls, directory, f"a{r}"))
             local_ms.append(await one_run(LocalActivities.run, calls, directory, f"l{r}"))
     ratio = statistics.median(activity_ms) / statistics.median(local_ms)
+    target = Target("local activity speed-up over an activity", ratio, FASTER, at_least=True)
+    if markdown:
+        print(
+            markdown_table(
+                ["measurement (per sequential call)", "median (min..max)", "vs activity", "target"],
+                [
+                    [f"activity (baseline), {calls} calls", _fmt(activity_ms), "1x", ""],
+                    [
+                        "local activity",
+                        _fmt(local_ms),
+                        f"{ratio:.1f}x faster",
+                        f"≥ {FASTER:g}x faster",
+                    ],
+                ],
+            )
+        )
+        return 0
     print(f"{calls} sequential calls, {repeat} runs, median (min..max) per call")
     print(f"  activity:        {_fmt(activity_ms)}")
     print(f"  local activity:  {_fmt(local_ms)}")
     print(f"  local activity is {ratio:.1f}x faster per call")
+    missed = check_figures([target])
+    return 1 if check and missed else 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Local activity vs activity, ms per call.")
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.calls, args.repeat)))
+    sys.exit(asyncio.run(main(args.calls, args.repeat, check=args.check, markdown=args.markdown)))

@@ -5,6 +5,8 @@ Usage::
     python benchmarks/stream_bench.py            # full run (a few minutes on 2 cores)
     python benchmarks/stream_bench.py --quick    # smoke run (fewer repetitions)
     python benchmarks/stream_bench.py --temporal # also on a Temporal dev server
+    python benchmarks/stream_bench.py --check    # exit 1 when a target is missed
+    python benchmarks/stream_bench.py --markdown # the README's table
 
 Measures, on a fresh SQLite file with an in-process worker, against a baseline measured in
 the same run:
@@ -24,7 +26,8 @@ stream store (``temporal://...?stream_store=PATH``) read by ``handle.stream()``.
 
 The sides alternate, repetition by repetition, so both see the same warm model and the
 same load. Every figure is reported as median (min..max); the machine is shared and noisy.
-Nothing is asserted; the last line is a JSON summary.
+The targets (:data:`TARGETS`) are ratios of the embedded side to the plain SDK measured in the
+same run; the last line is a JSON summary.
 """
 
 from __future__ import annotations
@@ -44,12 +47,25 @@ from typing import Any
 
 from agents import Agent, Model, ModelProvider, RunConfig, Runner
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Target, check_figures, markdown_table
+
 from duragent import Client, Worker, workflow
 from duragent.openai_agents import OpenAIAgentsPlugin
 from duragent.streaming import TextDelta
 from duragent.testing.scripted_model import ScriptedModelProvider, message
 
 QUEUE = "stream-bench"
+TARGETS: dict[str, tuple[float, bool]] = {
+    "local.ttft_s": (1.5, False),
+    "local.last_s": (1.2, False),
+    "local.deltas_per_s": (0.8, True),
+    "long.ttft_s": (3.0, False),
+    "long.deltas_per_s": (0.25, True),
+}
+"""Per figure: the bound on (through Duragent / plain SDK), and whether it is a lower bound.
+With the local model the engine must be nearly invisible; with an instant scripted model the
+fixed costs show (starting the workflow, its first task and commits before the first token)."""
 QUESTION = "Describe the sea in two sentences."
 LONG_ANSWER = " ".join(f"word{i}" for i in range(3000))
 
@@ -165,7 +181,9 @@ async def _temporal_side(provider: ModelProvider, enabled: bool) -> AsyncIterato
             yield client
 
 
-async def main(quick: bool, temporal: bool = False) -> dict[str, Any]:
+async def main(
+    quick: bool, temporal: bool = False, *, markdown: bool = False
+) -> tuple[dict[str, Any], list[Target]]:
     runs = 3 if quick else 9
     provider = _Both()
     provider.local.model.backend.load()  # type: ignore[attr-defined]
@@ -204,29 +222,50 @@ async def main(quick: bool, temporal: bool = False) -> dict[str, Any]:
         ("long.ttft_s", "time to first token, scripted (s)"),
         ("long.deltas_per_s", "deltas/s received, scripted 3,000 words"),
     ]
-    print(f"\nDurable streaming vs the plain Agents SDK (median (min..max) of {runs} runs)\n")
-    header = f"{'measurement':44} {'plain SDK':>26} {'through Duragent':>26} {'ratio':>7}"
-    if temporal:
-        header += f" {'on Temporal':>26} {'ratio':>7}"
-    print(header)
     summary: dict[str, Any] = {}
+    targets: list[Target] = []
+    table: list[list[str]] = []
     for key, label in rows:
         plain, durable = figures[key]["plain"], figures[key]["duragent"]
         ratio = statistics.median(durable) / statistics.median(plain)
-        line = f"{label:44} {_median(plain):>26} {_median(durable):>26} {ratio:>7.2f}"
         summary[key] = {
             "plain": statistics.median(plain),
             "duragent": statistics.median(durable),
             "ratio": ratio,
         }
+        bound, at_least = TARGETS[key]
+        targets.append(Target(f"{label}, Duragent / plain", ratio, bound, at_least=at_least))
+        cells = [label, _median(plain), _median(durable), f"{ratio:.2f}"]
         if temporal:
             on_temporal = figures[key]["temporal"]
             t_ratio = statistics.median(on_temporal) / statistics.median(plain)
-            line += f" {_median(on_temporal):>26} {t_ratio:>7.2f}"
+            cells += [_median(on_temporal), f"{t_ratio:.2f}"]
             summary[key] |= {"temporal": statistics.median(on_temporal), "temporal_ratio": t_ratio}
-        print(line)
+        table.append([*cells, f"{'≥' if at_least else '≤'} {bound:g}"])
+    header = ["measurement", "plain SDK", "through Duragent", "ratio"]
+    if temporal:
+        header += ["on Temporal", "ratio"]
+    header.append("target (ratio)")
+    if markdown:
+        print(markdown_table([f"{header[0]} (median (min..max) of {runs})", *header[1:]], table))
+        return summary, targets
+    print(f"\nDurable streaming vs the plain Agents SDK (median (min..max) of {runs} runs)\n")
+    widths = [44, 26, 26, 7] + ([26, 7] if temporal else []) + [14]
+    print(
+        " ".join(
+            h.rjust(w) if i else h.ljust(w)
+            for i, (h, w) in enumerate(zip(header, widths, strict=True))
+        )
+    )
+    for cells in table:
+        print(
+            " ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+        )
     print("\n(time ratios: lower is better, 1.0 = no overhead; rate ratios: higher is better)")
-    return summary
+    return summary, targets
 
 
 if __name__ == "__main__":
@@ -235,5 +274,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--temporal", action="store_true", help="also on a local Temporal dev server"
     )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.quick, args.temporal))))
+    summary, targets = asyncio.run(main(args.quick, args.temporal, markdown=args.markdown))
+    if not args.markdown:
+        missed = check_figures(targets)
+        print(json.dumps(summary))
+        sys.exit(1 if args.check and missed else 0)
