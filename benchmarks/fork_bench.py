@@ -106,6 +106,8 @@ async def once(turns: int, directory: Path) -> dict[str, Any]:
 
 def _fmt(values: list[float], unit: str = "s") -> str:
     if unit == "s":
+        if statistics.median(values) >= 1:
+            return f"{statistics.median(values):.2f} s ({min(values):.2f}..{max(values):.2f})"
         return (
             f"{statistics.median(values) * 1000:.1f} ms "
             f"({min(values) * 1000:.1f}..{max(values) * 1000:.1f})"
