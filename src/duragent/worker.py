@@ -292,6 +292,7 @@ class Worker:
         store.reclaim_dead_workers(now)
         store.housekeeping(now, self.worker_id)
         store.fire_schedules(now)
+        store.start_checkpointer()
         loop = asyncio.get_running_loop()
         if self._workflow_defs:
             self._tasks.append(loop.create_task(self._poll_workflows(), name="duragent-wf-poll"))
@@ -345,6 +346,8 @@ class Worker:
         store: WorkerStore = self.client.store
         with contextlib.suppress(StoreError):
             store.deregister_worker(self.worker_id)
+        # Waits for a checkpoint that may be running: not on the loop.
+        await asyncio.to_thread(store.stop_checkpointer)
         if self._own_executor and isinstance(self._executor, ThreadPoolExecutor):
             self._executor.shutdown(wait=False, cancel_futures=True)
 

@@ -21,6 +21,7 @@ from ..errors import (
     WorkflowNotRunningError,
 )
 from . import chunks
+from ._checkpointer import DEFAULT_AUTOCHECKPOINT_PAGES, FALLBACK_PAGES, Checkpointer
 from ._errors import is_busy, map_error, retry_busy
 from ._file_identity import FileIdentity
 from ._tx import (
@@ -132,6 +133,8 @@ class SqliteConnection:
         self._prefixes = chunks.PrefixIndex()
         self._reader = PayloadReader(conn, self._lock)
         self.notifier = _notifier_for(path)
+        self._checkpointer: Checkpointer | None = None
+        self._checkpointer_users = 0
 
     def _prepare(self, conn: sqlite3.Connection, synchronous: str) -> None:
         """WAL mode, durability, schema: every step may be repeated after a "busy"."""
@@ -194,7 +197,63 @@ class SqliteConnection:
     def close(self) -> None:
         """Close the connection (further calls raise ``StoreError``)."""
         with self._lock:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            self._checkpointer_users = 0
+            if checkpointer is not None:
+                checkpointer.stop()
             self._conn.close()
+
+    def start_checkpointer(self) -> None:
+        """Checkpoint the write-ahead log mostly on a thread of its own from now on,
+        instead of in a commit (see :mod:`._checkpointer`); workers do this. Counted: each
+        call needs a :meth:`stop_checkpointer`. Nothing happens for an in-memory store."""
+        if self.path == ":memory:":
+            return
+        with self._lock:
+            self._checkpointer_users += 1
+            if self._checkpointer is not None:
+                return
+            try:
+                self._conn.execute(f"PRAGMA wal_autocheckpoint = {FALLBACK_PAGES}")
+                self._checkpointer = Checkpointer(
+                    self.path, busy_timeout_ms=self._configured_timeout_ms
+                )
+            except sqlite3.Error as err:
+                # Not worth failing a worker for: the commits checkpoint inline, as before.
+                log.warning("no background checkpoints for %s: %s", self.path, err)
+                self._default_checkpoints()
+
+    def stop_checkpointer(self) -> None:
+        """Undo one :meth:`start_checkpointer` (the last one stops the thread and gives the
+        writer back SQLite's own automatic checkpoints)."""
+        with self._lock:
+            if self._checkpointer_users == 0:
+                return
+            self._checkpointer_users -= 1
+            checkpointer = self._checkpointer
+            if self._checkpointer_users or checkpointer is None:
+                return
+            self._checkpointer = None
+            checkpointer.stop()
+            self._default_checkpoints()
+
+    def _default_checkpoints(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute(f"PRAGMA wal_autocheckpoint = {DEFAULT_AUTOCHECKPOINT_PAGES}")
+
+    def _after_commit(self, checkpointer: Checkpointer) -> None:
+        """Count a commit for the checkpointer; when it has just copied the log back, copy
+        the little committed since (a few pages, two short syncs), so that the next write
+        starts the log over (SQLite does that only when nothing is left to copy)."""
+        if not checkpointer.committed():
+            return
+        with self._lock:
+            if self._open_tx is not None or self._checkpointer is not checkpointer:
+                return
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as err:
+                log.debug("checkpoint of %s failed: %s", self.path, err)
 
     def encode_ahead(self, items: Iterable[Any]) -> dict[int, EncodedPayload]:
         """Encode the large payloads in ``items`` (payloads or commands) now, before a
@@ -287,6 +346,9 @@ class SqliteConnection:
                 self.notifier.notify(tx.topics)
             except Exception:  # the change is committed: a missed wake-up only delays
                 log.exception("wake-up notification failed")
+        checkpointer = self._checkpointer
+        if checkpointer is not None:
+            self._after_commit(checkpointer)
 
     def _nested(
         self, outer: Tx, now: int, ahead: dict[int, EncodedPayload] | None
