@@ -96,6 +96,22 @@ def test_an_item_changed_in_place_is_encoded_again() -> None:
     assert json.loads(payload.body)["input"][1]["output"] == "changed"
 
 
+def test_an_item_changed_inside_a_nested_value_is_encoded_again() -> None:
+    # Items with lists or objects inside are compared against a decoded copy, items of
+    # plain values against a shallow copy: a change through either path is seen.
+    encoder = RequestEncoder()
+    message = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    items: list[dict[str, Any]] = [message, item(0)]
+    encoder.payload(CONFIG, items, None, None)
+    message["content"][0]["text"] = "changed"  # inside the same nested objects
+    items[1]["output"] = "also changed"
+    items.append(item(1))
+    body = json.loads(encoder.payload(CONFIG, items, None, None).body)
+    assert body["input"][0]["content"][0]["text"] == "changed"
+    assert body["input"][1]["output"] == "also changed"
+    assert body["input"] == items
+
+
 def test_conversations_that_diverge_or_interleave_keep_their_own_encodings() -> None:
     encoder = RequestEncoder()
     first = [item(i) for i in range(6)]

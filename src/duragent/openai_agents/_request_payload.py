@@ -4,8 +4,8 @@ A model call's input is the whole conversation so far: encoding it again at ever
 splitting and hashing it in the store) would make each turn cost more than the last. The
 workflow keeps, per run, the encodings of its recent requests: a new request reuses the
 encoding of every input item it shares with an earlier one (compared by value, against a
-private copy decoded from that encoding, so an item changed in place is seen as changed)
-and of its configuration when unchanged, and encodes only the rest. The payload it builds
+private copy taken when the item was encoded, so an item changed in place is seen as
+changed) and of its configuration when unchanged, and encodes only the rest. The payload it builds
 (a ``_json_parts.PartsPayload``) holds the same JSON a ``ModelCallRequest`` encodes to, and
 tells the store which list it extends.
 
@@ -79,8 +79,9 @@ class RequestEncoder:
                 best, keep = i, shared
             if shared and shared == len(seen):
                 break  # the newest entry this input extends: its own earlier ones are shorter
-        texts = [encode_item(item) for item in items[keep:]]
-        fresh = [json.loads(text) for text in texts]
+        added = items[keep:]
+        texts = [encode_item(item) for item in added]
+        fresh = [_snapshot(item, text) for item, text in zip(added, texts, strict=True)]
         if best < 0:
             entry = (fresh, EncodedList().extend(0, texts))
         else:
@@ -91,6 +92,20 @@ class RequestEncoder:
         self._inputs.insert(0, entry)
         del self._inputs[_KEEP:]
         return entry[1]
+
+
+_IMMUTABLE: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _snapshot(item: Any, text: bytes) -> Any:
+    """A private copy of ``item`` as it was when encoded to ``text``: a shallow copy when all
+    its values are immutable (most items: tool calls and their outputs), else a copy decoded
+    from ``text``. The shallow copy shares the item's strings, so comparing the next turn's
+    item with it mostly finds the same objects (the SDK passes the same strings again) and
+    need not read them; a value replaced in place still shows as a difference."""
+    if type(item) is dict and all(type(v) in _IMMUTABLE for v in item.values()):  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
+        return dict(item)  # pyright: ignore[reportUnknownArgumentType]
+    return json.loads(text)
 
 
 def _common_prefix(seen: list[Any], items: list[Any]) -> int:
