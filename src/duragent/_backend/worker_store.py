@@ -122,7 +122,13 @@ class WorkerStore(Protocol):
         claim_for: tuple[str, str, Sequence[str]] | None = None,
         stream_tail: Sequence[StreamRow] | None = None,
         ahead: dict[int, EncodedPayload] | None = None,
+        defer_claim: bool = False,
     ) -> WorkflowTask | None: ...
+    def settle_claim(self, task: WorkflowTask, now: int) -> WorkflowTask:
+        """The workflow task claimed with ``complete_activity_task(defer_claim=True)``,
+        its row inserted if the batch did not record it."""
+        ...
+
     def fail_activity_task(
         self,
         task: ActivityTask,

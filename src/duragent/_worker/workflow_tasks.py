@@ -398,11 +398,16 @@ class WorkflowTaskProcessor:
                     claim_for=claim_for,
                     stream_tail=stream_tail,
                     ahead=ahead,
+                    # Recorded right below, the task's row would be inserted and deleted.
+                    defer_claim=prepared is not None,
                 )
                 if prepared is not None and _as_predicted(claimed, prepared.task):
                     assert claimed is not None
                     prepared.task = claimed
                     self.record(prepared)
+                if claimed is not None:
+                    # Not recorded (or its write failed): the claimed task gets its row.
+                    claimed = store.settle_claim(claimed, now)
         except BaseException:
             if prepared is not None:
                 self.abandon(prepared)

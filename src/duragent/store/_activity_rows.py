@@ -234,9 +234,11 @@ def complete(
     *,
     claim: Callable[[RunRow], str | None] | None = None,
     lease_ms: int = 0,
+    defer_claim: bool = False,
 ) -> tuple[RunRow, ev.Event] | None:
     """Record a successful attempt whose task was taken (:func:`take`); returns the run
-    and the appended event (None if the run is no longer running)."""
+    and the appended event (None if the run is no longer running). ``defer_claim``: see
+    :meth:`Tx.ensure_workflow_task`."""
     run = tx.run(task.run_id)
     if run is None or run.status != RunStatus.RUNNING:
         return None
@@ -253,7 +255,11 @@ def complete(
         ),
         claim_for=claim(run) if claim is not None else None,
         lease_ms=lease_ms,
+        defer_claim=defer_claim,
     )
+    # Read above and changed only by the append: the workflow task this result triggers,
+    # when recorded in the same transaction, needs it again.
+    tx.remember_run(run)
     return (run, event) if event is not None else None
 
 

@@ -323,6 +323,14 @@ class SqliteConnection:
                 # full disk): what the block did after that was refused, nothing is kept.
                 self._rollback()
                 raise self._error(tx.lost) from tx.lost
+            if tx.deferred is not None:
+                # A claimed workflow task nobody recorded (see Tx.ensure_workflow_task):
+                # it must exist, claimed, like any other.
+                try:
+                    tx.materialize()
+                except sqlite3.Error as err:
+                    self._rollback()
+                    raise self._error(err) from err
             try:
                 self._check_file_now_and_then()
             except StoreFileChangedError:
@@ -366,6 +374,8 @@ class SqliteConnection:
         saved_ahead, outer.ahead = outer.ahead, ahead
         # What this write adds to the caches must go if it is rolled back.
         digests, prefixes = set(outer.new_digests), dict(outer.new_prefixes)
+        deferred, claimed = outer.deferred, set(outer.claimed)
+        materialized = dict(outer.materialized)
         try:
             yield outer
         except BaseException as err:
@@ -380,6 +390,9 @@ class SqliteConnection:
                 conn.execute("ROLLBACK TO nested_write")
                 conn.execute("RELEASE nested_write")
                 outer.new_digests, outer.new_prefixes = digests, prefixes
+                outer.deferred, outer.claimed = deferred, claimed
+                outer.materialized = materialized
+                outer.forget_runs()
             if isinstance(err, sqlite3.Error):
                 raise self._error(err) from err
             raise

@@ -173,6 +173,7 @@ def close_run(
         (status, tx.now, run.run_id),
     )
     tx.c.execute("DELETE FROM tasks WHERE run_id = ?", (run.run_id,))
+    tx.drop_deferred(run.run_id)  # its workflow task, if not inserted yet, never will be
     tx.c.execute("DELETE FROM timers WHERE run_id = ?", (run.run_id,))
     closed_failure = dumps(
         Failure(

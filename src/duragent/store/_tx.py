@@ -27,12 +27,28 @@ from . import _stream_rows, chunks
 INLINE_PAYLOAD_BYTES: Final = 256
 WORKFLOW_KIND: Final = 0
 ACTIVITY_KIND: Final = 1
+DEFERRED_TASK_ID: Final = 0
+"""The id of a workflow task claimed but not inserted yet (see :meth:`Tx.ensure_workflow_task`);
+AUTOINCREMENT gives real ones from 1."""
 HISTORY_TOPIC: Final = "hist:"
 """Wake-up topic prefix (+ run id): the run has a new event or a failed attempt."""
 RUNS_TOPIC: Final = "runs"
 """Wake-up topic: some run has a new event or a failed attempt (live run lists)."""
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredClaim:
+    """A workflow task created claimed, whose row is inserted only if it is still needed
+    when its transaction commits (see :meth:`Tx.ensure_workflow_task`)."""
+
+    run_id: str
+    task_queue: str
+    workflow_type: str
+    owner: str
+    created_at: int
+    lease_expires_at: int
 
 
 @dataclass(slots=True)
@@ -60,6 +76,28 @@ class RunRow:
     stream: int = 0
     """1 when the run streams: the events subscribers show get stream rows (see
     _stream_rows.steps)."""
+
+    def values(self) -> tuple[Any, ...]:
+        """The row's values, in the order of :data:`RUN_COLUMNS`."""
+        return (
+            self.run_id,
+            self.workflow_id,
+            self.workflow_type,
+            self.task_queue,
+            self.status,
+            self.last_event_id,
+            self.last_input_event_id,
+            self.processed_through,
+            self.first_run_id,
+            self.parent_workflow_id,
+            self.parent_run_id,
+            self.parent_seq,
+            self.parent_close_policy,
+            self.history_bytes,
+            self.pending_updates,
+            self.pending_queries,
+            self.stream,
+        )
 
 
 RUN_COLUMNS: Final = (
@@ -239,6 +277,10 @@ class Tx:
         self.wrote = False
         """Whether a nested write (see SqliteStore.batch) completed in this transaction."""
         self.claimed: set[tuple[int, int]] = set()
+        self.deferred: DeferredClaim | None = None
+        """The workflow task claimed with :data:`DEFERRED_TASK_ID`, not inserted yet."""
+        self.materialized: dict[str, int] = {}
+        """Run id -> the id a deferred claimed task got when it was inserted."""
         self.claimed_new: tuple[int, int] | None = None
         """(task id, lease) of the last workflow task created already claimed."""
         """(task id, lease) of tasks claimed in this transaction."""
@@ -251,6 +293,9 @@ class Tx:
         """The error that made SQLite roll the whole transaction back (a full disk, an
         I/O error): nothing more may run in it."""
         self._known = known_digests
+        self._known_run: tuple[tuple[Any, ...], int] | None = None
+        """A run's row as the database holds it, and the connection's count of changed
+        rows then (see :meth:`remember_run`)."""
 
     # -- payloads and events ---------------------------------------------------------------
 
@@ -309,10 +354,24 @@ class Tx:
         return decode_rows(self.reader, [row])[0]
 
     def run(self, run_id: str) -> RunRow | None:
+        known = self._known_run
+        if known is not None and known[0][0] == run_id and known[1] == self.c.total_changes:
+            return RunRow(*known[0])  # no row changed since: not read again
         row = self.c.execute(
             f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
         ).fetchone()
         return run_row(row) if row is not None else None
+
+    def remember_run(self, run: RunRow) -> None:
+        """``run`` is exactly the row the database holds now: :meth:`run` returns a copy
+        of it instead of reading it, as long as no statement changes any row (an activity
+        result and the workflow task it triggers, recorded in one transaction, read the
+        run once). Forgotten when a savepoint is rolled back."""
+        self._known_run = (run.values(), self.c.total_changes)
+
+    def forget_runs(self) -> None:
+        """Rows changed without counting as changes (a savepoint rolled back)."""
+        self._known_run = None
 
     def open_run(self, workflow_id: str, run_id: str | None = None) -> RunRow | None:
         """The running run of ``workflow_id`` (optionally a specific run id)."""
@@ -383,15 +442,17 @@ class Tx:
         *,
         claim_for: str | None = None,
         lease_ms: int = 0,
+        defer_claim: bool = False,
     ) -> ev.Event | None:
         """Append one input event (``make(event_id, time)``) and make sure a workflow task
         will process it (created already claimed by ``claim_for``, if given and no task
-        existed). Nothing is appended to a run that is closing."""
+        existed; see :meth:`ensure_workflow_task` for ``defer_claim``). Nothing is appended
+        to a run that is closing."""
         if run.run_id in self.closing:
             return None
         event = make(run.last_event_id + 1, self.now)
         self.append(run, [event])
-        self.ensure_workflow_task(run, claim_for=claim_for, lease_ms=lease_ms)
+        self.ensure_workflow_task(run, claim_for=claim_for, lease_ms=lease_ms, defer=defer_claim)
         return event
 
     # -- tasks -------------------------------------------------------------------------------
@@ -402,10 +463,42 @@ class Tx:
         return found
 
     def ensure_workflow_task(
-        self, run: RunRow, *, claim_for: str | None = None, lease_ms: int = 0
+        self,
+        run: RunRow,
+        *,
+        claim_for: str | None = None,
+        lease_ms: int = 0,
+        defer: bool = False,
     ) -> None:
         """Make sure the run has a workflow task. With ``claim_for``, a task created here is
-        created claimed by that worker (recorded in :attr:`claimed_new`)."""
+        created claimed by that worker (recorded in :attr:`claimed_new`).
+
+        With ``defer`` too, the claimed task's row is not inserted yet: its id is
+        :data:`DEFERRED_TASK_ID` until :meth:`materialize` inserts it, which the workflow
+        task's completion in the same transaction usually makes needless (an activity
+        result and the workflow task it triggers: the row would be inserted and deleted
+        again). Whatever else needs the run's task first inserts it, and so does the
+        commit, if it is still deferred then.
+        """
+        self.materialize(run.run_id)
+        if claim_for is not None and defer:
+            exists = self.c.execute(
+                "SELECT 1 FROM tasks WHERE run_id = ? AND kind = 0 AND seq = 0", (run.run_id,)
+            ).fetchone()
+            if exists is not None:
+                self.topics.add(f"wf:{run.task_queue}")
+                return
+            self.deferred = DeferredClaim(
+                run.run_id,
+                run.task_queue,
+                run.workflow_type,
+                claim_for,
+                self.now,
+                self.now + lease_ms,
+            )
+            self.claimed_new = (DEFERRED_TASK_ID, 1)
+            self.claimed.add(self.claimed_new)
+            return
         if claim_for is None:
             self.c.execute(
                 "INSERT INTO tasks (kind, task_queue, type_name, run_id, seq, visible_at) "
@@ -433,6 +526,44 @@ class Tx:
             self.claimed.add(self.claimed_new)
         else:
             self.topics.add(f"wf:{run.task_queue}")
+
+    def materialize(self, run_id: str | None = None) -> int | None:
+        """Insert the deferred claimed workflow task, if any (of ``run_id``, if given);
+        returns its id."""
+        deferred = self.deferred
+        if deferred is None or (run_id is not None and deferred.run_id != run_id):
+            return None
+        self.deferred = None
+        # Nothing else inserted the run's task meanwhile: ensure_workflow_task calls this
+        # first, and every other statement on it is made by the completion that holds it.
+        row = self.c.execute(
+            "INSERT INTO tasks (kind, task_queue, type_name, run_id, seq, visible_at, owner, "
+            "lease, lease_expires_at, started_at) VALUES (0, ?, ?, ?, 0, ?, ?, 1, ?, ?) "
+            "RETURNING task_id",
+            (
+                deferred.task_queue,
+                deferred.workflow_type,
+                deferred.run_id,
+                deferred.created_at,
+                deferred.owner,
+                deferred.lease_expires_at,
+                deferred.created_at,
+            ),
+        ).fetchone()
+        task_id = int(row[0])
+        self.claimed.discard((DEFERRED_TASK_ID, 1))
+        self.claimed.add((task_id, 1))
+        self.materialized[deferred.run_id] = task_id
+        return task_id
+
+    def drop_deferred(self, run_id: str) -> bool:
+        """Forget the deferred claimed task of ``run_id`` (its completion deletes it, or the
+        run closes): its row is never inserted. Returns whether there was one."""
+        if self.deferred is None or self.deferred.run_id != run_id:
+            return False
+        self.deferred = None
+        self.claimed.discard((DEFERRED_TASK_ID, 1))
+        return True
 
     def touched(self, run_id: str) -> None:
         """Wake live views of ``run_id`` and of the runs list once this commits."""

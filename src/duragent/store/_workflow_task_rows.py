@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from .._engine import commands as cmd
@@ -15,7 +16,7 @@ from .._search_attributes import PROPERTY_MARKERS, SEARCH_ATTRIBUTES_MARKER, mer
 from ..serde import Payload
 from . import _activity_rows as activities
 from ._runs import close_run, create_run, new_run_id, request_cancel_run, signal_run
-from ._tx import RunRow, Tx, dumps
+from ._tx import DEFERRED_TASK_ID, RunRow, Tx, dumps
 from .base import ActivityTask, CompletionOutcome, RunStatus, WorkflowTask
 
 WORKFLOW_TASK_LEASE_MS: Final = 60_000
@@ -106,12 +107,14 @@ def complete(
     eager_slots: int,
 ) -> CompletionOutcome:
     """Record a workflow task's commands and carry out their effects."""
+    if task.task_id == DEFERRED_TASK_ID and task.run_id in tx.materialized:
+        task = _inserted(tx, task)  # no longer deferred: inserted earlier in this transaction
     # A task claimed earlier in this same transaction cannot have been taken away.
     if (task.task_id, task.lease) not in tx.claimed and not is_current(tx, task):
         return CompletionOutcome(lost=True)
     run = tx.run(task.run_id)
     if run is None or run.status != RunStatus.RUNNING:
-        tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
+        _delete(tx, task)
         return CompletionOutcome()
     if run.last_input_event_id > completion.processed_through and any(
         isinstance(c, cmd.CLOSE_COMMANDS) for c in completion.commands
@@ -120,7 +123,7 @@ def complete(
         # continue as new): closing now would drop that input unseen. As Temporal does,
         # nothing of this completion is recorded; the task is offered again at once, and
         # the code runs again from history, now with the new input.
-        _offer_again(tx, task)
+        _offer_again(tx, _inserted(tx, task))
         return CompletionOutcome(lost=True)
     time = completion.time
     decided = len(completion.rejected_updates) + len(completion.updates)
@@ -239,10 +242,11 @@ def complete(
 def _finish_task(tx: Tx, task: WorkflowTask, run: RunRow, keep: bool) -> CompletionOutcome:
     """Delete the task, or keep it for more input that arrived meanwhile."""
     if run.last_input_event_id <= run.processed_through and not run.pending_updates:
-        tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
+        _delete(tx, task)
         if run.pending_queries:
             tx.topics.add(f"q:{run.task_queue}")  # queries held for this task may go now
         return CompletionOutcome()
+    task = _inserted(tx, task)
     if keep:
         rows = tx.c.execute(
             "UPDATE tasks SET lease = lease + 1, lease_expires_at = ?, attempt = 0 "
@@ -268,6 +272,23 @@ def _finish_task(tx: Tx, task: WorkflowTask, run: RunRow, keep: bool) -> Complet
     )
     tx.topics.add(f"wf:{task.task_queue}")
     return CompletionOutcome()
+
+
+def _delete(tx: Tx, task: WorkflowTask) -> None:
+    """Delete the task's row (a deferred one is never inserted)."""
+    if task.task_id == DEFERRED_TASK_ID and tx.drop_deferred(task.run_id):
+        return
+    task = _inserted(tx, task)
+    tx.c.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
+
+
+def _inserted(tx: Tx, task: WorkflowTask) -> WorkflowTask:
+    """``task`` with a row of its own: a deferred one is inserted now (or was, earlier
+    in this transaction: the workflow signalled itself, say)."""
+    if task.task_id != DEFERRED_TASK_ID:
+        return task
+    task_id = tx.materialize(task.run_id) or tx.materialized.get(task.run_id)
+    return replace(task, task_id=task_id) if task_id is not None else task
 
 
 def _offer_again(tx: Tx, task: WorkflowTask) -> None:
@@ -432,6 +453,7 @@ def _refresh(tx: Tx, run: RunRow) -> None:
 def fail(tx: Tx, task: WorkflowTask, failure: Failure) -> bool:
     """Record a failed workflow task: the run stays open and the task is retried with
     backoff. Returns False if the task was no longer ours."""
+    task = _inserted(tx, task)
     if not is_current(tx, task):
         return False
     attempt = task.attempt + 1
@@ -454,6 +476,7 @@ def fail(tx: Tx, task: WorkflowTask, failure: Failure) -> bool:
 
 def extend(tx: Tx, task: WorkflowTask) -> bool:
     """Renew the task's lease; False if the task is no longer this claim's."""
+    task = _inserted(tx, task)
     if not is_current(tx, task):
         return False
     tx.c.execute(
@@ -464,6 +487,7 @@ def extend(tx: Tx, task: WorkflowTask) -> bool:
 
 
 def release(tx: Tx, task: WorkflowTask) -> None:
+    task = _inserted(tx, task)
     if is_current(tx, task):
         tx.c.execute(
             "UPDATE tasks SET owner = NULL, lease_expires_at = NULL, visible_at = ? "

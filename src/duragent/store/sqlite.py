@@ -42,7 +42,7 @@ from ._runs import create_run, new_run_id, request_cancel_run, signal_run, termi
 from ._schedule_rows import ScheduleOps
 from ._stream_rows import StreamRow
 from ._streams import StreamOps
-from ._tx import EncodedPayload, RunRow, Tx, decode_rows
+from ._tx import DEFERRED_TASK_ID, EncodedPayload, RunRow, Tx, decode_rows
 from ._visibility import VisibilityOps
 from .base import (
     ActivityTask,
@@ -379,9 +379,12 @@ class SqliteStore(
         claim_for: tuple[str, str, Sequence[str]] | None = None,
         stream_tail: Sequence[StreamRow] | None = None,
         ahead: dict[int, EncodedPayload] | None = None,
+        defer_claim: bool = False,
     ) -> WorkflowTask | None:
         """Record a successful attempt. With ``claim_for=(worker_id, task_queue, types)``
-        the run's next workflow task is claimed for that worker in the same transaction.
+        the run's next workflow task is claimed for that worker in the same transaction
+        (with ``defer_claim``, inside a :meth:`batch` that will record that task too, its
+        row is inserted only if still needed: see :meth:`settle_claim`).
         With ``stream_tail`` (an attempt that streamed) its last rows and its commit marker
         are written with the result. ``ahead``: the result encoded by :meth:`encode_ahead`
         (done here when not given)."""
@@ -406,6 +409,7 @@ class SqliteStore(
                 worker,
                 claim=eligible,
                 lease_ms=workflow_tasks.WORKFLOW_TASK_LEASE_MS,
+                defer_claim=defer_claim,
             )
             if completed is None:
                 return None
@@ -441,6 +445,22 @@ class SqliteStore(
                 pending_updates=run.pending_updates,
             )
             return dataclasses.replace(claimed, new_events=(event,))
+
+    def settle_claim(self, task: WorkflowTask, now: int) -> WorkflowTask:
+        """``task`` as it is now in the open batch: when it was claimed with
+        ``complete_activity_task(defer_claim=True)`` and its row is still deferred (the
+        batch did not record it), the row is inserted and ``task`` returned with its id."""
+        if task.task_id != DEFERRED_TASK_ID:
+            return task
+        with self._lock:
+            open_tx = self._open_tx
+            deferred = open_tx.deferred if open_tx is not None else None
+            if deferred is None or deferred.run_id != task.run_id:
+                return task  # recorded (and deleted, or inserted to be kept) meanwhile
+            with self._write(now) as tx:
+                task_id = tx.materialize(task.run_id)
+        assert task_id is not None
+        return dataclasses.replace(task, task_id=task_id)
 
     def fail_activity_task(
         self,
