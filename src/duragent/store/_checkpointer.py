@@ -8,7 +8,8 @@ the event loop's thread that waits. Measured on the sequential-activity benchmar
 commits were about half of all the time spent committing.
 
 A worker's connection therefore hands checkpoints to a :class:`Checkpointer`: a thread with
-a connection of its own, woken every :data:`CHECKPOINT_EVERY` commits, which runs ``PASSIVE``
+a connection of its own, woken every few hundred commits (about :data:`TARGET_FRAMES`
+pages of log), which runs ``PASSIVE``
 checkpoints (they never wait for, nor block, readers or the writer; SQLite's
 ``sqlite3_step`` releases the GIL, so on a second core they run in parallel). The log
 starts over only when a write begins with nothing left to copy, which a busy writer never
@@ -30,9 +31,16 @@ import sqlite3
 import threading
 from typing import Final
 
-CHECKPOINT_EVERY: Final = 128
-"""Commits between two background checkpoints (a commit of the busiest path writes about
-8 pages, so about as often as SQLite's default of 1,000 pages)."""
+TARGET_FRAMES: Final = 4096
+"""Pages (frames) of log between two background checkpoints: about 16 MB. Each round ends
+with a short copy on the writer's thread; fewer rounds, fewer of those."""
+
+CHECKPOINT_EVERY: Final = 512
+"""Commits between two background checkpoints, at first (a commit of the busiest path, an
+activity's result with the workflow task it triggers, writes about 8 pages); then adjusted
+after each round to what the commits really wrote, to keep to :data:`TARGET_FRAMES`."""
+
+_EVERY_RANGE: Final = (8, 8192)
 
 PASSES: Final = 2
 """Checkpoints the thread runs in a row when woken."""
@@ -66,6 +74,8 @@ class Checkpointer:
             self._conn.close()
             raise
         self._commits = 0
+        self.every = CHECKPOINT_EVERY
+        """Commits between two rounds (adjusted by the thread)."""
         self._wake = threading.Event()
         self._stopping = False
         self._done = False
@@ -82,7 +92,7 @@ class Checkpointer:
             self._done = False
             return True
         self._commits += 1
-        if self._commits >= CHECKPOINT_EVERY:
+        if self._commits >= self.every:
             self._commits = 0
             self._wake.set()
         return False
@@ -106,10 +116,17 @@ class Checkpointer:
                 # The second pass copies what was committed during the first (which syncs
                 # megabytes, so it takes milliseconds): the writer's part is then tiny.
                 busy = 0
-                for _ in range(PASSES):
-                    busy = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0]
+                for n in range(PASSES):
+                    busy, frames, _ = self._conn.execute(
+                        "PRAGMA wal_checkpoint(PASSIVE)"
+                    ).fetchone()
                     if busy:
                         break
+                    if n == 0 and frames > 0:
+                        # The log held ``frames`` pages after ``every`` commits (and those
+                        # since the last round, if it did not start over).
+                        low, high = _EVERY_RANGE
+                        self.every = max(low, min(high, self.every * TARGET_FRAMES // frames))
                 self.checkpoints += 1
                 self._done = not busy
             except sqlite3.Error as err:
