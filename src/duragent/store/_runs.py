@@ -64,26 +64,6 @@ def create_run(
         first_run_id = run_id
         parent_workflow_id = parent.workflow_id if parent else None
         parent_run_id = parent.run_id if parent else None
-    tx.c.execute(
-        "INSERT INTO runs (run_id, workflow_id, workflow_type, task_queue, status, start_time, "
-        "last_event_id, last_input_event_id, first_run_id, parent_workflow_id, parent_run_id, "
-        "parent_seq, parent_close_policy, memo, search_attributes) "
-        "VALUES (?, ?, ?, ?, 'running', ?, 0, 0, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            run_id,
-            workflow_id,
-            workflow_type,
-            task_queue,
-            tx.now,
-            first_run_id,
-            parent_workflow_id,
-            parent_run_id,
-            parent_seq,
-            parent_close_policy,
-            dumps(memo) if memo else None,
-            dumps(search_attributes) if search_attributes else None,
-        ),
-    )
     run = RunRow(
         run_id=run_id,
         workflow_id=workflow_id,
@@ -100,26 +80,50 @@ def create_run(
         parent_close_policy=parent_close_policy,
         history_bytes=0,
     )
-    tx.append_input(
-        run,
-        lambda event_id, time: ev.WorkflowExecutionStarted(
-            event_id=event_id,
-            time=time if started_time is None else started_time,
-            workflow_type=workflow_type,
-            workflow_id=workflow_id,
-            task_queue=task_queue,
-            input=input,
-            attempt=attempt,
-            parent_workflow_id=parent_workflow_id,
-            parent_run_id=parent_run_id,
-            parent_seq=parent_seq,
-            continued_from_run_id=continued_from.run_id if continued_from else None,
-            first_run_id=first_run_id,
-            memo=dict(memo or {}),
-            fork=fork,
-            fork_results=fork_results,
+    started = ev.WorkflowExecutionStarted(
+        event_id=1,
+        time=tx.now if started_time is None else started_time,
+        workflow_type=workflow_type,
+        workflow_id=workflow_id,
+        task_queue=task_queue,
+        input=input,
+        attempt=attempt,
+        parent_workflow_id=parent_workflow_id,
+        parent_run_id=parent_run_id,
+        parent_seq=parent_seq,
+        continued_from_run_id=continued_from.run_id if continued_from else None,
+        first_run_id=first_run_id,
+        memo=dict(memo or {}),
+        fork=fork,
+        fork_results=fork_results,
+    )
+    # The run's row is inserted with its counters after its first event: one statement
+    # less than inserting it empty and updating it.
+    tx.append(run, [started], counters_later=True)
+    tx.c.execute(
+        "INSERT INTO runs (run_id, workflow_id, workflow_type, task_queue, status, start_time, "
+        "last_event_id, last_input_event_id, history_bytes, first_run_id, parent_workflow_id, "
+        "parent_run_id, parent_seq, parent_close_policy, memo, search_attributes) "
+        "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            run_id,
+            workflow_id,
+            workflow_type,
+            task_queue,
+            tx.now,
+            run.last_event_id,
+            run.last_input_event_id,
+            run.history_bytes,
+            first_run_id,
+            parent_workflow_id,
+            parent_run_id,
+            parent_seq,
+            parent_close_policy,
+            dumps(memo) if memo else None,
+            dumps(search_attributes) if search_attributes else None,
         ),
     )
+    tx.ensure_workflow_task(run)
     tx.topics.add(f"run:{run_id}")
     tx.topics.add(f"wfid:{workflow_id}")
     return run

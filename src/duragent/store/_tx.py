@@ -389,10 +389,17 @@ class Tx:
         return run_row(row) if row is not None else None
 
     def append(
-        self, run: RunRow, events: Iterable[ev.Event], *, processed_through: int | None = None
+        self,
+        run: RunRow,
+        events: Iterable[ev.Event],
+        *,
+        processed_through: int | None = None,
+        counters_later: bool = False,
     ) -> None:
         """Insert events (ids already assigned) and advance the run's counters (and, for a
-        workflow task's completion, what it processed, in the same statement)."""
+        workflow task's completion, what it processed, in the same statement).
+        ``counters_later``: only in ``run``; the caller writes them (a new run's row,
+        inserted after its first event)."""
         rows: list[tuple[str, int, str, int, str]] = []
         size = 0
         earlier_input = last_input = run.last_input_event_id
@@ -415,6 +422,8 @@ class Tx:
         run.history_bytes += size
         if run.stream == _stream_rows.STREAMING:
             _stream_rows.steps(self, run, appended)
+        if counters_later:
+            return
         if processed_through is None:
             self.c.execute(
                 "UPDATE runs SET last_event_id = ?, last_input_event_id = ?, history_bytes = ? "
