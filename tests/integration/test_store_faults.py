@@ -95,6 +95,14 @@ def _check_consistent(db: Path) -> None:
         conn.close()
 
 
+def _registered_workers(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT count(*) FROM workers").fetchone()[0])
+    finally:
+        conn.close()
+
+
 def _assert_each_step_ran_once(h: Harness, runs: int) -> None:
     lines = h.lines()
     starts = Counter((p[5], p[1]) for p in lines if p[0] == "start")
@@ -117,7 +125,13 @@ async def test_a_full_disk_fails_every_write_clearly_and_work_resumes_when_space
             await client.start_workflow(Pipeline.run, STEPS, id=f"p{i}", task_queue=TASK_QUEUE)
             for i in range(4)
         ]
-        await asyncio.to_thread(_wait_for, "some steps", lambda: len(h.lines()) >= 24)
+        # Both workers started (registered), not only one of them busy: a worker still
+        # starting when the disk fills cannot register, and exits.
+        await asyncio.to_thread(
+            _wait_for,
+            "some steps, both workers up",
+            lambda: len(h.lines()) >= 24 and _registered_workers(h.db) == 2,
+        )
         filler = _fill(small_fs)
 
         # Every write fails, saying the disk is full; reads still answer.
