@@ -30,6 +30,16 @@ PHASES: tuple[tuple[str, str, str], ...] = (
         "WorkflowRun.activate",
     ),
     (
+        "    model request encoded (only its new items)",
+        "duragent.openai_agents._request_payload",
+        "RequestEncoder.payload",
+    ),
+    (
+        "    model response read back (item by item)",
+        "duragent.openai_agents._model_stub",
+        "response_from_json",
+    ),
+    (
         "  store: activity result + next task",
         "duragent.store.sqlite",
         "SqliteStore.complete_activity_task",
@@ -45,6 +55,11 @@ PHASES: tuple[tuple[str, str, str], ...] = (
         "WorkflowTaskProcessor.finish",
     ),
     ("activity body (decode, call, encode)", "duragent._worker.invoke", "FunctionRunner.run"),
+    (
+        "  arguments decoded (a model call's whole input)",
+        "duragent._worker.invoke",
+        "FunctionRunner.decode",
+    ),
     (
         "  the scripted model's answer (the plain SDK pays it too)",
         "duragent.testing.scripted_model",
