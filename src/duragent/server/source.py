@@ -334,9 +334,11 @@ class RunSource:
         now = int(time.time() * 1000)
         window = detailed = None
         if page_calls is not None:
-            window = _window(events, record.status, page_calls, first_call)
+            calls = _model_calls(events)
+            window = _window(calls, record.status, page_calls, first_call)
             if not whole_timeline:
-                detailed = _page_events(events, window)
+                last_event_id = events[-1].event_id if events else 0
+                detailed = _page_events(calls, last_event_id, window)
         steps = build_timeline(events, attempts, pending, now_ms=now, detailed=detailed)
         conversation = build_conversation(
             events, attempts, pending, now_ms=now, steps=steps, window=window
@@ -424,36 +426,34 @@ async def _ready(summary: RunSummary) -> RunSummary:
     return summary
 
 
-def _window(
-    events: Sequence[ev.Event], status: str, size: int, first: int | None
-) -> tuple[int, int]:
-    """The model calls ``(first, last)`` of a page of ``size`` calls."""
-    total = sum(
-        1
+def _model_calls(events: Sequence[ev.Event]) -> list[int]:
+    """The event ids where the run's model calls were scheduled, in order (call ``n`` at
+    index ``n - 1``)."""
+    return [
+        e.event_id
         for e in events
         if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MODEL_ACTIVITY
-    )
+    ]
+
+
+def _window(calls: Sequence[int], status: str, size: int, first: int | None) -> tuple[int, int]:
+    """The model calls ``(first, last)`` of a page of ``size`` of the run's ``calls``."""
+    total = len(calls)
     if first is None:
         first = max(1, total - size + 1) if status == RunStatus.RUNNING else 1
     first = max(1, min(first, total))
     return first, first + size - 1
 
 
-def _page_events(events: Sequence[ev.Event], window: tuple[int, int]) -> tuple[int, int]:
+def _page_events(
+    calls: Sequence[int], last_event_id: int, window: tuple[int, int]
+) -> tuple[int, int]:
     """The event ids ``(first, last)`` whose items the conversation page of model calls
     ``window`` shows: from the first call's scheduling (or the start, on the first page) to
     just before the call after the page is scheduled."""
     first, last = window
-    low, high = 0, events[-1].event_id if events else 0
-    number = 0
-    for e in events:
-        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MODEL_ACTIVITY:
-            number += 1
-            if number == first and first > 1:
-                low = e.event_id
-            elif number == last + 1:
-                high = e.event_id - 1
-                break
+    low = calls[first - 1] if 1 < first <= len(calls) else 0
+    high = calls[last] - 1 if last < len(calls) else last_event_id
     return low, high
 
 
