@@ -108,6 +108,26 @@ class LongBackoff:
         )
 
 
+constructed: list[str] = []
+
+
+@workflow.defn
+class Alternates:
+    """An activity, then a local activity, in turns (a tool call after a model call)."""
+
+    def __init__(self) -> None:
+        constructed.append(workflow.info().workflow_id)
+
+    @workflow.run
+    async def run(self, turns: int) -> list[str]:
+        out: list[str] = []
+        for i in range(turns):
+            out.append(await workflow.execute_activity(remote, f"t{i}", start_to_close_timeout=T))
+            found = await workflow.execute_local_activity(lookup, f"k{i}", start_to_close_timeout=T)
+            out.append(found["key"])
+        return out
+
+
 def _types(history: Any) -> list[str]:
     return [e.TYPE for e in history.events]
 
@@ -215,3 +235,22 @@ async def test_a_local_activity_interrupted_by_sigkill_runs_again_elsewhere(
         history = await handle.fetch_history()
         assert _types(history).count("LocalActivityRecorded") == 1
         await client.close()
+
+
+async def test_a_local_activity_after_an_activity_holds_the_cached_run(client: Client) -> None:
+    """The task an activity's result triggers asks for a local activity: the worker holds
+    it with the run it already activated (from its cache), and never rebuilds the run from
+    history, so a run alternating the two costs the same per turn however long it gets."""
+    constructed.clear()
+    async with Worker(
+        client, task_queue="la-alt", workflows=[Alternates], activities=[lookup, remote]
+    ):
+        out = await client.execute_workflow(Alternates.run, 6, id="la-alt", task_queue="la-alt")
+    assert out == [x for i in range(6) for x in (f"T{i}", f"k{i}")]
+    assert constructed == ["la-alt"]  # one instance: no replay from history
+    history = await client.get_workflow_handle("la-alt").fetch_history()
+    types = _types(history)
+    assert types.count("LocalActivityRecorded") == 6
+    assert types.count("ActivityTaskScheduled") == 6
+    # Each local outcome is recorded with the next activity's schedule, in one task.
+    assert types.count("WorkflowTaskCompleted") == 7

@@ -64,6 +64,9 @@ class PreparedTask:
     """Whether the write succeeded (the task is still ours to retry when not)."""
     held: bool = False
     """Handed to its local activities: recorded when they are done (nothing to write)."""
+    to_hold: tuple[TaskCompletion, list[tuple[str, Failure]]] | None = None
+    """A speculative task's activation asked for local activities: hold the task with
+    this activation (and these rejected updates) once it is claimed as predicted."""
 
 
 class WorkflowTaskProcessor:
@@ -218,9 +221,9 @@ class WorkflowTaskProcessor:
             and self.local is not None
         ):
             if speculative:
-                # Not our task yet (see record_activity_result): the run is rebuilt from
-                # history once the real task is claimed, and holds it then.
-                self._discard(task.run_id, run)
+                # Not our task yet (see record_activity_result): it is held once claimed.
+                prepared.run = run
+                prepared.to_hold = (live, rejected)
                 return prepared
             # Recorded once they are done: the task stays ours meanwhile.
             self.cache.take(task.run_id)
@@ -363,6 +366,7 @@ class WorkflowTaskProcessor:
         store = self.store
         ahead = store.encode_ahead((result,))
         prepared: PreparedTask | None = None
+        to_hold: PreparedTask | None = None
         cached = self.cache.get(task.run_id) if claim_for is not None else None
         if cached is not None and claim_for is not None and not cached.has_pending_input:
             predicted = ActivityTaskCompleted(
@@ -385,7 +389,9 @@ class WorkflowTaskProcessor:
                 new_events=(predicted,),
             )
             prepared = self.prepare(speculative, speculative=True)
-            if prepared.completion is None:
+            if prepared.to_hold is not None:
+                to_hold, prepared = prepared, None
+            elif prepared.completion is None:
                 prepared = None  # the code failed: record the result alone, then retry
         claimed: WorkflowTask | None = None
         try:
@@ -411,13 +417,33 @@ class WorkflowTaskProcessor:
         except BaseException:
             if prepared is not None:
                 self.abandon(prepared)
+            if to_hold is not None:
+                self._discard(task.run_id, to_hold.run)
             raise
         if prepared is not None and prepared.task is claimed and prepared.recorded:
             self.process(self.finish(prepared))
             return
+        if to_hold is not None:
+            if self._hold_as_predicted(to_hold, claimed):
+                return
+            self._discard(task.run_id, to_hold.run)
         if prepared is not None:
             self.abandon(prepared)  # the run saw a result history does not hold (yet)
         self.process(claimed)
+
+    def _hold_as_predicted(self, prepared: PreparedTask, claimed: WorkflowTask | None) -> bool:
+        """Hand the task claimed with an activity's result to its local activities, with
+        the activation the cached run already made for it (instead of replaying the run
+        from history): only when it is exactly the predicted task."""
+        assert prepared.to_hold is not None
+        assert prepared.run is not None
+        if self.local is None or not _as_predicted(claimed, prepared.task):
+            return False
+        assert claimed is not None
+        live, rejected = prepared.to_hold
+        self.cache.take(claimed.run_id)
+        self.local.hold(claimed, prepared.run, live, rejected)
+        return True
 
     def _discard(self, run_id: str, run: WorkflowRun | None) -> None:
         """Forget ``run``: out of the cache, and torn down even if it never was cached."""
