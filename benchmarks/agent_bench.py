@@ -20,11 +20,14 @@ conversation so far. The same agent and script run, in one process and alternati
   (``duragent.temporal.worker.TemporalWorker``), when the ``temporal`` extra is installed.
 
 Per turns setting it prints medians (min..max) of the whole run, per model call, and the
-durability overhead per model call (Duragent minus plain, divided by the model calls).
-Targets are ratios to the plain SDK measured in the same run, so they hold on a loaded
-machine too: the overhead per call at 20 turns at most 0.47x the plain SDK's time per call
-(0.8 ms of 1.7 ms on a quiet machine), and flat in the conversation's length (at 200 turns
-at most 1.25x the overhead at 20); with Temporal, at most a quarter of Temporal's overhead.
+durability overhead per model call (Duragent minus plain, divided by the model calls). Each
+durable run runs between two plain ones and is compared with their mean, and the medians
+are of these pairs: the host's speed drifts by tens of percent from one second to the next,
+which a difference of two separate medians would mistake for overhead. Targets are ratios
+to the plain SDK measured in the same run, so they hold on a loaded machine too: the
+overhead per call at 20 turns at most 0.47x the plain SDK's time per call (0.8 ms of 1.7 ms
+on a quiet machine), and flat in the conversation's length (at 200 turns at most 1.25x the
+overhead at 20); with Temporal, at most a quarter of Temporal's overhead.
 CPU times of this process are printed too: on a loaded machine they move less than wall
 times (but leave out waiting for the disk).
 """
@@ -36,6 +39,7 @@ import asyncio
 import contextlib
 import cProfile
 import io
+import itertools
 import json
 import os
 import pstats
@@ -217,8 +221,27 @@ class TurnFigures:
     def per_call(self, samples: list[float]) -> float:
         return statistics.median(samples) / self.calls
 
+    def overheads(self, samples: list[float], plain: list[float]) -> list[float]:
+        """Per durable run, its time minus the plain SDK's, per model call. Durable runs
+        measured between plain ones (``plain`` one longer) are paired with the mean of the
+        two plain runs around them: the host's speed drifts by tens of percent from one
+        second to the next, and pairing cancels most of it. Otherwise (Temporal, measured
+        apart) each is compared with the plain runs' median."""
+        if len(plain) == len(samples) + 1:
+            around = [(a + b) / 2 for a, b in itertools.pairwise(plain)]
+        else:
+            around = [statistics.median(plain)] * len(samples)
+        return [(d - p) / self.calls for d, p in zip(samples, around, strict=True)]
+
     def overhead(self, samples: list[float], plain: list[float]) -> float:
-        return (statistics.median(samples) - statistics.median(plain)) / self.calls
+        """Median of :meth:`overheads`: ms per model call."""
+        return statistics.median(self.overheads(samples, plain))
+
+    def overhead_ratio(self, samples: list[float], plain: list[float]) -> float:
+        """Median over paired runs of (durable - plain) / plain: the overhead per model
+        call as a share of the plain SDK's time per call."""
+        around = [(a + b) / 2 for a, b in itertools.pairwise(plain)]
+        return statistics.median(d / p - 1 for d, p in zip(samples, around, strict=True))
 
 
 async def measure(turns: int, repeats: int, with_temporal: bool) -> TurnFigures:
@@ -226,9 +249,11 @@ async def measure(turns: int, repeats: int, with_temporal: bool) -> TurnFigures:
     await plain_run(2, scripted, "warm")  # warm the SDK's caches
     plain, ours = Samples(), Samples()
     async with embedded(turns) as backend:
-        for _ in range(repeats):  # alternate, so that load spikes hit both alike
-            plain.add(await plain_run(turns, scripted))
+        # Alternate, each durable run between two plain ones (see TurnFigures.overheads).
+        plain.add(await plain_run(turns, scripted))
+        for _ in range(repeats):
             ours.add(await backend.run(turns))
+            plain.add(await plain_run(turns, scripted))
     theirs: Samples | str = "skipped (--skip-temporal)"
     if with_temporal:
         async with on_temporal(turns) as found:
@@ -305,7 +330,7 @@ def figures(results: list[TurnFigures]) -> list[Figure]:
                 f"overhead_per_call_ms_{r.turns}",
                 f"durability overhead per model call, {r.turns} turns",
                 "ms",
-                [(d - p) / n for d, p in zip(r.duragent.wall, r.plain.wall, strict=True)],
+                r.overheads(r.duragent.wall, r.plain.wall),
             )
         )
         out.append(
@@ -313,7 +338,7 @@ def figures(results: list[TurnFigures]) -> list[Figure]:
                 f"overhead_per_call_cpu_ms_{r.turns}",
                 f"durability overhead per model call, CPU time, {r.turns} turns",
                 "ms",
-                [(d - p) / n for d, p in zip(r.duragent.cpu, r.plain.cpu, strict=True)],
+                r.overheads(r.duragent.cpu, r.plain.cpu),
             )
         )
         if isinstance(r.temporal, Samples):
@@ -322,7 +347,7 @@ def figures(results: list[TurnFigures]) -> list[Figure]:
                     f"temporal_overhead_per_call_ms_{r.turns}",
                     f"Temporal overhead per model call, {r.turns} turns",
                     "ms",
-                    [(t - p) / n for t, p in zip(r.temporal.wall, r.plain.wall, strict=True)],
+                    r.overheads(r.temporal.wall, r.plain.wall),
                 )
             )
     return out
@@ -336,8 +361,7 @@ def targets(results: list[TurnFigures]) -> list[Target]:
         out.append(
             Target(
                 "overhead per call at 20 turns / plain SDK per call at 20 turns",
-                small.overhead(small.duragent.wall, small.plain.wall)
-                / small.per_call(small.plain.wall),
+                small.overhead_ratio(small.duragent.wall, small.plain.wall),
                 OVERHEAD_VS_PLAIN,
             )
         )
