@@ -70,6 +70,15 @@ class RetryPolicy:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form, as recorded in history: only what differs from the defaults
         (every scheduled activity records its policy, so this is kept small)."""
+        # Every scheduled activity encodes its policy (twice: event and row), and a policy
+        # is usually one shared object: computed once per object, copied out.
+        cached: dict[str, Any] | None = self.__dict__.get("_as_dict")
+        if cached is None:
+            cached = self._compute_dict()
+            object.__setattr__(self, "_as_dict", cached)
+        return dict(cached)
+
+    def _compute_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.initial_interval != timedelta(seconds=1):
             out["initial_interval_ms"] = _ms(self.initial_interval)
