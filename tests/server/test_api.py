@@ -8,7 +8,12 @@ import subprocess
 import sys
 from urllib.parse import quote
 
+import pytest
+
 from duragent import Client, Worker
+from duragent._engine import events as ev
+from duragent.openai_agents import TOOL_ACTIVITY
+from duragent.views import conversation
 
 from .conftest import RunningServer, wait_until
 from .ui_app import LOOPER_CALLS, TASK_QUEUE, AskAgent, Broken, Pipeline
@@ -328,6 +333,44 @@ async def test_a_long_conversation_is_paged_by_model_call(
     fragment = await server.get("/fragments/runs/loop-1?from=26")
     assert fragment.text.count('<li class="turn ') == LOOPER_CALLS - 25
     assert (await server.get("/runs/loop-1?from=x")).status == 400
+    # Each page shows what the whole conversation shows for its calls, but decodes the
+    # tool calls of its own calls only.
+    events = (await client.get_workflow_handle("loop-1").fetch_history()).events
+    whole = conversation.build_conversation(events, now_ms=0)
+    tool_payloads = {
+        id(p)
+        for e in events
+        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == TOOL_ACTIVITY
+        for p in e.input
+    }
+    seq_of_tool = {
+        e.seq
+        for e in events
+        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == TOOL_ACTIVITY
+    }
+    tool_payloads |= {
+        id(e.result)
+        for e in events
+        if isinstance(e, ev.ActivityTaskCompleted) and e.seq in seq_of_tool
+    }
+    for window in [(1, 25), (26, LOOPER_CALLS), (10, 12)]:
+        decoded: list[int] = []
+        real_value = conversation._value  # pyright: ignore[reportPrivateUsage]
+
+        def counting(
+            payload: object, real: object = real_value, seen: list[int] = decoded
+        ) -> object:
+            seen.append(id(payload[0] if isinstance(payload, tuple) and payload else payload))
+            return real(payload)  # type: ignore[operator]
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(conversation, "_value", counting)
+            paged = conversation.build_conversation(events, now_ms=0, window=window)
+        assert paged.tool_calls == whole.tool_calls
+        assert paged.items_for(*window) == whole.items_for(*window)
+        shown_cards = [i for i in paged.items_for(*window) if isinstance(i, conversation.ToolCard)]
+        assert shown_cards and all(c.result for c in shown_cards)
+        assert len(tool_payloads.intersection(decoded)) == 2 * len(shown_cards)
     # The API gives the whole conversation, numbered.
     items = (await server.get("/api/v1/runs/loop-1/conversation")).json()["items"]
     numbers = [i["number"] for i in items if i["kind"] == "model"]

@@ -12,7 +12,7 @@ workflow reads as its timeline. Pure data, no I/O, no Agents SDK import.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -207,20 +207,39 @@ class _Builder:
         self.model_calls = 0
         self.prefix = 0
         """In a fork: the events copied from its source (their calls were reused)."""
+        self._unrun: dict[str, deque[ToolCard]] = {}
+        """Cards by the tool's name, in call order, while no activity ran them (the first
+        ones may have run since: skipped when met)."""
 
     def append(self, item: Item, call: int | None = None) -> None:
         self.items.append(item)
         self.item_calls.append(self.model_calls if call is None else call)
 
+    def add_card(self, card: ToolCard, call: int | None = None) -> None:
+        """A new tool call's card, listed (in model call ``call``) and waiting to be run."""
+        self.cards[card.call_id] = card
+        self._unrun.setdefault(card.name, deque()).append(card)
+        self.append(card, call)
+
+    def shows(self, number: int) -> bool:
+        """Whether the items of model call ``number`` are on the page (0: before the first
+        call, shown with the first page)."""
+        if self.window is None:
+            return True
+        first, last = self.window
+        return first <= number <= last or (number == 0 and first <= 1)
+
     def reads_input(self, number: int) -> int:
         """Whether model call ``number``'s input is decoded: 2 to show it, 1 only to know
-        what the calls before the window showed, 0 not at all (outside the window)."""
+        what the calls before the window showed (the call just before it) or to give the
+        window's last tool cards the output the model was shown (the call just after it),
+        0 not at all (outside the window)."""
         if self.window is None:
             return 2
         first, last = self.window
         if first <= number <= last:
             return 2
-        return 1 if number == first - 1 else 0
+        return 1 if number in (first - 1, last + 1) else 0
 
     # -- model calls --------------------------------------------------------------------------
 
@@ -270,7 +289,7 @@ class _Builder:
             kind = item.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
             if kind == "function_call_output":
                 card = self.cards.get(str(item.get("call_id")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-                if show and card is not None and card.output is None:
+                if card is not None and card.output is None:
                     card.output = _output_text(item.get("output"))  # pyright: ignore[reportUnknownMemberType]
                 continue
             role = item.get("role")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
@@ -318,9 +337,8 @@ class _Builder:
                     time=e.time,
                     event_id=e.event_id,
                 )
-                self.cards[call_id] = card
                 turn.tool_calls.append(name)
-                self.append(card, turn.number)
+                self.add_card(card, turn.number)
             elif kind == "message":
                 texts.append(_text_of(item.get("content")))  # pyright: ignore[reportUnknownMemberType]
             elif kind == "reasoning":
@@ -334,6 +352,15 @@ class _Builder:
     def tool_scheduled(self, e: ev.ActivityTaskScheduled) -> bool:
         """Join a tool activity to the card of the call it runs; False if it is none."""
         card: ToolCard | None = None
+        if e.activity_type == TOOL_ACTIVITY and not self.shows(self.model_calls):
+            # Off the page: joined to its card by the tool's name (the activity's summary)
+            # in call order, without decoding its request, and its result is not decoded
+            # either (nothing of it is shown). A call with no card is read as below.
+            card = self._unrun_card(e.summary) if e.summary else None
+            if card is not None:
+                card.seq = e.seq
+                card.scheduled_event_id = e.event_id
+                return True
         if e.activity_type == TOOL_ACTIVITY:
             request = _value(e.input)
             if isinstance(request, dict):
@@ -347,8 +374,7 @@ class _Builder:
                         time=e.time,
                         event_id=e.event_id,
                     )
-                    self.cards[card.call_id] = card
-                    self.append(card)
+                    self.add_card(card)
         elif (mcp_tool := mcp_tool_of(e.activity_type, _value(e.input))) is not None:
             # an MCP tool call: the model called the tool by its own name; the card takes
             # the server's too (the activity's summary, ``weather.get_alerts``)
@@ -369,13 +395,16 @@ class _Builder:
 
     def _unrun_card(self, name: str) -> ToolCard | None:
         """The first card of a call of ``name`` no activity ran yet (and not rejected)."""
+        waiting = self._unrun.get(name)
+        if not waiting:
+            return None
+        while waiting and waiting[0].seq is not None:
+            waiting.popleft()  # ran since
         return next(
             (
                 c
-                for c in self.cards.values()
-                if c.seq is None
-                and c.name == name
-                and (c.approval is None or c.approval.state == "approved")
+                for c in waiting
+                if c.seq is None and (c.approval is None or c.approval.state == "approved")
             ),
             None,
         )
@@ -544,8 +573,7 @@ def build_conversation(
                         time=e.time,
                         event_id=e.event_id,
                     )
-                    b.cards[call_id] = card
-                    b.append(card)
+                    b.add_card(card)
                 card.approval = Approval(call_id, requested_at=e.time)
             case ev.WorkflowExecutionUpdateAccepted() if e.update_name == DECIDE_UPDATE:
                 decision = _value(e.input)
