@@ -12,8 +12,9 @@ import pytest
 
 from duragent import Client, Worker
 from duragent._engine import events as ev
-from duragent.openai_agents import TOOL_ACTIVITY
-from duragent.views import conversation
+from duragent.openai_agents import MODEL_ACTIVITY, TOOL_ACTIVITY
+from duragent.server.source import RunSource
+from duragent.views import conversation, summary
 
 from .conftest import RunningServer, wait_until
 from .ui_app import LOOPER_CALLS, TASK_QUEUE, AskAgent, Broken, Pipeline
@@ -333,10 +334,52 @@ async def test_a_long_conversation_is_paged_by_model_call(
     fragment = await server.get("/fragments/runs/loop-1?from=26")
     assert fragment.text.count('<li class="turn ') == LOOPER_CALLS - 25
     assert (await server.get("/runs/loop-1?from=x")).status == 400
-    # Each page shows what the whole conversation shows for its calls, but decodes the
-    # tool calls of its own calls only.
+    await _pages_decode_their_own_calls(client)
+    # The API gives the whole conversation, numbered.
+    items = (await server.get("/api/v1/runs/loop-1/conversation")).json()["items"]
+    numbers = [i["number"] for i in items if i["kind"] == "model"]
+    assert numbers == list(range(1, LOOPER_CALLS + 1))
+
+
+async def test_a_run_page_folds_the_runs_summary_once(client: Client, worker: Worker) -> None:
+    """The summary on a run's page (tokens of every model call) comes from the fold the
+    server keeps per run: a second page of the same history decodes no model response for
+    it, and says the same."""
+    await _agent(client, "looper", "loop-2")
+    await client.get_workflow_handle("loop-2").result(timeout=60)
+    source = RunSource(client)
+    first = await source.detail("loop-2", None, page_calls=25)
+    decoded: list[object] = []
+    real_json = summary._json  # pyright: ignore[reportPrivateUsage]
+
+    def counting(payload: object) -> object:
+        decoded.append(payload)
+        return real_json(payload)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(summary, "_json", counting)
+        second = await source.detail("loop-2", None, page_calls=25, first_call=26)
+    assert decoded == []
+    assert second.summary == first.summary
+    assert second.summary.model_calls == LOOPER_CALLS and second.summary.input_tokens > 0
+    assert second.summary == (await source.summary_of(await client.backend.describe("loop-2")))
+
+
+async def _pages_decode_their_own_calls(client: Client) -> None:
+    """Each page shows what the whole conversation shows for its calls, but decodes the
+    tool calls of its own calls only, and with a memo (kept by the server per run) the model
+    responses off the page only once."""
     events = (await client.get_workflow_handle("loop-1").fetch_history()).events
     whole = conversation.build_conversation(events, now_ms=0)
+    model_seqs = {
+        e.seq
+        for e in events
+        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MODEL_ACTIVITY
+    }
+    completions = [  # the model calls' completion events, in call order
+        e for e in events if isinstance(e, ev.ActivityTaskCompleted) and e.seq in model_seqs
+    ]
+    model_results = {id(e.result) for e in completions}
     tool_payloads = {
         id(p)
         for e in events
@@ -353,25 +396,37 @@ async def test_a_long_conversation_is_paged_by_model_call(
         for e in events
         if isinstance(e, ev.ActivityTaskCompleted) and e.seq in seq_of_tool
     }
-    for window in [(1, 25), (26, LOOPER_CALLS), (10, 12)]:
-        decoded: list[int] = []
-        real_value = conversation._value  # pyright: ignore[reportPrivateUsage]
+    memo: dict[int, conversation.ToolCalls] = {}
+    windows = [(1, 25), (26, LOOPER_CALLS), (10, 12), (1, 25)]
+    visited: set[tuple[int, int]] = set()
+    for window in windows:
+        for calls_memo in (None, memo):
+            decoded: list[int] = []
+            real_value = conversation._value  # pyright: ignore[reportPrivateUsage]
 
-        def counting(
-            payload: object, real: object = real_value, seen: list[int] = decoded
-        ) -> object:
-            seen.append(id(payload[0] if isinstance(payload, tuple) and payload else payload))
-            return real(payload)  # type: ignore[operator]
+            def counting(
+                payload: object, real: object = real_value, seen: list[int] = decoded
+            ) -> object:
+                seen.append(id(payload[0] if isinstance(payload, tuple) and payload else payload))
+                return real(payload)  # type: ignore[operator]
 
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(conversation, "_value", counting)
-            paged = conversation.build_conversation(events, now_ms=0, window=window)
-        assert paged.tool_calls == whole.tool_calls
-        assert paged.items_for(*window) == whole.items_for(*window)
-        shown_cards = [i for i in paged.items_for(*window) if isinstance(i, conversation.ToolCard)]
-        assert shown_cards and all(c.result for c in shown_cards)
-        assert len(tool_payloads.intersection(decoded)) == 2 * len(shown_cards)
-    # The API gives the whole conversation, numbered.
-    items = (await server.get("/api/v1/runs/loop-1/conversation")).json()["items"]
-    numbers = [i["number"] for i in items if i["kind"] == "model"]
-    assert numbers == list(range(1, LOOPER_CALLS + 1))
+            first, last = window
+            off_page = [e for n, e in enumerate(completions, 1) if not first <= n <= last]
+            unknown = [e for e in off_page if calls_memo is None or e.event_id not in calls_memo]
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(conversation, "_value", counting)
+                paged = conversation.build_conversation(
+                    events, now_ms=0, window=window, calls_memo=calls_memo
+                )
+            assert paged.tool_calls == whole.tool_calls
+            assert paged.items_for(*window) == whole.items_for(*window)
+            cards = [i for i in paged.items_for(*window) if isinstance(i, conversation.ToolCard)]
+            assert cards and all(c.result for c in cards)
+            assert len(tool_payloads.intersection(decoded)) == 2 * len(cards)
+            # Its own calls' responses, and the others' not in the memo yet.
+            responses = len(model_results.intersection(decoded))
+            assert responses == len(completions) - len(off_page) + len(unknown)
+            if calls_memo is not None and window in visited:
+                assert responses == last - first + 1  # a page seen before: only its own
+        visited.add(window)
+    assert len(memo) == LOOPER_CALLS

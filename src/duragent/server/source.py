@@ -28,7 +28,7 @@ from ..client import Client, WorkflowExecution, WorkflowHandle
 from ..errors import ConfigurationError
 from ..history import WorkflowHistory
 from ..views.agent_rows import MODEL_ACTIVITY
-from ..views.conversation import Conversation, build_conversation
+from ..views.conversation import Conversation, ToolCalls, build_conversation
 from ..views.diff import RunDiff
 from ..views.summary import PendingApproval, RunSummary, SummaryFold
 from ..views.timeline import Step, build_timeline
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 STATUSES: Final = tuple(s.value for s in RunStatus)
 _SUMMARY_CACHE: Final = 20_000
+_TOOL_CALLS_CACHE: Final = 64
+"""Runs whose model calls' tool calls are remembered between conversation pages (a few
+hundred small tuples per long run)."""
 _SCAN_LIMIT: Final = 100_000
 """Most runs one list request looks at when a filter is applied after reading."""
 _PARALLEL_READS: Final = 8
@@ -187,9 +190,39 @@ class RunSource:
         self.backend: ClientBackend = client.backend
         self._summaries: OrderedDict[str, tuple[int, SummaryFold]] = OrderedDict()
         """run id -> (history length it was read at, the summary folded so far)."""
+        self._tool_calls: OrderedDict[str, dict[int, ToolCalls]] = OrderedDict()
+        """run id -> the tool calls of its model calls shown off a conversation page (see
+        ``build_conversation(calls_memo=)``), for the runs whose pages were read last."""
         self._reads = asyncio.Semaphore(_PARALLEL_READS)
 
+    def _tool_calls_of(self, run_id: str) -> dict[int, ToolCalls]:
+        memo = self._tool_calls.get(run_id)
+        if memo is None:
+            memo = self._tool_calls[run_id] = {}
+            if len(self._tool_calls) > _TOOL_CALLS_CACHE:
+                self._tool_calls.popitem(last=False)
+        self._tool_calls.move_to_end(run_id)
+        return memo
+
     # -- summaries ------------------------------------------------------------------------
+
+    def _summary_of_history(self, run_id: str, events: Sequence[ev.Event]) -> RunSummary:
+        """The summary of a run whose history was just read whole: the cached fold takes
+        only the events it has not seen (folding a long agent run decodes every model
+        response for its tokens, most of the cost of its page)."""
+        length = events[-1].event_id if events else 0
+        cached = self._summaries.get(run_id)
+        if cached is not None and cached[1].last_event_id > length:
+            fold = SummaryFold()  # a newer read is cached: this page shows what it read
+            fold.add(events)
+            return fold.summary()
+        fold = cached[1] if cached is not None else SummaryFold()
+        fold.add(events)
+        self._summaries[run_id] = (length, fold)
+        self._summaries.move_to_end(run_id)
+        if len(self._summaries) > _SUMMARY_CACHE:
+            self._summaries.popitem(last=False)
+        return fold.summary()
 
     async def summary_of(self, record: RunRecord) -> RunSummary:
         """The run's summary; re-read only the events added since it was last read."""
@@ -341,10 +374,15 @@ class RunSource:
                 detailed = _page_events(calls, last_event_id, window)
         steps = build_timeline(events, attempts, pending, now_ms=now, detailed=detailed)
         conversation = build_conversation(
-            events, attempts, pending, now_ms=now, steps=steps, window=window
+            events,
+            attempts,
+            pending,
+            now_ms=now,
+            steps=steps,
+            window=window,
+            calls_memo=self._tool_calls_of(run) if window is not None else None,
         )
-        fold = SummaryFold()
-        fold.add(events)
+        summary = self._summary_of_history(run, events)
         failure_event = None
         if record.task_failure is not None and record.status == RunStatus.RUNNING:
             # The event after the last one the failing code processed is where it disagreed.
@@ -355,7 +393,7 @@ class RunSource:
             events=events,
             conversation=conversation,
             steps=steps,
-            summary=fold.summary(),
+            summary=summary,
             task_failure=record.task_failure,
             failure_event=failure_event,
             runs=[r.run_id for r in runs],

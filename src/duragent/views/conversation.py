@@ -189,10 +189,22 @@ def _result_text(value: Any, fallback: Payload | None) -> str:
     return to_json(value)
 
 
+ToolCalls = tuple[tuple[str, str, str], ...]
+"""The function calls one model response asked for: (call id, tool name, arguments)."""
+
+
 class _Builder:
-    def __init__(self, steps: list[Step], window: tuple[int, int] | None) -> None:
+    def __init__(
+        self,
+        steps: list[Step],
+        window: tuple[int, int] | None,
+        calls_memo: dict[int, ToolCalls] | None = None,
+    ) -> None:
         self.steps = {s.event_id: s for s in steps}
         self.window = window
+        self.calls_memo = calls_memo
+        """Function calls of completed model calls off the page, by completion event id
+        (kept by the caller between pages of the same run: events never change)."""
         self.items: list[Item] = []
         self.item_calls: list[int] = []
         self.turns: dict[int, ModelTurn] = {}
@@ -304,6 +316,22 @@ class _Builder:
                     self.append(Message(str(role), text, e.time, e.event_id), number)  # pyright: ignore[reportUnknownArgumentType]
 
     def model_completed(self, e: ev.ActivityTaskCompleted, turn: ModelTurn) -> None:
+        memo = self.calls_memo
+        if memo is not None and not self.shows(turn.number) and e.seq > 0:
+            # Off the page only its tool calls count (and join their activities): read
+            # them from the memo, or decode the response once and remember them.
+            calls = memo.get(e.event_id)
+            if calls is None:
+                calls = memo[e.event_id] = _function_calls(_value(e.result))
+            handoffs = self.handoffs.get(turn.seq, {})
+            for call_id, name, arguments in calls:
+                if name in handoffs:
+                    turn.handoff_to = handoffs[name]
+                    continue
+                card = ToolCard(call_id, name, turn.agent, arguments, e.time, e.event_id)
+                turn.tool_calls.append(name)
+                self.add_card(card, turn.number)
+            return
         value = _value(e.result)
         result: dict[str, Any] = value if isinstance(value, dict) else {}  # pyright: ignore[reportUnknownVariableType]
         response: Any = result.get("response") or {}
@@ -496,6 +524,22 @@ class _Builder:
         self.last_worker = worker or self.last_worker
 
 
+def _function_calls(value: Any) -> ToolCalls:
+    """The function calls in a decoded model call result (as :meth:`model_completed` reads
+    them)."""
+    result: Any = value if isinstance(value, dict) else {}
+    response: Any = result.get("response") or {}
+    return tuple(
+        (
+            str(item.get("call_id") or item.get("id") or ""),
+            str(item.get("name") or ""),
+            str(item.get("arguments") or ""),
+        )
+        for item in response.get("output") or []
+        if isinstance(item, dict) and item.get("type") == "function_call"
+    )
+
+
 def build_conversation(
     events: Sequence[ev.Event],
     attempts: Sequence[ActivityAttempt] = (),
@@ -504,6 +548,7 @@ def build_conversation(
     now_ms: int,
     window: tuple[int, int] | None = None,
     steps: list[Step] | None = None,
+    calls_memo: dict[int, ToolCalls] | None = None,
 ) -> Conversation:
     """Fold a run's history into conversation items.
 
@@ -519,10 +564,13 @@ def build_conversation(
             them, or handoffs. None: all.
         steps: The run's timeline, when the caller built it already from the same
             arguments (items share its steps, read only).
+        calls_memo: The tool calls of this run's model calls off the page, by event id,
+            filled here and reused by the next page of the same run (a server keeps one
+            per run): a long run's model responses are decoded once, not on every page.
     """
     if steps is None:
         steps = build_timeline(events, attempts, pending, now_ms=now_ms)
-    b = _Builder(steps, window)
+    b = _Builder(steps, window, calls_memo)
     facts: ForkFacts | None = None
     activity_types: dict[int, str] = {}
     for e in events:
