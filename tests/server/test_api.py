@@ -13,6 +13,7 @@ import pytest
 from duragent import Client, Worker
 from duragent._engine import events as ev
 from duragent.openai_agents import MODEL_ACTIVITY, TOOL_ACTIVITY
+from duragent.serde import Payload
 from duragent.server.source import RunSource
 from duragent.views import conversation, summary
 
@@ -348,18 +349,40 @@ async def test_a_run_page_folds_the_runs_summary_once(client: Client, worker: Wo
     await _agent(client, "looper", "loop-2")
     await client.get_workflow_handle("loop-2").result(timeout=60)
     source = RunSource(client)
-    first = await source.detail("loop-2", None, page_calls=25)
+    first = await source.detail("loop-2", None, page_calls=25, whole_timeline=False)
+    first_usage = await source.usage("loop-2", {first.execution.run_id: first.events})
     decoded: list[object] = []
     real_json = summary._json  # pyright: ignore[reportPrivateUsage]
+    real_value = Payload.to_json_value
 
     def counting(payload: object) -> object:
         decoded.append(payload)
         return real_json(payload)
 
+    def decoding(payload: Payload) -> object:
+        decoded.append(payload)
+        return real_value(payload)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(summary, "_json", counting)
-        second = await source.detail("loop-2", None, page_calls=25, first_call=26)
-    assert decoded == []
+        patch.setattr(Payload, "to_json_value", decoding)
+        second = await source.detail(
+            "loop-2", None, page_calls=25, first_call=26, whole_timeline=False
+        )
+        second_usage = await source.usage("loop-2", {second.execution.run_id: second.events})
+    # Only the responses of the page's own calls (26 on) were decoded, by its conversation.
+    model_seqs = {
+        e.seq
+        for e in second.events
+        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MODEL_ACTIVITY
+    }
+    responses = [
+        e.result
+        for e in second.events
+        if isinstance(e, ev.ActivityTaskCompleted) and e.seq in model_seqs
+    ]
+    assert {id(p) for p in decoded} & {id(p) for p in responses} == {id(p) for p in responses[25:]}
+    assert second_usage == first_usage and second_usage is not None
     assert second.summary == first.summary
     assert second.summary.model_calls == LOOPER_CALLS and second.summary.input_tokens > 0
     assert second.summary == (await source.summary_of(await client.backend.describe("loop-2")))

@@ -16,7 +16,7 @@ history*: replayed, not repeated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,16 @@ class UsageReport:
         return self.input_tokens + self.output_tokens
 
 
+CallFacts = tuple[str, int, int, int, int]
+"""What a model call's result says for the report: (model, input tokens, output tokens,
+cached tokens, latency ms)."""
+
+
+def _call_facts(result: Any) -> CallFacts:
+    inp, out, cached = _usage_numbers(result.get("response") or {})
+    return str(result.get("model", "")), inp, out, cached, int(result.get("latency_ms", 0))
+
+
 def _usage_numbers(response: dict[str, Any]) -> tuple[int, int, int]:
     usage = response.get("usage") or {}
     details = usage.get("input_tokens_details") or {}
@@ -158,6 +168,7 @@ async def usage_report(
     *,
     include_children: bool = True,
     histories: Mapping[str, Sequence[ev.Event]] | None = None,
+    facts_of: Callable[[str], dict[int, CallFacts]] | None = None,
 ) -> UsageReport:
     """Build the usage report of ``workflow_id`` from history and the ledger (through the
     client's backend, so it works wherever the workflow ran).
@@ -169,6 +180,9 @@ async def usage_report(
         include_children: Count the model calls of child workflows too.
         histories: Histories the caller already read, by run id: used instead of reading
             them again (the web UI's run page has the run's history at hand).
+        facts_of: A run's memo of what its model calls' results say, by completion event
+            id, filled here (a caller that reports on the same runs again, as the web UI's
+            run page does on every load, keeps one per run: results are decoded once).
     """
     known = histories or {}
     backend = client.backend
@@ -195,6 +209,7 @@ async def usage_report(
         """Model calls so far: seq -> (agent, number); a fork's served calls under
         negative keys (they have no activity)."""
         run_calls: list[ModelCall] = []
+        memo = facts_of(run_id) if facts_of is not None else {}
         last_worker: str | None = None
         fork = isinstance(events[0], ev.WorkflowExecutionStarted) and events[0].fork is not None
         for event in events:
@@ -207,19 +222,21 @@ async def usage_report(
                 if event.activity_type == MODEL_ACTIVITY:
                     agents[event.seq] = (event.summary, len(agents) + 1)
             elif isinstance(event, ev.ActivityTaskCompleted) and event.seq in agents:
-                result = event.result.to_json_value()
-                inp, out, cached = _usage_numbers(result.get("response") or {})
+                facts = memo.get(event.event_id)
+                if facts is None:
+                    facts = memo[event.event_id] = _call_facts(event.result.to_json_value())
+                model, inp, out, cached, latency_ms = facts
                 run_calls.append(
                     ModelCall(
                         run_id=run_id,
                         seq=event.seq,
                         agent=agents[event.seq][0],
-                        model=str(result.get("model", "")),
+                        model=model,
                         attempt=event.attempt,
                         input_tokens=inp,
                         output_tokens=out,
                         cached_tokens=cached,
-                        latency_ms=int(result.get("latency_ms", 0)),
+                        latency_ms=latency_ms,
                         time=event.time,
                         worker=event.worker,
                         # A fork's calls from its source's history are in no ledger of it.

@@ -35,12 +35,25 @@ from ..views.timeline import Step, build_timeline
 
 if TYPE_CHECKING:
     from ..openai_agents import UsageReport
+    from ..openai_agents.usage import CallFacts
 
 STATUSES: Final = tuple(s.value for s in RunStatus)
 _SUMMARY_CACHE: Final = 20_000
-_TOOL_CALLS_CACHE: Final = 64
-"""Runs whose model calls' tool calls are remembered between conversation pages (a few
-hundred small tuples per long run)."""
+_MEMO_CACHE: Final = 64
+"""Runs whose model calls' results are remembered between page loads (a few small tuples
+per model call)."""
+
+
+@dataclass
+class _RunMemo:
+    """What one run's model call results said, by completion event id."""
+
+    tool_calls: dict[int, ToolCalls] = field(default_factory=lambda: {})
+    """Their function calls (``build_conversation(calls_memo=)``)."""
+    usage: dict[int, CallFacts] = field(default_factory=lambda: {})
+    """Their model, tokens and latency (``usage_report(facts_of=)``)."""
+
+
 _SCAN_LIMIT: Final = 100_000
 """Most runs one list request looks at when a filter is applied after reading."""
 _PARALLEL_READS: Final = 8
@@ -190,18 +203,18 @@ class RunSource:
         self.backend: ClientBackend = client.backend
         self._summaries: OrderedDict[str, tuple[int, SummaryFold]] = OrderedDict()
         """run id -> (history length it was read at, the summary folded so far)."""
-        self._tool_calls: OrderedDict[str, dict[int, ToolCalls]] = OrderedDict()
-        """run id -> the tool calls of its model calls shown off a conversation page (see
-        ``build_conversation(calls_memo=)``), for the runs whose pages were read last."""
+        self._memos: OrderedDict[str, _RunMemo] = OrderedDict()
+        """run id -> what its model calls' results said, for the runs whose pages were read
+        last (events never change: a long run's results are decoded once, not per load)."""
         self._reads = asyncio.Semaphore(_PARALLEL_READS)
 
-    def _tool_calls_of(self, run_id: str) -> dict[int, ToolCalls]:
-        memo = self._tool_calls.get(run_id)
+    def _memo_of(self, run_id: str) -> _RunMemo:
+        memo = self._memos.get(run_id)
         if memo is None:
-            memo = self._tool_calls[run_id] = {}
-            if len(self._tool_calls) > _TOOL_CALLS_CACHE:
-                self._tool_calls.popitem(last=False)
-        self._tool_calls.move_to_end(run_id)
+            memo = self._memos[run_id] = _RunMemo()
+            if len(self._memos) > _MEMO_CACHE:
+                self._memos.popitem(last=False)
+        self._memos.move_to_end(run_id)
         return memo
 
     # -- summaries ------------------------------------------------------------------------
@@ -380,7 +393,7 @@ class RunSource:
             now_ms=now,
             steps=steps,
             window=window,
-            calls_memo=self._tool_calls_of(run) if window is not None else None,
+            calls_memo=self._memo_of(run).tool_calls if window is not None else None,
         )
         summary = self._summary_of_history(run, events)
         failure_event = None
@@ -420,7 +433,12 @@ class RunSource:
         (``histories``: runs' events already read, by run id)."""
         from ..openai_agents.usage import usage_report
 
-        report = await usage_report(self.client, workflow_id, histories=histories)
+        report = await usage_report(
+            self.client,
+            workflow_id,
+            histories=histories,
+            facts_of=lambda run_id: self._memo_of(run_id).usage,
+        )
         return report if report.calls or report.provider_calls else None
 
     # -- change notification --------------------------------------------------------------

@@ -333,6 +333,8 @@ class _Builder:
                 self.add_card(card, turn.number)
             return
         value = _value(e.result)
+        if memo is not None and e.seq > 0 and e.event_id not in memo:
+            memo[e.event_id] = _function_calls(value)  # for when it is off the page
         result: dict[str, Any] = value if isinstance(value, dict) else {}  # pyright: ignore[reportUnknownVariableType]
         response: Any = result.get("response") or {}
         usage: Any = response.get("usage") or {}
