@@ -388,6 +388,40 @@ async def test_a_run_page_folds_the_runs_summary_once(client: Client, worker: Wo
     assert second.summary == (await source.summary_of(await client.backend.describe("loop-2")))
 
 
+async def test_a_running_runs_page_reads_only_the_events_added_since(
+    client: Client, worker: Worker
+) -> None:
+    """The server keeps the events of runs whose pages it read lately: the next read of a
+    running run adds only the newer events, and the page says what a fresh read says."""
+    handle = await client.start_workflow(Pipeline.run, "o-9", id="order-9", task_queue=TASK_QUEUE)
+    source = RunSource(client)
+
+    async def waiting() -> bool:
+        events = (await handle.fetch_history()).events
+        return any(isinstance(e, ev.TimerFired) for e in events)
+
+    await wait_until(waiting, what="the pipeline waiting for its signal")
+    before = await source.detail("order-9", None)
+    await handle.signal(Pipeline.ship)
+    assert await handle.result(timeout=20) == "charged o-9, shipped"
+    reads: list[int] = []
+    real_read = client.backend.read_history
+
+    async def reading(workflow_id: str, run_id: str, *, after_event_id: int = 0) -> object:
+        reads.append(after_event_id)
+        return await real_read(workflow_id, run_id, after_event_id=after_event_id)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(source.backend, "read_history", reading)
+        after = await source.detail("order-9", None)
+    assert reads == [before.events[-1].event_id]  # only what was added
+    fresh = await RunSource(client).detail("order-9", None)
+    assert [e.event_id for e in after.events] == [e.event_id for e in fresh.events]
+    assert len(after.events) > len(before.events)
+    assert after.summary == fresh.summary and after.execution.status == "completed"
+    assert isinstance(after.events[-1], ev.WorkflowExecutionCompleted)
+
+
 async def _pages_decode_their_own_calls(client: Client) -> None:
     """Each page shows what the whole conversation shows for its calls, but decodes the
     tool calls of its own calls only, and with a memo (kept by the server per run) the model

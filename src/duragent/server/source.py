@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 STATUSES: Final = tuple(s.value for s in RunStatus)
 _SUMMARY_CACHE: Final = 20_000
+_HISTORY_CACHE: Final = 8
+"""Runs whose events are kept between page loads (a page's payloads stay loaded with
+them: a few MB for a long agent run paged through)."""
 _MEMO_CACHE: Final = 64
 """Runs whose model calls' results are remembered between page loads (a few small tuples
 per model call)."""
@@ -203,10 +206,30 @@ class RunSource:
         self.backend: ClientBackend = client.backend
         self._summaries: OrderedDict[str, tuple[int, SummaryFold]] = OrderedDict()
         """run id -> (history length it was read at, the summary folded so far)."""
+        self._histories: OrderedDict[str, list[ev.Event]] = OrderedDict()
+        """run id -> its events, for the runs whose pages were read last."""
         self._memos: OrderedDict[str, _RunMemo] = OrderedDict()
         """run id -> what its model calls' results said, for the runs whose pages were read
         last (events never change: a long run's results are decoded once, not per load)."""
         self._reads = asyncio.Semaphore(_PARALLEL_READS)
+
+    async def _history(self, workflow_id: str, run_id: str) -> list[ev.Event]:
+        """The run's history: for a run whose page was read lately, the events read then
+        and only those added since (a history only grows; reading and decoding a long run's
+        events was most of what its page still cost)."""
+        cached = self._histories.get(run_id)
+        if cached is None:
+            events = await self.backend.read_history(workflow_id, run_id)
+        else:
+            after = cached[-1].event_id if cached else 0
+            events = cached + await self.backend.read_history(
+                workflow_id, run_id, after_event_id=after
+            )
+        self._histories[run_id] = events
+        self._histories.move_to_end(run_id)
+        if len(self._histories) > _HISTORY_CACHE:
+            self._histories.popitem(last=False)
+        return list(events)
 
     def _memo_of(self, run_id: str) -> _RunMemo:
         memo = self._memos.get(run_id)
@@ -372,7 +395,7 @@ class RunSource:
         record = await backend.describe(workflow_id, run_id)
         run = record.run_id
         events, attempts, pending, runs = await asyncio.gather(
-            backend.read_history(workflow_id, run),
+            self._history(workflow_id, run),
             backend.activity_attempts(workflow_id, run),
             backend.pending_activities(workflow_id, run),
             backend.runs_of_workflow(workflow_id),
