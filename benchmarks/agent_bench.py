@@ -395,6 +395,7 @@ def markdown(results: list[TurnFigures]) -> str:
         "Duragent",
         "overhead per model call",
         "the same in CPU time",
+        "overhead / plain SDK per call",
         "Duragent / plain",
     ]
     has_temporal = any(isinstance(r.temporal, Samples) for r in results)
@@ -409,6 +410,7 @@ def markdown(results: list[TurnFigures]) -> str:
             f"{num(d)} ms ({num(d / r.calls)} per call)",
             f"{num(r.overhead(r.duragent.wall, r.plain.wall))} ms",
             f"{num(r.overhead(r.duragent.cpu, r.plain.cpu))} ms",
+            f"{r.overhead_ratio(r.duragent.wall, r.plain.wall):.2f}",
             f"{d / p:.2f}x",
         ]
         if has_temporal:
