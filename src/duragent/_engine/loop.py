@@ -70,36 +70,46 @@ class WorkflowTimerHandle(asyncio.TimerHandle):
 
 class WorkflowFuture(asyncio.Future[Any]):
     """A future whose hash is its creation number on the loop, not its address, so that
-    iterating a set of futures (``asyncio.wait`` returns sets) is the same on replay."""
+    iterating a set of futures (``asyncio.wait`` returns sets) is the same on replay.
 
-    def __init__(self, *, loop: WorkflowEventLoop) -> None:
-        loop.hash_counter += 1
-        self._stable_hash = loop.hash_counter
-        super().__init__(loop=loop)
+    No ``__init__`` of its own: :meth:`WorkflowEventLoop.create_future` numbers it (the
+    SDK makes a dozen futures per model call, and a Python ``__init__`` calling the C one
+    cost more than the rest of their creation)."""
+
+    _stable_hash: int = 0
 
     def __hash__(self) -> int:
-        return self._stable_hash
+        return self._stable_hash or id(self)
 
 
 class WorkflowTask(asyncio.Task[Any]):
-    """A task with a deterministic hash (see :class:`WorkflowFuture`)."""
+    """A task with a deterministic hash (see :class:`WorkflowFuture`).
 
-    def __init__(
-        self,
-        coro: Any,
-        *,
-        loop: WorkflowEventLoop,
-        name: str | None = None,
-        context: contextvars.Context | None = None,
-    ) -> None:
-        # Set before Task.__init__, which already hashes the task (into all_tasks).
-        loop.hash_counter += 1
-        self._stable_hash = loop.hash_counter
-        super().__init__(coro, loop=loop, name=name, context=context)
-        loop.track(self)
+    Numbered the first time it is hashed, which is at creation: ``Task.__init__`` adds the
+    task to asyncio's set of all tasks (and :meth:`WorkflowEventLoop.create_task` numbers
+    it if a Python version stops doing so). So the numbers are the creation order, as
+    with an ``__init__`` of its own, without the cost of one (the SDK makes ~20 tasks per
+    model call)."""
+
+    _stable_hash: int = 0
 
     def __hash__(self) -> int:
-        return self._stable_hash
+        h = self._stable_hash
+        if not h:
+            loop = self.get_loop()
+            if not isinstance(loop, WorkflowEventLoop):
+                return id(self)
+            loop.hash_counter += 1
+            h = self._stable_hash = loop.hash_counter
+        return h
+
+
+class _ReadyHandle(asyncio.Handle):
+    """A ready callback, filled in by :meth:`WorkflowEventLoop.call_soon` without
+    ``Handle.__init__`` (a Python function that also asks the loop for its debug flag):
+    the loop makes one per task step and per future callback, ~70 per model call."""
+
+    __slots__ = ()
 
 
 class WorkflowEventLoop(asyncio.AbstractEventLoop):
@@ -116,7 +126,7 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self.hash_counter = 0
         """Creation number of the last future or task of this loop."""
         self._tasks: list[asyncio.Task[Any]] = []
-        self._tasks_pruned_at = 0
+        self._prune_at = 64
 
     @property
     def tasks(self) -> list[asyncio.Task[Any]]:
@@ -125,17 +135,11 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         self._prune()
         return list(self._tasks)
 
-    def track(self, task: asyncio.Task[Any]) -> None:
-        """Remember a task of this loop. A plain list (an append, where a weak set costs a
-        weak reference per task): finished tasks are dropped whenever it has doubled."""
-        tasks = self._tasks
-        tasks.append(task)
-        if len(tasks) >= 2 * self._tasks_pruned_at + 64:
-            self._prune()
-
     def _prune(self) -> None:
+        # A plain list (an append per task, where a weak set costs a weak reference per
+        # task): finished tasks are dropped whenever it has doubled.
         self._tasks = [t for t in self._tasks if not t.done()]
-        self._tasks_pruned_at = len(self._tasks)
+        self._prune_at = 2 * len(self._tasks) + 64
 
     # -- driving --------------------------------------------------------------------------
 
@@ -158,17 +162,30 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         asyncio.events._set_running_loop(self)  # pyright: ignore[reportPrivateUsage]
         self._running = True
         try:
+            ready = self._ready
             while True:
-                ready = self._ready
+                # Handle._run inlined (a call per callback saved): the same call, and the
+                # same report of what escapes it.
                 while ready:
                     handle = ready.popleft()
-                    if not handle.cancelled():
-                        handle._run()  # pyright: ignore[reportPrivateUsage]
+                    if handle._cancelled:  # pyright: ignore[reportPrivateUsage]
+                        continue
+                    try:
+                        handle._context.run(handle._callback, *handle._args)  # pyright: ignore[reportPrivateUsage]
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        self._callback_raised(handle, exc)
                 if after_each_pass is None or not after_each_pass():
                     break
         finally:
             self._running = False
             asyncio.events._set_running_loop(previous)  # pyright: ignore[reportPrivateUsage]
+
+    def _callback_raised(self, handle: asyncio.Handle, exc: BaseException) -> None:
+        self.call_exception_handler(
+            {"message": f"Exception in callback {handle!r}", "exception": exc, "handle": handle}
+        )
 
     def take_unhandled(self) -> list[BaseException]:
         """Exceptions that escaped callbacks since the last call (and clear them)."""
@@ -190,7 +207,14 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         *args: Any,
         context: contextvars.Context | None = None,
     ) -> asyncio.Handle:
-        handle = asyncio.Handle(callback, args, self, context=context)
+        handle = _new_handle(_ReadyHandle)
+        handle._callback = callback  # pyright: ignore[reportPrivateUsage]
+        handle._args = args  # pyright: ignore[reportPrivateUsage]
+        handle._context = contextvars.copy_context() if context is None else context  # pyright: ignore[reportPrivateUsage]
+        handle._loop = self  # pyright: ignore[reportPrivateUsage]
+        handle._cancelled = False  # pyright: ignore[reportPrivateUsage]
+        handle._repr = None  # pyright: ignore[reportPrivateUsage]
+        handle._source_traceback = None  # pyright: ignore[reportPrivateUsage]
         self._ready.append(handle)
         return handle
 
@@ -225,7 +249,10 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
             self._ready.append(handle)
 
     def create_future(self) -> asyncio.Future[Any]:
-        return WorkflowFuture(loop=self)
+        future = WorkflowFuture(loop=self)
+        self.hash_counter += 1
+        future._stable_hash = self.hash_counter  # pyright: ignore[reportPrivateUsage]
+        return future
 
     def create_task(  # type: ignore[override]
         self,
@@ -234,7 +261,14 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
-        return WorkflowTask(coro, loop=self, name=name, context=context)
+        task = WorkflowTask(coro, loop=self, name=name, context=context)
+        if not task._stable_hash:  # pyright: ignore[reportPrivateUsage]
+            hash(task)  # not hashed by Task.__init__ (see WorkflowTask): number it now
+        tasks = self._tasks
+        tasks.append(task)
+        if len(tasks) >= self._prune_at:
+            self._prune()
+        return task
 
     def get_debug(self) -> bool:
         return False
@@ -308,6 +342,9 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
 
     async def shutdown_default_executor(self, timeout: float | None = None) -> None:
         pass
+
+
+_new_handle = object.__new__
 
 
 def _refuse(name: str) -> Callable[..., Any]:
