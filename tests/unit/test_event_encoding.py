@@ -53,6 +53,10 @@ SAMPLES: list[ev.Event] = [
     ev.WorkflowExecutionFailed(
         event_id=6, time=8, failure=Failure(message="boom", kind="application", type="E")
     ),
+    # One field: plain, an encoded one set, and an encoded one left at its default.
+    ev.TimerFired(event_id=7, time=9, seq=3),
+    ev.WorkflowExecutionCanceled(event_id=8, time=9, details=(payload("why"),)),
+    ev.WorkflowExecutionCanceled(event_id=9, time=9),
 ]
 
 
@@ -73,6 +77,11 @@ def test_positional_form_leaves_trailing_defaults_out() -> None:
         event_id=1, time=1, seq=7, activity_type="a", task_queue="q", at_most_once=True
     )
     assert ev.encode_event_fields(marked, _out) == [7, "a", "q", [], None, None, None, None, True]
+
+
+def test_positional_form_of_one_field_events() -> None:
+    assert ev.encode_event_fields(ev.TimerFired(event_id=1, time=1, seq=3), _out) == [3]
+    assert ev.encode_event_fields(ev.WorkflowExecutionCanceled(event_id=1, time=1), _out) == []
 
 
 def test_an_event_with_more_fields_than_known_is_refused_clearly() -> None:

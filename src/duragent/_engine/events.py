@@ -23,6 +23,7 @@ so the store decides how payloads are kept (inline or content-addressed).
 from __future__ import annotations
 
 import dataclasses
+import operator
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -556,28 +557,49 @@ def encode_event_fields(event: Event, payload_out: PayloadOut) -> list[Any]:
     The field order of each event type is therefore a persisted format: new fields are
     only ever appended (``tests/fixtures/formats/event_fields.json`` pins it).
     """
-    out: list[Any] = []
-    kept = 0
-    # Every recorded event passes here: the plan avoids a call per plain field.
-    for name, encode, default in _PLANS[type(event)]:
-        value = getattr(event, name)
-        if value is None:
-            out.append(None)
-        elif encode is None:
-            out.append(value)
-        else:
-            out.append(encode(value, payload_out))
-        if default is _NO_DEFAULT or (value is not default and value != default):
-            kept = len(out)
+    values, encoders, defaults = _PLANS[type(event)]
+    # Every recorded event passes here: one C call reads all fields, and only the fields
+    # with an encoder (payloads, policies, failures) cost a Python call.
+    raw = values(event)
+    out = list(raw)
+    for i, encode in encoders:
+        value = out[i]
+        if value is not None:
+            out[i] = encode(value, payload_out)
+    kept = len(out)
+    while kept:
+        default = defaults[kept - 1]
+        if default is _NO_DEFAULT:
+            break
+        value = raw[kept - 1]
+        if value is not default and value != default:
+            break
+        kept -= 1
     del out[kept:]
     return out
 
 
-_PLANS: Final[dict[type[Event], tuple[tuple[str, _Encoder | None, Any], ...]]] = {
-    cls: tuple((fc.name, None if fc.encode is _same else fc.encode, fc.default) for fc in codecs)
+def _values_getter(names: tuple[str, ...]) -> Callable[[Event], tuple[Any, ...]]:
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if names:
+        name = names[0]
+        return lambda event: (getattr(event, name),)
+    return lambda _event: ()
+
+
+_Plan = tuple[Callable[[Event], tuple[Any, ...]], tuple[tuple[int, _Encoder], ...], tuple[Any, ...]]
+
+_PLANS: Final[dict[type[Event], _Plan]] = {
+    cls: (
+        _values_getter(tuple(fc.name for fc in codecs)),
+        tuple((i, fc.encode) for i, fc in enumerate(codecs) if fc.encode is not _same),
+        tuple(fc.default for fc in codecs),
+    )
     for cls, codecs in _FIELDS.items()
 }
-"""Per event type: (name, encoder or None for a plain value, default) of each field."""
+"""Per event type: a reader of all field values, the (index, encoder) of the fields that
+are not plain JSON values, and each field's default (or ``_NO_DEFAULT``)."""
 
 
 def decode_event(
