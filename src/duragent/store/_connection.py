@@ -10,7 +10,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any, Final
 
 from .._engine.failure import Failure
@@ -265,153 +267,285 @@ class SqliteConnection:
         with self._lock:  # the prefix index is shared with this connection's writes
             return encode_ahead(large, self._prefixes)
 
-    @contextlib.contextmanager
-    def batch(self, now: int) -> Generator[None]:
+    def batch(self, now: int) -> AbstractContextManager[None]:
         """Commit everything written inside the block in one transaction.
 
         Writes inside join it through a savepoint each, so one of them failing undoes only
         its own part. Used to commit an activity's result together with the workflow task
         it triggers: one commit instead of two on the busiest path.
         """
-        with self._write(now):
-            yield
+        return SqliteConnection._Batch(SqliteConnection._Write(self, now, None))
 
-    @contextlib.contextmanager
-    def _write(self, now: int, ahead: dict[int, EncodedPayload] | None = None) -> Generator[Tx]:
-        with self._lock:
-            conn = self._conn
-            outer = self._open_tx
+    def _write(self, now: int, ahead: dict[int, EncodedPayload] | None = None) -> _Write:
+        """A write: its own transaction, or a part of the open one (see :class:`_Write`)."""
+        return SqliteConnection._Write(self, now, ahead)
+
+    class _Write:
+        """The context of one write: ``BEGIN IMMEDIATE ... COMMIT``, or inside an open
+        transaction (a :meth:`batch`) a part of it, behind a savepoint.
+
+        A class rather than a generator context manager: an activity's round trip enters
+        three of them (the batch, its result, its workflow task), and a generator's frame,
+        its wrapper and the resumptions cost more than the database work of a savepoint.
+        """
+
+        __slots__ = ("_ahead", "_began", "_began_cpu", "_now", "_outer", "_saved", "_store", "_tx")
+
+        def __init__(
+            self, store: SqliteConnection, now: int, ahead: dict[int, EncodedPayload] | None
+        ) -> None:
+            self._store = store
+            self._now = now
+            self._ahead = ahead
+            self._outer: Tx | None = None
+            """The open transaction this write joins (None: this write is the transaction)."""
+            self._tx: Tx | None = None
+            self._began = 0.0
+            self._began_cpu = 0.0
+            self._saved: tuple[Any, ...] | None = None
+            """What a nested write restores on failure (None: no savepoint, nothing to
+            restore, as a failure rolls the whole transaction back anyway)."""
+
+        def __enter__(self) -> Tx:
+            store = self._store
+            store._lock.acquire()
+            try:
+                outer = store._open_tx
+                if outer is not None:
+                    return self._join(outer)
+                return self._begin()
+            except BaseException:
+                store._lock.release()
+                raise
+
+        def __exit__(
+            self,
+            exc_type: type[BaseException] | None,
+            exc: BaseException | None,
+            tb: TracebackType | None,
+        ) -> None:
+            store = self._store
+            outer = self._outer
             if outer is not None:
-                yield from self._nested(outer, now, ahead)
+                try:
+                    self._leave(outer, exc)
+                finally:
+                    store._lock.release()
                 return
-            self._check_file_now_and_then()
+            tx = self._tx
+            assert tx is not None
+            try:
+                store._open_tx = None
+                if exc is not None:
+                    store._rollback()
+                    if isinstance(exc, sqlite3.Error):
+                        raise store._error(exc) from exc
+                    return
+                self._commit(tx)
+            finally:
+                store._lock.release()
+            if tx.topics:
+                try:
+                    store.notifier.notify(tx.topics)
+                except Exception:  # the change is committed: a missed wake-up only delays
+                    log.exception("wake-up notification failed")
+            checkpointer = store._checkpointer
+            if checkpointer is not None:
+                store._after_commit(checkpointer)
+
+        def _begin(self) -> Tx:
+            store = self._store
+            conn = store._conn
+            store._check_file_now_and_then()
             started = time.monotonic()
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as busy:
                 if not is_busy(busy):
-                    raise self._error(busy, started) from busy
+                    raise store._error(busy, started) from busy
                 # SQLite can answer "busy" before its timeout: wait out the rest.
                 try:
                     retry_busy(
                         lambda: conn.execute("BEGIN IMMEDIATE"),
-                        path=self.path,
-                        timeout_ms=self._busy_timeout_ms,
+                        path=store.path,
+                        timeout_ms=store._busy_timeout_ms,
                         started=started,
                     )
                 except sqlite3.Error as err:
-                    raise self._error(err, started) from err
+                    raise store._error(err, started) from err
             except sqlite3.Error as err:
-                raise self._error(err, started) from err
-            began = time.monotonic()
-            began_cpu = time.thread_time() if self.measure_write_cpu else 0.0
-            tx = Tx(conn, now, self._known_digests, self._reader, self._prefixes)
-            tx.ahead = ahead
-            self._open_tx = tx
-            try:
-                yield tx
-            except sqlite3.Error as err:
-                self._rollback()
-                raise self._error(err) from err
-            except BaseException:
-                self._rollback()
-                raise
-            finally:
-                self._open_tx = None
+                raise store._error(err, started) from err
+            self._began = time.monotonic()
+            if store.measure_write_cpu:
+                self._began_cpu = time.thread_time()
+            tx = Tx(conn, self._now, store._known_digests, store._reader, store._prefixes)
+            tx.ahead = self._ahead
+            self._tx = store._open_tx = tx
+            return tx
+
+        def _commit(self, tx: Tx) -> None:
+            """Commit the transaction the block wrote (under the lock; rolled back if it
+            cannot be)."""
+            store = self._store
+            conn = store._conn
             if tx.lost is not None:
                 # A nested write hit an error that made SQLite roll back everything (a
                 # full disk): what the block did after that was refused, nothing is kept.
-                self._rollback()
-                raise self._error(tx.lost) from tx.lost
+                store._rollback()
+                raise store._error(tx.lost) from tx.lost
             if tx.deferred is not None:
                 # A claimed workflow task nobody recorded (see Tx.ensure_workflow_task):
                 # it must exist, claimed, like any other.
                 try:
                     tx.materialize()
                 except sqlite3.Error as err:
-                    self._rollback()
-                    raise self._error(err) from err
+                    store._rollback()
+                    raise store._error(err) from err
             try:
-                self._check_file_now_and_then()
+                store._check_file_now_and_then()
             except StoreFileChangedError:
-                self._rollback()
+                store._rollback()
                 raise
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as err:
-                self._rollback()
-                raise self._error(err) from err
-            self.longest_write_s = max(self.longest_write_s, time.monotonic() - began)
-            if self.measure_write_cpu:
-                cpu = time.thread_time() - began_cpu
-                self.longest_write_cpu_s = max(self.longest_write_cpu_s, cpu)
-            if len(self._known_digests) > _DIGEST_CACHE_MAX:
-                self._known_digests.clear()
-            self._known_digests.update(tx.new_digests)
-            self._prefixes.add(tx.new_prefixes)
-        if tx.topics:
-            try:
-                self.notifier.notify(tx.topics)
-            except Exception:  # the change is committed: a missed wake-up only delays
-                log.exception("wake-up notification failed")
-        checkpointer = self._checkpointer
-        if checkpointer is not None:
-            self._after_commit(checkpointer)
+                store._rollback()
+                raise store._error(err) from err
+            held = time.monotonic() - self._began
+            store.longest_write_s = max(store.longest_write_s, held)
+            if store.measure_write_cpu:
+                cpu = time.thread_time() - self._began_cpu
+                store.longest_write_cpu_s = max(store.longest_write_cpu_s, cpu)
+            known = store._known_digests
+            if len(known) > _DIGEST_CACHE_MAX:
+                known.clear()
+            if tx.new_digests:
+                known.update(tx.new_digests)
+            if tx.new_prefixes:
+                store._prefixes.add(tx.new_prefixes)
 
-    def _nested(
-        self, outer: Tx, now: int, ahead: dict[int, EncodedPayload] | None
-    ) -> Generator[Tx]:
-        conn = self._conn
-        if outer.lost is not None:
-            # The transaction is gone: running this write would commit it statement by
-            # statement (autocommit), half-written. Refuse it.
-            raise self._error(outer.lost) from outer.lost
-        # Nothing written yet: a failure rolls the whole transaction back anyway.
-        savepoint = outer.wrote
-        if savepoint:
-            conn.execute("SAVEPOINT nested_write")
-        saved_now, outer.now = outer.now, now
-        saved_ahead, outer.ahead = outer.ahead, ahead
-        # What this write adds to the caches must go if it is rolled back.
-        digests, prefixes = set(outer.new_digests), dict(outer.new_prefixes)
-        deferred, claimed = outer.deferred, set(outer.claimed)
-        materialized = dict(outer.materialized)
-        try:
-            yield outer
-        except BaseException as err:
-            if not conn.in_transaction:
-                outer.lost = (
-                    err if isinstance(err, sqlite3.Error) else sqlite3.OperationalError(str(err))
+        def _join(self, outer: Tx) -> Tx:
+            """Enter a write inside the open transaction ``outer``."""
+            store = self._store
+            if outer.lost is not None:
+                # The transaction is gone: running this write would commit it statement by
+                # statement (autocommit), half-written. Refuse it.
+                raise store._error(outer.lost) from outer.lost
+            self._outer = outer
+            saved_now, saved_ahead = outer.now, outer.ahead
+            if outer.wrote:
+                store._conn.execute("SAVEPOINT nested_write")
+                # What this write adds to the caches must go if it is rolled back.
+                self._saved = (
+                    saved_now,
+                    saved_ahead,
+                    set(outer.new_digests),
+                    dict(outer.new_prefixes),
+                    outer.deferred,
+                    set(outer.claimed),
+                    dict(outer.materialized),
                 )
-                if isinstance(err, sqlite3.Error):
-                    raise self._error(err) from err
-                raise
-            if savepoint:
-                conn.execute("ROLLBACK TO nested_write")
-                conn.execute("RELEASE nested_write")
-                outer.new_digests, outer.new_prefixes = digests, prefixes
-                outer.deferred, outer.claimed = deferred, claimed
-                outer.materialized = materialized
-                outer.forget_runs()
-            if isinstance(err, sqlite3.Error):
-                raise self._error(err) from err
-            raise
-        else:
-            if savepoint:
-                conn.execute("RELEASE nested_write")
-            outer.wrote = True
-        finally:
-            outer.now, outer.ahead = saved_now, saved_ahead
+            else:
+                # Nothing written yet: a failure rolls the whole transaction back anyway.
+                self._saved = (saved_now, saved_ahead)
+            outer.now, outer.ahead = self._now, self._ahead
+            return outer
 
-    @contextlib.contextmanager
-    def _read(self) -> Generator[sqlite3.Connection]:
-        with self._lock:
-            self._check_file_now_and_then()
-            started = time.monotonic()
+        def _leave(self, outer: Tx, exc: BaseException | None) -> None:
+            """Leave a write inside ``outer``: release its savepoint, or on ``exc`` roll
+            back to it (and raise the error, mapped)."""
+            store = self._store
+            conn = store._conn
+            saved = self._saved
+            assert saved is not None
+            savepoint = len(saved) > 2
             try:
-                yield self._conn
-            except sqlite3.Error as err:
-                raise self._error(err, started) from err
+                if exc is None:
+                    if savepoint:
+                        conn.execute("RELEASE nested_write")
+                    outer.wrote = True
+                    return
+                if not conn.in_transaction:
+                    outer.lost = (
+                        exc
+                        if isinstance(exc, sqlite3.Error)
+                        else sqlite3.OperationalError(str(exc))
+                    )
+                elif savepoint:
+                    conn.execute("ROLLBACK TO nested_write")
+                    conn.execute("RELEASE nested_write")
+                    (
+                        _,
+                        _,
+                        outer.new_digests,
+                        outer.new_prefixes,
+                        outer.deferred,
+                        outer.claimed,
+                        outer.materialized,
+                    ) = saved
+                    outer.forget_runs()
+                if isinstance(exc, sqlite3.Error):
+                    raise store._error(exc) from exc
+            finally:
+                outer.now, outer.ahead = saved[0], saved[1]
+
+    class _Batch:
+        """:meth:`batch`'s context: a :class:`_Write` whose block sees no transaction."""
+
+        __slots__ = ("_write",)
+
+        def __init__(self, write: SqliteConnection._Write) -> None:
+            self._write = write
+
+        def __enter__(self) -> None:
+            self._write.__enter__()
+
+        def __exit__(
+            self,
+            exc_type: type[BaseException] | None,
+            exc: BaseException | None,
+            tb: TracebackType | None,
+        ) -> None:
+            self._write.__exit__(exc_type, exc, tb)
+
+    def _read(self) -> _Read:
+        """The connection, under this store's lock, outside of any transaction of ours
+        (see :class:`_Read`)."""
+        return SqliteConnection._Read(self)
+
+    class _Read:
+        """The context of a read (or a statement that commits by itself): the lock held,
+        errors mapped. A class for the same reason as :class:`_Write`."""
+
+        __slots__ = ("_started", "_store")
+
+        def __init__(self, store: SqliteConnection) -> None:
+            self._store = store
+            self._started = 0.0
+
+        def __enter__(self) -> sqlite3.Connection:
+            store = self._store
+            store._lock.acquire()
+            try:
+                store._check_file_now_and_then()
+            except BaseException:
+                store._lock.release()
+                raise
+            self._started = time.monotonic()
+            return store._conn
+
+        def __exit__(
+            self,
+            exc_type: type[BaseException] | None,
+            exc: BaseException | None,
+            tb: TracebackType | None,
+        ) -> None:
+            store = self._store
+            try:
+                if isinstance(exc, sqlite3.Error):
+                    raise store._error(exc, self._started) from exc
+            finally:
+                store._lock.release()
 
     # -- run lookups -------------------------------------------------------------------------
 

@@ -35,7 +35,25 @@ HISTORY_TOPIC: Final = "hist:"
 RUNS_TOPIC: Final = "runs"
 """Wake-up topic: some run has a new event or a failed attempt (live run lists)."""
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_dumps = _encoder.encode
+
+
+def _fields_encoder() -> Callable[[Any], str]:
+    """:func:`dumps` for the attributes of events the engine encoded (every recorded
+    event's): the encoder ``JSONEncoder.encode`` builds on each call is built once here,
+    the same bytes for a fraction of the cost. Without its check for circular references,
+    which such a value (the engine's lists and dicts of plain values) never has."""
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator
+        return _dumps
+    encode = make(
+        None, _encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+_dumps_fields: Final = _fields_encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +238,27 @@ def encode_ahead(
     return out
 
 
+_PLAIN_FIELD_TYPES: Final = frozenset(
+    {"int", "str", "bool", "float", "int | None", "str | None", "bool | None", "float | None"}
+)
+_payload_fields: dict[type, tuple[str, ...]] = {}
+"""Per dataclass type: its fields that may hold payloads (not declared a plain scalar)."""
+
+
+def _payload_fields_of(kind: type) -> tuple[str, ...]:
+    names = _payload_fields.get(kind)
+    if names is None:
+        fields: dict[str, Any] = getattr(kind, "__dataclass_fields__", {})
+        # Only an optimisation: a payload missed here is encoded in the transaction.
+        names = tuple(
+            name
+            for name, field in fields.items()
+            if field.type not in _PLAIN_FIELD_TYPES and field.type not in (int, str, bool, float)
+        )
+        _payload_fields[kind] = names
+    return names
+
+
 def payloads_in(items: Iterable[Any]) -> Iterator[Payload]:
     """The payloads held by ``items`` (payloads, or dataclasses such as commands whose
     fields hold payloads or tuples of them)."""
@@ -227,12 +266,15 @@ def payloads_in(items: Iterable[Any]) -> Iterator[Payload]:
         if isinstance(item, Payload):
             yield item
             continue
-        for name in getattr(item, "__dataclass_fields__", ()):
+        kind: type = type(item)  # pyright: ignore[reportUnknownVariableType]
+        for name in _payload_fields_of(kind):
             value = getattr(item, name)
             if isinstance(value, Payload):
                 yield value
             elif isinstance(value, tuple):
-                yield from (v for v in cast(tuple[Any, ...], value) if isinstance(v, Payload))
+                for v in cast(tuple[Any, ...], value):
+                    if isinstance(v, Payload):
+                        yield v
 
 
 def decode_rows(reader: PayloadReader, rows: Iterable[Any]) -> list[ev.Event]:
@@ -362,6 +404,18 @@ class Tx:
         ).fetchone()
         return run_row(row) if row is not None else None
 
+    def run_and_task(self, run_id: str) -> tuple[RunRow | None, bool]:
+        """The run, and whether its workflow task has a row, in one statement (an
+        activity's result reads both: see ``ensure_workflow_task(task_exists=)``)."""
+        row = self.c.execute(
+            f"SELECT {RUN_COLUMNS}, EXISTS (SELECT 1 FROM tasks WHERE tasks.run_id = runs.run_id "
+            "AND kind = 0 AND seq = 0) FROM runs WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            return None, False
+        return RunRow(*row[:-1]), bool(row[-1])
+
     def remember_run(self, run: RunRow) -> None:
         """``run`` is exactly the row the database holds now: :meth:`run` returns a copy
         of it instead of reading it, as long as no statement changes any row (an activity
@@ -404,8 +458,9 @@ class Tx:
         size = 0
         earlier_input = last_input = run.last_input_event_id
         appended = tuple(events)
+        payload_out = self.payload_out
         for event in appended:
-            attrs = dumps(ev.encode_event_fields(event, self.payload_out))
+            attrs = _dumps_fields(ev.encode_event_fields(event, payload_out))
             size += len(attrs)
             rows.append((run.run_id, event.event_id, event.TYPE, event.time, attrs))
             if not event.IS_COMMAND:
@@ -452,16 +507,23 @@ class Tx:
         claim_for: str | None = None,
         lease_ms: int = 0,
         defer_claim: bool = False,
+        task_exists: bool | None = None,
     ) -> ev.Event | None:
         """Append one input event (``make(event_id, time)``) and make sure a workflow task
         will process it (created already claimed by ``claim_for``, if given and no task
-        existed; see :meth:`ensure_workflow_task` for ``defer_claim``). Nothing is appended
-        to a run that is closing."""
+        existed; see :meth:`ensure_workflow_task` for ``defer_claim`` and
+        ``task_exists``). Nothing is appended to a run that is closing."""
         if run.run_id in self.closing:
             return None
         event = make(run.last_event_id + 1, self.now)
         self.append(run, [event])
-        self.ensure_workflow_task(run, claim_for=claim_for, lease_ms=lease_ms, defer=defer_claim)
+        self.ensure_workflow_task(
+            run,
+            claim_for=claim_for,
+            lease_ms=lease_ms,
+            defer=defer_claim,
+            task_exists=task_exists,
+        )
         return event
 
     # -- tasks -------------------------------------------------------------------------------
@@ -478,6 +540,7 @@ class Tx:
         claim_for: str | None = None,
         lease_ms: int = 0,
         defer: bool = False,
+        task_exists: bool | None = None,
     ) -> None:
         """Make sure the run has a workflow task. With ``claim_for``, a task created here is
         created claimed by that worker (recorded in :attr:`claimed_new`).
@@ -487,14 +550,23 @@ class Tx:
         task's completion in the same transaction usually makes needless (an activity
         result and the workflow task it triggers: the row would be inserted and deleted
         again). Whatever else needs the run's task first inserts it, and so does the
-        commit, if it is still deferred then.
+        commit, if it is still deferred then. ``task_exists``: whether the task's row
+        existed when the caller read the run in this transaction (see
+        :meth:`run_and_task`; saves reading it again), if known.
         """
-        self.materialize(run.run_id)
+        inserted = self.materialize(run.run_id)
         if claim_for is not None and defer:
-            exists = self.c.execute(
-                "SELECT 1 FROM tasks WHERE run_id = ? AND kind = 0 AND seq = 0", (run.run_id,)
-            ).fetchone()
-            if exists is not None:
+            if inserted is not None:
+                task_exists = True
+            elif task_exists is None:
+                task_exists = (
+                    self.c.execute(
+                        "SELECT 1 FROM tasks WHERE run_id = ? AND kind = 0 AND seq = 0",
+                        (run.run_id,),
+                    ).fetchone()
+                    is not None
+                )
+            if task_exists:
                 self.topics.add(f"wf:{run.task_queue}")
                 return
             self.deferred = DeferredClaim(

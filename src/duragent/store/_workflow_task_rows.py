@@ -66,6 +66,7 @@ def load(
     *,
     workflow_id: str | None = None,
     pending_updates: int | None = None,
+    new_events: tuple[ev.Event, ...] = (),
 ) -> WorkflowTask:
     if workflow_id is None or pending_updates is None:
         row = tx.c.execute(
@@ -98,6 +99,7 @@ def load(
         task_queue=task_queue,
         attempt=attempt,
         updates=updates,
+        new_events=new_events,
     )
 
 
@@ -184,16 +186,19 @@ def complete(
     )
     next_id += 1
     continued_run_id = ""
+    closes = False
     for c in completion.commands:
         if isinstance(c, cmd.ContinueAsNew):
             continued_run_id = new_run_id()
-        recorded.append(cmd.to_event(c, event_id=next_id, time=time, new_run_id=continued_run_id))
+        event = cmd.to_event(c, event_id=next_id, time=time, new_run_id=continued_run_id)
+        closes = closes or isinstance(event, ev.CLOSE_EVENT_TYPES)
+        recorded.append(event)
         next_id += 1
     tx.append(run, recorded, processed_through=completion.processed_through)
 
     eager: list[ActivityTask] = []
     close: ev.Event | None = None
-    if any(isinstance(e, ev.CLOSE_EVENT_TYPES) for e in recorded):
+    if closes:
         tx.closing.add(run.run_id)
     for event in recorded:
         if isinstance(event, ev.ActivityTaskScheduled):

@@ -298,13 +298,49 @@ def split_parts(
     encoded list that extends a stored list costs only its new items (as in :func:`split`,
     it refers to that list and the same prefix index serves both), and any other member
     is split on its own, so that a member split before (``memo``) costs a lookup."""
-    splitter = _Splitter(store, index, new_prefixes)
+    splitter = _PartsSplitter(store, index, new_prefixes, memo)
+    text = splitter.member_text(EncodedObject(members), 1 << 62)
+    if splitter.shared == 0:
+        return None
+    return TREE_HEADER + text
 
-    def fragment(text: bytes, min_size: int) -> bytes:
+
+_member_keys: dict[str, bytes] = {}
+"""Object member names as JSON keys (``"name":``): a model request has the same few."""
+
+
+def _member_key(name: str) -> bytes:
+    key = _member_keys.get(name)
+    if key is None:
+        if len(_member_keys) >= 4096:
+            _member_keys.clear()  # bounded, whatever the names a producer uses
+        key = _member_keys[name] = _encode_string(name).encode() + b":"
+    return key
+
+
+class _PartsSplitter(_Splitter):
+    """A :class:`_Splitter` for values given as encoded parts (see :func:`split_parts`).
+
+    Methods, not nested functions of :func:`split_parts`: a recursive nested function is a
+    reference cycle that only the garbage collector frees, once per model call."""
+
+    def __init__(
+        self,
+        store: StoreChunk,
+        index: PrefixIndex | None,
+        new_prefixes: dict[bytes, bytes] | None,
+        memo: FragmentMemo | None,
+    ) -> None:
+        super().__init__(store, index, new_prefixes)
+        self.memo = memo
+
+    def fragment(self, text: bytes, min_size: int) -> bytes:
+        """The tree text of an encoded value that is not a list of parts."""
         if len(text) < min_size:
             return text  # nothing in it can be a chunk (no prefix sharing here)
         # Split on its own, without prefix sharing, so that its tree depends on its bytes
         # alone and can be remembered.
+        memo = self.memo
         found = memo.get((text, min_size)) if memo is not None else None
         if found is None:
             stored: list[tuple[bytes, bytes]] = []
@@ -314,42 +350,36 @@ def split_parts(
                 memo.put((text, min_size), *found)
         tree_text, stored = found
         for key, data in stored:
-            splitter.store(key, data)
+            self.store(key, data)
         return tree_text
 
-    def item_text(text: bytes) -> bytes:
+    def item_text(self, text: bytes) -> bytes:
+        """The tree text of a list item given as its encoding."""
         if len(text) < VALUE_MIN:
             # Nothing inside is large enough to be a chunk of its own (short nested lists
             # are not chained): its tree text is its own, no need to parse it to know.
-            return splitter.chunk(text) if len(text) >= CHUNK_ELEMENT_MIN else text
-        return splitter.encode(json.loads(text), CHUNK_ELEMENT_MIN)[0]
+            return self.chunk(text) if len(text) >= CHUNK_ELEMENT_MIN else text
+        return self.encode(json.loads(text), CHUNK_ELEMENT_MIN)[0]
 
-    def texts_from(items: Sequence[bytes], k: int) -> list[bytes]:
+    def texts_from(self, items: Sequence[bytes], k: int) -> list[bytes]:
+        item_text = self.item_text
         return [item_text(t) for t in items[k:]]
 
-    def member_text(value: Member, min_size: int) -> bytes:
+    def member_text(self, value: Member, min_size: int) -> bytes:
+        """The tree text of a member (an encoded value, object or list of parts)."""
         if isinstance(value, bytes):
-            return fragment(value, min_size)
+            return self.fragment(value, min_size)
         if isinstance(value, EncodedObject):
-            text = (
-                b"{"
-                + b",".join(
-                    _encode_string(name).encode() + b":" + member_text(v, VALUE_MIN)
-                    for name, v in value.members
-                )
-                + b"}"
-            )
+            texts: list[bytes] = []
+            for name, member in value.members:
+                texts.append(_member_key(name) + self.member_text(member, VALUE_MIN))
+            text = b"{" + b",".join(texts) + b"}"
         else:
             items = value.items
-            if len(items) >= CHAIN_MIN and index is not None:
-                return splitter.chained(len(items), value.chain, lambda k: texts_from(items, k))
-            text = splitter.blocked(texts_from(items, 0))
-        return splitter.chunk(text) if len(text) >= min_size else text
-
-    text = member_text(EncodedObject(members), 1 << 62)
-    if splitter.shared == 0:
-        return None
-    return TREE_HEADER + text
+            if len(items) >= CHAIN_MIN and self.index is not None:
+                return self.chained(len(items), value.chain, lambda k: self.texts_from(items, k))
+            text = self.blocked(self.texts_from(items, 0))
+        return self.chunk(text) if len(text) >= min_size else text
 
 
 def join(tree_envelope: bytes, load: LoadChunk, memo: dict[bytes, Any] | None = None) -> bytes:

@@ -150,7 +150,6 @@ class Notifier:
         sock = self._socket
         if sock is None:
             return
-        payload = "\n".join(topics).encode()[:_MAX_DATAGRAM]
         addresses: list[str] = []
         for source in list(self._peer_sources):
             try:
@@ -158,9 +157,12 @@ class Notifier:
                 break
             except Exception:  # a store that is closing: try the next one
                 continue
+        payload: bytes | None = None
         for address in addresses:
             if address == self.address:
-                continue
+                continue  # (often the only one: then nothing is encoded)
+            if payload is None:
+                payload = "\n".join(topics).encode()[:_MAX_DATAGRAM]
             # Non-blocking: a full or vanished peer misses a wake-up and polls instead.
             with contextlib.suppress(OSError):
                 sock.sendto(payload, "\0" + address)

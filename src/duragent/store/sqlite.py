@@ -433,7 +433,7 @@ class SqliteStore(
                 tx.topics.discard(f"wf:{queue}")
                 task_id, lease, attempt = rows[0]
                 tx.claimed.add((task_id, lease))
-            claimed = workflow_tasks.load(
+            return workflow_tasks.load(
                 tx,
                 task_id,
                 lease,
@@ -443,8 +443,8 @@ class SqliteStore(
                 attempt,
                 workflow_id=run.workflow_id,
                 pending_updates=run.pending_updates,
+                new_events=(event,),
             )
-            return dataclasses.replace(claimed, new_events=(event,))
 
     def settle_claim(self, task: WorkflowTask, now: int) -> WorkflowTask:
         """``task`` as it is now in the open batch: when it was claimed with
