@@ -32,7 +32,9 @@ _TOKEN_PREFIX: Final = b"duragent-activity:1:"
 
 def task_token(run_id: str, seq: int, attempt: int) -> bytes:
     """The task token of one attempt (``activity.info().task_token``)."""
-    return _TOKEN_PREFIX + json.dumps([run_id, seq, attempt]).encode()
+    # json.dumps([run_id, seq, attempt]), written out: every activity attempt gets one.
+    text = f"[{json.encoder.encode_basestring_ascii(run_id)}, {int(seq)}, {int(attempt)}]"
+    return _TOKEN_PREFIX + text.encode()
 
 
 def parse_token(token: bytes) -> tuple[str, int, int]:
