@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .._backend import ChangeWatch, ClientBackend, RunRecord, RunStatus
 from .._backend import RunFilter as BackendFilter
@@ -45,6 +45,18 @@ them: a few MB for a long agent run paged through)."""
 _MEMO_CACHE: Final = 64
 """Runs whose model calls' results are remembered between page loads (a few small tuples
 per model call)."""
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(cache: OrderedDict[_K, _V], key: _K, value: _V, limit: int) -> None:
+    """Keep ``value`` as the newest entry of the LRU ``cache`` of at most ``limit`` entries."""
+    cache[key] = value
+    cache.move_to_end(key)
+    if len(cache) > limit:
+        cache.popitem(last=False)
 
 
 @dataclass
@@ -225,19 +237,12 @@ class RunSource:
             events = cached + await self.backend.read_history(
                 workflow_id, run_id, after_event_id=after
             )
-        self._histories[run_id] = events
-        self._histories.move_to_end(run_id)
-        if len(self._histories) > _HISTORY_CACHE:
-            self._histories.popitem(last=False)
+        _remember(self._histories, run_id, events, _HISTORY_CACHE)
         return list(events)
 
     def _memo_of(self, run_id: str) -> _RunMemo:
-        memo = self._memos.get(run_id)
-        if memo is None:
-            memo = self._memos[run_id] = _RunMemo()
-            if len(self._memos) > _MEMO_CACHE:
-                self._memos.popitem(last=False)
-        self._memos.move_to_end(run_id)
+        memo = self._memos.get(run_id) or _RunMemo()
+        _remember(self._memos, run_id, memo, _MEMO_CACHE)
         return memo
 
     # -- summaries ------------------------------------------------------------------------
@@ -254,10 +259,7 @@ class RunSource:
             return fold.summary()
         fold = cached[1] if cached is not None else SummaryFold()
         fold.add(events)
-        self._summaries[run_id] = (length, fold)
-        self._summaries.move_to_end(run_id)
-        if len(self._summaries) > _SUMMARY_CACHE:
-            self._summaries.popitem(last=False)
+        _remember(self._summaries, run_id, (length, fold), _SUMMARY_CACHE)
         return fold.summary()
 
     async def summary_of(self, record: RunRecord) -> RunSummary:
@@ -272,10 +274,7 @@ class RunSource:
                 record.workflow_id, record.run_id, after_event_id=fold.last_event_id
             )
         fold.add(events)
-        self._summaries[record.run_id] = (record.history_length, fold)
-        self._summaries.move_to_end(record.run_id)
-        if len(self._summaries) > _SUMMARY_CACHE:
-            self._summaries.popitem(last=False)
+        _remember(self._summaries, record.run_id, (record.history_length, fold), _SUMMARY_CACHE)
         return fold.summary()
 
     # -- lists ----------------------------------------------------------------------------

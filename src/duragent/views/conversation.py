@@ -316,25 +316,29 @@ class _Builder:
                     self.append(Message(str(role), text, e.time, e.event_id), number)  # pyright: ignore[reportUnknownArgumentType]
 
     def model_completed(self, e: ev.ActivityTaskCompleted, turn: ModelTurn) -> None:
-        memo = self.calls_memo
-        if memo is not None and not self.shows(turn.number) and e.seq > 0:
-            # Off the page only its tool calls count (and join their activities): read
-            # them from the memo, or decode the response once and remember them.
-            calls = memo.get(e.event_id)
-            if calls is None:
-                calls = memo[e.event_id] = _function_calls(_value(e.result))
-            handoffs = self.handoffs.get(turn.seq, {})
-            for call_id, name, arguments in calls:
-                if name in handoffs:
-                    turn.handoff_to = handoffs[name]
-                    continue
-                card = ToolCard(call_id, name, turn.agent, arguments, e.time, e.event_id)
-                turn.tool_calls.append(name)
-                self.add_card(card, turn.number)
+        # A fork's served call (negative seq) has no completion event of its own to key.
+        memo = self.calls_memo if e.seq > 0 else None
+        # Off the page only its tool calls count (and join their activities): from the
+        # memo when an earlier page decoded the response.
+        calls = memo.get(e.event_id) if memo is not None and not self.shows(turn.number) else None
+        value: Any = None
+        if calls is None:
+            value = _value(e.result)
+            calls = _function_calls(value)
+            if memo is not None:
+                memo[e.event_id] = calls  # for when it is off the page
+        handoffs = self.handoffs.get(turn.seq, {})
+        for call_id, name, arguments in calls:
+            target = handoffs.get(name)
+            if target is not None:
+                turn.handoff_to = target
+                continue
+            turn.tool_calls.append(name)
+            self.add_card(
+                ToolCard(call_id, name, turn.agent, arguments, e.time, e.event_id), turn.number
+            )
+        if value is None:
             return
-        value = _value(e.result)
-        if memo is not None and e.seq > 0 and e.event_id not in memo:
-            memo[e.event_id] = _function_calls(value)  # for when it is off the page
         result: dict[str, Any] = value if isinstance(value, dict) else {}  # pyright: ignore[reportUnknownVariableType]
         response: Any = result.get("response") or {}
         usage: Any = response.get("usage") or {}
@@ -352,24 +356,7 @@ class _Builder:
             if not isinstance(item, dict):
                 continue
             kind = item.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            if kind == "function_call":
-                name = str(item.get("name") or "")  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-                target = self.handoffs.get(turn.seq, {}).get(name)
-                if target is not None:
-                    turn.handoff_to = target
-                    continue
-                call_id = str(item.get("call_id") or item.get("id") or "")  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-                card = ToolCard(
-                    call_id=call_id,
-                    name=name,
-                    agent=turn.agent,
-                    arguments=str(item.get("arguments") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-                    time=e.time,
-                    event_id=e.event_id,
-                )
-                turn.tool_calls.append(name)
-                self.add_card(card, turn.number)
-            elif kind == "message":
+            if kind == "message":
                 texts.append(_text_of(item.get("content")))  # pyright: ignore[reportUnknownMemberType]
             elif kind == "reasoning":
                 summary: Any = item.get("summary") or []  # pyright: ignore[reportUnknownMemberType]
@@ -527,8 +514,7 @@ class _Builder:
 
 
 def _function_calls(value: Any) -> ToolCalls:
-    """The function calls in a decoded model call result (as :meth:`model_completed` reads
-    them)."""
+    """The function calls in a decoded model call result (handoffs among them)."""
     result: Any = value if isinstance(value, dict) else {}
     response: Any = result.get("response") or {}
     return tuple(
