@@ -46,7 +46,7 @@ def schedule(
         if event.schedule_to_close_timeout_ms is not None
         else None
     )
-    policy = _policy_text(event.retry_policy) if event.retry_policy is not None else None
+    policy = dumps(event.retry_policy.to_dict()) if event.retry_policy is not None else None
     if owner is None:
         tx.c.execute(
             "INSERT INTO tasks (kind, task_queue, type_name, run_id, seq, visible_at, "
@@ -118,21 +118,6 @@ def schedule(
         retry_policy=event.retry_policy,
         at_most_once=event.at_most_once,
     )
-
-
-_last_policy: tuple[RetryPolicy, str] | None = None
-"""The retry policy last scheduled and its JSON: every activity scheduled by a workflow
-(or an agent's model calls) usually carries the same policy object."""
-
-
-def _policy_text(policy: RetryPolicy) -> str:
-    global _last_policy
-    last = _last_policy
-    if last is not None and last[0] is policy:  # frozen: the same object, the same text
-        return last[1]
-    text = dumps(policy.to_dict())
-    _last_policy = (policy, text)
-    return text
 
 
 def _lease_expiry(now: int, stc: int | None, hb: int | None, deadline: int | None) -> int:
