@@ -4,6 +4,7 @@ callback, driven directly (the workflow-level behaviour is in the other engine t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from duragent._engine.loop import WorkflowEventLoop, WorkflowTimerHandle
@@ -45,13 +46,51 @@ def test_futures_and_tasks_hash_by_creation_number_in_every_way_they_are_made() 
             asyncio.get_running_loop().create_future(),
             asyncio.create_task(noop()),
         ]
-        await asyncio.gather(*made[1:3], *made[4:])
+        # asyncio.gather makes its outer future itself, not with loop.create_future.
+        made.append(asyncio.gather(*made[1:3], *made[4:]))
+        await made[-1]
         made.append(asyncio.create_task(noop()))
         return [hash(x) for x in made]
 
     loop, hashes = _run(main)
-    assert hashes == [2, 3, 4, 5, 6, 7]  # 1 is the wrapper task
+    # 1 is the wrapper task; gathers are numbered apart (the others keep the numbers they
+    # had before gathers were numbered: runs recorded then replay the same).
+    assert hashes == [2, 3, 4, 5, 6, (1 << 40) + 1, 7]
     assert loop.hash_counter == 7
+
+
+def test_gather_s_future_keeps_its_behaviour_and_other_loops_keep_theirs() -> None:
+    gathering: Any = asyncio.tasks._GatheringFuture  # type: ignore[attr-defined]
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    async def main(loop: WorkflowEventLoop) -> tuple[Any, ...]:
+        child = loop.create_task(forever())
+        outer = asyncio.gather(child, return_exceptions=False)
+        await asyncio.sleep(0)
+        outer.cancel()  # _GatheringFuture.cancel: cancels the children
+        with contextlib.suppress(asyncio.CancelledError):
+            await outer
+        failing = asyncio.gather(asyncio.sleep(0), _fail())
+        with contextlib.suppress(ValueError):
+            await failing
+        return outer, child, failing
+
+    _, (outer, child, failing) = _run(main)
+    assert isinstance(outer, gathering)
+    assert child.cancelled()
+    assert isinstance(outer.exception(), asyncio.CancelledError)  # as gather does anywhere
+    assert isinstance(failing.exception(), ValueError)
+
+    async def elsewhere() -> Any:
+        return asyncio.gather(asyncio.sleep(0))
+
+    assert type(asyncio.run(elsewhere())) is gathering  # not changed outside workflows
+
+
+async def _fail() -> None:
+    raise ValueError("fail")
 
 
 def test_a_set_of_tasks_iterates_in_creation_order_whatever_their_addresses() -> None:

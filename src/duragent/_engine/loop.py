@@ -5,7 +5,9 @@ the loop has no I/O and no clock of its own. ``loop.time()`` is the workflow tim
 current activation, and ``call_later``/``call_at`` (which ``asyncio.sleep``,
 ``asyncio.wait_for`` and ``asyncio.timeout`` use) become durable timers through the
 :class:`TimerSink` the instance provides. Ready callbacks run strictly in FIFO order, so the
-same inputs always produce the same interleaving.
+same inputs always produce the same interleaving. Its futures and tasks, and the futures
+``asyncio.gather`` makes on it, hash by creation number, not by address, so that a set of
+them iterates in the same order on replay.
 
 The loop runs only while an activation is being applied (:meth:`run_until_idle`); in
 between, it is inert and holds no threads.
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
+import types
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigurationError
 
@@ -104,6 +108,30 @@ class WorkflowTask(asyncio.Task[Any]):
         return h
 
 
+if TYPE_CHECKING:
+    _GatheringFuture = asyncio.Future[Any]
+else:  # the class of asyncio.gather's outer future (not in typeshed)
+    _GatheringFuture = asyncio.tasks._GatheringFuture
+
+
+class _WorkflowGatheringFuture(_GatheringFuture):
+    """The outer future of an ``asyncio.gather`` in a workflow, with a deterministic hash
+    (see :meth:`WorkflowEventLoop.get_debug`, which gives gather's future this class)."""
+
+    _stable_hash: int = 0
+
+    def __hash__(self) -> int:
+        return self._stable_hash
+
+
+_GATHER_NUMBERS = 1 << 40
+"""Gathers are numbered apart from the loop's futures and tasks (from here on), so that
+those keep the numbers that runs recorded before gathers were numbered gave them (and with
+them, the order in which a set of them iterates on replay)."""
+
+_GATHERING_INIT: types.CodeType = _GatheringFuture.__init__.__code__
+
+
 class _ReadyHandle(asyncio.Handle):
     """A ready callback, filled in by :meth:`WorkflowEventLoop.call_soon` without
     ``Handle.__init__`` (a Python function that also asks the loop for its debug flag):
@@ -127,6 +155,8 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         """Creation number of the last future or task of this loop."""
         self._tasks: list[asyncio.Task[Any]] = []
         self._prune_at = 64
+        self._gathers = 0
+        self._making_own = False
 
     @property
     def tasks(self) -> list[asyncio.Task[Any]]:
@@ -249,7 +279,11 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
             self._ready.append(handle)
 
     def create_future(self) -> asyncio.Future[Any]:
-        future = WorkflowFuture(loop=self)
+        self._making_own = True  # (see get_debug)
+        try:
+            future = WorkflowFuture(loop=self)
+        finally:
+            self._making_own = False
         self.hash_counter += 1
         future._stable_hash = self.hash_counter  # pyright: ignore[reportPrivateUsage]
         return future
@@ -261,7 +295,11 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
-        task = WorkflowTask(coro, loop=self, name=name, context=context)
+        self._making_own = True  # (see get_debug)
+        try:
+            task = WorkflowTask(coro, loop=self, name=name, context=context)
+        finally:
+            self._making_own = False
         if not task._stable_hash:  # pyright: ignore[reportPrivateUsage]
             hash(task)  # not hashed by Task.__init__ (see WorkflowTask): number it now
         tasks = self._tasks
@@ -271,6 +309,22 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         return task
 
     def get_debug(self) -> bool:
+        # Every future asks its loop for the debug flag as it is made (C Future.__init__),
+        # which makes this the one place to reach the future asyncio.gather makes
+        # (_GatheringFuture(...), not loop.create_future): otherwise it would hash by its
+        # address, and a set of gathers (asyncio.wait, as_completed) could iterate in
+        # another order on replay. It gets a class with a creation-number hash, like the
+        # loop's own futures; its behaviour is _GatheringFuture's. (Not for the futures and
+        # tasks this loop makes itself, ~30 per agent model call: looking at the caller's
+        # frame costs more than the rest of this call.)
+        if self._making_own:
+            return False
+        caller = sys._getframe(1)  # pyright: ignore[reportPrivateUsage]
+        if caller.f_code is _GATHERING_INIT:
+            outer = caller.f_locals["self"]
+            outer.__class__ = _WorkflowGatheringFuture
+            self._gathers += 1
+            outer._stable_hash = _GATHER_NUMBERS + self._gathers
         return False
 
     def set_debug(self, enabled: bool) -> None:
