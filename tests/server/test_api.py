@@ -4,6 +4,7 @@ with the scripted model. Every endpoint, filter and error."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import subprocess
 import sys
 from urllib.parse import quote
@@ -370,7 +371,8 @@ async def test_a_run_page_folds_the_runs_summary_once(client: Client, worker: Wo
             "loop-2", None, page_calls=25, first_call=26, whole_timeline=False
         )
         second_usage = await source.usage("loop-2", {second.execution.run_id: second.events})
-    # Only the responses of the page's own calls (26 on) were decoded, by its conversation.
+    # Only the responses of the page's own calls (26 on) were decoded, for their timeline
+    # steps: the first page's conversation remembered what every call said.
     model_seqs = {
         e.seq
         for e in second.events
@@ -424,8 +426,8 @@ async def test_a_running_runs_page_reads_only_the_events_added_since(
 
 async def _pages_decode_their_own_calls(client: Client) -> None:
     """Each page shows what the whole conversation shows for its calls, but decodes the
-    tool calls of its own calls only, and with a memo (kept by the server per run) the model
-    responses off the page only once."""
+    tool calls of its own calls only, and with a memo (kept by the server per run) each
+    payload only once."""
     events = (await client.get_workflow_handle("loop-1").fetch_history()).events
     whole = conversation.build_conversation(events, now_ms=0)
     model_seqs = {
@@ -437,27 +439,29 @@ async def _pages_decode_their_own_calls(client: Client) -> None:
         e for e in events if isinstance(e, ev.ActivityTaskCompleted) and e.seq in model_seqs
     ]
     model_results = {id(e.result) for e in completions}
-    tool_payloads = {
-        id(p)
-        for e in events
-        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == TOOL_ACTIVITY
-        for p in e.input
-    }
-    seq_of_tool = {
-        e.seq
+    tool_requests = {
+        e.event_id: e.input[0]
         for e in events
         if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == TOOL_ACTIVITY
     }
-    tool_payloads |= {
-        id(e.result)
+    tool_seqs = {
+        e.seq: e.event_id
         for e in events
-        if isinstance(e, ev.ActivityTaskCompleted) and e.seq in seq_of_tool
+        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == TOOL_ACTIVITY
     }
-    memo: dict[int, conversation.ToolCalls] = {}
+    tool_results = {
+        tool_seqs[e.seq]: e
+        for e in events
+        if isinstance(e, ev.ActivityTaskCompleted) and e.seq in tool_seqs
+    }
+    tool_payloads = {id(p) for p in tool_requests.values()}
+    tool_payloads |= {id(e.result) for e in tool_results.values()}
+    memo = conversation.ConversationMemo()
     windows = [(1, 25), (26, LOOPER_CALLS), (10, 12), (1, 25)]
     visited: set[tuple[int, int]] = set()
     for window in windows:
-        for calls_memo in (None, memo):
+        for kept in (None, memo):
+            known = conversation.ConversationMemo() if kept is None else copy.deepcopy(kept)
             decoded: list[int] = []
             real_value = conversation._value  # pyright: ignore[reportPrivateUsage]
 
@@ -467,23 +471,23 @@ async def _pages_decode_their_own_calls(client: Client) -> None:
                 seen.append(id(payload[0] if isinstance(payload, tuple) and payload else payload))
                 return real(payload)  # type: ignore[operator]
 
-            first, last = window
-            off_page = [e for n, e in enumerate(completions, 1) if not first <= n <= last]
-            unknown = [e for e in off_page if calls_memo is None or e.event_id not in calls_memo]
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(conversation, "_value", counting)
-                paged = conversation.build_conversation(
-                    events, now_ms=0, window=window, calls_memo=calls_memo
-                )
+                paged = conversation.build_conversation(events, now_ms=0, window=window, memo=kept)
             assert paged.tool_calls == whole.tool_calls
             assert paged.items_for(*window) == whole.items_for(*window)
             cards = [i for i in paged.items_for(*window) if isinstance(i, conversation.ToolCard)]
             assert cards and all(c.result for c in cards)
-            assert len(tool_payloads.intersection(decoded)) == 2 * len(cards)
-            # Its own calls' responses, and the others' not in the memo yet.
+            # The requests and results of its own tool calls, those not remembered.
+            scheduled = [c.scheduled_event_id for c in cards]
+            unknown_tools = sum(e not in known.tool_requests for e in scheduled) + sum(
+                tool_results[e].event_id not in known.texts for e in scheduled if e
+            )
+            assert len(tool_payloads.intersection(decoded)) == unknown_tools
+            # Every response (off the page for its tool calls), those not remembered.
             responses = len(model_results.intersection(decoded))
-            assert responses == len(completions) - len(off_page) + len(unknown)
-            if calls_memo is not None and window in visited:
-                assert responses == last - first + 1  # a page seen before: only its own
+            assert responses == sum(e.event_id not in known.results for e in completions)
+            if kept is not None and window in visited:
+                assert responses == unknown_tools == 0  # a page seen before: nothing
         visited.add(window)
-    assert len(memo) == LOOPER_CALLS
+    assert len(memo.results) == LOOPER_CALLS

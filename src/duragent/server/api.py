@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -19,8 +20,10 @@ from starlette.routing import Route
 
 from .._search_attributes import parse_filter
 from ..errors import ConfigurationError, UpdateRejectedError, WorkflowNotFoundError
+from ..views.conversation import Conversation
 from ..views.runs import execution_dict, report_dict
 from ..views.summary import RunSummary
+from ..views.timeline import Step
 from .source import BadRequest, RunFilter, RunSource
 
 DECIDE_UPDATE: Final = "duragent_decide_approval"
@@ -128,34 +131,72 @@ def _ids(request: Request) -> tuple[str, str | None]:
 
 async def describe_run(request: Request) -> Response:
     workflow_id, run_id = _ids(request)
-    detail = await source_of(request).detail(workflow_id, run_id)
-    data = run_row_dict(detail.execution, detail.summary)
-    data["task_failure_detail"] = (
-        detail.task_failure.to_dict() if detail.task_failure is not None else None
-    )
-    data["runs"] = detail.runs
+    execution, summary, task_failure, runs = await source_of(request).facts(workflow_id, run_id)
+    data = run_row_dict(execution, summary)
+    data["task_failure_detail"] = task_failure.to_dict() if task_failure is not None else None
+    data["runs"] = runs
     return json_response(data)
+
+
+def _paged(request: Request, *names: str) -> bool:
+    """Whether the request asks for a page (any of ``names`` given)."""
+    return any(request.query_params.get(name) for name in names)
+
+
+def conversation_body(
+    workflow_id: str, run_id: str, conv: Conversation, window: tuple[int, int] | None
+) -> dict[str, Any]:
+    """``GET .../conversation``: the whole conversation (``window`` None: the body API v1
+    always gave), or the items of the model calls of ``window`` and where the next starts."""
+    items = conv.items if window is None else conv.items_for(*window)
+    data: dict[str, Any] = {
+        "workflow_id": workflow_id,
+        "run_id": run_id,
+        "is_agent": conv.is_agent,
+        "items": [dataclasses.asdict(i) for i in items],
+        "pending_approvals": [dataclasses.asdict(c) for c in conv.pending_approvals],
+    }
+    if window is not None:
+        first, last = window
+        data["model_calls"] = conv.model_calls
+        data["from"] = first
+        data["to"] = min(last, conv.model_calls)
+        data["next_from"] = last + 1 if last < conv.model_calls else None
+    return data
+
+
+def timeline_body(
+    steps: Sequence[Step], after: int = 0, limit: int | None = None
+) -> dict[str, Any]:
+    """``GET .../timeline``: every step (``limit`` None: the body API v1 always gave), or
+    at most ``limit`` of those that began after event ``after``, and where the next starts."""
+    if limit is None:
+        return {"steps": [dataclasses.asdict(s) for s in steps]}
+    later = [s for s in steps if s.event_id > after]
+    page = later[:limit]
+    return {
+        "steps": [dataclasses.asdict(s) for s in page],
+        "next_after": page[-1].event_id if len(later) > limit else None,
+    }
 
 
 async def conversation(request: Request) -> Response:
     workflow_id, run_id = _ids(request)
-    detail = await source_of(request).detail(workflow_id, run_id)
-    conv = detail.conversation
-    return json_response(
-        {
-            "workflow_id": workflow_id,
-            "run_id": detail.execution.run_id,
-            "is_agent": conv.is_agent,
-            "items": [dataclasses.asdict(i) for i in conv.items],
-            "pending_approvals": [dataclasses.asdict(c) for c in conv.pending_approvals],
-        }
-    )
+    page = None
+    if _paged(request, "from", "limit"):
+        first = _int(request, "from", 1, 1)
+        page = (_int(request, "limit", MAX_LIMIT, 1, MAX_LIMIT), first)
+    execution, conv, window = await source_of(request).conversation(workflow_id, run_id, page=page)
+    return json_response(conversation_body(workflow_id, execution.run_id, conv, window))
 
 
 async def timeline(request: Request) -> Response:
     workflow_id, run_id = _ids(request)
-    detail = await source_of(request).detail(workflow_id, run_id)
-    return json_response({"steps": [dataclasses.asdict(s) for s in detail.steps]})
+    after = _int(request, "after", 0)
+    limit = _int(request, "limit", MAX_LIMIT, 1, MAX_LIMIT)
+    _, steps = await source_of(request).timeline(workflow_id, run_id, after=after)
+    paged = _paged(request, "after", "limit")
+    return json_response(timeline_body(steps, after, limit if paged else None))
 
 
 async def history(request: Request) -> Response:

@@ -127,8 +127,30 @@ def spec() -> dict[str, Any]:
             "The agent conversation: messages, model turns, tool cards, approvals, outcome.",
             _ID,
             _RUN_ID,
+            _q(
+                "from",
+                "Page: the items of model calls from this one (numbered from 1; the first "
+                "page also has what came before call 1).",
+                "integer",
+            ),
+            _q("limit", "Page: at most this many model calls (1-500, default 500).", "integer"),
+            description="Without `from` and `limit`: the whole conversation `{workflow_id, "
+            "run_id, is_agent, items, pending_approvals}`. With either: the page's items, "
+            "and `model_calls` (the run's), `from`, `to` and `next_from` (null on the last "
+            "page). A running run's last model call may still change (its tool results): "
+            "poll again from it. A page costs what it shows and what is new since the "
+            "server last read the run; the whole conversation still costs its size.",
         ),
-        _RUN + "/timeline": _get("The run's timeline steps (as `duragent show`).", _ID, _RUN_ID),
+        _RUN + "/timeline": _get(
+            "The run's timeline steps (as `duragent show`).",
+            _ID,
+            _RUN_ID,
+            _q("after", "Page: steps that began after this event id.", "integer"),
+            _q("limit", "Page: at most this many steps (1-500, default 500).", "integer"),
+            description="Without `after` and `limit`: `{steps}`, every step. With either: "
+            "the page's steps and `next_after` (the `after` of the next page; null on the "
+            "last).",
+        ),
         _RUN + "/history": _get(
             "History events in the export format, paged.",
             _ID,

@@ -24,9 +24,10 @@ from ..errors import ConfigurationError, SerializationError, WorkflowNotFoundErr
 from ..views.fork_rows import fork_facts
 from ..views.format import fmt_bytes, fmt_duration
 from ..views.runs import run_duration_ms
+from ..views.timeline import Step
 from .api import run_filter
 from .openapi import spec
-from .source import STATUSES, BadRequest, RunSource
+from .source import STATUSES, BadRequest, RunDetail, RunSource
 
 HERE: Final = Path(__file__).parent
 TABS: Final = ("conversation", "timeline", "usage", "history")
@@ -203,7 +204,7 @@ async def _run_context(request: Request) -> dict[str, Any]:
         run_id,
         page_calls=CALLS_PAGE,
         first_call=int(raw_first) if raw_first else None,
-        whole_timeline=tab == "timeline",
+        whole_timeline=False,
     )
     usage = None  # a plain workflow has no ledger
     if detail.summary.model_calls:
@@ -236,7 +237,8 @@ async def _run_context(request: Request) -> dict[str, Any]:
         "s": detail.summary,
         "conv": detail.conversation,
         "conv_items": detail.items,
-        "calls_pager": _calls_pager(detail, workflow_id, run_id),
+        "calls_pager": _calls_pager(detail, workflow_id, run_id, tab),
+        "timeline_steps": _timeline_steps(detail),
         "calls_from": raw_first,
         "usage": usage,
         "tab": tab,
@@ -252,15 +254,26 @@ async def _run_context(request: Request) -> dict[str, Any]:
     }
 
 
-def _calls_pager(detail: Any, workflow_id: str, run_id: str | None) -> dict[str, Any] | None:
-    """Links to the other pages of a long conversation (None: it fits on one)."""
+def _timeline_steps(detail: RunDetail) -> list[Step]:
+    """The Timeline tab's steps: those of the page's model calls (all when they fit on one
+    page: a plain workflow's too)."""
+    if detail.page_events is None or detail.conversation.model_calls <= CALLS_PAGE:
+        return detail.steps
+    low, high = detail.page_events
+    return [s for s in detail.steps if low <= s.event_id <= high]
+
+
+def _calls_pager(
+    detail: RunDetail, workflow_id: str, run_id: str | None, tab: str
+) -> dict[str, Any] | None:
+    """Links to the other pages of a long conversation or timeline (None: it fits on one)."""
     total = detail.conversation.model_calls
     if detail.window is None or total <= CALLS_PAGE:
         return None
     first, last = detail.window
 
     def url(start: int) -> str:
-        return _run_url(workflow_id, run_id, tab="conversation", **{"from": str(start)})
+        return _run_url(workflow_id, run_id, tab=tab, **{"from": str(start)})
 
     last_first = max(1, total - CALLS_PAGE + 1)
     return {

@@ -28,7 +28,7 @@ from ..client import Client, WorkflowExecution, WorkflowHandle
 from ..errors import ConfigurationError
 from ..history import WorkflowHistory
 from ..views.agent_rows import MODEL_ACTIVITY
-from ..views.conversation import Conversation, ToolCalls, build_conversation
+from ..views.conversation import Conversation, ConversationMemo, build_conversation
 from ..views.diff import RunDiff
 from ..views.summary import PendingApproval, RunSummary, SummaryFold
 from ..views.timeline import Step, build_timeline
@@ -43,8 +43,8 @@ _HISTORY_CACHE: Final = 8
 """Runs whose events are kept between page loads (a page's payloads stay loaded with
 them: a few MB for a long agent run paged through)."""
 _MEMO_CACHE: Final = 64
-"""Runs whose model calls' results are remembered between page loads (a few small tuples
-per model call)."""
+"""Runs whose payloads' facts are remembered between page loads (a few small tuples per
+model or tool call, and the text each shows)."""
 
 
 _K = TypeVar("_K")
@@ -61,12 +61,14 @@ def _remember(cache: OrderedDict[_K, _V], key: _K, value: _V, limit: int) -> Non
 
 @dataclass
 class _RunMemo:
-    """What one run's model call results said, by completion event id."""
+    """What one run's payloads said, by the id of the event they came with."""
 
-    tool_calls: dict[int, ToolCalls] = field(default_factory=lambda: {})
-    """Their function calls (``build_conversation(calls_memo=)``)."""
+    conversation: ConversationMemo = field(default_factory=ConversationMemo)
+    """Model calls' requests and results, tool calls' (``build_conversation(memo=)``)."""
+    details: dict[int, str] = field(default_factory=lambda: {})
+    """Timeline steps' details (``build_timeline(details_memo=)``)."""
     usage: dict[int, CallFacts] = field(default_factory=lambda: {})
-    """Their model, tokens and latency (``usage_report(facts_of=)``)."""
+    """Model calls' model, tokens and latency (``usage_report(facts_of=)``)."""
 
 
 _SCAN_LIMIT: Final = 100_000
@@ -165,6 +167,9 @@ class RunDetail:
     runs: list[str] = field(default_factory=lambda: [])
     window: tuple[int, int] | None = None
     """The model calls whose conversation items were built (None: all)."""
+    page_events: tuple[int, int] | None = None
+    """The event ids of :attr:`window`'s items and timeline steps, whose steps alone carry
+    the detail of their result (None: every step's is there)."""
 
     @property
     def items(self) -> list[Any]:
@@ -368,8 +373,71 @@ class RunSource:
         record = await self.backend.describe(workflow_id, run_id)
         return execution_of(record), await self.summary_of(record)
 
+    async def facts(
+        self, workflow_id: str, run_id: str | None = None
+    ) -> tuple[WorkflowExecution, RunSummary, Failure | None, list[str]]:
+        """A run's facts, summary, task failure and the ids of its workflow's runs (what
+        ``GET /api/v1/runs/{id}`` answers: no conversation or timeline is built)."""
+        record = await self.backend.describe(workflow_id, run_id)
+        summary, runs = await asyncio.gather(
+            self.summary_of(record), self.backend.runs_of_workflow(workflow_id)
+        )
+        return execution_of(record), summary, record.task_failure, [r.run_id for r in runs]
+
     async def describe(self, workflow_id: str, run_id: str | None = None) -> WorkflowExecution:
         return execution_of(await self.backend.describe(workflow_id, run_id))
+
+    async def _read(
+        self, workflow_id: str, run_id: str | None, *, runs: bool = False
+    ) -> tuple[RunRecord, list[ev.Event], list[Any], list[Any], list[str]]:
+        """A run's record, events, failed attempts, pending activities (and with ``runs``
+        the ids of the workflow's runs)."""
+        backend = self.backend
+        record = await backend.describe(workflow_id, run_id)
+        run = record.run_id
+        events, attempts, pending, found = await asyncio.gather(
+            self._history(workflow_id, run),
+            backend.activity_attempts(workflow_id, run),
+            backend.pending_activities(workflow_id, run),
+            backend.runs_of_workflow(workflow_id) if runs else _ready([]),
+        )
+        return record, events, list(attempts), list(pending), [r.run_id for r in found]
+
+    def _conversation(
+        self,
+        record: RunRecord,
+        events: list[ev.Event],
+        attempts: Sequence[Any],
+        pending: Sequence[Any],
+        *,
+        page: tuple[int, int | None] | None,
+        whole_timeline: bool,
+    ) -> tuple[list[Step], Conversation, tuple[int, int] | None, tuple[int, int] | None]:
+        """The run's timeline and conversation, of the model calls of ``page`` (size, first
+        call; see :meth:`detail`) or all, with what this server remembers of its payloads;
+        the window of model calls and the event ids whose steps have details."""
+        now = int(time.time() * 1000)
+        memo = self._memo_of(record.run_id)
+        window = detailed = None
+        if page is not None:
+            calls = _model_calls(events)
+            window = _window(calls, record.status, *page)
+            if not whole_timeline:
+                last_event_id = events[-1].event_id if events else 0
+                detailed = _page_events(calls, last_event_id, window)
+        steps = build_timeline(
+            events, attempts, pending, now_ms=now, detailed=detailed, details_memo=memo.details
+        )
+        conversation = build_conversation(
+            events,
+            attempts,
+            pending,
+            now_ms=now,
+            steps=steps,
+            window=window,
+            memo=memo.conversation,
+        )
+        return steps, conversation, window, detailed
 
     async def detail(
         self,
@@ -386,38 +454,16 @@ class RunSource:
             page_calls: Build the conversation of this many model calls only (a page),
                 starting at model call ``first_call`` (default: the first page of a closed
                 run, the last of a running one, where live changes show). None: all.
-            whole_timeline: False when only the conversation page is shown: the timeline
-                steps outside the page then carry no detail (decoding every activity's
-                result is most of the cost of a long run's page).
+            whole_timeline: False when the timeline is shown by page too (or not at all):
+                the steps outside the page then carry no detail (decoding every activity's
+                result is most of the cost of a long run's first page).
         """
-        backend = self.backend
-        record = await backend.describe(workflow_id, run_id)
-        run = record.run_id
-        events, attempts, pending, runs = await asyncio.gather(
-            self._history(workflow_id, run),
-            backend.activity_attempts(workflow_id, run),
-            backend.pending_activities(workflow_id, run),
-            backend.runs_of_workflow(workflow_id),
+        record, events, attempts, pending, runs = await self._read(workflow_id, run_id, runs=True)
+        page = None if page_calls is None else (page_calls, first_call)
+        steps, conversation, window, detailed = self._conversation(
+            record, events, attempts, pending, page=page, whole_timeline=whole_timeline
         )
-        now = int(time.time() * 1000)
-        window = detailed = None
-        if page_calls is not None:
-            calls = _model_calls(events)
-            window = _window(calls, record.status, page_calls, first_call)
-            if not whole_timeline:
-                last_event_id = events[-1].event_id if events else 0
-                detailed = _page_events(calls, last_event_id, window)
-        steps = build_timeline(events, attempts, pending, now_ms=now, detailed=detailed)
-        conversation = build_conversation(
-            events,
-            attempts,
-            pending,
-            now_ms=now,
-            steps=steps,
-            window=window,
-            calls_memo=self._memo_of(run).tool_calls if window is not None else None,
-        )
-        summary = self._summary_of_history(run, events)
+        summary = self._summary_of_history(record.run_id, events)
         failure_event = None
         if record.task_failure is not None and record.status == RunStatus.RUNNING:
             # The event after the last one the failing code processed is where it disagreed.
@@ -431,9 +477,35 @@ class RunSource:
             summary=summary,
             task_failure=record.task_failure,
             failure_event=failure_event,
-            runs=[r.run_id for r in runs],
+            runs=runs,
             window=window,
+            page_events=detailed,
         )
+
+    async def conversation(
+        self, workflow_id: str, run_id: str | None = None, *, page: tuple[int, int] | None = None
+    ) -> tuple[WorkflowExecution, Conversation, tuple[int, int] | None]:
+        """A run's conversation (the API's): of ``page`` = (size, first model call) only, or
+        whole; and the window of model calls built (None: all)."""
+        record, events, attempts, pending, _ = await self._read(workflow_id, run_id)
+        _, conversation, window, _ = self._conversation(
+            record, events, attempts, pending, page=page, whole_timeline=False
+        )
+        return execution_of(record), conversation, window
+
+    async def timeline(
+        self, workflow_id: str, run_id: str | None = None, *, after: int = 0
+    ) -> tuple[WorkflowExecution, list[Step]]:
+        """A run's timeline steps, without building its conversation (the steps that began
+        at event ``after`` or before carry no detail of a result)."""
+        record, events, attempts, pending, _ = await self._read(workflow_id, run_id)
+        now = int(time.time() * 1000)
+        memo = self._memo_of(record.run_id)
+        detailed = (after + 1, 1 << 62) if after else None
+        steps = build_timeline(
+            events, attempts, pending, now_ms=now, detailed=detailed, details_memo=memo.details
+        )
+        return execution_of(record), steps
 
     async def history(
         self, workflow_id: str, run_id: str | None = None, after: int = 0
@@ -500,8 +572,11 @@ class RunSource:
         return await self.client.diff(a, b, run_a=run_a, run_b=run_b)
 
 
-async def _ready(summary: RunSummary) -> RunSummary:
-    return summary
+_T = TypeVar("_T")
+
+
+async def _ready(value: _T) -> _T:
+    return value
 
 
 def _model_calls(events: Sequence[ev.Event]) -> list[int]:

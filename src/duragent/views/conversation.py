@@ -22,6 +22,8 @@ from .._engine import events as ev
 from .._fork.spec import SERVED_MARKER
 from ..serde import NULL_PAYLOAD, Payload
 from .agent_rows import (
+    MCP_CALL,
+    MCP_SESSION_CALL,
     MODEL_ACTIVITY,
     TOOL_ACTIVITY,
     is_mcp_result,
@@ -30,6 +32,7 @@ from .agent_rows import (
 )
 from .fork_rows import ForkFacts, fork_facts, served_step
 from .format import content_text, json_value, payload_text, payloads_text, to_json
+from .payload_memo import ConversationMemo, ModelInput, ToolRequest, model_result
 from .timeline import State, Step, build_timeline, describe_failure
 
 APPROVAL_MARKER: Final = "duragent.approval_requested"
@@ -189,22 +192,19 @@ def _result_text(value: Any, fallback: Payload | None) -> str:
     return to_json(value)
 
 
-ToolCalls = tuple[tuple[str, str, str], ...]
-"""The function calls one model response asked for: (call id, tool name, arguments)."""
-
-
 class _Builder:
     def __init__(
         self,
         steps: list[Step],
         window: tuple[int, int] | None,
-        calls_memo: dict[int, ToolCalls] | None = None,
+        memo: ConversationMemo | None = None,
     ) -> None:
         self.steps = {s.event_id: s for s in steps}
         self.window = window
-        self.calls_memo = calls_memo
-        """Function calls of completed model calls off the page, by completion event id
-        (kept by the caller between pages of the same run: events never change)."""
+        self.memo = memo
+        self.in_order = True
+        """Whether every model call's request so far was read (what a request adds depends
+        on the ones before it: only then is it taken from or kept in the memo)."""
         self.items: list[Item] = []
         self.item_calls: list[int] = []
         self.turns: dict[int, ModelTurn] = {}
@@ -258,26 +258,26 @@ class _Builder:
     def model_scheduled(self, e: ev.ActivityTaskScheduled) -> None:
         number = self.model_calls + 1
         reads = self.reads_input(number)
-        # Outside the window the request (the whole conversation so far) is not decoded:
-        # the agent is the activity's summary, the model comes with the result.
-        request = _value(e.input) if reads else None
-        config: dict[str, Any] = {}
-        items: Any = None
-        if isinstance(request, dict):
-            config = request.get("config") or {}  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            items = request.get("input")  # pyright: ignore[reportUnknownMemberType]
-        agent = str(config.get("agent") or e.summary or "agent")
-        handoffs: Any = config.get("handoffs") or []
-        self.handoffs[e.seq] = {
-            str(h.get("tool_name")): str(h.get("agent_name") or h.get("tool_name"))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-            for h in handoffs  # pyright: ignore[reportUnknownVariableType]
-            if isinstance(h, dict)
-        }
-        self._new_inputs(items, e, number, show=reads == 2)
+        # With a memo every request is read, off the page too, once: what one adds depends
+        # on those before it, so a memo read out of order would be wrong. Then each page
+        # and each request on a grown run reads only the requests it has not seen.
+        memo = self.memo.inputs if self.memo is not None and self.in_order else None
+        read = memo.get(e.event_id) if memo is not None else None
+        if read is None and (reads or memo is not None):
+            read = self._read_input(e, _value(e.input))
+            if memo is not None:
+                memo[e.event_id] = read
+        elif read is None:
+            # Outside the window the request (the whole conversation so far) is not
+            # decoded: the agent is the activity's summary, the model comes with the result.
+            read = ModelInput(str(e.summary or "agent"), "", (), (), ())
+            self.in_order = False
+        self.handoffs[e.seq] = dict(read.handoffs)
+        self._apply_input(read, e, number, show=reads == 2)
         turn = ModelTurn(
             seq=e.seq,
-            agent=agent,
-            model=str(config.get("model") or ""),
+            agent=read.agent,
+            model=read.model,
             time=e.time,
             event_id=e.event_id,
             number=number,
@@ -287,22 +287,34 @@ class _Builder:
         self.append(turn, number)
         self.model_calls = number
 
-    def _new_inputs(self, items: Any, e: ev.Event, number: int, *, show: bool) -> None:
-        """Show the messages this call's input adds to what earlier calls showed; give tool
-        cards the output the model was shown (``show=False``: only note what it showed)."""
+    def _read_input(self, e: ev.Event, request: Any, agent: str | None = None) -> ModelInput:
+        """What a model call's decoded ``request`` adds to what the calls before it showed:
+        its messages new to the conversation, and the outputs of tool calls the model is
+        shown for the first time (read against the cards so far)."""
+        config: dict[str, Any] = {}
+        items: Any = None
+        if isinstance(request, dict):
+            config = request.get("config") or {}  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            items = request.get("input")  # pyright: ignore[reportUnknownMemberType]
+        handoffs: Any = config.get("handoffs") or []
         if isinstance(items, str):
             items = [{"role": "user", "content": items}]
         if not isinstance(items, list):
-            return
+            items = []
         counts: Counter[str] = Counter()
+        messages: list[tuple[str, str, str]] = []
+        outputs: list[tuple[str, str]] = []
+        shown: set[str] = set()
         for item in items:  # pyright: ignore[reportUnknownVariableType]
             if not isinstance(item, dict):
                 continue
             kind = item.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
             if kind == "function_call_output":
-                card = self.cards.get(str(item.get("call_id")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-                if card is not None and card.output is None:
-                    card.output = _output_text(item.get("output"))  # pyright: ignore[reportUnknownMemberType]
+                call_id = str(item.get("call_id"))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                card = self.cards.get(call_id)
+                if card is not None and card.output is None and call_id not in shown:
+                    shown.add(call_id)
+                    outputs.append((call_id, _output_text(item.get("output"))))  # pyright: ignore[reportUnknownMemberType]
                 continue
             role = item.get("role")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
             if role not in ("user", "system", "developer") or kind not in (None, "message"):
@@ -310,25 +322,42 @@ class _Builder:
             key = to_json(item)
             counts[key] += 1
             if counts[key] > self.seen_inputs[key]:
-                self.seen_inputs[key] = counts[key]
-                if show:
-                    text = _text_of(item.get("content"))  # pyright: ignore[reportUnknownMemberType]
-                    self.append(Message(str(role), text, e.time, e.event_id), number)  # pyright: ignore[reportUnknownArgumentType]
+                text = _text_of(item.get("content"))  # pyright: ignore[reportUnknownMemberType]
+                messages.append((key, str(role), text))  # pyright: ignore[reportUnknownArgumentType]
+        return ModelInput(
+            agent=agent or str(config.get("agent") or getattr(e, "summary", "") or "agent"),
+            model=str(config.get("model") or ""),
+            handoffs=tuple(
+                (str(h.get("tool_name")), str(h.get("agent_name") or h.get("tool_name")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                for h in handoffs  # pyright: ignore[reportUnknownVariableType]
+                if isinstance(h, dict)
+            ),
+            messages=tuple(messages),
+            outputs=tuple(outputs),
+        )
+
+    def _apply_input(self, read: ModelInput, e: ev.Event, number: int, *, show: bool) -> None:
+        """Give tool cards the output the model was shown and note the call's new messages
+        (``show``: also list them, in model call ``number``)."""
+        for call_id, output in read.outputs:
+            card = self.cards.get(call_id)
+            if card is not None and card.output is None:
+                card.output = output
+        for key, role, text in read.messages:
+            self.seen_inputs[key] += 1
+            if show:
+                self.append(Message(role, text, e.time, e.event_id), number)
 
     def model_completed(self, e: ev.ActivityTaskCompleted, turn: ModelTurn) -> None:
         # A fork's served call (negative seq) has no completion event of its own to key.
-        memo = self.calls_memo if e.seq > 0 else None
-        # Off the page only its tool calls count (and join their activities): from the
-        # memo when an earlier page decoded the response.
-        calls = memo.get(e.event_id) if memo is not None and not self.shows(turn.number) else None
-        value: Any = None
-        if calls is None:
-            value = _value(e.result)
-            calls = _function_calls(value)
+        memo = self.memo.results if self.memo is not None and e.seq > 0 else None
+        result = memo.get(e.event_id) if memo is not None else None
+        if result is None:
+            result = model_result(_value(e.result))
             if memo is not None:
-                memo[e.event_id] = calls  # for when it is off the page
+                memo[e.event_id] = result
         handoffs = self.handoffs.get(turn.seq, {})
-        for call_id, name, arguments in calls:
+        for call_id, name, arguments in result.calls:
             target = handoffs.get(name)
             if target is not None:
                 turn.handoff_to = target
@@ -337,32 +366,15 @@ class _Builder:
             self.add_card(
                 ToolCard(call_id, name, turn.agent, arguments, e.time, e.event_id), turn.number
             )
-        if value is None:
-            return
-        result: dict[str, Any] = value if isinstance(value, dict) else {}  # pyright: ignore[reportUnknownVariableType]
-        response: Any = result.get("response") or {}
-        usage: Any = response.get("usage") or {}
-        details: Any = usage.get("input_tokens_details") or {}
-        turn.input_tokens = int(usage.get("input_tokens") or 0)
-        turn.output_tokens = int(usage.get("output_tokens") or 0)
-        turn.cached_tokens = int(details.get("cached_tokens") or 0)
-        turn.latency_ms = int(result.get("latency_ms") or 0)
-        turn.model = str(result.get("model") or turn.model)
+        turn.input_tokens = result.input_tokens
+        turn.output_tokens = result.output_tokens
+        turn.cached_tokens = result.cached_tokens
+        turn.latency_ms = result.latency_ms
+        turn.model = result.model or turn.model
         turn.attempt = e.attempt
         turn.worker = e.worker
-        texts: list[str] = []
-        reasoning: list[str] = []
-        for item in response.get("output") or []:
-            if not isinstance(item, dict):
-                continue
-            kind = item.get("type")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            if kind == "message":
-                texts.append(_text_of(item.get("content")))  # pyright: ignore[reportUnknownMemberType]
-            elif kind == "reasoning":
-                summary: Any = item.get("summary") or []  # pyright: ignore[reportUnknownMemberType]
-                reasoning.append(_text_of(summary))
-        turn.text = "\n\n".join(t for t in texts if t)
-        turn.reasoning = "\n".join(r for r in reasoning if r)
+        turn.text = result.text
+        turn.reasoning = result.reasoning
 
     # -- tool calls ---------------------------------------------------------------------------
 
@@ -379,20 +391,24 @@ class _Builder:
                 card.scheduled_event_id = e.event_id
                 return True
         if e.activity_type == TOOL_ACTIVITY:
-            request = _value(e.input)
-            if isinstance(request, dict):
-                card = self.cards.get(str(request.get("call_id")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+            request = self._tool_request(e)
+            if request is not None:
+                key, call_id, name, agent, arguments = request
+                card = self.cards.get(key)
                 if card is None:  # a tool called outside a recorded model turn
                     card = ToolCard(
-                        call_id=str(request.get("call_id") or f"seq-{e.seq}"),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-                        name=str(request.get("name") or e.summary),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-                        agent=str(request.get("agent") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-                        arguments=str(request.get("arguments") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                        call_id=call_id or f"seq-{e.seq}",
+                        name=name or e.summary,
+                        agent=agent,
+                        arguments=arguments,
                         time=e.time,
                         event_id=e.event_id,
                     )
                     self.add_card(card)
-        elif (mcp_tool := mcp_tool_of(e.activity_type, _value(e.input))) is not None:
+        elif (
+            e.activity_type in (MCP_CALL, MCP_SESSION_CALL)  # other requests are not decoded
+            and (mcp_tool := mcp_tool_of(e.activity_type, _value(e.input))) is not None
+        ):
             # an MCP tool call: the model called the tool by its own name; the card takes
             # the server's too (the activity's summary, ``weather.get_alerts``)
             card = self._unrun_card(mcp_tool)
@@ -409,6 +425,24 @@ class _Builder:
             card.reused = "reused"
         self.card_by_seq[e.seq] = card
         return True
+
+    def _tool_request(self, e: ev.ActivityTaskScheduled) -> ToolRequest:
+        memo = self.memo.tool_requests if self.memo is not None else None
+        if memo is not None and e.event_id in memo:
+            return memo[e.event_id]
+        value = _value(e.input)
+        request: ToolRequest = None
+        if isinstance(value, dict):
+            request = (
+                str(value.get("call_id")),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                str(value.get("call_id") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                str(value.get("name") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                str(value.get("agent") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                str(value.get("arguments") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+            )
+        if memo is not None:
+            memo[e.event_id] = request
+        return request
 
     def _unrun_card(self, name: str) -> ToolCard | None:
         """The first card of a call of ``name`` no activity ran yet (and not rejected)."""
@@ -451,13 +485,12 @@ class _Builder:
         if d.get("kind") == "model":
             number = self.model_calls + 1
             reads = self.reads_input(number)
-            request = _value(payload("q")) if reads else None
-            self._new_inputs(
-                request.get("input") if isinstance(request, dict) else None,  # pyright: ignore[reportUnknownMemberType]
-                e,
-                number,
-                show=reads == 2,
-            )
+            if reads or (self.memo is not None and self.in_order):
+                request = _value(payload("q"))
+                items: Any = request.get("input") if isinstance(request, dict) else None  # pyright: ignore[reportUnknownMemberType]
+                self._apply_input(self._read_input(e, {"input": items}), e, number, show=reads == 2)
+            else:
+                self.in_order = False
             turn = ModelTurn(
                 seq=-e.event_id,
                 agent=str(d.get("agent") or "agent"),
@@ -484,17 +517,50 @@ class _Builder:
 
     def tool_closed(self, e: ev.Event, card: ToolCard) -> None:
         if isinstance(e, ev.ActivityTaskCompleted):
-            value = _value(e.result)
-            if isinstance(value, dict) and "output" in value and "context" in value:
-                value = value["output"]  # a tool that took the run context
-            if is_mcp_result(value):
-                value = mcp_result_text(value)
-            card.result = _result_text(value, e.result)
+            # A fork's served call (negative seq) has no completion event of its own to key.
+            memo = self.memo.texts if self.memo is not None and e.seq > 0 else None
+            text = memo.get(e.event_id) if memo is not None else None
+            if text is None:
+                value = _value(e.result)
+                if isinstance(value, dict) and "output" in value and "context" in value:
+                    value = value["output"]  # a tool that took the run context
+                if is_mcp_result(value):
+                    value = mcp_result_text(value)
+                text = _result_text(value, e.result)
+                if memo is not None:
+                    memo[e.event_id] = text
+            card.result = text
         elif isinstance(e, ev.ActivityTaskFailed | ev.ActivityTaskTimedOut):
             card.error = describe_failure(e.failure)
             card.interrupted = e.failure is not None and e.failure.type == INTERRUPTED_TYPE
         elif isinstance(e, ev.ActivityTaskCanceled):
             card.error = "cancelled"
+
+    def decision(self, e: ev.WorkflowExecutionUpdateAccepted) -> tuple[str, bool, str] | None:
+        """An approval decision: (call id, approved, message)."""
+        memo = self.memo.decisions if self.memo is not None else None
+        if memo is not None and e.event_id in memo:
+            return memo[e.event_id]
+        value = _value(e.input)
+        found = None
+        if isinstance(value, dict):
+            found = (
+                str(value.get("call_id")),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                bool(value.get("approve")),  # pyright: ignore[reportUnknownMemberType]
+                str(value.get("message") or ""),  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+            )
+        if memo is not None:
+            memo[e.event_id] = found
+        return found
+
+    def outcome_text(self, e: ev.WorkflowExecutionCompleted) -> str:
+        found = self.memo.texts.get(e.event_id) if self.memo is not None else None
+        if found is None:
+            value = _value(e.result)
+            found = value if isinstance(value, str) else payload_text(e.result)
+            if self.memo is not None:
+                self.memo.texts[e.event_id] = found
+        return found
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -513,21 +579,6 @@ class _Builder:
         self.last_worker = worker or self.last_worker
 
 
-def _function_calls(value: Any) -> ToolCalls:
-    """The function calls in a decoded model call result (handoffs among them)."""
-    result: Any = value if isinstance(value, dict) else {}
-    response: Any = result.get("response") or {}
-    return tuple(
-        (
-            str(item.get("call_id") or item.get("id") or ""),
-            str(item.get("name") or ""),
-            str(item.get("arguments") or ""),
-        )
-        for item in response.get("output") or []
-        if isinstance(item, dict) and item.get("type") == "function_call"
-    )
-
-
 def build_conversation(
     events: Sequence[ev.Event],
     attempts: Sequence[ActivityAttempt] = (),
@@ -536,7 +587,7 @@ def build_conversation(
     now_ms: int,
     window: tuple[int, int] | None = None,
     steps: list[Step] | None = None,
-    calls_memo: dict[int, ToolCalls] | None = None,
+    memo: ConversationMemo | None = None,
 ) -> Conversation:
     """Fold a run's history into conversation items.
 
@@ -552,13 +603,13 @@ def build_conversation(
             them, or handoffs. None: all.
         steps: The run's timeline, when the caller built it already from the same
             arguments (items share its steps, read only).
-        calls_memo: The tool calls of this run's model calls off the page, by event id,
-            filled here and reused by the next page of the same run (a server keeps one
-            per run): a long run's model responses are decoded once, not on every page.
+        memo: What this run's payloads said, filled here and reused by the next build of
+            the same run (a server keeps one per run): a long run's model calls are decoded
+            once, not on every request, and a grown run's new events only.
     """
     if steps is None:
         steps = build_timeline(events, attempts, pending, now_ms=now_ms)
-    b = _Builder(steps, window, calls_memo)
+    b = _Builder(steps, window, memo)
     facts: ForkFacts | None = None
     activity_types: dict[int, str] = {}
     for e in events:
@@ -612,22 +663,20 @@ def build_conversation(
                     b.add_card(card)
                 card.approval = Approval(call_id, requested_at=e.time)
             case ev.WorkflowExecutionUpdateAccepted() if e.update_name == DECIDE_UPDATE:
-                decision = _value(e.input)
-                if isinstance(decision, dict):
-                    card = b.cards.get(str(decision.get("call_id")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                decision = b.decision(e)
+                if decision is not None:
+                    call_id, approve, message = decision
+                    card = b.cards.get(call_id)
                     if card is not None and card.approval is not None:
-                        approve = bool(decision.get("approve"))  # pyright: ignore[reportUnknownMemberType]
                         card.approval.state = "approved" if approve else "rejected"
-                        card.approval.message = str(decision.get("message") or "")  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+                        card.approval.message = message
                         card.approval.decided_by = e.identity
             case ev.WorkflowExecutionUpdateCompleted():
                 pass  # the decision's acceptance above says it all
             case ev.WorkflowTaskCompleted():
                 b.task_completed(e)
             case ev.WorkflowExecutionCompleted():
-                value = _value(e.result)
-                text = value if isinstance(value, str) else payload_text(e.result)
-                b.append(Outcome(State.OK, text, e.time, e.event_id))
+                b.append(Outcome(State.OK, b.outcome_text(e), e.time, e.event_id))
             case ev.WorkflowExecutionFailed():
                 guardrail = e.failure is not None and any(
                     g in (e.failure.type or "") or g in (e.failure.message or "")

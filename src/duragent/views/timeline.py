@@ -14,6 +14,7 @@ from .._backend.records import ActivityAttempt, PendingActivity
 from .._engine import events as ev
 from .._engine.failure import Failure
 from .._fork.spec import SERVED_MARKER
+from ..serde import Payload
 from .agent_rows import MODEL_ACTIVITY, agent_title, request_detail, result_detail
 from .fork_rows import ForkFacts, fork_facts, reused_note, served_step
 from .format import fmt_duration, fmt_time, payload_text, payloads_text, to_json, truncate
@@ -115,9 +116,17 @@ def _pending_note(p: PendingActivity, now_ms: int) -> Note:
 
 
 class _Builder:
-    def __init__(self, now_ms: int, detailed: tuple[int, int] | None) -> None:
+    def __init__(
+        self, now_ms: int, detailed: tuple[int, int] | None, memo: dict[int, str] | None
+    ) -> None:
         self.now_ms = now_ms
         self.detailed = detailed
+        self.memo = memo
+        """Details decoded before, by the id of the event whose payload they show (events
+        never change: a caller keeps one per run): results, and open activities' inputs."""
+        self.results: list[tuple[Step, int, str, Payload]] = []
+        """Completed activities whose results are decoded at the end, if shown: (step,
+        completion event id, activity type, result)."""
         self.steps: list[Step] = []
         self.activities: dict[int, Step] = {}
         self.activity_types: dict[int, str] = {}
@@ -137,15 +146,46 @@ class _Builder:
         for seq, e in self.requests.items():
             step = self.activities[seq]
             if step.event_id not in self.closed:
-                detail = request_detail(e.activity_type, e.input)
-                step.detail = payloads_text(e.input) if detail is None else detail
+                found = self.memo.get(e.event_id) if self.memo is not None else None
+                if found is None:  # a model call's input is the whole conversation so far
+                    detail = request_detail(e.activity_type, e.input)
+                    found = payloads_text(e.input) if detail is None else detail
+                    if self.memo is not None:
+                        self.memo[e.event_id] = found
+                step.detail = found
 
-    def wants_detail(self, step: Step | None) -> bool:
+    def wants_detail(self, step: Step) -> bool:
         """Whether to decode what ``step`` returned (see ``build_timeline(detailed=)``)."""
-        if step is None or self.detailed is None:
+        if self.detailed is None:
             return True
         first, last = self.detailed
         return first <= step.event_id <= last
+
+    def text_of(
+        self,
+        event_id: int,
+        payload: Payload | tuple[Payload, ...] | None,
+        activity_type: str | None = None,
+    ) -> str:
+        """What the payload(s) of event ``event_id`` show (for an activity's result, as
+        ``activity_type``'s): from the memo, or decoded and remembered."""
+        found = self.memo.get(event_id) if self.memo is not None else None
+        if found is None:
+            if isinstance(payload, tuple):
+                found = payloads_text(payload)
+            else:
+                shown = None if activity_type is None else result_detail(activity_type, payload)
+                found = payload_text(payload) if shown is None else shown
+            if self.memo is not None:
+                self.memo[event_id] = found
+        return found
+
+    def result_details(self) -> None:
+        """Show what each completed activity on the page returned (decoding every result
+        was most of the work of a long run's timeline)."""
+        for step, event_id, activity_type, result in self.results:
+            if self.wants_detail(step):
+                step.detail = self.text_of(event_id, result, activity_type)
 
     def add(self, e: ev.Event, title: str, state: str = State.INFO, detail: str = "") -> Step:
         step = Step(event_id=e.event_id, time=e.time, title=title, state=state, detail=detail)
@@ -163,7 +203,7 @@ class _Builder:
     def event(self, e: ev.Event) -> None:
         match e:
             case ev.WorkflowExecutionStarted():
-                s = self.add(e, "workflow started", State.INFO, payloads_text(e.input))
+                s = self.add(e, "workflow started", State.INFO, self.text_of(e.event_id, e.input))
                 if e.parent_workflow_id:
                     s.notes.append(Note(f"child of workflow {e.parent_workflow_id}"))
                 if e.continued_from_run_id:
@@ -188,12 +228,10 @@ class _Builder:
                 self.requests[e.seq] = e
             case ev.ActivityTaskCompleted():
                 s = self.activities.get(e.seq)
-                detail = ""
-                if self.wants_detail(s):  # decoding every result is most of the work
-                    shown = result_detail(self.activity_types.get(e.seq, ""), e.result)
-                    detail = payload_text(e.result) if shown is None else shown
-                self.close(s, e, State.OK, detail)
+                self.close(s, e, State.OK, "")
                 if s is not None:
+                    activity_type = self.activity_types.get(e.seq, "")
+                    self.results.append((s, e.event_id, activity_type, e.result))
                     s.attempts = e.attempt
                     if e.attempt > 1:  # under the failed attempts listed before it
                         ran = (
@@ -213,7 +251,7 @@ class _Builder:
                     s.attempts = e.attempt
             case ev.ActivityTaskCanceled():
                 s = self.activities.get(e.seq)
-                self.close(s, e, State.CANCELLED, payloads_text(e.details))
+                self.close(s, e, State.CANCELLED, self.text_of(e.event_id, e.details))
                 if s is not None:
                     s.attempts = e.attempt
             case ev.ActivityTaskCancelRequested():
@@ -229,7 +267,9 @@ class _Builder:
             case ev.TimerCanceled():
                 self.close(self.timers.get(e.seq), e, State.CANCELLED, "cancelled")
             case ev.WorkflowExecutionSignaled():
-                s = self.add(e, f"signal {e.signal_name}", State.OK, payloads_text(e.input))
+                s = self.add(
+                    e, f"signal {e.signal_name}", State.OK, self.text_of(e.event_id, e.input)
+                )
                 if e.identity:
                     s.notes.append(Note(f"sent by {e.identity}"))
             case ev.WorkflowExecutionCancelRequested():
@@ -237,7 +277,9 @@ class _Builder:
                 if e.identity:
                     s.notes.append(Note(f"requested by {e.identity}"))
             case ev.WorkflowExecutionUpdateAccepted():
-                s = self.add(e, f"update {e.update_name}", State.RUNNING, payloads_text(e.input))
+                s = self.add(
+                    e, f"update {e.update_name}", State.RUNNING, self.text_of(e.event_id, e.input)
+                )
                 s.notes.append(Note(f"update id {e.update_id}"))
                 self.updates[e.update_id] = s
             case ev.WorkflowExecutionUpdateCompleted():
@@ -245,10 +287,10 @@ class _Builder:
                 if e.failure is not None:
                     self.close(s, e, State.FAILED, describe_failure(e.failure))
                 else:
-                    self.close(s, e, State.OK, payload_text(e.result))
+                    self.close(s, e, State.OK, self.text_of(e.event_id, e.result))
             case ev.StartChildWorkflowExecutionInitiated():
                 title = f"child {e.workflow_type} {e.workflow_id}"
-                s = self.add(e, title, State.WAITING, payloads_text(e.input))
+                s = self.add(e, title, State.WAITING, self.text_of(e.event_id, e.input))
                 self.children[e.seq] = s
             case ev.ChildWorkflowExecutionStarted():
                 s = self.children.get(e.seq)
@@ -259,13 +301,15 @@ class _Builder:
                 detail = f"could not start: {e.cause.replace('_', ' ')}"
                 self.close(self.children.get(e.seq), e, State.FAILED, detail)
             case ev.ChildWorkflowExecutionCompleted():
-                self.close(self.children.get(e.seq), e, State.OK, payload_text(e.result))
+                self.close(
+                    self.children.get(e.seq), e, State.OK, self.text_of(e.event_id, e.result)
+                )
             case ev.ChildWorkflowExecutionFailed():
                 detail = describe_failure(e.failure)
                 self.close(self.children.get(e.seq), e, State.FAILED, detail)
             case ev.SignalExternalWorkflowExecutionInitiated():
                 title = f"signal {e.signal_name} → {e.workflow_id}"
-                s = self.add(e, title, State.WAITING, payloads_text(e.input))
+                s = self.add(e, title, State.WAITING, self.text_of(e.event_id, e.input))
                 self.externals[e.seq] = s
             case ev.RequestCancelExternalWorkflowExecutionInitiated():
                 s = self.add(e, f"cancel → {e.workflow_id}", State.WAITING)
@@ -295,7 +339,7 @@ class _Builder:
                 if e.summary:
                     title += f" ({e.summary})"
                 if e.failure is None:
-                    s = self.add(e, title, State.OK, payload_text(e.result))
+                    s = self.add(e, title, State.OK, self.text_of(e.event_id, e.result))
                 elif e.backoff_ms is not None:
                     detail = (
                         f"{describe_failure(e.failure)}; retried in {fmt_duration(e.backoff_ms)}"
@@ -307,17 +351,19 @@ class _Builder:
             case ev.MarkerRecorded():
                 self.add(e, f"marker {e.name}", State.INFO, to_json(e.details) if e.details else "")
             case ev.WorkflowExecutionCompleted():
-                self.add(e, "workflow completed", State.OK, payload_text(e.result))
+                self.add(e, "workflow completed", State.OK, self.text_of(e.event_id, e.result))
             case ev.WorkflowExecutionFailed():
                 self.add(e, "workflow failed", State.FAILED, describe_failure(e.failure))
             case ev.WorkflowExecutionCanceled():
-                self.add(e, "workflow cancelled", State.CANCELLED, payloads_text(e.details))
+                self.add(
+                    e, "workflow cancelled", State.CANCELLED, self.text_of(e.event_id, e.details)
+                )
             case ev.WorkflowExecutionTerminated():
                 s = self.add(e, "workflow terminated", State.FAILED, e.reason)
                 if e.identity:
                     s.notes.append(Note(f"terminated by {e.identity}"))
             case ev.WorkflowExecutionContinuedAsNew():
-                detail = f"new run {e.new_run_id}: {payloads_text(e.input)}"
+                detail = f"new run {e.new_run_id}: {self.text_of(e.event_id, e.input)}"
                 self.add(e, "continued as new", State.OK, detail)
             case _:
                 pass  # workflow task markers are bookkeeping, not steps
@@ -330,6 +376,7 @@ def build_timeline(
     *,
     now_ms: int,
     detailed: tuple[int, int] | None = None,
+    details_memo: dict[int, str] | None = None,
 ) -> list[Step]:
     """Fold a run's events into timeline steps, in the order they began.
 
@@ -342,10 +389,14 @@ def build_timeline(
         detailed: Event ids ``(first, last)`` (inclusive) of the steps whose activity
             results are decoded into their detail; the others get an empty detail. For a
             page showing part of a long run (None: all steps).
+        details_memo: What activity and local activity results showed, by the event id
+            they came with, filled here and reused by the next call on the same run (a
+            server keeps one per run): a run's results are decoded once, not per request.
     """
-    b = _Builder(now_ms, detailed)
+    b = _Builder(now_ms, detailed, details_memo)
     for e in events:
         b.event(e)
+    b.result_details()
     b.open_request_details()
     for a in attempts:
         step = b.activities.get(a.seq)
