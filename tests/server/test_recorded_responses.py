@@ -16,6 +16,7 @@ import pytest
 
 from duragent._engine import events as ev
 from duragent.history import WorkflowHistory
+from duragent.openai_agents import MODEL_ACTIVITY
 from duragent.serde import Payload
 from duragent.server.api import conversation_body, timeline_body
 from duragent.views.conversation import ConversationMemo, build_conversation
@@ -129,3 +130,36 @@ def test_pages_of_a_recorded_run_are_slices_of_its_whole_conversation() -> None:
         shown.extend(page["steps"])
         after = page["next_after"]
     assert shown == steps
+
+
+def test_a_page_read_again_reads_every_request_once() -> None:
+    """A page further on reads only the requests it needs on its first build; built again
+    (a run requested twice), it reads every request once, in order, and then none."""
+    history = WorkflowHistory.from_json((RECORDED / "looper.history.json").read_text())
+    events = list(history.events)
+    whole = build_conversation(events, now_ms=0)
+    requests = {
+        id(e.input[0]): e.event_id
+        for e in events
+        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MODEL_ACTIVITY
+    }
+    memo = ConversationMemo()
+    real = Payload.to_json_value
+    read: list[set[int]] = []
+    for _ in range(3):
+        decoded: set[int] = set()
+
+        def counting(payload: Payload, seen: set[int] = decoded) -> Any:
+            seen.add(id(payload))
+            return real(payload)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Payload, "to_json_value", counting)
+            page = build_conversation(events, now_ms=0, window=(22, 28), memo=memo)
+        assert page.items_for(22, 28) == whole.items_for(22, 28)
+        read.append({requests[p] for p in decoded if p in requests})
+    numbers = {event_id: n for n, event_id in enumerate(sorted(requests.values()), 1)}
+    assert sorted(numbers[e] for e in read[0]) == list(range(21, 30))  # the page's, and one on
+    # Read out of order, those were not remembered: the second build reads all, in order.
+    assert len(read[1]) == 30 and read[2] == set()
+    assert len(memo.inputs) == 30

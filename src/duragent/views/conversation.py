@@ -203,6 +203,8 @@ class _Builder:
         self.window = window
         self.memo = memo
         self.in_order = True
+        self.read_all = memo is not None and memo.builds > 0
+        """Whether requests off the page are read too (only to be remembered)."""
         """Whether every model call's request so far was read (what a request adds depends
         on the ones before it: only then is it taken from or kept in the memo)."""
         self.items: list[Item] = []
@@ -258,12 +260,13 @@ class _Builder:
     def model_scheduled(self, e: ev.ActivityTaskScheduled) -> None:
         number = self.model_calls + 1
         reads = self.reads_input(number)
-        # With a memo every request is read, off the page too, once: what one adds depends
-        # on those before it, so a memo read out of order would be wrong. Then each page
-        # and each request on a grown run reads only the requests it has not seen.
+        # What a request adds depends on those before it: the memo has only requests read
+        # in call order. A run built before (requested again) has the requests off the
+        # page read too, once: then each page and each request on a grown run reads only
+        # the requests it has not seen. The first build reads only what its page needs.
         memo = self.memo.inputs if self.memo is not None and self.in_order else None
         read = memo.get(e.event_id) if memo is not None else None
-        if read is None and (reads or memo is not None):
+        if read is None and (reads or (memo is not None and self.read_all)):
             read = self._read_input(e, _value(e.input))
             if memo is not None:
                 memo[e.event_id] = read
@@ -485,7 +488,7 @@ class _Builder:
         if d.get("kind") == "model":
             number = self.model_calls + 1
             reads = self.reads_input(number)
-            if reads or (self.memo is not None and self.in_order):
+            if reads or (self.read_all and self.in_order):
                 request = _value(payload("q"))
                 items: Any = request.get("input") if isinstance(request, dict) else None  # pyright: ignore[reportUnknownMemberType]
                 self._apply_input(self._read_input(e, {"input": items}), e, number, show=reads == 2)
@@ -605,11 +608,16 @@ def build_conversation(
             arguments (items share its steps, read only).
         memo: What this run's payloads said, filled here and reused by the next build of
             the same run (a server keeps one per run): a long run's model calls are decoded
-            once, not on every request, and a grown run's new events only.
+            once, not on every request, and a grown run's new events only. Model requests
+            are remembered only when read in call order from the first: the first build
+            reads only its page's (and those before it that it has in the memo); later ones
+            read every request once, off the page too.
     """
     if steps is None:
         steps = build_timeline(events, attempts, pending, now_ms=now_ms)
     b = _Builder(steps, window, memo)
+    if memo is not None:
+        memo.builds += 1
     facts: ForkFacts | None = None
     activity_types: dict[int, str] = {}
     for e in events:

@@ -63,6 +63,9 @@ class ConversationMemo:
     """Approval decisions (call id, approved, message), by update acceptance event id."""
     texts: dict[int, str] = field(default_factory=lambda: {})
     """Tool activities' results and the run's result as shown, by their event's id."""
+    builds: int = 0
+    """Conversations built with it: from the second on, a page reads the requests off it
+    too, once (see ``build_conversation(memo=)``)."""
 
 
 def model_result(value: Any) -> ModelResult:
