@@ -1,5 +1,7 @@
-"""Web UI speed: the first screen of a 200-turn agent run page and of a runs list over 10,000
-runs, as time to first byte (HTTP) and time to a rendered page (Chromium, load event).
+"""Web UI speed: the first screen of a 200-turn agent run page (its conversation and its
+timeline tab), its conversation and timeline from the JSON API (whole and a page), and a
+runs list over 10,000 runs, as time to first byte (HTTP) and time to a rendered page
+(Chromium, load event).
 
     python benchmarks/ui_bench.py [--turns 200] [--runs 10000] [--repeat 5]
     python benchmarks/ui_bench.py --check       # exit 1 when a target is missed
@@ -79,7 +81,15 @@ def fmt(values: list[float]) -> str:
 
 
 BASELINE = "baseline /api/v1/openapi.json"
-TARGETS: dict[str, float] = {"run page": 40.0, "runs list": 40.0, "runs list API": 20.0}
+TARGETS: dict[str, float] = {
+    "run page": 40.0,
+    "timeline tab": 40.0,
+    "conversation API": 40.0,
+    "conversation API page": 20.0,
+    "timeline API": 40.0,
+    "runs list": 40.0,
+    "runs list API": 20.0,
+}
 """First byte of each page, in first bytes of the baseline (at most)."""
 
 
@@ -96,12 +106,20 @@ def run(
             file=sys.stderr,
         )
         with serving(f"sqlite:///{db}") as server:
+            run_api = "/api/v1/runs/long-agent"
+            last = max(1, turns + 1 - 24)  # the last 25 model calls (one more answers)
             pages = {
                 "baseline /api/v1/openapi.json": "/api/v1/openapi.json",
                 f"run page, {turns}-turn agent": "/runs/long-agent",
+                f"timeline tab, {turns}-turn agent": "/runs/long-agent?tab=timeline",
+                f"conversation API, {turns}-turn agent (whole)": f"{run_api}/conversation",
+                "conversation API page (25 calls)": f"{run_api}/conversation?from={last}&limit=25",
+                f"timeline API, {turns}-turn agent (whole)": f"{run_api}/timeline",
                 f"runs list, {runs + 1:,} runs": "/",
                 "runs list API (50 rows)": "/api/v1/runs",
             }
+            shown = [label for label in pages if label.startswith(("run page", "timeline tab"))]
+            shown.append(f"runs list, {runs + 1:,} runs")
             results: dict[str, dict[str, list[float]]] = {}
             for label, path in pages.items():
                 # The first load warms the server's caches (a run's events, summary and
@@ -121,7 +139,8 @@ def run(
                 results[label] = {"ttfb": firsts, "body": wholes}
             rendered: dict[str, list[float]] = {}
             with browser_session(server.url, server.token) as s:
-                for label, path in list(pages.items())[1:3]:
+                for label in shown:
+                    path = pages[label]
                     times: list[float] = []
                     for _ in range(repeat):
                         t0 = time.perf_counter()
@@ -187,11 +206,11 @@ def main(argv: Any = None) -> int:
     for label, r in results.items():
         ratio = statistics.median(r["ttfb"]) / base
         print(
-            f"  {label:34s} first byte {fmt(r['ttfb'])}   whole {fmt(r['body'])}"
+            f"  {label:48s} first byte {fmt(r['ttfb'])}   whole {fmt(r['body'])}"
             f"   ({ratio:.1f}x baseline)"
         )
     for label, times in rendered.items():
-        print(f"  {label:34s} rendered   {fmt(times)}  (Chromium, load event)")
+        print(f"  {label:48s} rendered   {fmt(times)}  (Chromium, load event)")
     print()
     failed = check_figures(checks)
     return 1 if args.check and failed else 0
