@@ -16,13 +16,15 @@ import pytest
 
 from duragent._engine import events as ev
 from duragent.history import WorkflowHistory
-from duragent.openai_agents import MODEL_ACTIVITY
-from duragent.serde import Payload
+from duragent.openai_agents import MODEL_ACTIVITY, TOOL_ACTIVITY
+from duragent.serde import DataConverter, Payload
 from duragent.server.api import conversation_body, timeline_body
-from duragent.views.conversation import ConversationMemo, build_conversation
+from duragent.views.agent_rows import MCP_CALL
+from duragent.views.conversation import ConversationMemo, ToolCard, build_conversation
 from duragent.views.timeline import build_timeline
 
 from .recorded.make_recorded import cuts
+from .ui_app import LOOPER_CALLS
 
 RECORDED = Path(__file__).parent / "recorded"
 NAMES = ("looper", "refunder", "refunder-rejected", "pipeline")
@@ -163,3 +165,42 @@ def test_a_page_read_again_reads_every_request_once() -> None:
     # Read out of order, those were not remembered: the second build reads all, in order.
     assert len(read[1]) == 30 and read[2] == set()
     assert len(memo.inputs) == 30
+
+
+def test_mcp_requests_are_read_once() -> None:
+    """An MCP activity's request (which tool it calls) is decoded once per run too: the
+    recorded run with its tool activities turned into MCP calls of the same tool."""
+    history = WorkflowHistory.from_json((RECORDED / "looper.history.json").read_text())
+    converter = DataConverter()
+    events = [
+        dataclasses.replace(
+            e,
+            activity_type=MCP_CALL,
+            summary="facts.lookup",
+            input=(converter.encode({"tool": "lookup", "arguments": {}}),),
+        )
+        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == TOOL_ACTIVITY
+        else e
+        for e in history.events
+    ]
+    mcp = {
+        id(e.input[0])
+        for e in events
+        if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == MCP_CALL
+    }
+    whole = build_conversation(events, now_ms=0)
+    names = {i.name for i in whole.items if isinstance(i, ToolCard)}
+    assert names == {"facts.lookup"} and whole.tool_calls == LOOPER_CALLS - 1
+    memo = ConversationMemo()
+    real = Payload.to_json_value
+    for again in (False, True):
+        decoded: list[int] = []
+
+        def counting(payload: Payload, seen: list[int] = decoded) -> Any:
+            seen.append(id(payload))
+            return real(payload)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Payload, "to_json_value", counting)
+            assert build_conversation(events, now_ms=0, memo=memo).items == whole.items
+        assert len(mcp.intersection(decoded)) == (0 if again else LOOPER_CALLS - 1)

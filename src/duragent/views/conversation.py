@@ -408,10 +408,7 @@ class _Builder:
                         event_id=e.event_id,
                     )
                     self.add_card(card)
-        elif (
-            e.activity_type in (MCP_CALL, MCP_SESSION_CALL)  # other requests are not decoded
-            and (mcp_tool := mcp_tool_of(e.activity_type, _value(e.input))) is not None
-        ):
+        elif (mcp_tool := self._mcp_tool(e)) is not None:
             # an MCP tool call: the model called the tool by its own name; the card takes
             # the server's too (the activity's summary, ``weather.get_alerts``)
             card = self._unrun_card(mcp_tool)
@@ -446,6 +443,19 @@ class _Builder:
         if memo is not None:
             memo[e.event_id] = request
         return request
+
+    def _mcp_tool(self, e: ev.ActivityTaskScheduled) -> str | None:
+        """The MCP tool an activity calls (None: it calls none; other requests are not
+        decoded)."""
+        if e.activity_type not in (MCP_CALL, MCP_SESSION_CALL):
+            return None
+        memo = self.memo.mcp_tools if self.memo is not None else None
+        if memo is not None and e.event_id in memo:
+            return memo[e.event_id]
+        tool = mcp_tool_of(e.activity_type, _value(e.input))
+        if memo is not None:
+            memo[e.event_id] = tool
+        return tool
 
     def _unrun_card(self, name: str) -> ToolCard | None:
         """The first card of a call of ``name`` no activity ran yet (and not rejected)."""

@@ -59,6 +59,8 @@ class ConversationMemo:
     first: a page further on reads its first request without the ones before it)."""
     tool_requests: dict[int, ToolRequest] = field(default_factory=lambda: {})
     """Tool activities' requests, by scheduled event id."""
+    mcp_tools: dict[int, str | None] = field(default_factory=lambda: {})
+    """The MCP tool each MCP activity calls (None: none), by scheduled event id."""
     decisions: dict[int, tuple[str, bool, str] | None] = field(default_factory=lambda: {})
     """Approval decisions (call id, approved, message), by update acceptance event id."""
     texts: dict[int, str] = field(default_factory=lambda: {})
