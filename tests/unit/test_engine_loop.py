@@ -83,6 +83,14 @@ def test_gather_s_future_keeps_its_behaviour_and_other_loops_keep_theirs() -> No
     assert isinstance(outer.exception(), asyncio.CancelledError)  # as gather does anywhere
     assert isinstance(failing.exception(), ValueError)
 
+    class Own(gathering):
+        pass
+
+    async def own(loop: WorkflowEventLoop) -> Any:
+        return Own([], loop=loop)
+
+    assert type(_run(own)[1]) is Own  # someone's subclass keeps its own class
+
     async def elsewhere() -> Any:
         return asyncio.gather(asyncio.sleep(0))
 

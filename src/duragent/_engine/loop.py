@@ -322,9 +322,10 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         caller = sys._getframe(1)  # pyright: ignore[reportPrivateUsage]
         if caller.f_code is _GATHERING_INIT:
             outer = caller.f_locals["self"]
-            outer.__class__ = _WorkflowGatheringFuture
-            self._gathers += 1
-            outer._stable_hash = _GATHER_NUMBERS + self._gathers
+            if outer.__class__ is _GatheringFuture:  # (a subclass of it keeps its class)
+                outer.__class__ = _WorkflowGatheringFuture
+                self._gathers += 1
+                outer._stable_hash = _GATHER_NUMBERS + self._gathers
         return False
 
     def set_debug(self, enabled: bool) -> None:
