@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+import pytest
+
 from duragent._engine.loop import WorkflowEventLoop, WorkflowTimerHandle
 
 
@@ -99,6 +101,19 @@ def test_gather_s_future_keeps_its_behaviour_and_other_loops_keep_theirs() -> No
 
 async def _fail() -> None:
     raise ValueError("fail")
+
+
+def test_a_task_refused_at_creation_leaves_the_numbering_as_it_was() -> None:
+    async def main(loop: WorkflowEventLoop) -> tuple[int, int]:
+        with pytest.raises(TypeError):
+            loop.create_task(42)  # not a coroutine: Task.__init__ refuses it
+        gathered = asyncio.gather(asyncio.sleep(0))  # still numbered as a gather
+        await gathered
+        return hash(loop.create_future()), hash(gathered)
+
+    _, (future, gathered) = _run(main)
+    assert future == 3  # 1: the wrapper task, 2: the task gather made for the sleep
+    assert gathered == (1 << 40) + 1
 
 
 def test_a_set_of_tasks_iterates_in_creation_order_whatever_their_addresses() -> None:

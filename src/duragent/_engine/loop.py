@@ -76,36 +76,30 @@ class WorkflowFuture(asyncio.Future[Any]):
     """A future whose hash is its creation number on the loop, not its address, so that
     iterating a set of futures (``asyncio.wait`` returns sets) is the same on replay.
 
-    No ``__init__`` of its own: :meth:`WorkflowEventLoop.create_future` numbers it (the
-    SDK makes a dozen futures per model call, and a Python ``__init__`` calling the C one
-    cost more than the rest of their creation)."""
+    Made only by :meth:`WorkflowEventLoop.create_future`, which numbers it. The number is
+    a slot: an attribute in the future's ``__dict__`` would cost a dict per future. No
+    ``__init__`` of its own (the SDK makes a dozen futures per model call, and a Python
+    ``__init__`` calling the C one cost more than the rest of their creation)."""
 
-    _stable_hash: int = 0
+    __slots__ = ("_stable_hash",)
+    _stable_hash: int
 
     def __hash__(self) -> int:
-        return self._stable_hash or id(self)
+        return self._stable_hash
 
 
 class WorkflowTask(asyncio.Task[Any]):
     """A task with a deterministic hash (see :class:`WorkflowFuture`).
 
-    Numbered the first time it is hashed, which is at creation: ``Task.__init__`` adds the
-    task to asyncio's set of all tasks (and :meth:`WorkflowEventLoop.create_task` numbers
-    it if a Python version stops doing so). So the numbers are the creation order, as
-    with an ``__init__`` of its own, without the cost of one (the SDK makes ~20 tasks per
-    model call)."""
+    Made only by :meth:`WorkflowEventLoop.create_task`, which numbers it before
+    ``Task.__init__`` runs, since that already hashes it (it adds the task to asyncio's set
+    of all tasks)."""
 
-    _stable_hash: int = 0
+    __slots__ = ("_stable_hash",)
+    _stable_hash: int
 
     def __hash__(self) -> int:
-        h = self._stable_hash
-        if not h:
-            loop = self.get_loop()
-            if not isinstance(loop, WorkflowEventLoop):
-                return id(self)
-            loop.hash_counter += 1
-            h = self._stable_hash = loop.hash_counter
-        return h
+        return self._stable_hash
 
 
 if TYPE_CHECKING:
@@ -295,13 +289,17 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
+        task = _new_task(WorkflowTask)
+        self.hash_counter += 1
+        task._stable_hash = self.hash_counter  # pyright: ignore[reportPrivateUsage]
         self._making_own = True  # (see get_debug)
         try:
-            task = WorkflowTask(coro, loop=self, name=name, context=context)
+            _init_task(task, coro, loop=self, name=name, context=context)
+        except BaseException:
+            self.hash_counter -= 1  # refused (not a coroutine): no number, as before
+            raise
         finally:
             self._making_own = False
-        if not task._stable_hash:  # pyright: ignore[reportPrivateUsage]
-            hash(task)  # not hashed by Task.__init__ (see WorkflowTask): number it now
         tasks = self._tasks
         tasks.append(task)
         if len(tasks) >= self._prune_at:
@@ -400,6 +398,8 @@ class WorkflowEventLoop(asyncio.AbstractEventLoop):
 
 
 _new_handle = object.__new__
+_new_task = asyncio.Task[Any].__new__
+_init_task = asyncio.Task[Any].__init__
 
 
 def _refuse(name: str) -> Callable[..., Any]:
