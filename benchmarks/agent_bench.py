@@ -71,10 +71,22 @@ TEMPORAL_SHARE = 0.25
 """Target: Duragent's overhead per model call / Temporal's, same run."""
 
 
+_run_tag = itertools.count()
+_tag = "run-0"
+"""Written into every tool output of the current run: each run's conversation is new to the
+store, as a real run's would be. (Identical runs would find every item stored by the run
+before and write none: content addressing would hide what storing a turn costs.)"""
+
+
+def _next_run() -> None:
+    global _tag
+    _tag = f"run-{next(_run_tag)}"
+
+
 @function_tool
 async def lookup(i: int) -> str:
     """Look up fact number i."""
-    return f"Fact {i}: the answer is {i * 7}. Recorded in the archive, with sources and notes."
+    return f"Fact {i} ({_tag}): the answer is {i * 7}. Recorded in the archive, with sources."
 
 
 agent = Agent(
@@ -109,6 +121,7 @@ async def plain_run(
     """(wall ms, CPU ms) of one plain ``Runner.run``."""
     config = RunConfig(model_provider=scripted, tracing_disabled=True)
     bench = agent.clone(model=model)
+    _next_run()
     c0, t0 = time.process_time(), time.perf_counter()
     result = await Runner.run(bench, "Collect facts.", max_turns=turns + 5, run_config=config)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -134,6 +147,7 @@ class Durable:
 
     async def run(self, turns: int) -> tuple[float, float]:
         self.runs += 1
+        _next_run()
         c0, t0 = time.process_time(), time.perf_counter()
         output = await self.execute(["bench", turns], f"bench-{turns}-{self.runs}")
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
