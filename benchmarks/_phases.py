@@ -56,9 +56,14 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ),
     ("activity body (decode, call, encode)", "duragent._worker.invoke", "FunctionRunner.run"),
     (
-        "  arguments decoded (a model call's whole input)",
+        "  arguments decoded (a tool call's; the model's are below)",
         "duragent._worker.invoke",
         "FunctionRunner.decode",
+    ),
+    (
+        "  model request decoded (only its new items)",
+        "duragent.openai_agents._request_decoder",
+        "RequestDecoder.decode",
     ),
     (
         "  the scripted model's answer (the plain SDK pays it too)",

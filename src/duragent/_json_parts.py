@@ -136,6 +136,16 @@ def object_payload(members: Sequence[tuple[str, Member]]) -> PartsPayload:
     return PartsPayload(JSON_HEADER + root.json(), root.members)
 
 
+_IMMUTABLE: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def is_flat(value: Any) -> bool:
+    """Whether ``value`` is a JSON object whose members are all immutable scalars (most
+    conversation items: tool calls and their outputs), so that ``dict(value)`` is a copy
+    nothing done to the original can change."""
+    return type(value) is dict and all(type(v) in _IMMUTABLE for v in value.values())  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
+
+
 def encode_item(value: Any) -> bytes:
     """The canonical encoding of one JSON-able value (values the json module cannot encode
     go through pydantic-core first, as the DataConverter would)."""

@@ -32,7 +32,7 @@ from .._json_parts import (
     encode_item,
     object_payload,
 )
-from ..errors import ApplicationError, ConfigurationError
+from ..errors import ApplicationError, ConfigurationError, SerializationError
 from ..serde import Payload
 from ..store.base import UsageEntry
 from ._names import MODEL_ACTIVITY
@@ -45,6 +45,7 @@ from ._request import (
     settings_from_json,
     tracing_from_int,
 )
+from ._request_decoder import RequestDecoder
 from ._sdk import SDK_VERSION
 from ._streaming import stream_call
 from ._wire import AGENT_FORMAT_VERSION
@@ -162,11 +163,17 @@ def provider_error(err: BaseException) -> ApplicationError | None:
 
 def make_model_activity(get_provider: Callable[[], ModelProvider]) -> Callable[..., Any]:
     """The model activity, bound to a lazily created provider."""
+    decoder = RequestDecoder()
 
     @activity.defn(name=MODEL_ACTIVITY)
-    async def invoke_model(request: ModelCallRequest) -> Payload:
-        """Perform one model call and return its response with usage and latency: the
-        ready-made payload of a ``ModelCallResult`` (see :func:`result_payload`)."""
+    async def invoke_model(payload: Payload) -> Payload:
+        """Perform one model call (``payload``: a ``ModelCallRequest``) and return its
+        response with usage and latency: the ready-made payload of a ``ModelCallResult``
+        (see :func:`result_payload`)."""
+        try:
+            request = decoder.decode(payload)
+        except SerializationError as err:
+            raise ApplicationError(str(err), type="SerializationError", non_retryable=True) from err
         provider = get_provider()
         config = request.config
         model = provider.get_model(config.model)

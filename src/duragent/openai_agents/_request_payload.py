@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from .._json_parts import EncodedList, PartsPayload, encode_item, object_payload
+from .._json_parts import EncodedList, PartsPayload, encode_item, is_flat, object_payload
 from .._runtime import runtime
 from ._request import ModelCallConfig
 from ._wire import AGENT_FORMAT_VERSION
@@ -94,16 +94,13 @@ class RequestEncoder:
         return entry[1]
 
 
-_IMMUTABLE: Final = frozenset({str, int, float, bool, type(None)})
-
-
 def _snapshot(item: Any, text: bytes) -> Any:
     """A private copy of ``item`` as it was when encoded to ``text``: a shallow copy when all
     its values are immutable (most items: tool calls and their outputs), else a copy decoded
     from ``text``. The shallow copy shares the item's strings, so comparing the next turn's
     item with it mostly finds the same objects (the SDK passes the same strings again) and
     need not read them; a value replaced in place still shows as a difference."""
-    if type(item) is dict and all(type(v) in _IMMUTABLE for v in item.values()):  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
+    if is_flat(item):
         return dict(item)  # pyright: ignore[reportUnknownArgumentType]
     return json.loads(text)
 
