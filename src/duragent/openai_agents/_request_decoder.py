@@ -12,12 +12,15 @@ What it keeps is never handed out: the model gets copies (``dict(item)`` for an 
 members are all immutable, which is most of them; otherwise a fresh parse of that item's
 own encoding), so a model that changes its input in place cannot change the next call's.
 A request read from the store, or from a Temporal server, carries plain bytes and is
-parsed whole, as before; both paths give the same request.
+parsed whole, as before; both paths give the same request. At most :data:`_KEEP` inputs are
+kept, so what this holds is bounded by a few conversations (each bounded in turn by what a
+model's context can take).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Final
 
 import pydantic
@@ -50,6 +53,8 @@ class RequestDecoder:
 
     def __init__(self) -> None:
         self._recent: list[_Decoded] = []
+        self._lock = threading.Lock()
+        """Workers on other threads may share the plugin (hence this decoder)."""
         self._converter = DataConverter()
         self.parsed = 0
         """Input items parsed from a request's parts so far (for tests and benchmarks)."""
@@ -73,6 +78,20 @@ class RequestDecoder:
     def _input(self, encoded: EncodedList) -> list[Any]:
         """Copies of ``encoded``'s items, parsing only those no recent input had."""
         chain, texts = encoded.chain, encoded.items
+        with self._lock:
+            entry = self._remember(chain, texts)
+        if any(type(entry.items[i]) is not dict for i in entry.nested):
+            return json.loads(encoded.json())  # not a list of objects: never an SDK input
+        # Most items are flat: copied in one C loop; the others parsed again.
+        copies: list[Any] = list(map(dict, entry.items))
+        for i in entry.nested:
+            copies[i] = json.loads(texts[i])
+        return copies
+
+    def _remember(self, chain: tuple[bytes, ...], texts: tuple[bytes, ...]) -> _Decoded:
+        """The decoded items of the input with these prefix hashes and item encodings,
+        from the longest recent input it shares a prefix with (which it replaces when it
+        extends it) plus the rest, parsed now."""
         best, keep = -1, 0
         for i, known in enumerate(self._recent):
             shared = _shared(known.chain, chain)
@@ -93,13 +112,7 @@ class RequestDecoder:
             entry = _Decoded(chain, added, nested)
         self._recent.insert(0, entry)
         del self._recent[_KEEP:]
-        if any(type(entry.items[i]) is not dict for i in entry.nested):
-            return json.loads(encoded.json())  # not a list of objects: never an SDK input
-        # Most items are flat: copied in one C loop; the others parsed again.
-        copies: list[Any] = list(map(dict, entry.items))
-        for i in entry.nested:
-            copies[i] = json.loads(texts[i])
-        return copies
+        return entry
 
 
 def _shared(known: tuple[bytes, ...], chain: tuple[bytes, ...]) -> int:
