@@ -94,7 +94,8 @@ class ActivityContext:
     """The worker-side state behind :func:`info` and :func:`heartbeat` (internal).
 
     Args:
-        info: Facts about the attempt.
+        info: Facts about the attempt, or what builds them on first use (most attempts
+            never ask: a tool call's, say).
         heartbeat: Records a heartbeat's details.
         usage_sink: Where :meth:`report_usage` sends entries; each worker wires it to its
             backend (the embedded worker: the store's usage ledger). None: not recorded.
@@ -103,14 +104,14 @@ class ActivityContext:
 
     def __init__(
         self,
-        info: Info,
+        info: Info | Callable[[], Info],
         heartbeat: Callable[[tuple[Any, ...]], None],
         *,
         usage_sink: Callable[[UsageEntry], None] | None = None,
         worker_id: str = "",
         stream: StreamSink | None = None,
     ) -> None:
-        self.info = info
+        self._info = info
         self._heartbeat = heartbeat
         self._usage_sink = usage_sink
         self._cancel_requested = False
@@ -120,6 +121,14 @@ class ActivityContext:
         self.worker_id = worker_id
         self.stream = stream
         """The attempt's durable stream (None where the worker has no stream store)."""
+
+    @property
+    def info(self) -> Info:
+        """Facts about the attempt (built on first use)."""
+        info = self._info
+        if not isinstance(info, Info):
+            info = self._info = info()
+        return info
 
     @property
     def cancel_requested(self) -> bool:

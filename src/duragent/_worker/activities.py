@@ -4,6 +4,7 @@ sync on a thread pool), relay heartbeats and cancellation, record the outcome.""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -96,7 +97,7 @@ class ActivityRunner:
         loop = asyncio.get_running_loop()
         for task in tasks:
             context = ActivityContext(
-                self._info(task),
+                functools.partial(self._info, task),
                 lambda d, t=(task.task_id, task.lease): self._heartbeat(t, d),
                 usage_sink=self.store.record_usage,
                 worker_id=self.worker_id,
