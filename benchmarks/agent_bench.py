@@ -265,6 +265,17 @@ class TurnFigures:
         return statistics.median(d / p - 1 for d, p in zip(samples, around, strict=True))
 
 
+PAIRED_TURNS = 100
+"""Durable runs per setting are ``repeats`` at this many turns or more, and proportionally
+more below (35 at 20 turns for 7 repetitions): each setting is then measured over a few
+seconds, and a short run's median is not at the mercy of one second of the host's drift."""
+
+
+def pairs(turns: int, repeats: int) -> int:
+    """How many (durable, plain) pairs measure a setting (see :data:`PAIRED_TURNS`)."""
+    return max(repeats, repeats * PAIRED_TURNS // max(1, turns))
+
+
 async def measure(turns: int, repeats: int, with_temporal: bool) -> TurnFigures:
     scripted = provider(turns)
     await plain_run(2, scripted, "warm")  # warm the SDK's caches
@@ -272,7 +283,7 @@ async def measure(turns: int, repeats: int, with_temporal: bool) -> TurnFigures:
     async with embedded(turns) as backend:
         # Alternate, each durable run between two plain ones (see TurnFigures.overheads).
         plain.add(await plain_run(turns, scripted))
-        for _ in range(repeats):
+        for _ in range(pairs(turns, repeats)):
             ours.add(await backend.run(turns))
             plain.add(await plain_run(turns, scripted))
     theirs: Samples | str = "skipped (--skip-temporal)"
@@ -463,8 +474,10 @@ async def main(args: argparse.Namespace) -> int:
         return 0
     figs = figures(results)
     print(
-        f"\nDurable agent turns — {os.cpu_count()} cores, {repeats} repetitions (median, "
-        f"min..max), load average {load_before:.1f} before / {load_after:.1f} after\n"
+        f"\nDurable agent turns — {os.cpu_count()} cores, "
+        f"{', '.join(f'{pairs(t, repeats)} pairs at {t} turns' for t in args.turns)} "
+        f"({repeats} Temporal runs each; median, min..max), "
+        f"load average {load_before:.1f} before / {load_after:.1f} after\n"
     )
     print(figures_table(figs))
     for r in results:
