@@ -10,19 +10,13 @@ import pytest
 
 from duragent._json_parts import PartsPayload
 from duragent.errors import SerializationError
-from duragent.openai_agents._request import ModelCallConfig, ModelCallRequest
+from duragent.openai_agents._request import ModelCallRequest
 from duragent.openai_agents._request_decoder import RequestDecoder
 from duragent.openai_agents._request_payload import RequestEncoder
 from duragent.serde import DataConverter, Payload
+from tests.durable_agents.test_agent_payloads import CONFIG
 
 converter = DataConverter()
-CONFIG = ModelCallConfig(
-    model="m",
-    agent="a",
-    system_instructions="Be brief.",
-    model_settings={"temperature": 0.5},
-    tools=[{"kind": "function", "name": "lookup", "params_json_schema": {"type": "object"}}],
-)
 
 
 def call(i: int) -> dict[str, Any]:
