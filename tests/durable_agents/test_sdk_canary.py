@@ -9,6 +9,7 @@ and why). An SDK upgrade that renames one must fail here, one test per internal,
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from agents import Agent, FunctionTool, function_tool
 
 from duragent.errors import ConfigurationError
 from duragent.openai_agents import OpenAIAgentsPlugin, _sdk
+from duragent.openai_agents.plugin import NOOP_NEVER_AWAITED
 from duragent.testing import Replayer
 
 
@@ -86,3 +88,23 @@ def test_a_worker_or_replayer_refuses_an_incompatible_sdk(
     monkeypatch.setitem(_sdk.PROBES, "Handoff._agent_ref", gone)
     with pytest.raises(ConfigurationError, match=r"Handoff\._agent_ref is missing.*handoff"):
         Replayer(workflows=[], plugins=[OpenAIAgentsPlugin()])
+
+
+async def _placeholder_of_ours() -> None:
+    """A coroutine of ours, dropped unstarted below."""
+
+
+def test_the_placeholder_an_eviction_drops_unstarted_warns_nothing() -> None:
+    # (See plugin.quiet_evicted_noop_coroutines: temporalio's evictions drop the SDK's
+    # placeholder coroutine.) Once a plugin configured a worker or replayer, dropping that
+    # placeholder unstarted says nothing; any other coroutine dropped so is still reported.
+    from agents.util import _coro  # pyright: ignore[reportPrivateUsage]
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        Replayer(workflows=[], plugins=[OpenAIAgentsPlugin()])
+        _coro.noop_coroutine()  # pyright: ignore[reportUnusedCoroutine]
+        _placeholder_of_ours()  # pyright: ignore[reportUnusedCoroutine]
+    messages = [str(w.message) for w in seen if issubclass(w.category, RuntimeWarning)]
+    assert NOOP_NEVER_AWAITED not in messages
+    assert "coroutine '_placeholder_of_ours' was never awaited" in messages

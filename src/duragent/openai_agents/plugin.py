@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +20,23 @@ from ._tools import ToolOptions, invoke_tool, register_tools
 from .mcp._activities import MCPActivities, MCPServerProvider
 from .mcp._server import MCP_SETTINGS_KEY, MCPSettings
 from .mcp._sessions import MCPSessions
+
+NOOP_NEVER_AWAITED = "coroutine 'noop_coroutine' was never awaited"
+"""The warning :func:`quiet_evicted_noop_coroutines` silences."""
+
+
+def quiet_evicted_noop_coroutines() -> None:
+    """Silence one warning that says nothing wrong happened.
+
+    The SDK runs its hooks as ``gather_with_cancel(hook(...), noop_coroutine())``, also on
+    its cancellation paths. When temporalio evicts a run from its cache it cancels the
+    run's tasks and refuses new ones; the SDK's cancellation path then fails to wrap the
+    placeholder coroutine, which is dropped unstarted, and Python warns about it at garbage
+    collection: in a worker's log, on every eviction, a warning about a function that does
+    nothing. Only that message is silenced (process-wide, as warning filters are); any other
+    coroutine never awaited is still reported.
+    """
+    warnings.filterwarnings("ignore", message=NOOP_NEVER_AWAITED, category=RuntimeWarning)
 
 
 class OpenAIAgentsPlugin:
@@ -127,6 +145,7 @@ class OpenAIAgentsPlugin:
         register_tools(self._tools)
         # The SDK's default runner is process-wide; it reads the settings from each run.
         set_default_agent_runner(DurableAgentRunner())
+        quiet_evicted_noop_coroutines()
 
     def configure_client(self, client: Any) -> None:
         """Nothing to configure on the client side today."""
