@@ -32,7 +32,7 @@ def quiet_evicted_noop_coroutines() -> None:
     its cancellation paths. When temporalio evicts a run from its cache it cancels the
     run's tasks and refuses new ones; the SDK's cancellation path then fails to wrap the
     placeholder coroutine, which is dropped unstarted, and Python warns about it at garbage
-    collection: in a worker's log, on every eviction, a warning about a function that does
+    collection: in a worker's log, on evictions, a warning about a function that does
     nothing. Only that message is silenced (process-wide, as warning filters are); any other
     coroutine never awaited is still reported.
     """
