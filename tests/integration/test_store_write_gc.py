@@ -31,7 +31,7 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 
 
 @pytest.fixture
-def collections() -> Iterator[list[str]]:
+def started() -> Iterator[list[str]]:
     """One entry per collection started, under a threshold low enough that almost any
     allocation makes one due."""
     seen: list[str] = []
@@ -56,31 +56,31 @@ def _garbage(count: int = 50) -> None:
 
 
 def test_collections_due_during_a_write_run_after_it(
-    store: SqliteStore, collections: list[str]
+    store: SqliteStore, started: list[str]
 ) -> None:
     assert gc.isenabled()
     with store._write(1) as tx:  # pyright: ignore[reportPrivateUsage]
-        collections.clear()
+        started.clear()
         assert not gc.isenabled()
         tx.c.execute("INSERT INTO notes (n) VALUES (1)")
         _garbage()
-        assert collections == []  # due many times over, and put off
+        assert started == []  # due many times over, and put off
     assert gc.isenabled()
     _garbage(1)
-    assert collections  # the first allocation after the write collects
+    assert started  # the first allocation after the write collects
 
 
 def test_a_batch_and_its_nested_writes_collect_after_the_commit(
-    store: SqliteStore, collections: list[str]
+    store: SqliteStore, started: list[str]
 ) -> None:
     with store.batch(1):
-        collections.clear()
+        started.clear()
         with store._write(1) as tx:  # pyright: ignore[reportPrivateUsage]
             tx.c.execute("INSERT INTO notes (n) VALUES (1)")
             _garbage()
         assert not gc.isenabled()  # a nested write does not turn it back on
         _garbage()
-        assert collections == []
+        assert started == []
     assert gc.isenabled()
 
 
