@@ -1,0 +1,163 @@
+"""What running workflows asks SQLite never scans a table that grows with history.
+
+Runs, events and payloads are kept after a workflow closes, so a database in service holds
+millions of rows in them. A statement on the path of starting, claiming, completing,
+signalling, timing out or reading a workflow that scans one of them costs time in
+proportion to everything ever run, and while it writes it holds the one write lock that
+every worker shares. (Found so: the workflow task claim read the run's columns by
+subqueries in its ``RETURNING`` clause, which SQLite plans as a scan: 17 ms a claim with
+100,000 runs kept.)
+
+A real worker runs a workload covering those paths on a real file, every statement sent
+to SQLite is recorded, and each is checked with ``EXPLAIN QUERY PLAN``. Listing and
+counting runs (visibility, the UI) may scan, and is not in the workload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from duragent import Client, Worker, activity, workflow
+
+T = timedelta(seconds=10)
+QUEUE = "plans"
+ELSEWHERE = "plans-activities"
+"""A queue only another worker serves: its activities are claimed by polling."""
+
+GROWING = ("runs", "events", "payloads", "usage_ledger", "stream_events", "attempts", "updates")
+"""Tables whose rows outlive the work that wrote them."""
+
+
+@activity.defn
+async def shout(text: str) -> str:
+    return text.upper()
+
+
+@workflow.defn
+class Leaf:
+    @workflow.run
+    async def run(self, text: str) -> str:
+        return await workflow.execute_activity(
+            shout, text, start_to_close_timeout=T, task_queue=ELSEWHERE
+        )
+
+
+@workflow.defn
+class Branch:
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    @workflow.run
+    async def run(self, text: str) -> list[str]:
+        first = await workflow.execute_activity(shout, text, start_to_close_timeout=T)
+        await workflow.sleep(0.01)
+        child = await workflow.execute_child_workflow(
+            Leaf.run, f"{text}-child", id=f"{workflow.info().workflow_id}-leaf"
+        )
+        await workflow.wait_condition(lambda: bool(self.notes))
+        return [first, child, *self.notes]
+
+    @workflow.signal
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    @workflow.query
+    def seen(self) -> int:
+        return len(self.notes)
+
+    @workflow.update
+    def add(self, text: str) -> int:
+        self.notes.append(text)
+        return len(self.notes)
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement any connection opened from now on sends to SQLite (with its
+    parameters bound: EXPLAIN needs them)."""
+    sent: list[str] = []
+    connect: Callable[..., sqlite3.Connection] = sqlite3.connect
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(*args, **kwargs)
+        conn.set_trace_callback(sent.append)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    return sent
+
+
+async def _workload(db: Path) -> None:
+    client = await Client.connect(f"sqlite:///{db}")
+    try:
+        # Started before any worker runs: their first tasks are claimed by polling.
+        handles = [
+            await client.start_workflow(Branch.run, f"w{i}", id=f"w{i}", task_queue=QUEUE)
+            for i in range(3)
+        ]
+        async with (
+            Worker(client, task_queue=QUEUE, workflows=[Branch, Leaf], activities=[shout]),
+            Worker(client, task_queue=ELSEWHERE, activities=[shout]),
+        ):
+            await asyncio.sleep(0.05)
+            for handle in handles[:2]:
+                await handle.signal(Branch.note, "signalled")
+            assert await handles[2].execute_update(Branch.add, "updated") == 1
+            assert await handles[0].query(Branch.seen) >= 0
+            results = [await h.result() for h in handles]
+            await client.get_workflow_handle("w0").describe()
+    finally:
+        await client.close()
+    assert results[0][:2] == ["W0", "W0-CHILD"]
+
+
+def _scans(db: Path, sent: list[str]) -> dict[str, list[str]]:
+    """Statement -> the growing tables its plan scans."""
+    found: dict[str, list[str]] = {}
+    with sqlite3.connect(db) as conn:
+        for sql in dict.fromkeys(sent):
+            head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+            if head not in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "REPLACE"):
+                continue
+            if sql.rstrip().endswith("LIMIT 0"):
+                continue  # reads no row (the store's look at a table's columns)
+            plan = conn.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
+            scanned = [
+                detail
+                for *_, detail in plan
+                if detail.startswith("SCAN ") and detail.split()[1] in GROWING
+            ]
+            if scanned:
+                found[sql] = scanned
+    return found
+
+
+def test_running_workflows_never_scans_what_history_keeps(
+    tmp_path: Path, statements: list[str]
+) -> None:
+    db = tmp_path / "plans.db"
+    asyncio.run(_workload(db))
+    # The workload went down the paths this test is about.
+    assert any("UPDATE tasks SET owner" in s and "kind = 0" in s for s in statements)
+    assert any("INTO timers" in s for s in statements)
+    assert any("UPDATE tasks SET owner" in s and "kind = 1" in s for s in statements)
+    assert _scans(db, statements) == {}
+
+
+def test_the_check_sees_a_scan(tmp_path: Path) -> None:
+    """The same check on the claim as it was: its plan scans ``runs``."""
+    db = tmp_path / "plans.db"
+    asyncio.run(Client.connect(f"sqlite:///{db}")).store.close()
+    old_claim = (
+        "UPDATE tasks SET owner = 'w', lease = lease + 1 WHERE task_id IN (SELECT task_id "
+        "FROM tasks WHERE kind = 0 AND owner IS NULL LIMIT 1) RETURNING task_id, "
+        "(SELECT workflow_id FROM runs WHERE runs.run_id = tasks.run_id)"
+    )
+    assert _scans(db, [old_claim]) == {old_claim: ["SCAN runs"]}
