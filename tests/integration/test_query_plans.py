@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from duragent import Client, Worker, activity, workflow
+from duragent._backend.records import RunFilter
 
 T = timedelta(seconds=10)
 QUEUE = "plans"
@@ -33,6 +34,9 @@ ELSEWHERE = "plans-activities"
 
 GROWING = ("runs", "events", "payloads", "usage_ledger", "stream_events", "attempts", "updates")
 """Tables whose rows outlive the work that wrote them."""
+LIVE_ONLY = ("runs_open_workflow_id",)
+"""Partial indexes of those tables that hold only what is still running: walking one costs
+in proportion to the work in flight, not to history."""
 
 
 @activity.defn
@@ -132,7 +136,9 @@ def _scans(db: Path, sent: list[str]) -> dict[str, list[str]]:
             scanned = [
                 detail
                 for *_, detail in plan
-                if detail.startswith("SCAN ") and detail.split()[1] in GROWING
+                if detail.startswith("SCAN ")
+                and detail.split()[1] in GROWING
+                and detail.split()[-1] not in LIVE_ONLY
             ]
             if scanned:
                 found[sql] = scanned
@@ -161,3 +167,52 @@ def test_the_check_sees_a_scan(tmp_path: Path) -> None:
         "(SELECT workflow_id FROM runs WHERE runs.run_id = tasks.run_id)"
     )
     assert _scans(db, [old_claim]) == {old_claim: ["SCAN runs"]}
+
+
+async def _listings(db: Path) -> None:
+    client = await Client.connect(f"sqlite:///{db}")
+    try:
+        async with (
+            Worker(client, task_queue=QUEUE, workflows=[Branch, Leaf], activities=[shout]),
+            Worker(client, task_queue=ELSEWHERE, activities=[shout]),
+        ):
+            done = await client.start_workflow(Branch.run, "done", id="done", task_queue=QUEUE)
+            await done.signal(Branch.note, "go")
+            await done.result()
+            for i in range(3):  # left waiting for a signal
+                await client.start_workflow(Branch.run, f"r{i}", id=f"r{i}", task_queue=QUEUE)
+            running = await client.list_workflows(status="running")
+            assert [w.id for w in running] == ["r2", "r1", "r0"]  # newest first
+            assert [w.id for w in await client.list_workflows(status="running", limit=2)] == [
+                "r2",
+                "r1",
+            ]
+            count = client.backend.count_runs
+            assert await count(RunFilter(status="running")) == 3
+            assert await count(RunFilter(status="completed")) == 2  # with its child
+            assert await count(RunFilter(status="running", task_failing=True)) == 0
+            assert await client.list_workflows(status="running", workflow_type="Leaf") == []
+            assert await client.list_workflows(task_failing=True) == []
+            assert await client.list_workflows(waiting_for_approval=True) == []
+            for i in range(3):
+                await client.get_workflow_handle(f"r{i}").signal(Branch.note, "go")
+                await client.get_workflow_handle(f"r{i}").result()
+            assert await client.list_workflows(status="running") == []
+    finally:
+        await client.close()
+
+
+def test_listing_running_runs_reads_only_running_runs(
+    tmp_path: Path, statements: list[str]
+) -> None:
+    """The runs list of the CLI and the UI, filtered to running runs (or to those whose
+    task fails, or that wait for an approval: running too), goes through the index of
+    running runs instead of every run kept (without it, 25 ms a page among 100,000
+    closed runs)."""
+    db = tmp_path / "plans.db"
+    asyncio.run(_listings(db))
+    lists = ("SELECT rowid, * FROM runs", "SELECT count(*) FROM runs")
+    listed = [s for s in statements if s.startswith(lists) and "'running'" in s]
+    assert len(listed) >= 5  # each filter above that implies a running run
+    assert any("INDEXED BY runs_open_workflow_id" in s for s in listed)
+    assert _scans(db, listed) == {}

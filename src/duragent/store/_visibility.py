@@ -15,6 +15,9 @@ from .base import RunRecord, RunStatus
 # written earlier, as an object by name; these read one attribute in either form.
 _MARKER_NAME = "coalesce(json_extract(e.attrs, '$[0]'), json_extract(e.attrs, '$.name'))"
 _UPDATE_NAME = "coalesce(json_extract(e.attrs, '$[1]'), json_extract(e.attrs, '$.update_name'))"
+_RUNNING = f"status = '{RunStatus.RUNNING.value}'"
+"""As the partial index ``runs_open_workflow_id`` states it (a bound parameter would not
+let SQLite use that index)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +37,27 @@ class RunQuery:
     name than they accepted updates of that name, i.e. requests still waiting for a
     decision (approvals: one marker per request, one accepted update per decision)."""
 
+    @property
+    def running_only(self) -> bool:
+        """Whether only running runs can match."""
+        return self.status == RunStatus.RUNNING or self.task_failing or self.waiting_on is not None
+
+    def source(self) -> str:
+        """The table to read, with the index to read it by: running runs are found through
+        the index that holds only them (``runs_open_workflow_id``), so that finding them
+        costs in proportion to the runs still running, not to every closed run the file
+        keeps (SQLite, knowing nothing of how many there are, would walk every run by start
+        time instead: 25 ms for a page of the 5 running among 100,000 kept). The condition
+        names the status as a literal, which the index's own condition must match."""
+        return "runs INDEXED BY runs_open_workflow_id" if self.running_only else "runs"
+
     def where(self) -> tuple[str, list[Any]]:
         """The SQL condition on ``runs`` and its parameters."""
         where: list[str] = []
         params: list[Any] = []
-        if self.status:
+        if self.running_only:
+            where.append(_RUNNING)
+        if self.status and self.status != RunStatus.RUNNING:
             where.append("status = ?")
             params.append(self.status)
         if self.workflow_type:
@@ -48,8 +67,7 @@ class RunQuery:
             where.append("substr(workflow_id, 1, ?) = ?")
             params.extend([len(self.workflow_id_prefix), self.workflow_id_prefix])
         if self.task_failing:
-            where.append("status = ? AND task_failure IS NOT NULL")
-            params.append(RunStatus.RUNNING)
+            where.append("task_failure IS NOT NULL")
         for name, value in self.search_attributes:
             check_name(name)
             # Names are checked (letters, digits, underscores), so quoting them is safe.
@@ -61,13 +79,12 @@ class RunQuery:
         if self.waiting_on is not None:
             marker, update = self.waiting_on
             where.append(
-                "status = ? AND (SELECT count(*) FROM events e WHERE e.run_id = runs.run_id "
+                "(SELECT count(*) FROM events e WHERE e.run_id = runs.run_id "
                 f"AND e.type = ? AND {_MARKER_NAME} = ?) > (SELECT count(*) FROM events e "
                 f"WHERE e.run_id = runs.run_id AND e.type = ? AND {_UPDATE_NAME} = ?)"
             )
             params.extend(
                 [
-                    RunStatus.RUNNING,
                     ev.MarkerRecorded.TYPE,
                     marker,
                     ev.WorkflowExecutionUpdateAccepted.TYPE,
@@ -100,7 +117,7 @@ class VisibilityOps(SqliteConnection):
             params.extend([before[0], before[0], before[1]])
         with self._read() as conn:
             rows = conn.execute(
-                f"SELECT rowid, * FROM runs WHERE {where} "
+                f"SELECT rowid, * FROM {query.source()} WHERE {where} "
                 "ORDER BY start_time DESC, rowid DESC LIMIT ?",
                 [*params, limit + 1],
             ).fetchall()
@@ -114,5 +131,7 @@ class VisibilityOps(SqliteConnection):
         where, params = query.where()
         with self._read() as conn:
             return int(
-                conn.execute(f"SELECT count(*) FROM runs WHERE {where}", params).fetchone()[0]
+                conn.execute(
+                    f"SELECT count(*) FROM {query.source()} WHERE {where}", params
+                ).fetchone()[0]
             )
