@@ -1,4 +1,5 @@
-"""Duragent workflows and activities used by ``engine_bench.py`` and ``_resume_worker.py``.
+"""Duragent workflows and activities used by ``engine_bench.py``, ``_resume_worker.py`` and
+``kept_history_bench.py``.
 
 They live in their own module so that the benchmark process and the worker subprocess of
 the resume measurement register the very same definitions.
@@ -8,7 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
+import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from duragent import activity, workflow
 
@@ -64,6 +69,22 @@ class OneActivity:
     @workflow.run
     async def run(self, value: int) -> int:
         return await workflow.execute_activity(echo, value, start_to_close_timeout=TIMEOUT)
+
+
+async def median_latency_ms(
+    client: Any, run: Callable[..., Any], count: int, id_prefix: str, queue: str
+) -> float:
+    """Median start -> result ms of ``count`` one-activity workflows (``run``, returning
+    its argument) started one after another; ``client`` is a Duragent or a Temporal client
+    (both have ``execute_workflow(run, arg, id=, task_queue=)``)."""
+    times: list[float] = []
+    for i in range(count):
+        t0 = time.perf_counter()
+        result = await client.execute_workflow(run, i, id=f"{id_prefix}-{i}", task_queue=queue)
+        times.append(time.perf_counter() - t0)
+        if result != i:
+            raise RuntimeError(f"benchmark workload went wrong: workflow returned {result!r}")
+    return statistics.median(times) * 1000
 
 
 @workflow.defn

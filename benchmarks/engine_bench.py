@@ -185,15 +185,9 @@ async def one_activity_latency(repeats: int, count: int) -> list[float]:
                 await client.execute_workflow(
                     wl.OneActivity.run, i, id=f"warm-{r}-{i}", task_queue="q"
                 )
-            times: list[float] = []
-            for i in range(count):
-                t0 = time.perf_counter()
-                result = await client.execute_workflow(
-                    wl.OneActivity.run, i, id=f"lat-{r}-{i}", task_queue="q"
-                )
-                times.append(time.perf_counter() - t0)
-                _check(result == i, f"workflow returned {result!r}, not {i}")
-        out.append(statistics.median(times) * 1000)
+            out.append(
+                await wl.median_latency_ms(client, wl.OneActivity.run, count, f"lat-{r}", "q")
+            )
     return out
 
 
@@ -484,15 +478,11 @@ async def temporal_workloads(client: Any, repeats: int, latency_count: int) -> T
                 await client.execute_workflow(
                     twl.OneActivity.run, i, id=f"warm-lat-{queue}-{i}", task_queue=queue
                 )
-            times: list[float] = []
-            for i in range(latency_count):
-                t0 = time.perf_counter()
-                result = await client.execute_workflow(
-                    twl.OneActivity.run, i, id=f"lat-{queue}-{i}", task_queue=queue
+            lat.append(
+                await wl.median_latency_ms(
+                    client, twl.OneActivity.run, latency_count, f"lat-{queue}", queue
                 )
-                times.append(time.perf_counter() - t0)
-                _check(result == i, f"workflow returned {result!r}, not {i}")
-            lat.append(statistics.median(times) * 1000)
+            )
     return TemporalFigures(seq, lat)
 
 
