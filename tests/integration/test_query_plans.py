@@ -192,6 +192,16 @@ async def _listings(db: Path) -> None:
             assert await count(RunFilter(status="completed")) == 2  # with its child
             assert await count(RunFilter(status="running", task_failing=True)) == 0
             assert await client.list_workflows(status="running", workflow_type="Leaf") == []
+            by_prefix = client.list_workflows
+            assert [w.id for w in await by_prefix(workflow_id_prefix="r")] == ["r2", "r1", "r0"]
+            assert [w.id for w in await by_prefix(workflow_id_prefix="done")] == [
+                "done-leaf",
+                "done",
+            ]
+            assert [w.id for w in await by_prefix(workflow_id_prefix="done-")] == ["done-leaf"]
+            running_r = await by_prefix(workflow_id_prefix="r", status="running", limit=1)
+            assert [w.id for w in running_r] == ["r2"]
+            assert await by_prefix(workflow_id_prefix="r\U0010ffff") == []  # no range above
             assert await client.list_workflows(task_failing=True) == []
             assert await client.list_workflows(waiting_for_approval=True) == []
             for i in range(3):
@@ -208,11 +218,14 @@ def test_listing_running_runs_reads_only_running_runs(
     """The runs list of the CLI and the UI, filtered to running runs (or to those whose
     task fails, or that wait for an approval: running too), goes through the index of
     running runs instead of every run kept (without it, 25 ms a page among 100,000
-    closed runs)."""
+    closed runs); filtered by a workflow id prefix, through the range of ids it covers."""
     db = tmp_path / "plans.db"
     asyncio.run(_listings(db))
     lists = ("SELECT rowid, * FROM runs", "SELECT count(*) FROM runs")
-    listed = [s for s in statements if s.startswith(lists) and "'running'" in s]
-    assert len(listed) >= 5  # each filter above that implies a running run
+    listed = [
+        s for s in statements if s.startswith(lists) and ("'running'" in s or "workflow_id >=" in s)
+    ]
+    assert len(listed) >= 8  # each filter above that implies a running run, or a prefix
     assert any("INDEXED BY runs_open_workflow_id" in s for s in listed)
+    assert any("INDEXED BY runs_by_workflow_id" in s for s in listed)
     assert _scans(db, listed) == {}

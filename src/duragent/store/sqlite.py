@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import sqlite3
 from collections.abc import Generator, Sequence
-from typing import Any
 
 from .._engine import events as ev
 from .._engine.completion import TaskCompletion
@@ -43,7 +42,7 @@ from ._schedule_rows import ScheduleOps
 from ._stream_rows import StreamRow
 from ._streams import StreamOps
 from ._tx import DEFERRED_TASK_ID, EncodedPayload, RunRow, Tx, decode_rows
-from ._visibility import VisibilityOps
+from ._visibility import RunQuery, VisibilityOps
 from .base import (
     ActivityTask,
     CompletionOutcome,
@@ -243,34 +242,15 @@ class SqliteStore(
         workflow_id_prefix: str | None = None,
         limit: int = 100,
     ) -> list[RunRecord]:
-        where: list[str] = []
-        params: list[Any] = []
-        if status:
-            where.append("status = ?")
-            params.append(status)
-        if workflow_type:
-            where.append("workflow_type = ?")
-            params.append(workflow_type)
-        if workflow_id_prefix:
-            where.append("substr(workflow_id, 1, ?) = ?")
-            params.extend([len(workflow_id_prefix), workflow_id_prefix])
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT * FROM runs {clause} ORDER BY start_time DESC, rowid DESC LIMIT ?",
-                [*params, limit],
-            ).fetchall()
-            return self._records(conn, rows)
+        """Runs, newest first (the first page of :meth:`list_runs_page`)."""
+        query = RunQuery(
+            status=status, workflow_type=workflow_type, workflow_id_prefix=workflow_id_prefix
+        )
+        return self.list_runs_page(query, limit=limit)[0]
 
     def count_runs(self, status: str | None = None) -> int:
-        with self._read() as conn:
-            if status:
-                return int(
-                    conn.execute(
-                        "SELECT count(*) FROM runs WHERE status = ?", (status,)
-                    ).fetchone()[0]
-                )
-            return int(conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+        """How many runs there are (with this status, if given)."""
+        return self.count_matching_runs(RunQuery(status=status))
 
     def signal(
         self,
