@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Final, TypeVar
 
 import click
@@ -246,3 +248,24 @@ def search_attribute_option(help: str) -> Any:
         callback=_search_attributes,
         help=f"{help} {_SEARCH_ATTRIBUTE_VALUES}",
     )
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``5m``, ``1h30m``, ``2d`` or a plain number of seconds.
+
+    Raises:
+        click.BadParameter: Anything else.
+    """
+    text = text.strip().lower()
+    try:
+        return timedelta(seconds=float(text))
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise click.BadParameter(f"{text!r} is not a duration (e.g. 30s, 5m, 1h30m, 2d)")
+    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))

@@ -15,6 +15,7 @@ from .approval_cmds import approvals_command, approve_command, reject_command
 from .fork_cmds import diff_command, fork_command, rerun_command
 from .list_cmd import list_command
 from .message_cmds import query_command, update_command
+from .prune_cmd import prune_command
 from .replay_cmd import replay_command
 from .schedule_cmds import schedule_group
 from .server_cmd import server_command
@@ -125,4 +126,5 @@ cli.add_command(fork_command)
 cli.add_command(diff_command)
 cli.add_command(rerun_command)
 cli.add_command(schedule_group)
+cli.add_command(prune_command)
 cli.add_command(server_command)

@@ -3,8 +3,6 @@ schedules (on the embedded store or on Temporal)."""
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
 from typing import Any
 
 import click
@@ -23,29 +21,10 @@ from ..schedule import (
     ScheduleState,
 )
 from ..views.format import fmt_dt, to_json
-from ._common import CliState, err, out, parse_args, run, session
+from ._common import CliState, err, out, parse_args, parse_duration, run, session
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DONE = {"pause": "paused", "unpause": "unpaused", "trigger": "triggered", "delete": "deleted"}
 _OVERLAPS = [p.name.lower() for p in ScheduleOverlapPolicy]
-
-
-def parse_duration(text: str) -> timedelta:
-    """``90s``, ``5m``, ``1h30m``, ``2d`` or a plain number of seconds.
-
-    Raises:
-        click.BadParameter: Anything else.
-    """
-    text = text.strip().lower()
-    try:
-        return timedelta(seconds=float(text))
-    except ValueError:
-        pass
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise click.BadParameter(f"{text!r} is not a duration (e.g. 30s, 5m, 1h30m, 2d)")
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
 
 
 def _interval(text: str) -> ScheduleIntervalSpec:

@@ -37,6 +37,7 @@ from ._errors import map_error
 from ._fork_rows import ForkRun, create_fork
 from ._inbox import InboxOps
 from ._maintenance import MaintenanceOps
+from ._retention import RetentionOps
 from ._runs import create_run, new_run_id, request_cancel_run, signal_run, terminate_run
 from ._schedule_rows import ScheduleOps
 from ._stream_rows import StreamRow
@@ -58,6 +59,7 @@ class SqliteStore(
     ScheduleOps,
     StreamOps,
     VisibilityOps,
+    RetentionOps,
     MaintenanceOps,
     InboxOps,
     AsyncActivityOps,

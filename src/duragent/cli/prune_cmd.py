@@ -1,0 +1,59 @@
+"""``duragent prune``: remove closed runs older than a given age from a SQLite store."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from .._backend import is_temporal
+from ..errors import ConfigurationError
+from ._common import CliState, out, parse_duration, run, session
+
+
+async def _prune(state: CliState, older_than: str, dry_run: bool, as_json: bool) -> None:
+    age = parse_duration(older_than)
+    if age.total_seconds() <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--older-than")
+    if is_temporal(state.db):
+        raise ConfigurationError(
+            f"{state.db} is a Temporal address: Temporal removes closed runs itself, after "
+            "the namespace's retention period (duragent prune is for SQLite stores)"
+        )
+    async with session(state) as client:
+        now = int(time.time() * 1000)
+        cutoff = now - int(age.total_seconds() * 1000)
+        report = client.store.prune_closed_runs(cutoff, now, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps({"runs": report.runs, "events": report.events, "dry_run": dry_run}))
+        return
+    verb = "would remove" if dry_run else "removed"
+    out().print(
+        f"{verb} {report.runs:,} closed run{'s' * (report.runs != 1)} "
+        f"({report.events:,} events) closed more than {older_than} ago"
+    )
+
+
+@click.command("prune", short_help="Remove closed runs older than an age (SQLite stores).")
+@click.option(
+    "--older-than",
+    required=True,
+    metavar="AGE",
+    help="Remove runs that closed at least this long ago: 30d, 12h, 90m, 3600 (seconds).",
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_obj
+def prune_command(state: CliState, older_than: str, dry_run: bool, as_json: bool) -> None:
+    """Remove every run that closed (completed, failed, cancelled, terminated, timed out,
+    continued as new) more than AGE ago, with its history, activity attempts, updates,
+    usage ledger entries and token stream. Running runs are never removed, however old.
+
+    The store keeps every closed run until it is pruned; run this from cron, or while
+    workers run (it works in short transactions). Payloads are kept: runs share them by
+    content (forks, identical inputs), so they are never removed. The file does not shrink:
+    SQLite reuses the freed pages for new rows (run VACUUM, with no worker running, to
+    shrink it). For a Temporal address, the namespace's retention does this instead.
+    """
+    run(_prune(state, older_than, dry_run, as_json))

@@ -1,0 +1,85 @@
+"""Removing closed runs, with everything the store keeps for them (``duragent prune``).
+
+A closed run's rows stay until removed here: its events, its activity attempts, its updates,
+its usage ledger entries and its token stream. Running runs are never touched. Payloads are
+not removed: they are shared by content digest between runs (a fork refers to its source's,
+identical inputs to one row), and a worker that has seen a digest writes later events that
+refer to it without writing it again, so no process can tell which payloads nobody will
+need. The bytes a removed run held in its event rows are reused by SQLite for new rows; the
+file itself shrinks only after ``VACUUM``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from ._connection import SqliteConnection
+from ._tx import RUNS_TOPIC
+from .base import RunStatus
+
+PRUNED_TABLES: Final = (
+    "events",
+    "attempts",
+    "updates",
+    "usage_ledger",
+    "stream_events",
+    "queries",
+    "tasks",
+    "timers",
+    "schedule_runs",
+)
+"""Every table with rows per run besides ``runs`` itself (a test checks that no table with a
+``run_id`` column is missing)."""
+_BATCH: Final = 200
+"""Runs removed per transaction: each holds the write lock for a few milliseconds only."""
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What :meth:`RetentionOps.prune_closed_runs` removed (or would remove)."""
+
+    runs: int
+    events: int
+
+
+class RetentionOps(SqliteConnection):
+    """Removing closed runs."""
+
+    def prune_closed_runs(
+        self, closed_before: int, now: int, *, dry_run: bool = False
+    ) -> PruneReport:
+        """Remove every run closed before ``closed_before`` (ms since the epoch) with
+        its rows, in short transactions; ``dry_run``: only count them.
+
+        A run's close time is never later than now, so the runs found are walked by start
+        time (an index): those started before ``closed_before``, closed, and closed before
+        it. Running runs are skipped, however old.
+        """
+        if dry_run:
+            with self._read() as conn:
+                row = conn.execute(
+                    "SELECT count(*), coalesce(sum(last_event_id), 0) FROM runs "
+                    "WHERE start_time < ?1 AND status != ?2 AND close_time < ?1",
+                    (closed_before, RunStatus.RUNNING.value),
+                ).fetchone()
+            return PruneReport(int(row[0]), int(row[1]))
+        runs = events = 0
+        while True:
+            with self._write(now) as tx:
+                rows = tx.c.execute(
+                    "SELECT run_id, last_event_id FROM runs WHERE start_time < ?1 "
+                    "AND status != ?2 AND close_time < ?1 ORDER BY start_time LIMIT ?3",
+                    (closed_before, RunStatus.RUNNING.value, _BATCH),
+                ).fetchall()
+                if not rows:
+                    break
+                ids = [str(r[0]) for r in rows]
+                marks = ",".join("?" * len(ids))
+                for table in PRUNED_TABLES:
+                    tx.c.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", ids)
+                tx.c.execute(f"DELETE FROM runs WHERE run_id IN ({marks})", ids)
+                tx.topics.add(RUNS_TOPIC)
+            runs += len(rows)
+            events += sum(int(r[1]) for r in rows)
+        return PruneReport(runs, events)
