@@ -89,7 +89,7 @@ def cli(ctx: click.Context, address: str | None, db: str | None, tls: bool | Non
     `approve`, `reject`) and see what they spent (`usage`). Re-run a recorded agent run
     from any model call on another model or prompt (`fork`), compare runs (`diff`) and
     evaluate a change against past runs (`rerun`). Start workflows on a cron or interval
-    schedule (`schedule`). `server` opens a web UI.
+    schedule (`schedule`). `server` opens a web UI; `prune` removes old closed runs.
     """
     state = CliState.resolve(
         address=address,
