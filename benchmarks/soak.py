@@ -19,7 +19,8 @@ checks everything:
   the kill of the process running the earlier attempt (the documented at-least-once
   window: a step that crashed mid-flight, or after it returned but before its result was
   committed, runs again). A repeat outside that window is an error;
-* the database: ``PRAGMA integrity_check``, and every history gapless;
+* the database: ``PRAGMA integrity_check``, every history gapless, the kept counts of runs
+  by status right;
 * memory: resident size of the witness worker at the start and at the end, and the largest
   any worker reached.
 
@@ -54,6 +55,7 @@ import _soak_app as app  # noqa: E402
 
 from duragent import Client  # noqa: E402
 from duragent._engine import events as ev  # noqa: E402
+from duragent.store._visibility import run_count_drift  # noqa: E402
 
 
 @dataclass
@@ -189,13 +191,17 @@ def _step_runs(directory: Path) -> dict[tuple[str, str], list[tuple[str, int]]]:
 
 
 def _check_database(db: Path) -> tuple[list[str], int]:
-    """``PRAGMA integrity_check`` and gapless histories; returns (problems, runs)."""
+    """``PRAGMA integrity_check``, gapless histories and the kept run counts; returns
+    (problems, runs)."""
     problems: list[str] = []
     conn = sqlite3.connect(db)
     try:
         check = conn.execute("PRAGMA integrity_check").fetchone()[0]
         if check != "ok":
             problems.append(f"integrity_check: {check}")
+        drift = run_count_drift(conn)
+        if drift:
+            problems.append(f"run counts by status (kept, counted) disagree: {drift}")
         runs = conn.execute("SELECT run_id, workflow_id, last_event_id FROM runs").fetchall()
         for run_id, wid, last in runs:
             ids = [

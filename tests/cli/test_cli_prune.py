@@ -13,6 +13,7 @@ import pytest
 
 from duragent import Client, Worker, WorkflowNotFoundError, activity, workflow
 from duragent.store._retention import PRUNED_TABLES
+from duragent.store._visibility import run_count_drift
 from duragent.store.base import UsageEntry
 
 from .conftest import Cli, db_url
@@ -165,6 +166,11 @@ def test_prune_removes_closed_runs_with_their_rows_and_keeps_running_ones(
     assert _rows(cli_db, {ids["old"]}) == kept_before  # running: untouched, however old
     with sqlite3.connect(cli_db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert run_count_drift(conn) == {}  # the counts by status follow the removal
+        assert dict(conn.execute("SELECT status, runs FROM run_counts")) == {
+            "running": 1,
+            "completed": 0,
+        }
 
     assert asyncio.run(_finish(cli_db)) == ["OLD", "after the prune"]
 

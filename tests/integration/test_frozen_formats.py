@@ -18,6 +18,7 @@ from duragent import Client, SerializationError, StoreVersionError, Worker, Work
 from duragent._engine import events as ev
 from duragent.schedule import ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy
 from duragent.serde import DataConverter, Payload
+from duragent.store._visibility import run_count_drift
 from duragent.store.schema import SCHEMA_VERSION
 from duragent.streaming import RunClosed, TextDelta
 from duragent.testing import Replayer
@@ -59,6 +60,26 @@ async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Client:
     client = await Client.connect(f"sqlite:///{path}")
     assert _schema_version(path) == SCHEMA_VERSION  # migrated on open
     return client
+
+
+async def test_migrated_store_keeps_its_run_counts(old_store: Client) -> None:
+    """Version 7's counts of runs by status, filled by the migration, agree with the runs,
+    and stay right as runs start and close."""
+    store = old_store.store
+    with contextlib.closing(sqlite3.connect(store.path)) as conn:
+        assert run_count_drift(conn) == {}
+    running = store.count_runs("running")
+    assert running >= 1 and store.count_runs() >= running + 2
+    async with Worker(
+        old_store, task_queue=TASK_QUEUE, workflows=[Waiting], activities=[summarize]
+    ):
+        waiting = old_store.get_workflow_handle("waiting")
+        await waiting.signal(Waiting.finish)
+        await waiting.result(timeout=10)
+    assert store.count_runs("running") == running - 1
+    with contextlib.closing(sqlite3.connect(store.path)) as conn:
+        assert run_count_drift(conn) == {}
+    await old_store.close()
 
 
 async def test_store_is_read_replayed_and_continued(old_store: Client) -> None:

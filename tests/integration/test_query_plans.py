@@ -16,6 +16,7 @@ counting runs (visibility, the UI) may scan, and is not in the workload.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,8 +25,9 @@ from typing import Any
 
 import pytest
 
-from duragent import Client, Worker, activity, workflow
+from duragent import ApplicationError, Client, Worker, WorkflowStatus, activity, workflow
 from duragent._backend.records import RunFilter
+from duragent.store._visibility import run_count_drift
 
 T = timedelta(seconds=10)
 QUEUE = "plans"
@@ -229,3 +231,62 @@ def test_listing_running_runs_reads_only_running_runs(
     assert any("INDEXED BY runs_open_workflow_id" in s for s in listed)
     assert any("INDEXED BY runs_by_workflow_id" in s for s in listed)
     assert _scans(db, listed) == {}
+
+
+@workflow.defn
+class Ends:
+    """Ends as asked: completed, failed, continued as new (then completed), or waits (to
+    be cancelled or terminated)."""
+
+    @workflow.run
+    async def run(self, how: str) -> str:
+        if how == "fail":
+            raise ApplicationError("asked to fail", non_retryable=True)
+        if how == "continue":
+            workflow.continue_as_new("complete")
+        if how == "wait":
+            await workflow.wait_condition(lambda: False)
+        return how
+
+
+async def _every_status(db: Path) -> dict[str, int]:
+    client = await Client.connect(f"sqlite:///{db}")
+    try:
+        async with Worker(client, task_queue=QUEUE, workflows=[Ends]):
+            for i, how in enumerate(("complete", "fail", "continue", "wait", "wait")):
+                await client.start_workflow(Ends.run, how, id=f"{how}-{i}", task_queue=QUEUE)
+            handles = {
+                w.id: client.get_workflow_handle(w.id) for w in await client.list_workflows()
+            }
+            waiting = [h for wid, h in handles.items() if wid.startswith("wait")]
+            await waiting[0].cancel()
+            await waiting[1].terminate("asked to stop")
+            for handle in handles.values():
+                with contextlib.suppress(Exception):
+                    await handle.result(timeout=10)
+        count = client.backend.count_runs
+        counts = {s.value: await count(RunFilter(status=s.value)) for s in WorkflowStatus}
+        assert await count(RunFilter()) == sum(counts.values())
+        return counts
+    finally:
+        await client.close()
+
+
+def test_counts_by_status_are_kept_through_every_way_a_run_ends(
+    tmp_path: Path, statements: list[str]
+) -> None:
+    """The UI's and /metrics' counts by status come from counts the store keeps (no
+    count of every run kept), and they stay right whichever way runs close."""
+    db = tmp_path / "plans.db"
+    counts = asyncio.run(_every_status(db))
+    assert counts == {
+        "running": 0,
+        "completed": 2,  # one directly, one after continuing as new
+        "failed": 1,
+        "canceled": 1,
+        "terminated": 1,
+        "continued_as_new": 1,
+    }
+    with sqlite3.connect(db) as conn:
+        assert run_count_drift(conn) == {}
+    assert not [s for s in statements if s.startswith("SELECT count(*) FROM runs")]

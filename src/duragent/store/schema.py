@@ -14,7 +14,7 @@ from .._engine.events import EVENT_SCHEMA_VERSION
 from ..errors import StoreCorruptError, StoreVersionError
 from ._errors import is_busy
 
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 """Version table:
     1: initial schema.
     2: ``runs.pending_queries`` (queries wait for a pending workflow task, so a query sees a
@@ -34,6 +34,8 @@ SCHEMA_VERSION: Final = 6
        ``runs.cron_schedule`` (a run started with ``cron_schedule=``: when it closes, the
        next run of its workflow starts at the next cron time) and ``runs.next_run_id``
        (that next run, which ``handle.result()`` follows).
+    7: ``run_counts`` (how many runs have each status, kept by triggers on ``runs``, so the
+       UI's and ``/metrics``' counts do not read every run the file keeps).
 """
 
 STREAM_DDL: Final = (
@@ -92,6 +94,30 @@ SCHEDULE_DDL: Final = (
 )
 """The schedules' schema (created by version 6's migration, and for new databases)."""
 
+RUN_COUNTS_DDL: Final = (
+    """CREATE TABLE run_counts (
+    status TEXT PRIMARY KEY,
+    runs   INTEGER NOT NULL
+) WITHOUT ROWID""",
+    # Triggers, so that no statement that adds, closes or removes a run can forget them:
+    # a run's status changes once or twice in its life, never in a round trip's updates
+    # (which do not set it, so the second trigger does not fire).
+    """CREATE TRIGGER run_counts_insert AFTER INSERT ON runs BEGIN
+    INSERT INTO run_counts (status, runs) VALUES (new.status, 1)
+        ON CONFLICT (status) DO UPDATE SET runs = runs + 1;
+END""",
+    """CREATE TRIGGER run_counts_status AFTER UPDATE OF status ON runs
+WHEN old.status IS NOT new.status BEGIN
+    UPDATE run_counts SET runs = runs - 1 WHERE status = old.status;
+    INSERT INTO run_counts (status, runs) VALUES (new.status, 1)
+        ON CONFLICT (status) DO UPDATE SET runs = runs + 1;
+END""",
+    """CREATE TRIGGER run_counts_delete AFTER DELETE ON runs BEGIN
+    UPDATE run_counts SET runs = runs - 1 WHERE status = old.status;
+END""",
+)
+"""Runs by status (created by version 7's migration, and for new databases)."""
+
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
     2: (),
@@ -101,6 +127,10 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         *SCHEDULE_DDL,
         "ALTER TABLE runs ADD COLUMN cron_schedule TEXT",
         "ALTER TABLE runs ADD COLUMN next_run_id TEXT",
+    ),
+    6: (
+        *RUN_COUNTS_DDL,
+        "INSERT INTO run_counts (status, runs) SELECT status, count(*) FROM runs GROUP BY status",
     ),
 }
 """Statements that take a database from version N to N + 1."""
@@ -307,7 +337,7 @@ def open_schema(conn: sqlite3.Connection, path: str) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                for statement in (*DDL.split(";"), *STREAM_DDL, *SCHEDULE_DDL):
+                for statement in (*DDL.split(";"), *STREAM_DDL, *SCHEDULE_DDL, *RUN_COUNTS_DDL):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
