@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +61,32 @@ async def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Client:
     client = await Client.connect(f"sqlite:///{path}")
     assert _schema_version(path) == SCHEMA_VERSION  # migrated on open
     return client
+
+
+def _shape(path: str | Path) -> dict[str, Any]:
+    """A store's schema, whatever order its columns were added in: each table's columns,
+    and the SQL of its indexes and triggers."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        objects = conn.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+        return {
+            "tables": {
+                name: sorted(tuple(c[1:]) for c in conn.execute(f"PRAGMA table_info({name})"))
+                for kind, name, _ in objects
+                if kind == "table"
+            },
+            "indexes and triggers": {
+                name: sql for kind, name, sql in objects if kind in ("index", "trigger")
+            },
+        }
+
+
+async def test_migrated_store_has_the_schema_of_a_new_one(
+    old_store: Client, tmp_path: Path
+) -> None:
+    new = await Client.connect(f"sqlite:///{tmp_path / 'new.db'}")
+    await new.close()
+    assert _shape(old_store.store.path) == _shape(tmp_path / "new.db")
+    await old_store.close()
 
 
 async def test_migrated_store_keeps_its_run_counts(old_store: Client) -> None:

@@ -194,6 +194,10 @@ async def _listings(db: Path) -> None:
             assert await count(RunFilter(status="completed")) == 2  # with its child
             assert await count(RunFilter(status="running", task_failing=True)) == 0
             assert await client.list_workflows(status="running", workflow_type="Leaf") == []
+            leaves = await client.list_workflows(workflow_type="Leaf")
+            assert [w.id for w in leaves] == ["done-leaf"]
+            branches = await client.list_workflows(workflow_type="Branch", limit=2)
+            assert [w.id for w in branches] == ["r2", "r1"]
             by_prefix = client.list_workflows
             assert [w.id for w in await by_prefix(workflow_id_prefix="r")] == ["r2", "r1", "r0"]
             assert [w.id for w in await by_prefix(workflow_id_prefix="done")] == [
@@ -220,14 +224,18 @@ def test_listing_running_runs_reads_only_running_runs(
     """The runs list of the CLI and the UI, filtered to running runs (or to those whose
     task fails, or that wait for an approval: running too), goes through the index of
     running runs instead of every run kept (without it, 25 ms a page among 100,000
-    closed runs); filtered by a workflow id prefix, through the range of ids it covers."""
+    closed runs); filtered by a workflow id prefix, through the range of ids it covers; by
+    workflow type, through that type's runs (schema v7's index)."""
     db = tmp_path / "plans.db"
     asyncio.run(_listings(db))
     lists = ("SELECT rowid, * FROM runs", "SELECT count(*) FROM runs")
     listed = [
-        s for s in statements if s.startswith(lists) and ("'running'" in s or "workflow_id >=" in s)
+        s
+        for s in statements
+        if s.startswith(lists)
+        and ("'running'" in s or "workflow_id >=" in s or "workflow_type =" in s)
     ]
-    assert len(listed) >= 8  # each filter above that implies a running run, or a prefix
+    assert len(listed) >= 10  # each filter above: running runs, a prefix, a type
     assert any("INDEXED BY runs_open_workflow_id" in s for s in listed)
     assert any("INDEXED BY runs_by_workflow_id" in s for s in listed)
     assert _scans(db, listed) == {}

@@ -35,7 +35,8 @@ SCHEMA_VERSION: Final = 7
        next run of its workflow starts at the next cron time) and ``runs.next_run_id``
        (that next run, which ``handle.result()`` follows).
     7: ``run_counts`` (how many runs have each status, kept by triggers on ``runs``, so the
-       UI's and ``/metrics``' counts do not read every run the file keeps).
+       UI's and ``/metrics``' counts do not read every run the file keeps) and the index
+       ``runs_by_type`` (a run list filtered by workflow type reads only that type's runs).
 """
 
 STREAM_DDL: Final = (
@@ -118,6 +119,9 @@ END""",
 )
 """Runs by status (created by version 7's migration, and for new databases)."""
 
+RUNS_BY_TYPE_DDL: Final = ("CREATE INDEX runs_by_type ON runs(workflow_type, start_time)",)
+"""Runs of a workflow type, newest first (version 7's migration, and new databases)."""
+
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
     2: (),
@@ -130,6 +134,7 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     ),
     6: (
         *RUN_COUNTS_DDL,
+        *RUNS_BY_TYPE_DDL,
         "INSERT INTO run_counts (status, runs) SELECT status, count(*) FROM runs GROUP BY status",
     ),
 }
@@ -337,7 +342,13 @@ def open_schema(conn: sqlite3.Connection, path: str) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                for statement in (*DDL.split(";"), *STREAM_DDL, *SCHEDULE_DDL, *RUN_COUNTS_DDL):
+                for statement in (
+                    *DDL.split(";"),
+                    *STREAM_DDL,
+                    *SCHEDULE_DDL,
+                    *RUN_COUNTS_DDL,
+                    *RUNS_BY_TYPE_DDL,
+                ):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
