@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import click
 
@@ -22,7 +21,7 @@ async def _prune(state: CliState, older_than: str, dry_run: bool, as_json: bool)
             "the namespace's retention period (duragent prune is for SQLite stores)"
         )
     async with session(state) as client:
-        now = int(time.time() * 1000)
+        now = client.clock.now_ms()  # the store's own clock, as for close times
         cutoff = now - int(age.total_seconds() * 1000)
         report = client.store.prune_closed_runs(cutoff, now, dry_run=dry_run)
     if as_json:
