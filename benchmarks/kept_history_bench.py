@@ -17,23 +17,24 @@ level and, at each, a worker runs the engine benchmark's two latency workloads:
   polling: the claim statement reads the run's row), median of ``--count`` workflows;
 * a sequential no-op activity, in a workflow of 100 of them;
 * what the runs list of the CLI and the UI asks, a page of 50 each: the running runs (with
-  a few runs left running on a queue nobody serves), the runs of a rare workflow type, the
-  runs whose id starts with a rare prefix; and the counts of runs by status (the UI's tabs
-  and ``/metrics``).
+  a few runs left running on a queue nobody serves), the failed runs (a few, the UI's
+  "failed" tab), the runs of a rare workflow type, the runs whose id starts with a rare
+  prefix; and the counts of runs by status (the UI's tabs and ``/metrics``).
 
 The kept runs are copies, under new ids, of real completed runs of the same workloads,
 with their full histories (the copies share their payloads, as identical runs do). The
 baseline is the fresh database (0 kept) measured in the same run: ``--check`` exits 1 when
 a figure at the most runs kept is more than 1.5x its figure on the fresh database (2x for
 the list's reads, which take a fraction of a millisecond: see ``READ_BOUND``).
-(Listing the runs of one closed status, or by search attribute alone, reads runs by start
-time and is not measured here.) The last line is a JSON summary.
+(Listing by search attribute alone reads runs by start time and is not measured here.)
+The last line is a JSON summary.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
@@ -48,7 +49,14 @@ from typing import Any
 import _workloads as wl
 from _report import Figure, Target, check_figures, figures_table, log, markdown_table, num
 
-from duragent import Client, Worker, WorkflowStatus
+from duragent import (
+    ApplicationError,
+    Client,
+    Worker,
+    WorkflowFailureError,
+    WorkflowStatus,
+    workflow,
+)
 from duragent._backend.records import RunFilter
 
 QUEUE = "kept"
@@ -68,6 +76,7 @@ MEASURES: tuple[tuple[str, str, float], ...] = (
     ("latency", "1-activity workflow start → result", GROWTH_BOUND),
     ("seq", "sequential no-op activity", GROWTH_BOUND),
     ("running", "page of running runs", READ_BOUND),
+    ("failed", "page of failed runs", READ_BOUND),
     ("by_type", "page of a rare workflow type", READ_BOUND),
     ("by_prefix", "page of a rare id prefix", READ_BOUND),
     ("counts", "counts of runs by status", READ_BOUND),
@@ -87,6 +96,15 @@ class Level:
 
 IDLE_QUEUE = "kept-nobody"
 """Runs started here stay running: the list of running runs has something to find."""
+FAILED = 3
+"""Runs that fail, at the first level (the kept copies are all of completed runs)."""
+
+
+@workflow.defn
+class Failing:
+    @workflow.run
+    async def run(self, i: int) -> int:
+        raise ApplicationError(f"failure {i}", non_retryable=True)
 
 
 async def _median_ms(count: int, read: Any) -> float:
@@ -113,7 +131,7 @@ async def _measure(
         async with Worker(
             client,
             task_queue=QUEUE,
-            workflows=[wl.OneActivity, wl.SequentialActivities, wl.Trivial],
+            workflows=[wl.OneActivity, wl.SequentialActivities, wl.Trivial, Failing],
             activities=[wl.echo, wl.noop],
         ):
             for i in range(3):
@@ -137,10 +155,17 @@ async def _measure(
                 await client.start_workflow(wl.OneActivity.run, 0, id="idle", task_queue=IDLE_QUEUE)
                 # A run of a type no kept run has (the copies are of the other two types).
                 await client.execute_workflow(wl.Trivial.run, 1, id="rare", task_queue=QUEUE)
+                for i in range(FAILED):
+                    failing = await client.start_workflow(
+                        Failing.run, i, id=f"failing-{i}", task_queue=QUEUE
+                    )
+                    with contextlib.suppress(WorkflowFailureError):
+                        await failing.result()
             lists = client.list_workflows
             counts = client.backend.count_runs
             reads: dict[str, Any] = {
                 "running": lambda: lists(status="running", limit=50),
+                "failed": lambda: lists(status="failed", limit=50),
                 "by_type": lambda: lists(workflow_type="Trivial", limit=50),
                 "by_prefix": lambda: lists(workflow_id_prefix="rar", limit=50),
                 "counts": lambda: asyncio.gather(

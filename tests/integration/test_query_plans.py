@@ -198,6 +198,16 @@ async def _listings(db: Path) -> None:
             assert [w.id for w in leaves] == ["done-leaf"]
             branches = await client.list_workflows(workflow_type="Branch", limit=2)
             assert [w.id for w in branches] == ["r2", "r1"]
+            closed = await client.list_workflows(status="completed")
+            assert [w.id for w in closed] == ["done-leaf", "done"]
+            first = await client.backend.list_runs(RunFilter(status="completed"), page_size=1)
+            second = await client.backend.list_runs(
+                RunFilter(status="completed"), page_size=1, page_token=first.next_page_token
+            )
+            assert [r.workflow_id for r in (*first.runs, *second.runs)] == ["done-leaf", "done"]
+            leaf = await client.list_workflows(status="completed", workflow_type="Leaf")
+            assert [w.id for w in leaf] == ["done-leaf"]
+            assert await client.list_workflows(status="failed") == []
             by_prefix = client.list_workflows
             assert [w.id for w in await by_prefix(workflow_id_prefix="r")] == ["r2", "r1", "r0"]
             assert [w.id for w in await by_prefix(workflow_id_prefix="done")] == [
@@ -225,7 +235,8 @@ def test_listing_running_runs_reads_only_running_runs(
     task fails, or that wait for an approval: running too), goes through the index of
     running runs instead of every run kept (without it, 25 ms a page among 100,000
     closed runs); filtered by a workflow id prefix, through the range of ids it covers; by
-    workflow type, through that type's runs (schema v7's index)."""
+    workflow type, through that type's runs (schema v7's index); by one closed status (the
+    UI's "failed" tab), through the closed runs of that status (schema v8's index)."""
     db = tmp_path / "plans.db"
     asyncio.run(_listings(db))
     lists = ("SELECT rowid, * FROM runs", "SELECT count(*) FROM runs")
@@ -238,6 +249,7 @@ def test_listing_running_runs_reads_only_running_runs(
     assert len(listed) >= 10  # each filter above: running runs, a prefix, a type
     assert any("INDEXED BY runs_open_workflow_id" in s for s in listed)
     assert any("INDEXED BY runs_by_workflow_id" in s for s in listed)
+    assert any("INDEXED BY runs_closed_by_status" in s for s in listed)
     assert _scans(db, listed) == {}
 
 

@@ -20,6 +20,8 @@ _UPDATE_NAME = "coalesce(json_extract(e.attrs, '$[1]'), json_extract(e.attrs, '$
 _RUNNING = f"status = '{RunStatus.RUNNING.value}'"
 """As the partial index ``runs_open_workflow_id`` states it (a bound parameter would not
 let SQLite use that index)."""
+_CLOSED = f"status != '{RunStatus.RUNNING.value}'"
+"""As the partial index ``runs_closed_by_status`` states it (likewise)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +55,22 @@ class RunQuery:
         - running runs: the index that holds only them (``runs_open_workflow_id``; the
           condition names the status as a literal, which the index's own condition must
           match), by workflow id range too when a prefix is given;
-        - a workflow id prefix: the runs in that range of workflow ids, sorted after.
+        - a workflow id prefix: the runs in that range of workflow ids, sorted after;
+        - one closed status alone (the UI's "failed" tab): the closed runs of that status
+          (``runs_closed_by_status``), already newest first. With a workflow type too,
+          SQLite picks between that index and the type's.
         """
         if self.running_only:
             return "runs INDEXED BY runs_open_workflow_id"
         if self._prefix_range() is not None:
             return "runs INDEXED BY runs_by_workflow_id"
+        if self._closed_status() and not self.workflow_type:
+            return "runs INDEXED BY runs_closed_by_status"
         return "runs"
+
+    def _closed_status(self) -> bool:
+        """Whether a status other than running is asked for."""
+        return bool(self.status) and self.status != RunStatus.RUNNING
 
     def _prefix_range(self) -> tuple[str, str] | None:
         """``[low, high)``: exactly the workflow ids that start with the prefix (SQLite
@@ -81,7 +92,8 @@ class RunQuery:
         params: list[Any] = []
         if self.running_only:
             where.append(_RUNNING)
-        if self.status and self.status != RunStatus.RUNNING:
+        if self._closed_status():
+            where.append(_CLOSED)  # implied by the next, but only a literal tells SQLite
             where.append("status = ?")
             params.append(self.status)
         if self.workflow_type:

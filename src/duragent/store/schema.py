@@ -14,7 +14,7 @@ from .._engine.events import EVENT_SCHEMA_VERSION
 from ..errors import StoreCorruptError, StoreVersionError
 from ._errors import is_busy
 
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 """Version table:
     1: initial schema.
     2: ``runs.pending_queries`` (queries wait for a pending workflow task, so a query sees a
@@ -37,6 +37,9 @@ SCHEMA_VERSION: Final = 7
     7: ``run_counts`` (how many runs have each status, kept by triggers on ``runs``, so the
        UI's and ``/metrics``' counts do not read every run the file keeps) and the index
        ``runs_by_type`` (a run list filtered by workflow type reads only that type's runs).
+    8: the index ``runs_closed_by_status`` (a run list filtered by one closed status, the
+       UI's "failed" tab, reads only the runs that have it; partial, so a running run's
+       round trips never touch it).
 """
 
 STREAM_DDL: Final = (
@@ -122,6 +125,12 @@ END""",
 RUNS_BY_TYPE_DDL: Final = ("CREATE INDEX runs_by_type ON runs(workflow_type, start_time)",)
 """Runs of a workflow type, newest first (version 7's migration, and new databases)."""
 
+CLOSED_BY_STATUS_DDL: Final = (
+    # Partial: a run enters it once, as it closes (starts and round trips leave it alone).
+    "CREATE INDEX runs_closed_by_status ON runs(status, start_time) WHERE status != 'running'",
+)
+"""Closed runs of a status, newest first (version 8's migration, and new databases)."""
+
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
     2: (),
@@ -137,6 +146,7 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         *RUNS_BY_TYPE_DDL,
         "INSERT INTO run_counts (status, runs) SELECT status, count(*) FROM runs GROUP BY status",
     ),
+    7: CLOSED_BY_STATUS_DDL,
 }
 """Statements that take a database from version N to N + 1."""
 
@@ -348,6 +358,7 @@ def open_schema(conn: sqlite3.Connection, path: str) -> None:
                     *SCHEDULE_DDL,
                     *RUN_COUNTS_DDL,
                     *RUNS_BY_TYPE_DDL,
+                    *CLOSED_BY_STATUS_DDL,
                 ):
                     if statement.strip():
                         conn.execute(statement)
