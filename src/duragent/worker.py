@@ -48,6 +48,7 @@ from ._worker.workflow_tasks import WorkflowTaskProcessor
 from .client import Client
 from .errors import ConfigurationError, StoreError, StoreFileChangedError
 from .store._maintenance import CLOCK_STEP_MS
+from .store._retention import PRUNE_STEP
 from .store.base import ActivityTask, WorkerRegistration, WorkflowTask
 from .store.liveness import process_start_marker, this_host
 from .store.notify import Listener
@@ -62,6 +63,12 @@ _WORKER_HEARTBEAT_S: Final = 10.0
 _BATCH_MAX_TASKS: Final = 32
 _BATCH_MAX_S: Final = 0.005
 DEFAULT_STREAM_RETENTION: Final = timedelta(days=7)
+_RETENTION_PERIOD_S: Final = 60.0
+"""How often a worker with ``run_retention`` looks for closed runs to remove."""
+_RETENTION_BACKLOG_S: Final = 0.05
+"""How soon it takes the next step when the last one removed a full step's worth (a
+backlog, e.g. retention turned on for a file that kept everything): the write lock and the
+worker's loop are free between steps."""
 _RETRY_FIRST_S: Final = 0.1
 _RETRY_MAX_S: Final = 2.0
 
@@ -101,6 +108,12 @@ class Worker:
         stream_retention: How long a closed run keeps its durable token stream (what
             ``handle.stream()`` and ``duragent watch`` replay); afterwards subscribers get
             its recorded responses whole. Workers drop expired streams as they go.
+        run_retention: How long a closed run is kept (default: for ever). Runs closed
+            longer ago are removed with their history, attempts, updates, usage entries
+            and stream, as ``duragent prune --older-than`` removes them: checked every
+            minute, at most 200 runs per transaction (a backlog drains a step every 50
+            ms). Running runs are never removed. Payloads stay (see ``duragent prune``).
+            On Temporal the namespace's retention period applies instead.
     """
 
     def __new__(cls, client: Client, *args: Any, **kwargs: Any) -> Worker:
@@ -128,11 +141,13 @@ class Worker:
         continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
         stream_retention: timedelta = DEFAULT_STREAM_RETENTION,
+        run_retention: timedelta | None = None,
     ) -> None:
         if not task_queue:
             raise ConfigurationError("a task queue is required")
         if max_concurrent_activities < 1:
             raise ConfigurationError("max_concurrent_activities must be >= 1")
+        self._run_retention_ms = retention_ms(run_retention)
         self.client = client
         self.task_queue = task_queue
         self.workflows: list[type] = list(workflows)
@@ -560,6 +575,7 @@ class Worker:
         last_heartbeat = loop.time()
         topics = [f"wf:{self.task_queue}", f"act:{self.task_queue}"]
         last_now = clock.now_ms()
+        retention_due = loop.time() if self._run_retention_ms is not None else float("inf")
         while True:
             listener = store.notifier.listen(["timer"])
             try:
@@ -577,15 +593,40 @@ class Worker:
                     store.heartbeat_worker(self.worker_id, now)
                     store.expire_streams(now, self._stream_retention_ms)
                     last_heartbeat = loop.time()
+                if self._run_retention_ms is not None and loop.time() >= retention_due:
+                    retention_due = loop.time() + _RETENTION_PERIOD_S  # if the step fails
+                    retention_due = loop.time() + self._retention_step(now)
             except StoreError as err:
                 self._store_trouble("worker housekeeping", err)
                 next_due = None
                 now = clock.now_ms()
             last_now = now
-            sleep = _HOUSEKEEPING_MAX_SLEEP_S
+            sleep = min(_HOUSEKEEPING_MAX_SLEEP_S, max(0.0, retention_due - loop.time()))
             if next_due is not None:
                 sleep = min(sleep, max(0.001, (next_due - clock.now_ms()) / 1000))
             await listener.wait(sleep)
+
+    def _retention_step(self, now: int) -> float:
+        """Remove one step of the runs closed before the retention period; seconds until
+        the next step."""
+        assert self._run_retention_ms is not None
+        store: WorkerStore = self.client.store
+        removed = store.prune_step(now - self._run_retention_ms, now)
+        if removed.runs:
+            log.debug("run retention removed %d closed runs", removed.runs)
+        return _RETENTION_BACKLOG_S if removed.runs >= PRUNE_STEP else _RETENTION_PERIOD_S
+
+
+def retention_ms(retention: timedelta | None) -> int | None:
+    """``run_retention`` in milliseconds (None: keep every run), refused unless positive."""
+    if retention is None:
+        return None
+    if not isinstance(retention, timedelta) or retention <= timedelta(0):
+        raise ConfigurationError(
+            f"run_retention must be a positive timedelta (or None to keep every run), "
+            f"not {retention!r}"
+        )
+    return max(1, int(retention.total_seconds() * 1000))
 
 
 def _describe_task(task: Any) -> str:

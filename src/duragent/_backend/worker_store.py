@@ -19,6 +19,7 @@ from .._engine.events import Event
 from .._engine.failure import Failure
 from ..retry import RetryDecision
 from ..serde import Payload
+from ..store._retention import PRUNE_STEP, PruneReport
 from ..store._stream_rows import StreamRow
 from ..store._tx import EncodedPayload
 from ..store.base import (
@@ -161,6 +162,12 @@ class WorkerStore(Protocol):
         ...
 
     def expire_streams(self, now: int, retention_ms: int) -> int: ...
+
+    # -- retention -----------------------------------------------------------------------------
+
+    def prune_step(self, closed_before: int, now: int, *, limit: int = PRUNE_STEP) -> PruneReport:
+        """Remove up to ``limit`` runs closed before ``closed_before``, in one transaction."""
+        ...
 
 
 if TYPE_CHECKING:

@@ -50,7 +50,8 @@ def prune_command(state: CliState, older_than: str, dry_run: bool, as_json: bool
     usage ledger entries and token stream. Running runs are never removed, however old.
 
     The store keeps every closed run until it is pruned; run this from cron, or while
-    workers run (it works in short transactions). Payloads are kept: runs share them by
+    workers run (it works in short transactions), or let workers do it as they run
+    (Worker(..., run_retention=timedelta(days=30)) in Python). Payloads are kept: runs share them by
     content (forks, identical inputs), so they are never removed. The file does not shrink:
     SQLite reuses the freed pages for new rows (run VACUUM, with no worker running, to
     shrink it). For a Temporal address, the namespace's retention does this instead.

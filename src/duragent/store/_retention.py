@@ -34,7 +34,7 @@ PRUNED_TABLES: Final = (
 _CLOSED_BEFORE: Final = "start_time < ?1 AND status != ?2 AND close_time < ?1"
 """Closed before ``?1`` (``?2``: the running status). A run closes after it starts, so the
 index on start time narrows the walk."""
-_BATCH: Final = 200
+PRUNE_STEP: Final = 200
 """Runs removed per transaction: each holds the write lock for a few milliseconds only."""
 
 
@@ -67,20 +67,28 @@ class RetentionOps(SqliteConnection):
             return PruneReport(int(row[0]), int(row[1]))
         runs = events = 0
         while True:
-            with self._write(now) as tx:
-                rows = tx.c.execute(
-                    f"SELECT run_id, last_event_id FROM runs WHERE {_CLOSED_BEFORE} "
-                    "ORDER BY start_time LIMIT ?3",
-                    (closed_before, RunStatus.RUNNING.value, _BATCH),
-                ).fetchall()
-                if not rows:
-                    break
-                ids = [str(r[0]) for r in rows]
-                marks = ",".join("?" * len(ids))
-                for table in PRUNED_TABLES:
-                    tx.c.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", ids)
-                tx.c.execute(f"DELETE FROM runs WHERE run_id IN ({marks})", ids)
-                tx.topics.add(RUNS_TOPIC)
-            runs += len(rows)
-            events += sum(int(r[1]) for r in rows)
-        return PruneReport(runs, events)
+            step = self.prune_step(closed_before, now)
+            runs += step.runs
+            events += step.events
+            if step.runs < PRUNE_STEP:
+                return PruneReport(runs, events)
+
+    def prune_step(self, closed_before: int, now: int, *, limit: int = PRUNE_STEP) -> PruneReport:
+        """Remove up to ``limit`` of the runs closed before ``closed_before``, oldest first,
+        in one transaction (a worker's retention takes one step per housekeeping round, so
+        a backlog never holds the write lock or the worker's loop for long)."""
+        with self._write(now) as tx:
+            rows = tx.c.execute(
+                f"SELECT run_id, last_event_id FROM runs WHERE {_CLOSED_BEFORE} "
+                "ORDER BY start_time LIMIT ?3",
+                (closed_before, RunStatus.RUNNING.value, limit),
+            ).fetchall()
+            if not rows:
+                return PruneReport(0, 0)
+            ids = [str(r[0]) for r in rows]
+            marks = ",".join("?" * len(ids))
+            for table in PRUNED_TABLES:
+                tx.c.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", ids)
+            tx.c.execute(f"DELETE FROM runs WHERE run_id IN ({marks})", ids)
+            tx.topics.add(RUNS_TOPIC)
+        return PruneReport(len(rows), sum(int(r[1]) for r in rows))

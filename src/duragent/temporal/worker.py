@@ -42,7 +42,7 @@ from ..client import Client
 from ..errors import ConfigurationError
 from ..serde import DataConverter
 from ..store.sqlite import SqliteStore
-from ..worker import Worker
+from ..worker import Worker, retention_ms
 from ._activities import ActivityDispatcher
 from ._instance import TemporalWorkflowInstance
 from ._payloads import (
@@ -174,6 +174,11 @@ class TemporalWorker(Worker):
             history (:mod:`duragent.temporal.streams`). Default: the client's
             (``temporal://...?stream_store=PATH``). Without one, streamed calls answer
             whole (nothing is published).
+        stream_retention: Accepted for the same code on both backends; a stream store's
+            rows are not expired on Temporal yet (a warning says so when it is given).
+        run_retention: Accepted for the same code on both backends; closed runs are
+            removed by the namespace's retention period instead (a warning says so when
+            it is given).
 
     Not on Temporal: a ``ProcessPoolExecutor`` for activities (``shared_state_manager``),
     and crash detection by dead process (Temporal detects a dead worker by timeouts).
@@ -202,9 +207,21 @@ class TemporalWorker(Worker):
         activity_heartbeat_timeout: timedelta | None = None,
         temporal_options: dict[str, Any] | None = None,
         stream_store: str | Path | SqliteStore | None = None,
+        stream_retention: timedelta | None = None,
+        run_retention: timedelta | None = None,
     ) -> None:
         if not task_queue:
             raise ConfigurationError("a task queue is required")
+        if retention_ms(run_retention) is not None:
+            log.warning(
+                "run_retention is not applied on Temporal: the namespace's retention period "
+                "removes closed runs (temporal operator namespace update --retention)"
+            )
+        if stream_retention is not None:
+            log.warning(
+                "stream_retention is not applied on Temporal yet: the stream store keeps "
+                "every stream's rows"
+            )
         if max_concurrent_activities < 1:
             raise ConfigurationError("max_concurrent_activities must be >= 1")
         if shared_state_manager is not None:

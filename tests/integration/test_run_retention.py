@@ -1,0 +1,131 @@
+"""``Worker(run_retention=...)``: a worker removes runs closed longer ago than the retention
+period, with their rows, as ``duragent prune`` does; running and recent runs stay."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from duragent import Client, ConfigurationError, Worker, WorkflowNotFoundError, workflow
+from duragent.store._retention import PRUNE_STEP, PRUNED_TABLES
+from duragent.store._visibility import run_count_drift
+from duragent.store.sqlite import SqliteStore
+
+QUEUE = "retention"
+HOUR_MS = 3_600_000
+
+
+class MovableClock:
+    """Wall time that the test moves forward on purpose (no step detection)."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self.offset_ms
+
+
+@workflow.defn
+class Job:
+    def __init__(self) -> None:
+        self.released = False
+
+    @workflow.run
+    async def run(self, wait: bool) -> str:
+        if wait:
+            await workflow.wait_condition(lambda: self.released)
+        return "done"
+
+    @workflow.signal
+    def release(self) -> None:
+        self.released = True
+
+
+async def _exists(client: Client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except WorkflowNotFoundError:
+        return False
+    return True
+
+
+async def _until_gone(client: Client, workflow_id: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while await _exists(client, workflow_id):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{workflow_id} was not removed within {timeout_s} s")
+        await asyncio.sleep(0.05)
+
+
+async def test_runs_closed_before_the_retention_period_are_removed(tmp_path: Path) -> None:
+    db = tmp_path / "retention.db"
+    clock = MovableClock()
+    client = Client(SqliteStore(str(db)), clock=clock)
+    try:
+        async with Worker(client, task_queue=QUEUE, workflows=[Job]):
+            for i in range(PRUNE_STEP + 50):  # more than one step: a backlog
+                await client.execute_workflow(Job.run, False, id=f"old-{i}", task_queue=QUEUE)
+            old_waiting = await client.start_workflow(
+                Job.run, True, id="old-waiting", task_queue=QUEUE
+            )
+            await old_waiting.describe()
+        clock.offset_ms += 2 * HOUR_MS  # the runs above closed two hours ago
+        async with Worker(client, task_queue=QUEUE, workflows=[Job]):
+            for i in range(3):
+                await client.execute_workflow(Job.run, False, id=f"new-{i}", task_queue=QUEUE)
+        async with Worker(
+            client, task_queue=QUEUE, workflows=[Job], run_retention=timedelta(hours=1)
+        ):
+            await _until_gone(client, f"old-{PRUNE_STEP + 49}")
+            await _until_gone(client, "old-0")
+            # Running runs stay however old, and keep working; recent ones stay.
+            assert await _exists(client, "old-waiting")
+            for i in range(3):
+                assert await _exists(client, f"new-{i}")
+            await old_waiting.signal(Job.release)
+            assert await old_waiting.result() == "done"
+        listed = {w.id for w in await client.list_workflows(limit=1000)}
+        assert listed == {"old-waiting", "new-0", "new-1", "new-2"}
+        with sqlite3.connect(db) as conn:
+            assert run_count_drift(conn) == {}
+            kept = {r[0] for r in conn.execute("SELECT run_id FROM runs")}
+            for table in PRUNED_TABLES:
+                orphans = conn.execute(
+                    f"SELECT count(*) FROM {table} WHERE run_id NOT IN (SELECT run_id FROM runs)"
+                ).fetchone()[0]
+                assert orphans == 0, table
+        assert len(kept) == 4
+    finally:
+        await client.close()
+
+
+async def test_without_retention_nothing_is_removed(tmp_path: Path) -> None:
+    db = tmp_path / "kept.db"
+    clock = MovableClock()
+    client = Client(SqliteStore(str(db)), clock=clock)
+    try:
+        async with Worker(client, task_queue=QUEUE, workflows=[Job]):
+            await client.execute_workflow(Job.run, False, id="kept", task_queue=QUEUE)
+        clock.offset_ms += 365 * 24 * HOUR_MS
+        async with Worker(client, task_queue=QUEUE, workflows=[Job]):
+            await asyncio.sleep(0.3)  # a few housekeeping rounds
+            assert await _exists(client, "kept")
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("bad", [timedelta(0), timedelta(seconds=-1), 3600])
+async def test_a_retention_that_is_not_a_positive_duration_is_refused(
+    tmp_path: Path, bad: object
+) -> None:
+    client = await Client.connect(f"sqlite:///{tmp_path / 'bad.db'}")
+    try:
+        with pytest.raises(ConfigurationError, match="run_retention must be a positive"):
+            Worker(client, task_queue=QUEUE, workflows=[Job], run_retention=bad)  # type: ignore[arg-type]
+    finally:
+        await client.close()
