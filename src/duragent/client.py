@@ -21,6 +21,7 @@ from ._backend import (
     ClientBackend,
     EmbeddedBackend,
     RunFilter,
+    RunPage,
     connect_temporal,
     connection_options,
     is_temporal,
@@ -41,6 +42,7 @@ from ._handles import (
     handler_ref,
     signal_name,
 )
+from ._listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from ._search_attributes import check_filters, split_search_attributes
 from .errors import ConfigurationError
 from .schedule import (
@@ -100,6 +102,8 @@ __all__ = [
     "ScheduleUpdate",
     "ScheduleUpdateInput",
     "WorkflowExecution",
+    "WorkflowExecutionAsyncIterator",
+    "WorkflowExecutionCount",
     "WorkflowHandle",
     "WorkflowStatus",
     "WorkflowUpdateHandle",
@@ -763,27 +767,42 @@ class Client:
             ),
         )
 
-    async def list_workflows(
+    def list_workflows(
         self,
+        query: str | None = None,
         *,
         status: str | None = None,
         workflow_type: str | None = None,
         workflow_id_prefix: str | None = None,
-        limit: int = 100,
+        limit: int | None = None,
+        page_size: int = 1000,
         task_failing: bool = False,
         waiting_for_approval: bool = False,
         search_attributes: Mapping[str, Any]
         | Sequence[tuple[str | SearchAttributeKey[Any], Any]]
         | TypedSearchAttributes
         | None = None,
-    ) -> list[WorkflowExecution]:
-        """Runs, newest first, optionally filtered (conditions combine).
+    ) -> WorkflowExecutionAsyncIterator:
+        """Runs, newest first, optionally filtered (conditions combine with AND).
+
+        ``await`` the result for a list of at most ``limit`` runs (100 when no limit is
+        given), or iterate it with ``async for`` (as with temporalio) for every run it
+        selects, up to ``limit``.
 
         Args:
+            query: A Temporal list filter, such as ``"WorkflowType = 'Order' AND
+                ExecutionStatus = 'Running' AND StartTime > '2026-01-01T00:00:00Z'"``:
+                ``= != > >= < <=``, ``IN``, ``BETWEEN``, ``STARTS_WITH``, ``IS [NOT] NULL``,
+                ``AND``, ``OR`` and parentheses, on ``WorkflowId``, ``RunId``,
+                ``WorkflowType``, ``TaskQueue``, ``ExecutionStatus``, ``StartTime``,
+                ``ExecutionTime``, ``CloseTime``, ``HistoryLength``, ``HistorySizeBytes``,
+                ``ParentWorkflowId``, ``ParentRunId`` and custom search attributes. On
+                Temporal the server reads it; the embedded engine reads the same language.
             status: Only runs with this :class:`WorkflowStatus` (or its value).
             workflow_type: Only runs of this workflow type.
             workflow_id_prefix: Only workflow ids starting with this.
             limit: At most this many runs.
+            page_size: Runs read per page while iterating.
             task_failing: Only running runs whose workflow task keeps failing.
             waiting_for_approval: Only running runs with a tool call waiting for a human
                 decision.
@@ -793,20 +812,37 @@ class Client:
                 and name a typed key instead (its value is checked against its type).
 
         Raises:
-            ConfigurationError: A bad search attribute name or value.
+            ConfigurationError: A bad filter: a list filter that does not parse (the
+                message says where), a bad search attribute name or value, a limit or
+                page size below 1 (raised when the runs are read).
         """
-        page = await self.backend.list_runs(
-            RunFilter(
-                status=None if status is None else enum_value(WorkflowStatus, status, "status"),
-                workflow_type=workflow_type,
-                workflow_id_prefix=workflow_id_prefix,
-                task_failing=task_failing,
-                waiting_for_approval=waiting_for_approval,
-                search_attributes=check_filters(search_attributes or ()),
-            ),
-            page_size=limit,
+        run_filter = RunFilter(
+            status=None if status is None else enum_value(WorkflowStatus, status, "status"),
+            workflow_type=workflow_type,
+            workflow_id_prefix=workflow_id_prefix,
+            task_failing=task_failing,
+            waiting_for_approval=waiting_for_approval,
+            search_attributes=check_filters(search_attributes or ()),
+            query=query,
         )
-        return [WorkflowExecution._from_record(r) for r in page.runs]
+        if limit is not None and limit < 1:
+            raise ConfigurationError(f"limit must be positive (or None), got {limit}")
+        if page_size < 1:
+            raise ConfigurationError(f"page_size must be positive, got {page_size}")
+
+        def read(size: int, token: str | None) -> Awaitable[RunPage]:
+            return self.backend.list_runs(run_filter, page_size=size, page_token=token)
+
+        return WorkflowExecutionAsyncIterator(read, limit=limit, page_size=page_size)
+
+    async def count_workflows(self, query: str | None = None) -> WorkflowExecutionCount:
+        """How many runs the list filter ``query`` selects (every run when None); see
+        :meth:`list_workflows` for the language. ``GROUP BY`` is not supported.
+
+        Raises:
+            ConfigurationError: A list filter that does not parse.
+        """
+        return WorkflowExecutionCount(await self.backend.count_runs(RunFilter(query=query)))
 
 
 def default_identity() -> str:

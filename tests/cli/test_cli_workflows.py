@@ -239,6 +239,18 @@ def test_start_with_search_attributes_then_list_and_show_by_them(app_cli: Cli) -
     table = app_cli.ok("list", "--search-attribute", "CustomerId=c-9").stdout
     assert "greet-sa-1" in table and "greet-sa-2" not in table
 
+    def queried(list_filter: str) -> list[str]:
+        found = app_cli.json("list", "--json", "--query", list_filter)
+        return sorted(r["workflow_id"] for r in found)
+
+    assert queried("Priority = 3 AND CustomerId = 'c-9'") == ["greet-sa-1"]
+    assert queried("Priority >= 3 AND WorkflowId STARTS_WITH 'greet-sa-'") == [
+        "greet-sa-1",
+        "greet-sa-2",
+    ]
+    assert queried("Code IN ('007', 'x') OR CustomerId = 'nobody'") == ["greet-sa-1"]
+    bad = app_cli("list", "--query", "Priority = 3 AND")
+    assert bad.exit_code == 1 and "list filter" in bad.stderr and "position 17" in bad.stderr
     bad = app_cli("list", "--search-attribute", "nope")
     assert bad.exit_code == 2 and "is not NAME=VALUE" in bad.stderr
     bad = app_cli("start", "Greeter", "-q", QUEUE, "--search-attribute", "x y=1")

@@ -143,5 +143,30 @@ async def test_runs_filtered_and_shown_by_search_attributes(
         assert reply.status == 400 and message in reply.json()["error"], reply.text
         page_reply = await server.get(f"/?search_attribute={quote(bad, safe='')}")
         assert page_reply.status == 400 and message in html.unescape(page_reply.text)
+
+    # Temporal's list filter, in the API and the page (kept by the next-page link too).
+    async def filtered(expected: list[str], list_filter: str) -> list[str]:
+        got: list[str] = []
+
+        async def matches() -> bool:
+            nonlocal got
+            got = await ids(extra=f"&query={quote(list_filter, safe='')}")
+            return got == expected
+
+        with contextlib.suppress(AssertionError):
+            await wait_until(matches, timeout=20, what=f"runs {expected} for {list_filter}")
+        return got
+
+    assert await filtered(["a", "b"], "Priority = 2") == ["a", "b"]
+    assert await filtered(["a", "c"], f"CustomerId = '{customer}' OR Score > 1") == ["a", "c"]
+    assert await filtered(["b", "c"], "Urgent = true OR Score BETWEEN 0.1 AND 0.9") == ["b", "c"]
+    paged = f"/?prefix={tag}-&query={quote('Priority = 2', safe='')}&limit=1"
+    page_text = html.unescape((await server.get(paged)).text)
+    assert "query=Priority+%3D+2" in page_text or "query=Priority%20%3D%202" in page_text
+    assert 'value="Priority = 2"' in page_text
+    bad_query = await server.get(f"/api/v1/runs?query={quote('Priority =', safe='')}")
+    assert bad_query.status == 400 and "list filter" in bad_query.json()["error"], bad_query.text
+    bad_page = await server.get(f"/?query={quote('Priority =', safe='')}")
+    assert bad_page.status == 400 and "list filter" in html.unescape(bad_page.text)
     for key in ids_of.values():
         await client.get_workflow_handle(key).terminate()

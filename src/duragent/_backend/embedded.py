@@ -37,6 +37,7 @@ from .._clock import Clock, SystemClock
 from .._engine import events as ev
 from .._engine.failure import Failure
 from .._engine.schedules import ScheduleOverlapPolicy
+from .._list_filter import compile_filter
 from .._search_attributes import stored_pair
 from ..errors import ConfigurationError, QueryError, StoreLockedError, WorkflowNotFoundError
 from ..serde import Payload
@@ -575,7 +576,13 @@ def _query(f: RunFilter) -> RunQuery:
         task_failing=f.task_failing,
         search_attributes=tuple(stored_pair(k, v) for k, v in f.search_attributes),
         waiting_on=(_APPROVAL_MARKER, _DECIDE_UPDATE) if f.waiting_for_approval else None,
+        condition=None if f.query is None else _condition(f.query),
     )
+
+
+def _condition(query: str) -> tuple[str, tuple[Any, ...]]:
+    sql, params = compile_filter(query)
+    return sql, tuple(params)
 
 
 def _token(cursor: tuple[int, int]) -> str:

@@ -52,6 +52,10 @@ class RunFilter:
     search_attributes: tuple[tuple[str, Any], ...] = ()
     """Only runs whose search attributes have these ``(name, value)`` pairs (checked and
     normalized values; a list-valued attribute matches when it contains the value)."""
+    query: str | None = None
+    """Only runs that Temporal's list filter ``query`` selects (``"WorkflowType = 'Order'
+    AND StartTime > '2026-01-01T00:00:00Z'"``): on Temporal it goes to the server, on the
+    embedded engine :mod:`duragent._list_filter` reads it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,9 +55,11 @@ async def _list(
     task_failing: bool = False,
     waiting_for_approval: bool = False,
     search_attributes: tuple[tuple[str, Any], ...] = (),
+    query: str | None = None,
 ) -> None:
     async with session(state) as client:
         runs = await client.list_workflows(
+            query,
             status=status,
             workflow_type=workflow_type,
             workflow_id_prefix=prefix,
@@ -101,6 +103,12 @@ async def _list(
     "Only runs whose search attribute NAME equals VALUE (repeat to combine; a list "
     "attribute matches when it contains VALUE)."
 )
+@click.option(
+    "--query",
+    metavar="FILTER",
+    help="A Temporal list filter, e.g. \"WorkflowType = 'Order' AND StartTime > "
+    "'2026-01-01T00:00:00Z'\" (= != > >= < <=, IN, BETWEEN, STARTS_WITH, IS NULL, AND, OR).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.pass_obj
 def list_command(
@@ -112,6 +120,7 @@ def list_command(
     task_failing: bool,
     waiting_for_approval: bool,
     search_attributes: tuple[tuple[str, Any], ...],
+    query: str | None,
     as_json: bool,
 ) -> None:
     """List workflow runs, newest first (filters combine)."""
@@ -126,5 +135,6 @@ def list_command(
             task_failing,
             waiting_for_approval,
             search_attributes,
+            query,
         )
     )

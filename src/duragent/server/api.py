@@ -77,6 +77,7 @@ def run_filter(request: Request) -> RunFilter:
         "waiting",
         "failing",
         "search_attribute",
+        "query",
         "limit",
         "cursor",
     }
@@ -98,6 +99,7 @@ def run_filter(request: Request) -> RunFilter:
         failing=_flag(request, "failing"),
         search_attributes=search_attributes,
         search_attribute_text=texts,
+        list_filter=q.get("query") or None,
     )
 
 

@@ -87,6 +87,12 @@ _FILTERS: Final = (
         "a list attribute matches when it contains VALUE). VALUE is true/false, an int, a "
         'float, an ISO-8601 time with a zone, or else a string ("42" in quotes: a string).',
     ),
+    _q(
+        "query",
+        "A Temporal list filter: WorkflowType = 'Order' AND ExecutionStatus = 'Running' AND "
+        "StartTime > '2026-01-01T00:00:00Z' (= != > >= < <=, IN, BETWEEN, STARTS_WITH, "
+        "IS [NOT] NULL, AND, OR, parentheses; system attributes and custom search attributes).",
+    ),
 )
 
 

@@ -101,6 +101,8 @@ class RunFilter:
     """Only runs whose search attributes have these ``(name, value)`` pairs (checked)."""
     search_attribute_text: tuple[str, ...] = ()
     """The same filters as the request wrote them (``NAME=VALUE``), for links."""
+    list_filter: str | None = None
+    """A Temporal list filter (``WorkflowType = 'Order' AND ...``)."""
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in STATUSES:
@@ -120,6 +122,7 @@ class RunFilter:
             task_failing=self.failing,
             waiting_for_approval=self.waiting,
             search_attributes=self.search_attributes,
+            query=self.list_filter,
         )
 
     def query(self) -> list[tuple[str, str]]:
@@ -134,6 +137,8 @@ class RunFilter:
         if self.failing:
             q.append(("failing", "1"))
         q.extend(("search_attribute", text) for text in self.search_attribute_text)
+        if self.list_filter:
+            q.append(("query", self.list_filter))
         return q
 
 
@@ -311,6 +316,7 @@ class RunSource:
                     workflow_type=f.workflow_type,
                     prefix=f.prefix,
                     failing=f.failing,
+                    list_filter=f.list_filter,
                 ).backend()
                 continue
             candidates = page.runs[skip:]

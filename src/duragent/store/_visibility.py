@@ -40,6 +40,9 @@ class RunQuery:
     """``(marker name, update name)``: only running runs that recorded more markers of that
     name than they accepted updates of that name, i.e. requests still waiting for a
     decision (approvals: one marker per request, one accepted update per decision)."""
+    condition: tuple[str, tuple[Any, ...]] | None = None
+    """A further SQL condition on ``runs`` and its parameters (a list filter, compiled by
+    ``duragent._list_filter``)."""
 
     @property
     def running_only(self) -> bool:
@@ -131,6 +134,9 @@ class RunQuery:
                     update,
                 ]
             )
+        if self.condition is not None:
+            where.append(self.condition[0])
+            params.extend(self.condition[1])
         return " AND ".join(where) or "1", params
 
 

@@ -79,6 +79,12 @@ def list_query(f: RunFilter, *, approvals_attribute: bool) -> str:
         parts.append(f"{PENDING_APPROVALS} > 0")
     for name, value in f.search_attributes:
         parts.append(query_condition(name, value))
+    if f.query is not None:
+        if not f.query.strip():
+            raise ConfigurationError("an empty list filter: pass None to list every run")
+        # Alone it goes as written (an ORDER BY the server takes stays last); with other
+        # conditions, in parentheses so that its OR stays inside.
+        parts.append(f"({f.query})" if parts else f.query)
     return " AND ".join(dict.fromkeys(parts))
 
 

@@ -362,7 +362,7 @@ class TemporalBackend(ScheduleCalls, UpdateCalls, AsyncActivityCalls):
                 retry=True,
             )
         except RPCError as err:
-            raise search_attribute_refused(err) or err from None
+            raise _list_refused(err, filter) from None
         records = [run_record(info) for info in resp.executions]
         if filter.task_failing:
             # A page may then hold fewer runs than page_size: keep paging to the end.
@@ -390,7 +390,7 @@ class TemporalBackend(ScheduleCalls, UpdateCalls, AsyncActivityCalls):
                 CountWorkflowExecutionsRequest(namespace=self.namespace, query=query), retry=True
             )
         except RPCError as err:
-            raise search_attribute_refused(err) or err from None
+            raise _list_refused(err, filter) from None
         return resp.count
 
     async def runs_of_workflow(self, workflow_id: str) -> list[RunRecord]:
@@ -718,3 +718,16 @@ if TYPE_CHECKING:
 
     def _conforms(backend: TemporalBackend, watch: PollWatch) -> tuple[ClientBackend, ChangeWatch]:
         return backend, watch  # pyright checks the protocols are implemented
+
+
+def _list_refused(err: RPCError, filter: RunFilter) -> Exception:
+    """What to raise when the server refused a list or count: a clear error for a bad
+    search attribute or a list filter it cannot read, else the RPC error itself."""
+    found = search_attribute_refused(err)
+    if found is not None:
+        return found
+    if filter.query is not None and err.status == RPCStatusCode.INVALID_ARGUMENT:
+        return ConfigurationError(
+            f"Temporal refused the list filter {filter.query!r}: {err.message}"
+        )
+    return err
