@@ -21,15 +21,19 @@ from typing import Any, Final
 from ._search_attributes import check_name
 from .errors import ConfigurationError
 
-__all__ = ["Condition", "ListFilter", "compile_filter", "parse_filter"]
+__all__ = ["STATUS_NAMES", "Condition", "ListFilter", "compile_filter", "parse_filter"]
 
+STATUS_NAMES: Final = {
+    "running": "Running",
+    "completed": "Completed",
+    "failed": "Failed",
+    "canceled": "Canceled",
+    "terminated": "Terminated",
+    "continued_as_new": "ContinuedAsNew",
+}
+"""Each run status (its value) as Temporal's list filter names it."""
 _STATUSES: Final = {
-    "Running": "running",
-    "Completed": "completed",
-    "Failed": "failed",
-    "Canceled": "canceled",
-    "Terminated": "terminated",
-    "ContinuedAsNew": "continued_as_new",
+    **{name: value for value, name in STATUS_NAMES.items()},
     "TimedOut": "timed_out",  # no run times out on the embedded engine: matches none
 }
 _COLUMNS: Final = {

@@ -4,14 +4,21 @@ return: the runs a filter selects, read a page at a time, both as Duragent code 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from ._backend.records import RunPage
 from ._handles import WorkflowExecution
+from .errors import ConfigurationError
 
-__all__ = ["WorkflowExecutionAsyncIterator", "WorkflowExecutionCount"]
+__all__ = [
+    "WorkflowExecutionAsyncIterator",
+    "WorkflowExecutionCount",
+    "WorkflowExecutionCountAggregationGroup",
+    "split_group_by",
+]
 
 DEFAULT_LIST_LIMIT: Final = 100
 """Runs an awaited ``list_workflows()`` returns when no ``limit`` is given."""
@@ -61,9 +68,42 @@ class WorkflowExecutionAsyncIterator:
 
 
 @dataclass(frozen=True, slots=True)
-class WorkflowExecutionCount:
-    """How many runs a :meth:`~duragent.Client.count_workflows` filter selects
-    (``groups`` stays empty: ``GROUP BY`` is not supported)."""
+class WorkflowExecutionCountAggregationGroup:
+    """The runs of one group of a ``GROUP BY ExecutionStatus`` count."""
 
     count: int
-    groups: tuple[object, ...] = field(default=())
+    group_values: Sequence[str]
+    """The group's status, as Temporal names it (``["Running"]``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowExecutionCount:
+    """How many runs a :meth:`~duragent.Client.count_workflows` filter selects, and with
+    ``GROUP BY ExecutionStatus`` how many of each status (else ``groups`` is empty)."""
+
+    count: int
+    groups: Sequence[WorkflowExecutionCountAggregationGroup] = field(default=())
+
+
+_GROUP_BY: Final = re.compile(r"(?:^|\s)GROUP\s+BY\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def split_group_by(query: str | None) -> tuple[str | None, bool]:
+    """``query`` without a final ``GROUP BY ExecutionStatus`` (None when nothing is left),
+    and whether it had one.
+
+    Raises:
+        ConfigurationError: A ``GROUP BY`` of something else.
+    """
+    if query is None:
+        return None, False
+    found = _GROUP_BY.search(query)
+    if found is None:
+        return query, False
+    if found.group(1) != "ExecutionStatus":
+        raise ConfigurationError(
+            f"list filter {query!r}: only GROUP BY ExecutionStatus is supported, not "
+            f"GROUP BY {found.group(1)}"
+        )
+    where = query[: found.start()].strip()
+    return where or None, True

@@ -42,7 +42,13 @@ from ._handles import (
     handler_ref,
     signal_name,
 )
-from ._listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
+from ._list_filter import STATUS_NAMES
+from ._listing import (
+    WorkflowExecutionAsyncIterator,
+    WorkflowExecutionCount,
+    WorkflowExecutionCountAggregationGroup,
+    split_group_by,
+)
 from ._search_attributes import check_filters, split_search_attributes
 from .errors import ConfigurationError
 from .schedule import (
@@ -104,6 +110,7 @@ __all__ = [
     "WorkflowExecution",
     "WorkflowExecutionAsyncIterator",
     "WorkflowExecutionCount",
+    "WorkflowExecutionCountAggregationGroup",
     "WorkflowHandle",
     "WorkflowStatus",
     "WorkflowUpdateHandle",
@@ -816,6 +823,11 @@ class Client:
                 message says where), a bad search attribute name or value, a limit or
                 page size below 1 (raised when the runs are read).
         """
+        if split_group_by(query)[1]:
+            raise ConfigurationError(
+                f"list filter {query!r}: GROUP BY is not supported in a list (count_workflows "
+                "counts GROUP BY ExecutionStatus)"
+            )
         run_filter = RunFilter(
             status=None if status is None else enum_value(WorkflowStatus, status, "status"),
             workflow_type=workflow_type,
@@ -837,12 +849,28 @@ class Client:
 
     async def count_workflows(self, query: str | None = None) -> WorkflowExecutionCount:
         """How many runs the list filter ``query`` selects (every run when None); see
-        :meth:`list_workflows` for the language. ``GROUP BY`` is not supported.
+        :meth:`list_workflows` for the language. A query that ends with ``GROUP BY
+        ExecutionStatus`` also counts each status (``groups``: one per status that has
+        runs, its ``group_values`` the status's name, such as ``["Running"]``).
 
         Raises:
-            ConfigurationError: A list filter that does not parse.
+            ConfigurationError: A list filter that does not parse, or another ``GROUP BY``.
         """
-        return WorkflowExecutionCount(await self.backend.count_runs(RunFilter(query=query)))
+        where, grouped = split_group_by(query)
+        if not grouped:
+            return WorkflowExecutionCount(await self.backend.count_runs(RunFilter(query=where)))
+        counts = await asyncio.gather(
+            *(
+                self.backend.count_runs(RunFilter(query=where, status=status))
+                for status in STATUS_NAMES
+            )
+        )
+        groups = tuple(
+            WorkflowExecutionCountAggregationGroup(count, [name])
+            for name, count in zip(STATUS_NAMES.values(), counts, strict=True)
+            if count
+        )
+        return WorkflowExecutionCount(sum(counts), groups)
 
 
 def default_identity() -> str:

@@ -128,6 +128,14 @@ async def test_list_filters_select_the_same_runs(
         everything = [w.id async for w in client.list_workflows(scope, page_size=2)]
         assert sorted(everything) == sorted(prefix + n for n in (*RUNS, "other"))
         assert len({w.id async for w in client.list_workflows(scope, limit=3, page_size=2)}) == 3
+        # Counted by status, as Temporal counts GROUP BY ExecutionStatus.
+        grouped = await client.count_workflows(f"{scope} GROUP BY ExecutionStatus")
+        assert grouped.count == len(RUNS) + 1
+        assert {tuple(g.group_values): g.count for g in grouped.groups} == {
+            ("Running",): 2,
+            ("Completed",): 3,
+            ("Failed",): 1,
+        }
         # The keyword filters combine with a list filter.
         running = await client.list_workflows(scope, status="running")
         assert {w.id for w in running} == {prefix + "d", prefix + "e"}
@@ -151,3 +159,10 @@ async def test_a_filter_neither_can_read_is_a_configuration_error(client: Client
         await client.list_workflows(bad)
     with pytest.raises(ConfigurationError, match="list filter"):
         await client.count_workflows(bad)
+
+
+async def test_only_a_count_groups_and_only_by_status(client: Client) -> None:
+    with pytest.raises(ConfigurationError, match="only GROUP BY ExecutionStatus"):
+        await client.count_workflows("WorkflowType = 'Job' GROUP BY WorkflowType")
+    with pytest.raises(ConfigurationError, match="GROUP BY is not supported in a list"):
+        await client.list_workflows("WorkflowType = 'Job' GROUP BY ExecutionStatus")

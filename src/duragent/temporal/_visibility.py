@@ -11,6 +11,7 @@ from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 
 from .._backend.records import RunFilter
 from .._engine.failure import Failure
+from .._list_filter import STATUS_NAMES
 from ..errors import ConfigurationError
 from ..store.base import RunRecord, RunStatus
 from ._search_attributes import decode as decode_search_attributes
@@ -29,14 +30,7 @@ STATUSES: Final = {
     # A run timeout has no embedded counterpart: the run failed.
     WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT: RunStatus.FAILED,
 }
-_QUERY_STATUS: Final[dict[str, str]] = {
-    RunStatus.RUNNING: "Running",
-    RunStatus.COMPLETED: "Completed",
-    RunStatus.FAILED: "Failed",
-    RunStatus.CANCELED: "Canceled",
-    RunStatus.TERMINATED: "Terminated",
-    RunStatus.CONTINUED_AS_NEW: "ContinuedAsNew",
-}
+
 PENDING_APPROVALS: Final = "DuragentPendingApprovals"
 _TOKEN_PREFIX: Final = "t1:"
 
@@ -55,9 +49,9 @@ def list_query(f: RunFilter, *, approvals_attribute: bool) -> str:
     """
     parts: list[str] = []
     if f.status is not None:
-        status = _QUERY_STATUS.get(f.status)
+        status = STATUS_NAMES.get(f.status)
         if status is None:
-            known = ", ".join(_QUERY_STATUS)
+            known = ", ".join(STATUS_NAMES)
             raise ConfigurationError(f"unknown run status {f.status!r} (one of: {known})")
         parts.append(f"ExecutionStatus = {_quote(status)}")
     if f.workflow_type:
