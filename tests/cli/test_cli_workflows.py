@@ -255,3 +255,46 @@ def test_start_with_search_attributes_then_list_and_show_by_them(app_cli: Cli) -
     assert bad.exit_code == 2 and "is not NAME=VALUE" in bad.stderr
     bad = app_cli("start", "Greeter", "-q", QUEUE, "--search-attribute", "x y=1")
     assert bad.exit_code == 2 and "not valid" in bad.stderr
+
+
+def test_cancel_and_terminate_every_run_a_list_filter_selects(app_cli: Cli) -> None:
+    for i in range(3):
+        _start(app_cli, "Waiter", "5", "--id", f"batch-t-{i}")
+    for i in range(2):
+        _start(app_cli, "Waiter", "5", "--id", f"batch-c-{i}")
+    _start(app_cli, "Waiter", "5", "--id", "batch-keep")
+    terminate = "WorkflowId STARTS_WITH 'batch-t-'"
+
+    listed = app_cli.ok("terminate", "--query", terminate, "--dry-run")
+    assert sorted(listed.stdout.split()) == ["batch-t-0", "batch-t-1", "batch-t-2"]
+    assert "3 running workflows would be terminated" in listed.stderr
+    asked = app_cli("terminate", "--query", terminate)  # no terminal to ask on
+    assert asked.exit_code == 2 and "pass --yes to terminate them" in asked.stderr
+    assert _execution(app_cli, "batch-t-0")["status"] == "running"
+
+    done = app_cli.ok("terminate", "--query", terminate, "--yes", "--reason", "cleanup")
+    assert "terminated 3 workflows" in done.stdout
+    for i in range(3):
+        assert _execution(app_cli, f"batch-t-{i}")["status"] == "terminated"
+    again = app_cli.ok("terminate", "--query", terminate, "--yes")
+    assert "no running workflow matches" in again.stderr
+
+    cancelled = app_cli.json(
+        "cancel", "--query", "WorkflowId IN ('batch-c-0', 'batch-c-1')", "--yes", "--json"
+    )
+    assert sorted(cancelled["cancel"]) == ["batch-c-0", "batch-c-1"]
+    assert cancelled["already_closed"] == []
+    for i in range(2):
+        app_cli("result", f"batch-c-{i}", "--timeout", "10")
+        assert _execution(app_cli, f"batch-c-{i}")["status"] == "canceled"
+    assert _execution(app_cli, "batch-keep")["status"] == "running"
+
+    both = app_cli("terminate", "batch-keep", "--query", terminate)
+    assert both.exit_code == 2 and "one of them" in both.stderr
+    neither = app_cli("cancel")
+    assert neither.exit_code == 2 and "give a WORKFLOW_ID or --query" in neither.stderr
+    stray = app_cli("terminate", "batch-keep", "--yes")
+    assert stray.exit_code == 2 and "go with --query" in stray.stderr
+    bad = app_cli("terminate", "--query", "WorkflowId STARTS_WITH", "--yes")
+    assert bad.exit_code == 1 and "list filter" in bad.stderr
+    app_cli.ok("terminate", "batch-keep")

@@ -131,6 +131,26 @@ def test_signal_query_update_cancel_terminate(setup: Setup) -> None:
     assert "not found" in cli.fail("show", "no-such-workflow").stderr
 
 
+def test_list_and_terminate_by_a_list_filter(setup: Setup) -> None:
+    cli = setup.cli
+    tag = uuid.uuid4().hex[:6]
+    ids = [f"batch-{tag}-{i}" for i in range(3)]
+    for wid in ids:
+        setup.start("Waiter", "5", id=wid)
+    scope = f"WorkflowId STARTS_WITH 'batch-{tag}-'"
+
+    def listed() -> list[str]:
+        found = cli.json("list", "--json", "--query", f"{scope} AND ExecutionStatus = 'Running'")
+        return sorted(r["workflow_id"] for r in found)
+
+    cli.wait_for(lambda: listed() == ids, "the three runs listed by the filter", 20)
+    done = cli.ok("terminate", "--query", scope, "--yes", "--reason", "batch").stdout
+    assert "terminated 3 workflows" in done
+    for wid in ids:
+        assert execution(setup, wid)["status"] == "terminated"
+    cli.wait_for(lambda: listed() == [], "no running run left", 20)
+
+
 def test_a_failing_workflow_task_is_shown_and_listed(setup: Setup) -> None:
     cli = setup.cli
     wid = f"buggy-{uuid.uuid4().hex[:6]}"

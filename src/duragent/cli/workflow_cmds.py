@@ -1,4 +1,5 @@
-"""Commands that act on one workflow: start, result, cancel, terminate, signal, export."""
+"""Commands that act on one workflow (cancel and terminate also on many): start, result,
+cancel, terminate, signal, export."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.markup import escape
 from ..client import new_workflow_id
 from ..views.format import to_json
 from ._common import CliState, err, parse_args, run, search_attribute_option, session
+from .batch import act_on_matching
 
 _RUN_OPTION = click.option(
     "--run", "run_id", metavar="RUN_ID", help="A specific run (default: the latest run)."
@@ -169,24 +171,95 @@ async def _act(
             click.echo(f"sent signal {kw['name']} to workflow {workflow_id}")
 
 
-@click.command("cancel", short_help="Request cancellation of a workflow.")
-@click.argument("workflow_id")
-@_RUN_OPTION
-@click.option("--reason", default="", help="Why (recorded in history).")
-@click.pass_obj
-def cancel_command(state: CliState, workflow_id: str, run_id: str | None, reason: str) -> None:
-    """Ask WORKFLOW_ID to cancel: its code gets a CancelledError and may clean up."""
-    run(_act(state, workflow_id, run_id, "cancel", reason=reason))
+_BATCH_OPTIONS = (
+    click.option(
+        "--query",
+        metavar="FILTER",
+        help="Instead of WORKFLOW_ID: every running workflow this Temporal list filter "
+        "selects (e.g. \"WorkflowType = 'Order' AND StartTime < '2026-12-01T00:00:00Z'\").",
+    ),
+    click.option("--yes", "-y", is_flag=True, help="With --query: do not ask first."),
+    click.option("--dry-run", is_flag=True, help="With --query: only list the workflows."),
+    click.option("--json", "as_json", is_flag=True, help="With --query: print JSON."),
+)
 
 
-@click.command("terminate", short_help="Stop a workflow at once.")
-@click.argument("workflow_id")
+def _batch_options(command: Any) -> Any:
+    for option in reversed(_BATCH_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _one_or_many(
+    state: CliState,
+    action: str,
+    workflow_id: str | None,
+    run_id: str | None,
+    reason: str,
+    query: str | None,
+    yes: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    if (workflow_id is None) == (query is None):
+        raise click.UsageError("give a WORKFLOW_ID or --query FILTER (one of them)")
+    if query is None:
+        assert workflow_id is not None
+        if yes or dry_run or as_json:
+            raise click.UsageError("--yes, --dry-run and --json go with --query")
+        run(_act(state, workflow_id, run_id, action, reason=reason))
+        return
+    if run_id is not None:
+        raise click.UsageError("--run names a run of one workflow: not with --query")
+    run(act_on_matching(state, query, action, reason, yes=yes, dry_run=dry_run, as_json=as_json))
+
+
+@click.command("cancel", short_help="Request cancellation of a workflow (or of many).")
+@click.argument("workflow_id", required=False)
 @_RUN_OPTION
 @click.option("--reason", default="", help="Why (recorded in history).")
+@_batch_options
 @click.pass_obj
-def terminate_command(state: CliState, workflow_id: str, run_id: str | None, reason: str) -> None:
-    """Stop WORKFLOW_ID at once; none of its code runs after this."""
-    run(_act(state, workflow_id, run_id, "terminate", reason=reason))
+def cancel_command(
+    state: CliState,
+    workflow_id: str | None,
+    run_id: str | None,
+    reason: str,
+    query: str | None,
+    yes: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Ask WORKFLOW_ID to cancel: its code gets a CancelledError and may clean up.
+
+    With --query FILTER instead, every running workflow the list filter selects (after a
+    question, unless --yes).
+    """
+    _one_or_many(state, "cancel", workflow_id, run_id, reason, query, yes, dry_run, as_json)
+
+
+@click.command("terminate", short_help="Stop a workflow at once (or many).")
+@click.argument("workflow_id", required=False)
+@_RUN_OPTION
+@click.option("--reason", default="", help="Why (recorded in history).")
+@_batch_options
+@click.pass_obj
+def terminate_command(
+    state: CliState,
+    workflow_id: str | None,
+    run_id: str | None,
+    reason: str,
+    query: str | None,
+    yes: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Stop WORKFLOW_ID at once; none of its code runs after this.
+
+    With --query FILTER instead, every running workflow the list filter selects (after a
+    question, unless --yes).
+    """
+    _one_or_many(state, "terminate", workflow_id, run_id, reason, query, yes, dry_run, as_json)
 
 
 @click.command("signal", short_help="Send a signal to a workflow.")
