@@ -16,7 +16,7 @@ from duragent.store._retention import PRUNED_TABLES
 from duragent.store._visibility import run_count_drift
 from duragent.store.base import UsageEntry
 
-from .conftest import Cli, db_url
+from .conftest import Cli, db_url, spawn_worker, stop_worker
 
 T = timedelta(seconds=10)
 QUEUE = "prune"
@@ -228,3 +228,27 @@ async def _orphan(db: Path, prune: Cli) -> list[str]:
 
 def test_a_running_child_outlives_its_pruned_parent(run_cli: Cli, cli_db: Path) -> None:
     assert asyncio.run(_orphan(cli_db, run_cli)) == ["ORPHAN", "parent gone"]
+
+
+def test_a_worker_started_with_run_retention_removes_old_closed_runs(
+    run_cli: Cli, cli_db: Path, tmp_path: Path
+) -> None:
+    asyncio.run(_closed_and_running(cli_db))
+    time.sleep(1.2)  # every closed run is now more than a second old
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        proc = spawn_worker(db_url(cli_db), "tests.fixtures.cli_app", log, "--run-retention", "1s")
+        try:
+            deadline = time.monotonic() + 30
+            while set(_run_ids(cli_db)) != {"old"}:
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, f"left: {_run_ids(cli_db)}"
+                time.sleep(0.1)
+        finally:
+            assert stop_worker(proc) == 0, log_path.read_text()
+    with sqlite3.connect(cli_db) as conn:
+        assert run_count_drift(conn) == {}
+    bad = run_cli("worker", "tests.fixtures.cli_app", "--run-retention", "soon")
+    assert bad.exit_code == 2 and "is not a duration" in bad.output
+    zero = run_cli("worker", "tests.fixtures.cli_app", "--run-retention", "0")
+    assert zero.exit_code == 1 and "run_retention must be a positive" in zero.stderr

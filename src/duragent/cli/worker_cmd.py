@@ -19,7 +19,7 @@ from .._backend import is_temporal
 from .._definitions import get_activity_definition, get_workflow_definition
 from ..errors import ConfigurationError, DuragentError
 from ..worker import Worker
-from ._common import CliState, err, report_error, run, session
+from ._common import CliState, err, parse_duration, report_error, run, session
 from .loading import AppDefinitions, load_app
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -122,6 +122,7 @@ async def _run_worker(
     max_concurrent_activities: int,
     max_cached_workflows: int,
     shutdown_grace: float,
+    run_retention: timedelta | None = None,
 ) -> None:
     async with session(state, create=True) as client:
         worker = Worker(
@@ -133,6 +134,7 @@ async def _run_worker(
             max_cached_workflows=max_cached_workflows,
             graceful_shutdown_timeout=timedelta(seconds=shutdown_grace),
             plugins=plugins,
+            run_retention=run_retention,
         )
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -201,6 +203,13 @@ def _exit_skipping_finalization(code: int) -> NoReturn:
     help="On stop, let running activities finish this long before handing them back.",
 )
 @click.option(
+    "--run-retention",
+    metavar="AGE",
+    help="Remove runs closed longer ago than AGE (30d, 12h, ...) as the worker runs, as "
+    "`duragent prune --older-than AGE` does (default: keep every run). SQLite only: on "
+    "Temporal the namespace's retention applies.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     default="warning",
@@ -222,6 +231,7 @@ def worker_command(
     max_concurrent_activities: int,
     max_cached_workflows: int,
     shutdown_grace: float,
+    run_retention: str | None,
     log_level: str,
     with_agents: bool,
 ) -> None:
@@ -239,6 +249,7 @@ def worker_command(
     plugins = list(app.plugins)
     if with_agents and not any(_is_agents_plugin(p) for p in plugins):
         plugins.append(agents_plugin())
+    retention = parse_duration(run_retention) if run_retention is not None else None
     queue = task_queue or app.task_queue
     if not queue:
         raise ConfigurationError(
@@ -258,6 +269,7 @@ def worker_command(
                 max_concurrent_activities,
                 max_cached_workflows,
                 shutdown_grace,
+                retention,
             )
         )
     except DuragentError as error:
