@@ -18,8 +18,9 @@ level and, at each, a worker runs the engine benchmark's two latency workloads:
 * a sequential no-op activity, in a workflow of 100 of them;
 * what the runs list of the CLI and the UI asks, a page of 50 each: the running runs (with
   a few runs left running on a queue nobody serves), the failed runs (a few, the UI's
-  "failed" tab), the runs of a rare workflow type, the runs whose id starts with a rare
-  prefix; and the counts of runs by status (the UI's tabs and ``/metrics``).
+  "failed" tab), the same through a list filter (``LIST_FILTER``), the runs of a rare
+  workflow type, the runs whose id starts with a rare prefix; and the counts of runs by
+  status (the UI's tabs and ``/metrics``).
 
 The kept runs are copies, under new ids, of real completed runs of the same workloads,
 with their full histories (the copies share their payloads, as identical runs do). The
@@ -77,6 +78,7 @@ MEASURES: tuple[tuple[str, str, float], ...] = (
     ("seq", "sequential no-op activity", GROWTH_BOUND),
     ("running", "page of running runs", READ_BOUND),
     ("failed", "page of failed runs", READ_BOUND),
+    ("filter", "page by a list filter", READ_BOUND),
     ("by_type", "page of a rare workflow type", READ_BOUND),
     ("by_prefix", "page of a rare id prefix", READ_BOUND),
     ("counts", "counts of runs by status", READ_BOUND),
@@ -98,6 +100,8 @@ IDLE_QUEUE = "kept-nobody"
 """Runs started here stay running: the list of running runs has something to find."""
 FAILED = 3
 """Runs that fail, at the first level (the kept copies are all of completed runs)."""
+LIST_FILTER = "ExecutionStatus = 'Failed' AND WorkflowId STARTS_WITH 'failing-'"
+"""Temporal's list filter a page is read by (finding the failed runs)."""
 
 
 @workflow.defn
@@ -166,6 +170,7 @@ async def _measure(
             reads: dict[str, Any] = {
                 "running": lambda: lists(status="running", limit=50),
                 "failed": lambda: lists(status="failed", limit=50),
+                "filter": lambda: lists(LIST_FILTER, limit=50),
                 "by_type": lambda: lists(workflow_type="Trivial", limit=50),
                 "by_prefix": lambda: lists(workflow_id_prefix="rar", limit=50),
                 "counts": lambda: asyncio.gather(

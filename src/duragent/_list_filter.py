@@ -21,7 +21,15 @@ from typing import Any, Final
 from ._search_attributes import check_name
 from .errors import ConfigurationError
 
-__all__ = ["STATUS_NAMES", "Condition", "ListFilter", "compile_filter", "parse_filter"]
+__all__ = [
+    "STATUS_NAMES",
+    "CompiledFilter",
+    "Condition",
+    "ListFilter",
+    "compile_filter",
+    "parse_filter",
+    "prefix_range",
+]
 
 STATUS_NAMES: Final = {
     "running": "Running",
@@ -291,7 +299,19 @@ def _check(query: str, tree: ListFilter | Condition) -> None:
         check_name(tree.name)
 
 
-def compile_filter(query: str) -> tuple[str, list[Any]]:
+@dataclass(frozen=True, slots=True)
+class CompiledFilter:
+    """A list filter as a condition on the store's ``runs`` table."""
+
+    sql: str
+    params: tuple[Any, ...]
+    status: str | None
+    """The one status every selected run has, when the filter says so at its top level
+    (``ExecutionStatus = 'Running' AND ...``): the store then reads the index of runs of
+    that status instead of every run it keeps."""
+
+
+def compile_filter(query: str) -> CompiledFilter:
     """The SQL condition on ``runs`` (and its parameters) that selects what ``query``
     selects.
 
@@ -300,8 +320,23 @@ def compile_filter(query: str) -> tuple[str, list[Any]]:
             system attribute (a time that is not RFC 3339, an unknown status).
     """
     params: list[Any] = []
-    sql = _sql(query, parse_filter(query), params)
-    return sql, params
+    tree = parse_filter(query)
+    sql = _sql(query, tree, params)
+    return CompiledFilter(sql, tuple(params), _one_status(tree))
+
+
+def _one_status(tree: ListFilter | Condition) -> str | None:
+    """The status a condition at the top level (alone, or in the top AND) requires."""
+    parts = tree.parts if isinstance(tree, ListFilter) and tree.op == "and" else (tree,)
+    for part in parts:
+        if (
+            isinstance(part, Condition)
+            and part.name == "ExecutionStatus"
+            and part.op in ("=", "in")
+            and len(part.values) == 1
+        ):
+            return _STATUSES.get(part.values[0])
+    return None
 
 
 def _sql(query: str, tree: ListFilter | Condition, params: list[Any]) -> str:
@@ -326,15 +361,42 @@ def _column_sql(query: str, c: Condition, column: str, kind: str, params: list[A
             f"list filter {query!r}: STARTS_WITH needs a text attribute, not {c.name}"
         )
     values = [_column_value(query, c.name, kind, v) for v in c.values]
+    if kind == "status" and c.op in ("=", "in") and "running" not in values:
+        # Implied, but only a literal lets SQLite read the index of closed runs by status.
+        params.extend(values)
+        return f"({column} {_sql_op(c, len(values))} AND {column} != 'running')"
     if c.op == "starts_with":
+        bounds = prefix_range(values[0])
+        if bounds is not None:  # a range an index on the column can be read by
+            params.extend(bounds)
+            return f"({column} >= ? AND {column} < ?)"
         params.extend([len(values[0]), values[0]])
         return f"substr({column}, 1, ?) = ?"
     params.extend(values)
+    return f"{column} {_sql_op(c, len(values))}"
+
+
+def _sql_op(c: Condition, values: int) -> str:
+    """The operator and placeholders of a condition on a column."""
     if c.op in ("in", "not in"):
-        return f"{column} {c.op.upper()} ({', '.join('?' * len(values))})"
+        return f"{c.op.upper()} ({', '.join('?' * values)})"
     if c.op in ("between", "not between"):
-        return f"{column} {c.op.upper()} ? AND ?"
-    return f"{column} {c.op} ?"
+        return f"{c.op.upper()} ? AND ?"
+    return f"{c.op} ?"
+
+
+def prefix_range(prefix: str) -> tuple[str, str] | None:
+    """``[low, high)``: exactly the strings that start with ``prefix`` (SQLite compares
+    text by its UTF-8 bytes, which sort as the code points do); None for an empty prefix
+    or when no string is above them all (a last character of U+10FFFF)."""
+    if not prefix:
+        return None
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000  # surrogates are not text: no string holds one
+    if following > 0x10FFFF:
+        return None
+    return prefix, prefix[:-1] + chr(following)
 
 
 def _column_value(query: str, name: str, kind: str, value: Any) -> Any:

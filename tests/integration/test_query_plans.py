@@ -208,6 +208,20 @@ async def _listings(db: Path) -> None:
             leaf = await client.list_workflows(status="completed", workflow_type="Leaf")
             assert [w.id for w in leaf] == ["done-leaf"]
             assert await client.list_workflows(status="failed") == []
+            # The same through Temporal's list filter.
+            by_filter = client.list_workflows
+            assert [w.id for w in await by_filter("ExecutionStatus = 'Running'")] == [
+                "r2",
+                "r1",
+                "r0",
+            ]
+            found = await by_filter("ExecutionStatus = 'Completed' AND WorkflowId STARTS_WITH 'd'")
+            assert [w.id for w in found] == ["done-leaf", "done"]
+            assert [w.id for w in await by_filter("WorkflowId STARTS_WITH 'done-'")] == [
+                "done-leaf"
+            ]
+            assert [w.id for w in await by_filter("WorkflowType = 'Leaf'")] == ["done-leaf"]
+            assert await by_filter("ExecutionStatus = 'Failed'") == []
             by_prefix = client.list_workflows
             assert [w.id for w in await by_prefix(workflow_id_prefix="r")] == ["r2", "r1", "r0"]
             assert [w.id for w in await by_prefix(workflow_id_prefix="done")] == [

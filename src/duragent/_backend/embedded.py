@@ -569,20 +569,19 @@ class TopicWatch:
 
 
 def _query(f: RunFilter) -> RunQuery:
+    compiled = None if f.query is None else compile_filter(f.query)
+    status = f.status
+    if status is None and compiled is not None:
+        status = compiled.status  # the store then reads that status's runs only
     return RunQuery(
-        status=f.status,
+        status=status,
         workflow_type=f.workflow_type,
         workflow_id_prefix=f.workflow_id_prefix,
         task_failing=f.task_failing,
         search_attributes=tuple(stored_pair(k, v) for k, v in f.search_attributes),
         waiting_on=(_APPROVAL_MARKER, _DECIDE_UPDATE) if f.waiting_for_approval else None,
-        condition=None if f.query is None else _condition(f.query),
+        condition=None if compiled is None else (compiled.sql, compiled.params),
     )
-
-
-def _condition(query: str) -> tuple[str, tuple[Any, ...]]:
-    sql, params = compile_filter(query)
-    return sql, tuple(params)
 
 
 def _token(cursor: tuple[int, int]) -> str:

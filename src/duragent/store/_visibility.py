@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._engine import events as ev
+from .._list_filter import prefix_range
 from .._search_attributes import check_name
 from ._connection import SqliteConnection
 from .base import RunRecord, RunStatus
@@ -76,18 +77,9 @@ class RunQuery:
         return bool(self.status) and self.status != RunStatus.RUNNING
 
     def _prefix_range(self) -> tuple[str, str] | None:
-        """``[low, high)``: exactly the workflow ids that start with the prefix (SQLite
-        compares text by its UTF-8 bytes, which sort as the code points do); None when
-        there is no prefix, or no string above them all (a last character of U+10FFFF)."""
-        prefix = self.workflow_id_prefix
-        if not prefix:
-            return None
-        following = ord(prefix[-1]) + 1
-        if 0xD800 <= following <= 0xDFFF:
-            following = 0xE000  # surrogates are not text: no id holds one
-        if following > 0x10FFFF:
-            return None
-        return prefix, prefix[:-1] + chr(following)
+        """The range of workflow ids that start with the prefix (see
+        :func:`~duragent._list_filter.prefix_range`)."""
+        return prefix_range(self.workflow_id_prefix or "")
 
     def where(self) -> tuple[str, list[Any]]:
         """The SQL condition on ``runs`` and its parameters."""
