@@ -84,7 +84,7 @@ than read as custom attributes no run has)."""
 
 _TOKEN: Final = re.compile(
     r"""\s*(?:
-      (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+      (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
     | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?![\w.])
     | (?P<name>`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)
     | (?P<op><=|>=|!=|<>|=|<|>|\(|\)|,)
@@ -132,8 +132,10 @@ def _error(query: str, at: int, message: str) -> ConfigurationError:
 
 
 def _unquote(text: str) -> str:
-    body = text[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
+    """A string literal's text: a backslash escapes the next character, and the quote
+    doubled stands for itself (SQL's way), both as Temporal's parser reads them."""
+    quote = text[0]
+    return re.sub(r"\\(.)|" + quote * 2, lambda m: m.group(1) or quote, text[1:-1])
 
 
 def _tokens(query: str) -> list[_Token]:

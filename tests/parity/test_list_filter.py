@@ -48,7 +48,10 @@ class Other:
 
 RUNS: dict[str, tuple[str, dict[str, Any]]] = {
     # name: (how it ends, search attributes at start)
-    "a": ("complete", {"Priority": 1, "Tags": ["eu"], "Urgent": True, "Score": 0.25}),
+    "a": (
+        "complete",
+        {"Priority": 1, "Tags": ["eu"], "Urgent": True, "Score": 0.25, "CustomerId": "O'Brien"},
+    ),
     "b": ("complete", {"Priority": 5, "Tags": ["eu", "vip"], "Urgent": False, "Score": 0.5}),
     "c": ("fail", {"Priority": 9, "Tags": ["us"], "Urgent": True, "Score": 0.75}),
     "d": (
@@ -77,6 +80,9 @@ QUERIES: list[tuple[str, set[str]]] = [
     ("DueAt BETWEEN '2026-01-01T00:00:00Z' AND '2026-12-31T00:00:00Z'", {"d", "e"}),
     ("(Priority = 1 OR Priority = 9) AND Urgent = true", {"a", "c"}),
     ("Priority = 1 OR Priority = 9 AND Urgent = false", {"a"}),  # AND binds tighter
+    ("CustomerId = 'O\\'Brien'", {"a"}),  # a quote escaped by a backslash
+    ("CustomerId = 'O''Brien'", {"a"}),  # or doubled
+    ('CustomerId = "O\'Brien"', {"a"}),
     ("StartTime > '2020-01-01T00:00:00Z'", {*RUNS, "other"}),
     # (Temporal's visibility shows a history length of 0 until a run closes.)
     ("HistoryLength > 2 AND ExecutionStatus = 'Completed'", {"a", "b", "other"}),
