@@ -270,3 +270,39 @@ async def test_after_the_sigkill_demo_the_page_shows_what_came_from_history(
     assert seen["served"] == ["served from history", "served from history"]
     assert seen["summary"]["served_calls"] == 1 and seen["summary"]["served_tokens"] > 0
     json.dumps(seen)
+
+
+async def test_a_list_filter_typed_in_the_runs_page_filters_the_list(
+    db_url: str, client: Client
+) -> None:
+    for i, priority in enumerate((1, 5, 9)):
+        await client.start_workflow(
+            Pipeline.run,
+            f"order-{i}",
+            id=f"filtered-{i}",
+            task_queue=TASK_QUEUE,
+            search_attributes={"Priority": priority},
+        )
+    with serving(db_url) as server:
+
+        def filter_in_the_page() -> tuple[list[str], str, list[str]]:
+            with browser_session(server.url, server.token) as s:
+                s.page.goto(f"{server.url}/")
+                box = s.page.locator("form.filters input[name=query]")
+                box.fill("Priority >= 5 AND WorkflowId STARTS_WITH 'filtered-'")
+                box.press("Enter")
+                s.page.wait_for_url("**query=*")
+                ids = s.page.locator("table.runs td.id a").all_inner_texts()
+                kept = s.page.locator("form.filters input[name=query]").input_value()
+                box = s.page.locator("form.filters input[name=query]")
+                box.fill("Priority >= ")
+                box.press("Enter")
+                s.page.wait_for_load_state()
+                shown = s.page.locator("body").inner_text()
+                assert s.foreign == [] and s.dialogs == []
+                return ids, kept, [shown]
+
+        ids, kept, (error_page,) = await asyncio.to_thread(filter_in_the_page)
+    assert sorted(ids) == ["filtered-1", "filtered-2"]
+    assert kept == "Priority >= 5 AND WorkflowId STARTS_WITH 'filtered-'"
+    assert "list filter" in error_page and "expected a value" in error_page
