@@ -4,6 +4,7 @@ for scripted models."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,3 +77,12 @@ def tool_outputs(items: list[Any]) -> list[str]:
                 output = "".join(str(p.get("text", "")) for p in output if isinstance(p, dict))
             outputs.append(str(output))
     return outputs
+
+
+def check_operations_output(out: str) -> None:
+    """What ``examples.operations`` prints, on either backend."""
+    assert "GROUP BY ExecutionStatus)): {'Running': 3, 'Completed': 5}" in out
+    listed = re.findall(r"^  (ticket-\d)  started ", out, re.MULTILINE)
+    assert sorted(listed) == ["ticket-3", "ticket-4", "ticket-5"]
+    assert "Terminated 3 stale tickets." in out
+    assert "Runs by status now: {'Completed': 5, 'Terminated': 3}" in out

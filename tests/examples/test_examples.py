@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import check_operations_output
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,3 +28,17 @@ def test_crash_demo_survives_sigkill() -> None:
     assert "killed with SIGKILL" in out
     assert "completed steps and their attempts: [1, 2, 1, 1]" in out
     assert "interrupted" in out  # the timeline shows the attempt the crash cut short
+
+
+def test_operations_example_filters_counts_and_terminates() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.operations"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    check_operations_output(result.stdout)
+    assert result.stderr == ""  # no warning: the embedded worker applies the retention

@@ -15,7 +15,7 @@ import pytest
 from examples import weather_agent
 
 from ..temporal_server import TemporalServerInfo
-from .conftest import offline_env
+from .conftest import check_operations_output, offline_env
 from .test_agent_crash_demo import _scripted
 from .test_demos import executions, weather_script
 
@@ -80,3 +80,17 @@ async def test_weather_agent_on_temporal(
     assert '2. tool get_weather_alerts(state="CA") -> 2 active alerts for CA:' in out
     assert re.search(r"model calls: 2 \(\d+ input \+ \d+ output tokens\)", out), out
     assert executions(tool_log) == [("get_weather_alerts", {"state": "CA"})]
+
+
+def test_operations_example_on_temporal(temporal_server: TemporalServerInfo) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.operations", "--address", temporal_server.url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=offline_env(),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    check_operations_output(result.stdout)
