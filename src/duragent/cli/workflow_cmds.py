@@ -171,95 +171,67 @@ async def _act(
             click.echo(f"sent signal {kw['name']} to workflow {workflow_id}")
 
 
-_BATCH_OPTIONS = (
-    click.option(
+_BATCH_NOTE = (
+    "\n\nWith --query FILTER instead, every running workflow the list filter selects (after "
+    "a question, unless --yes)."
+)
+
+
+def _stop_command(action: str, short_help: str, doc: str) -> click.Command:
+    """``cancel`` or ``terminate``: one workflow by id, or every running one a list filter
+    selects."""
+
+    @click.command(action, short_help=short_help, help=doc + _BATCH_NOTE)
+    @click.argument("workflow_id", required=False)
+    @_RUN_OPTION
+    @click.option("--reason", default="", help="Why (recorded in history).")
+    @click.option(
         "--query",
         metavar="FILTER",
         help="Instead of WORKFLOW_ID: every running workflow this Temporal list filter "
         "selects (e.g. \"WorkflowType = 'Order' AND StartTime < '2026-12-01T00:00:00Z'\").",
-    ),
-    click.option("--yes", "-y", is_flag=True, help="With --query: do not ask first."),
-    click.option("--dry-run", is_flag=True, help="With --query: only list the workflows."),
-    click.option("--json", "as_json", is_flag=True, help="With --query: print JSON."),
-)
+    )
+    @click.option("--yes", "-y", is_flag=True, help="With --query: do not ask first.")
+    @click.option("--dry-run", is_flag=True, help="With --query: only list the workflows.")
+    @click.option("--json", "as_json", is_flag=True, help="With --query: print JSON.")
+    @click.pass_obj
+    def command(
+        state: CliState,
+        workflow_id: str | None,
+        run_id: str | None,
+        reason: str,
+        query: str | None,
+        yes: bool,
+        dry_run: bool,
+        as_json: bool,
+    ) -> None:
+        if (workflow_id is None) == (query is None):
+            raise click.UsageError("give a WORKFLOW_ID or --query FILTER (one of them)")
+        if query is None:
+            assert workflow_id is not None
+            if yes or dry_run or as_json:
+                raise click.UsageError("--yes, --dry-run and --json go with --query")
+            run(_act(state, workflow_id, run_id, action, reason=reason))
+            return
+        if run_id is not None:
+            raise click.UsageError("--run names a run of one workflow: not with --query")
+        run(
+            act_on_matching(state, query, action, reason, yes=yes, dry_run=dry_run, as_json=as_json)
+        )
 
-
-def _batch_options(command: Any) -> Any:
-    for option in reversed(_BATCH_OPTIONS):
-        command = option(command)
     return command
 
 
-def _one_or_many(
-    state: CliState,
-    action: str,
-    workflow_id: str | None,
-    run_id: str | None,
-    reason: str,
-    query: str | None,
-    yes: bool,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    if (workflow_id is None) == (query is None):
-        raise click.UsageError("give a WORKFLOW_ID or --query FILTER (one of them)")
-    if query is None:
-        assert workflow_id is not None
-        if yes or dry_run or as_json:
-            raise click.UsageError("--yes, --dry-run and --json go with --query")
-        run(_act(state, workflow_id, run_id, action, reason=reason))
-        return
-    if run_id is not None:
-        raise click.UsageError("--run names a run of one workflow: not with --query")
-    run(act_on_matching(state, query, action, reason, yes=yes, dry_run=dry_run, as_json=as_json))
-
-
-@click.command("cancel", short_help="Request cancellation of a workflow (or of many).")
-@click.argument("workflow_id", required=False)
-@_RUN_OPTION
-@click.option("--reason", default="", help="Why (recorded in history).")
-@_batch_options
-@click.pass_obj
-def cancel_command(
-    state: CliState,
-    workflow_id: str | None,
-    run_id: str | None,
-    reason: str,
-    query: str | None,
-    yes: bool,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Ask WORKFLOW_ID to cancel: its code gets a CancelledError and may clean up.
-
-    With --query FILTER instead, every running workflow the list filter selects (after a
-    question, unless --yes).
-    """
-    _one_or_many(state, "cancel", workflow_id, run_id, reason, query, yes, dry_run, as_json)
-
-
-@click.command("terminate", short_help="Stop a workflow at once (or many).")
-@click.argument("workflow_id", required=False)
-@_RUN_OPTION
-@click.option("--reason", default="", help="Why (recorded in history).")
-@_batch_options
-@click.pass_obj
-def terminate_command(
-    state: CliState,
-    workflow_id: str | None,
-    run_id: str | None,
-    reason: str,
-    query: str | None,
-    yes: bool,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Stop WORKFLOW_ID at once; none of its code runs after this.
-
-    With --query FILTER instead, every running workflow the list filter selects (after a
-    question, unless --yes).
-    """
-    _one_or_many(state, "terminate", workflow_id, run_id, reason, query, yes, dry_run, as_json)
+cancel_command = _stop_command(
+    "cancel",
+    "Request cancellation of a workflow (or of many).",
+    "Ask WORKFLOW_ID to cancel: its code gets a CancelledError and may clean up.",
+)
+terminate_command = _stop_command(
+    "terminate",
+    "Stop a workflow at once (or many).",
+    "Stop WORKFLOW_ID at once; none of its code runs after this.",
+)
 
 
 @click.command("signal", short_help="Send a signal to a workflow.")
