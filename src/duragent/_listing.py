@@ -63,7 +63,7 @@ class WorkflowExecutionAsyncIterator:
             if left is not None:
                 left -= len(page.runs)
             token = page.next_page_token
-            if token is None or not page.runs:
+            if token is None:  # (a page may be short, even empty, with more to follow)
                 return
 
 
