@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import duragent
+import duragent.client
 import duragent.models.local
 import duragent.openai_agents
 import duragent.openai_agents.mcp
@@ -63,6 +64,35 @@ PUBLIC = {
         "__version__",
         "activity",
         "workflow",
+    ],
+    "duragent.client": [
+        "AsyncActivityHandle",
+        "Client",
+        "Schedule",
+        "ScheduleActionExecutionStartWorkflow",
+        "ScheduleActionResult",
+        "ScheduleActionStartWorkflow",
+        "ScheduleDescription",
+        "ScheduleHandle",
+        "ScheduleInfo",
+        "ScheduleIntervalSpec",
+        "ScheduleListActionStartWorkflow",
+        "ScheduleListDescription",
+        "ScheduleListInfo",
+        "ScheduleListSchedule",
+        "ScheduleOverlapPolicy",
+        "SchedulePolicy",
+        "ScheduleSpec",
+        "ScheduleState",
+        "ScheduleUpdate",
+        "ScheduleUpdateInput",
+        "WorkflowExecution",
+        "WorkflowExecutionAsyncIterator",
+        "WorkflowExecutionCount",
+        "WorkflowExecutionCountAggregationGroup",
+        "WorkflowHandle",
+        "WorkflowStatus",
+        "WorkflowUpdateHandle",
     ],
     "duragent.workflow": [
         "ActivityHandle",
@@ -252,6 +282,7 @@ MODULES = {
     "duragent": duragent,
     "duragent.workflow": workflow,
     "duragent.activity": activity,
+    "duragent.client": duragent.client,
     "duragent.testing": duragent.testing,
     "duragent.openai_agents": duragent.openai_agents,
     "duragent.openai_agents.mcp": duragent.openai_agents.mcp,
