@@ -29,6 +29,8 @@ __all__ = [
     "compile_filter",
     "parse_filter",
     "prefix_range",
+    "status_name",
+    "status_value",
 ]
 
 STATUS_NAMES: Final = {
@@ -44,6 +46,19 @@ _STATUSES: Final = {
     **{name: value for value, name in STATUS_NAMES.items()},
     "TimedOut": "timed_out",  # no run times out on the embedded engine: matches none
 }
+
+
+def status_value(name: str) -> str:
+    """The status value of a status as Temporal names it (``Running`` -> ``running``,
+    ``TimedOut`` -> ``timed_out``); an unknown name as it is."""
+    return _STATUSES.get(name, name)
+
+
+def status_name(value: str) -> str:
+    """The inverse of :func:`status_value`."""
+    return {v: k for k, v in _STATUSES.items()}.get(value, value)
+
+
 _COLUMNS: Final = {
     "WorkflowId": ("workflow_id", "text"),
     "RunId": ("run_id", "text"),

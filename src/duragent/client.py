@@ -42,7 +42,7 @@ from ._handles import (
     handler_ref,
     signal_name,
 )
-from ._list_filter import STATUS_NAMES
+from ._list_filter import STATUS_NAMES, status_name
 from ._listing import (
     WorkflowExecutionAsyncIterator,
     WorkflowExecutionCount,
@@ -859,18 +859,16 @@ class Client:
         where, grouped = split_group_by(query)
         if not grouped:
             return WorkflowExecutionCount(await self.backend.count_runs(RunFilter(query=where)))
-        counts = await asyncio.gather(
-            *(
-                self.backend.count_runs(RunFilter(query=where, status=status))
-                for status in STATUS_NAMES
-            )
-        )
+        counts = await self.backend.count_runs_by_status(RunFilter(query=where))
+        order = list(STATUS_NAMES)
         groups = tuple(
-            WorkflowExecutionCountAggregationGroup(count, [name])
-            for name, count in zip(STATUS_NAMES.values(), counts, strict=True)
-            if count
+            WorkflowExecutionCountAggregationGroup(n, [status_name(status)])
+            for status, n in sorted(
+                counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99
+            )
+            if n
         )
-        return WorkflowExecutionCount(sum(counts), groups)
+        return WorkflowExecutionCount(sum(counts.values()), groups)
 
 
 def default_identity() -> str:

@@ -128,3 +128,16 @@ def test_and_binds_tighter_than_or() -> None:
         ),
     )
     assert parse_filter("X <> -2.5e1") == Condition("X", "!=", (-25.0,))
+
+
+async def test_counts_grouped_by_status(client: Client) -> None:
+    everything = await client.count_workflows("GROUP BY ExecutionStatus")  # the kept counts
+    assert everything.count == 4
+    assert [(g.group_values, g.count) for g in everything.groups] == [(["Completed"], 4)]
+    some = await client.count_workflows("Priority >= 2 GROUP BY ExecutionStatus")
+    assert (some.count, [(g.group_values, g.count) for g in some.groups]) == (
+        2,
+        [(["Completed"], 2)],
+    )
+    none = await client.count_workflows("Priority > 100 GROUP BY ExecutionStatus")
+    assert (none.count, none.groups) == (0, ())

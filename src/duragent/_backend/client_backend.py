@@ -143,6 +143,11 @@ class ClientBackend(Protocol):
         """How many runs match ``filter``."""
         ...
 
+    async def count_runs_by_status(self, filter: RunFilter) -> dict[str, int]:
+        """How many runs match ``filter``, by status (a status value, or ``timed_out`` for
+        Temporal's timed-out runs), for the statuses that have any."""
+        ...
+
     async def runs_of_workflow(self, workflow_id: str) -> list[RunRecord]:
         """Every run of ``workflow_id``, oldest first (a continue-as-new chain, or runs
         started again after closing). Empty when there is none."""

@@ -289,6 +289,10 @@ class EmbeddedBackend:
         query = _query(filter)
         return await self._scan(lambda r: r.count_matching_runs(query))
 
+    async def count_runs_by_status(self, filter: RunFilter) -> dict[str, int]:
+        query = _query(filter)
+        return await self._scan(lambda r: r.count_matching_runs_by_status(query))
+
     async def runs_of_workflow(self, workflow_id: str) -> list[RunRecord]:
         return await self._scan(
             lambda r: [r.describe_run(run_id) for run_id in r.runs_of_workflow(workflow_id)]

@@ -178,6 +178,17 @@ class VisibilityOps(SqliteConnection):
             return records, None
         return records, (records[-1].start_time, int(rows[limit - 1][0]))
 
+    def count_matching_runs_by_status(self, query: RunQuery) -> dict[str, int]:
+        """How many runs match ``query``, by status (those with none left out); without
+        conditions, from the counts the store keeps."""
+        if query == RunQuery():
+            sql, params = "SELECT status, runs FROM run_counts WHERE runs > 0", []
+        else:
+            where, params = query.where()
+            sql = f"SELECT status, count(*) FROM {query.source()} WHERE {where} GROUP BY status"
+        with self._read() as conn:
+            return {str(status): int(n) for status, n in conn.execute(sql, params)}
+
     def count_matching_runs(self, query: RunQuery) -> int:
         """How many runs match ``query``. By status alone (the UI's tabs, ``/metrics``),
         from the counts the store keeps (``run_counts``) instead of counting every run."""

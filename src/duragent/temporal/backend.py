@@ -24,6 +24,7 @@ the usage ledger) in ``_facts.py``.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -78,6 +79,7 @@ from .._backend.records import (
 )
 from .._engine import events as ev
 from .._engine.failure import Failure
+from .._list_filter import status_value
 from ..errors import (
     ConfigurationError,
     QueryError,
@@ -392,6 +394,27 @@ class TemporalBackend(ScheduleCalls, UpdateCalls, AsyncActivityCalls):
         except RPCError as err:
             raise _list_refused(err, filter) from None
         return resp.count
+
+    async def count_runs_by_status(self, filter: RunFilter) -> dict[str, int]:
+        if filter.task_failing:  # visibility cannot tell: only running runs qualify
+            count = await self.count_runs(filter)
+            return {RunStatus.RUNNING.value: count} if count else {}
+        query = list_query(filter, approvals_attribute=await self._has_approvals_attribute())
+        try:
+            resp = await self._service.count_workflow_executions(
+                CountWorkflowExecutionsRequest(
+                    namespace=self.namespace, query=f"{query} GROUP BY ExecutionStatus".strip()
+                ),
+                retry=True,
+            )
+        except RPCError as err:
+            raise _list_refused(err, filter) from None
+        counts: dict[str, int] = {}
+        for group in resp.groups:
+            name = json.loads(group.group_values[0].data) if group.group_values else ""
+            status = status_value(str(name))
+            counts[status] = counts.get(status, 0) + group.count
+        return counts
 
     async def runs_of_workflow(self, workflow_id: str) -> list[RunRecord]:
         runs: dict[str, RunRecord] = {}
