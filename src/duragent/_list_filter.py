@@ -22,6 +22,7 @@ from ._search_attributes import check_name
 from .errors import ConfigurationError
 
 __all__ = [
+    "CLOSED_SQL",
     "STATUS_NAMES",
     "CompiledFilter",
     "Condition",
@@ -42,6 +43,9 @@ STATUS_NAMES: Final = {
     "continued_as_new": "ContinuedAsNew",
 }
 """Each run status (its value) as Temporal's list filter names it."""
+CLOSED_SQL: Final = "status != 'running'"
+"""Closed runs, as the partial index ``runs_closed_by_status`` states it: SQLite reads that
+index only for a condition that names the status as this literal."""
 _STATUSES: Final = {
     **{name: value for value, name in STATUS_NAMES.items()},
     "TimedOut": "timed_out",  # no run times out on the embedded engine: matches none
@@ -56,7 +60,10 @@ def status_value(name: str) -> str:
 
 def status_name(value: str) -> str:
     """The inverse of :func:`status_value`."""
-    return {v: k for k, v in _STATUSES.items()}.get(value, value)
+    return _NAMES.get(value, value)
+
+
+_NAMES: Final = {value: name for name, value in _STATUSES.items()}
 
 
 _COLUMNS: Final = {
@@ -381,7 +388,7 @@ def _column_sql(query: str, c: Condition, column: str, kind: str, params: list[A
     if kind == "status" and c.op in ("=", "in") and "running" not in values:
         # Implied, but only a literal lets SQLite read the index of closed runs by status.
         params.extend(values)
-        return f"({column} {_sql_op(c, len(values))} AND {column} != 'running')"
+        return f"({column} {_sql_op(c, len(values))} AND {CLOSED_SQL})"
     if c.op == "starts_with":
         bounds = prefix_range(values[0])
         if bounds is not None:  # a range an index on the column can be read by

@@ -250,6 +250,16 @@ def search_attribute_option(help: str) -> Any:
     )
 
 
+def list_filter_option(help: str) -> Any:
+    """``--query FILTER``: a Temporal list filter (``help`` says what it selects)."""
+    return click.option(
+        "--query",
+        metavar="FILTER",
+        help=f"{help} A Temporal list filter, e.g. \"WorkflowType = 'Order' AND StartTime > "
+        "'2026-01-01T00:00:00Z'\" (= != > >= < <=, IN, BETWEEN, STARTS_WITH, IS NULL, AND, OR).",
+    )
+
+
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -12,7 +12,15 @@ from ..client import WorkflowExecution
 from ..store.base import RunStatus
 from ..views.format import fmt_dt, fmt_duration, to_json
 from ..views.runs import execution_dict, run_duration_ms
-from ._common import STATUS_STYLES, CliState, out, run, search_attribute_option, session
+from ._common import (
+    STATUS_STYLES,
+    CliState,
+    list_filter_option,
+    out,
+    run,
+    search_attribute_option,
+    session,
+)
 
 _STATUSES = [s.value for s in RunStatus]
 
@@ -103,12 +111,7 @@ async def _list(
     "Only runs whose search attribute NAME equals VALUE (repeat to combine; a list "
     "attribute matches when it contains VALUE)."
 )
-@click.option(
-    "--query",
-    metavar="FILTER",
-    help="A Temporal list filter, e.g. \"WorkflowType = 'Order' AND StartTime > "
-    "'2026-01-01T00:00:00Z'\" (= != > >= < <=, IN, BETWEEN, STARTS_WITH, IS NULL, AND, OR).",
-)
+@list_filter_option("Only the runs it selects.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.pass_obj
 def list_command(

@@ -13,7 +13,15 @@ from rich.markup import escape
 
 from ..client import new_workflow_id
 from ..views.format import to_json
-from ._common import CliState, err, parse_args, run, search_attribute_option, session
+from ._common import (
+    CliState,
+    err,
+    list_filter_option,
+    parse_args,
+    run,
+    search_attribute_option,
+    session,
+)
 from .batch import act_on_matching
 
 _RUN_OPTION = click.option(
@@ -185,12 +193,7 @@ def _stop_command(action: str, short_help: str, doc: str) -> click.Command:
     @click.argument("workflow_id", required=False)
     @_RUN_OPTION
     @click.option("--reason", default="", help="Why (recorded in history).")
-    @click.option(
-        "--query",
-        metavar="FILTER",
-        help="Instead of WORKFLOW_ID: every running workflow this Temporal list filter "
-        "selects (e.g. \"WorkflowType = 'Order' AND StartTime < '2026-12-01T00:00:00Z'\").",
-    )
+    @list_filter_option("Instead of WORKFLOW_ID: every running workflow it selects.")
     @click.option("--yes", "-y", is_flag=True, help="With --query: do not ask first.")
     @click.option("--dry-run", is_flag=True, help="With --query: only list the workflows.")
     @click.option("--json", "as_json", is_flag=True, help="With --query: print JSON.")

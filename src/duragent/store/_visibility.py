@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._engine import events as ev
-from .._list_filter import prefix_range
+from .._list_filter import CLOSED_SQL, prefix_range
 from .._search_attributes import check_name
 from ._connection import SqliteConnection
 from .base import RunRecord, RunStatus
@@ -21,8 +21,6 @@ _UPDATE_NAME = "coalesce(json_extract(e.attrs, '$[1]'), json_extract(e.attrs, '$
 _RUNNING = f"status = '{RunStatus.RUNNING.value}'"
 """As the partial index ``runs_open_workflow_id`` states it (a bound parameter would not
 let SQLite use that index)."""
-_CLOSED = f"status != '{RunStatus.RUNNING.value}'"
-"""As the partial index ``runs_closed_by_status`` states it (likewise)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +86,7 @@ class RunQuery:
         if self.running_only:
             where.append(_RUNNING)
         if self._closed_status():
-            where.append(_CLOSED)  # implied by the next, but only a literal tells SQLite
+            where.append(CLOSED_SQL)  # implied by the next, but only a literal tells SQLite
             where.append("status = ?")
             params.append(self.status)
         if self.workflow_type:
