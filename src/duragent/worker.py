@@ -108,6 +108,7 @@ class Worker:
         stream_retention: How long a closed run keeps its durable token stream (what
             ``handle.stream()`` and ``duragent watch`` replay); afterwards subscribers get
             its recorded responses whole. Workers drop expired streams as they go.
+            None keeps every stream.
         run_retention: How long a closed run is kept (default: for ever). Runs closed
             longer ago are removed with their history, attempts, updates, usage entries
             and stream, as ``duragent prune --older-than`` removes them: checked every
@@ -140,7 +141,7 @@ class Worker:
         plugins: Sequence[Any] = (),
         continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
-        stream_retention: timedelta = DEFAULT_STREAM_RETENTION,
+        stream_retention: timedelta | None = DEFAULT_STREAM_RETENTION,
         run_retention: timedelta | None = None,
     ) -> None:
         if not task_queue:
@@ -171,7 +172,7 @@ class Worker:
         if not self._workflow_defs and not self._activity_defs and self._dynamic is None:
             raise ConfigurationError("a worker needs at least one workflow or activity")
         self._grace = graceful_shutdown_timeout.total_seconds()
-        self._stream_retention_ms = int(stream_retention.total_seconds() * 1000)
+        self._stream_retention_ms = retention_ms(stream_retention, "stream_retention")
         self._own_executor = activity_executor is None
         self._executor = activity_executor or ThreadPoolExecutor(
             max_workers=max_concurrent_activities, thread_name_prefix="duragent-activity"
@@ -591,7 +592,8 @@ class Worker:
                     store.notifier.notify(topics, remote=False)
                 if loop.time() - last_heartbeat > _WORKER_HEARTBEAT_S:
                     store.heartbeat_worker(self.worker_id, now)
-                    store.expire_streams(now, self._stream_retention_ms)
+                    if self._stream_retention_ms is not None:
+                        store.expire_streams(now, self._stream_retention_ms)
                     last_heartbeat = loop.time()
                 if self._run_retention_ms is not None and loop.time() >= retention_due:
                     retention_due = loop.time() + _RETENTION_PERIOD_S  # if the step fails
@@ -617,16 +619,19 @@ class Worker:
         return _RETENTION_BACKLOG_S if removed.runs >= PRUNE_STEP else _RETENTION_PERIOD_S
 
 
-def retention_ms(retention: timedelta | None) -> int | None:
-    """``run_retention`` in milliseconds (None: keep every run), refused unless positive."""
+def retention_ms(retention: timedelta | None, what: str = "run_retention") -> int | None:
+    """A retention (``run_retention``, or ``what``) in milliseconds (None: keep
+    everything). A run retention must be positive; a stream retention may be 0 (a closed
+    run's stream goes at the next look)."""
     if retention is None:
         return None
-    if not isinstance(retention, timedelta) or retention <= timedelta(0):
+    least = timedelta(0) if what == "stream_retention" else timedelta(microseconds=1)
+    if not isinstance(retention, timedelta) or retention < least:
+        kind = "positive" if least else "non-negative"
         raise ConfigurationError(
-            f"run_retention must be a positive timedelta (or None to keep every run), "
-            f"not {retention!r}"
+            f"{what} must be a {kind} timedelta (or None to keep everything), not {retention!r}"
         )
-    return max(1, int(retention.total_seconds() * 1000))
+    return max(1 if least else 0, int(retention.total_seconds() * 1000))
 
 
 def _describe_task(task: Any) -> str:

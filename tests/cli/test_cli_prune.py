@@ -187,7 +187,8 @@ def test_every_table_with_rows_per_run_is_pruned(cli_db: Path) -> None:
             for t in tables
             if any(c[1] == "run_id" for c in conn.execute(f"PRAGMA table_info({t})"))
         }
-    assert per_run - {"runs"} == set(PRUNED_TABLES)
+    # stream_runs lists runs of Temporal whose streams the file keeps, never its own runs.
+    assert per_run - {"runs", "stream_runs"} == set(PRUNED_TABLES)
 
 
 def test_prune_refuses_bad_input_and_changes_nothing(run_cli: Cli, cli_db: Path) -> None:
@@ -252,3 +253,7 @@ def test_a_worker_started_with_run_retention_removes_old_closed_runs(
     assert bad.exit_code == 2 and "is not a duration" in bad.output
     zero = run_cli("worker", "tests.fixtures.cli_app", "--run-retention", "0")
     assert zero.exit_code == 1 and "run_retention must be a positive" in zero.stderr
+    bad = run_cli("worker", "tests.fixtures.cli_app", "--stream-retention", "soon")
+    assert bad.exit_code == 2 and "is not a duration" in bad.output
+    negative = run_cli("worker", "tests.fixtures.cli_app", "--stream-retention", "-5")
+    assert negative.exit_code == 1 and "stream_retention must be a non-negative" in negative.stderr

@@ -18,7 +18,7 @@ from rich.markup import escape
 from .._backend import is_temporal
 from .._definitions import get_activity_definition, get_workflow_definition
 from ..errors import ConfigurationError, DuragentError
-from ..worker import Worker
+from ..worker import DEFAULT_STREAM_RETENTION, Worker
 from ._common import CliState, err, parse_duration, report_error, run, session
 from .loading import AppDefinitions, load_app
 
@@ -123,6 +123,7 @@ async def _run_worker(
     max_cached_workflows: int,
     shutdown_grace: float,
     run_retention: timedelta | None = None,
+    stream_retention: timedelta | None = DEFAULT_STREAM_RETENTION,
 ) -> None:
     async with session(state, create=True) as client:
         worker = Worker(
@@ -135,6 +136,7 @@ async def _run_worker(
             graceful_shutdown_timeout=timedelta(seconds=shutdown_grace),
             plugins=plugins,
             run_retention=run_retention,
+            stream_retention=stream_retention,
         )
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -210,6 +212,13 @@ def _exit_skipping_finalization(code: int) -> NoReturn:
     "Temporal the namespace's retention applies.",
 )
 @click.option(
+    "--stream-retention",
+    metavar="AGE",
+    help="How long a closed run keeps its token stream (what `watch` replays), on both "
+    "backends (on Temporal, in the stream store): 7d by default, `forever` to keep every "
+    "stream. Afterwards subscribers get each response whole, from history.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     default="warning",
@@ -232,6 +241,7 @@ def worker_command(
     max_cached_workflows: int,
     shutdown_grace: float,
     run_retention: str | None,
+    stream_retention: str | None,
     log_level: str,
     with_agents: bool,
 ) -> None:
@@ -250,6 +260,9 @@ def worker_command(
     if with_agents and not any(_is_agents_plugin(p) for p in plugins):
         plugins.append(agents_plugin())
     retention = parse_duration(run_retention) if run_retention is not None else None
+    streams_kept: timedelta | None = DEFAULT_STREAM_RETENTION
+    if stream_retention is not None:
+        streams_kept = None if stream_retention == "forever" else parse_duration(stream_retention)
     queue = task_queue or app.task_queue
     if not queue:
         raise ConfigurationError(
@@ -270,6 +283,7 @@ def worker_command(
                 max_cached_workflows,
                 shutdown_grace,
                 retention,
+                streams_kept,
             )
         )
     except DuragentError as error:

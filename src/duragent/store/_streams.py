@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from ..errors import WorkflowNotFoundError
@@ -15,6 +16,18 @@ from ._stream_rows import StreamRow
 from .base import ActivityTask, StreamPage, StreamRecord
 
 _EXPIRE_BATCH: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRunRef:
+    """A run listed in an external stream store (``stream_runs``)."""
+
+    run_id: str
+    namespace: str
+    """Empty when an older version listed it (the namespace was not recorded then)."""
+    workflow_id: str
+    last_time: int
+    """When it last wrote a stream row (ms since the epoch)."""
 
 
 _COLUMNS: Final = "stream_offset, call, attempt, seq, kind, data"
@@ -51,11 +64,15 @@ class StreamOps(SqliteConnection):
         start: bool = False,
         end: str | None = None,
         data: str = "",
+        namespace: str = "",
+        workflow_id: str = "",
     ) -> bool:
         """Append rows of an attempt's stream when this store is not where the attempt's
         task lives (an external stream store, for runs on Temporal): fenced by attempt
         number instead of lease. ``end`` (``commit`` or ``failed``) closes the attempt
-        with that marker (``data`` its detail).
+        with that marker (``data`` its detail). The run is listed in ``stream_runs``
+        (with its ``namespace`` and ``workflow_id``), so its rows can expire once it
+        closes (:meth:`stream_runs_due`).
 
         Returns:
             False, writing nothing, when a later attempt of the call has started or this
@@ -75,6 +92,14 @@ class StreamOps(SqliteConnection):
                 _stream_rows.insert(tx, run_id, call, attempt, rows, start=start)
                 if end is not None:
                     _stream_rows.end_attempt(tx, run_id, call, attempt, end)
+            # Every write, not only an attempt's first: a row written after the run's
+            # rows expired (a superseded attempt still running) lists the run again.
+            tx.c.execute(
+                "INSERT INTO stream_runs (run_id, namespace, workflow_id, last_time) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+                "last_time = max(last_time, excluded.last_time), checked_at = 0",
+                (run_id, namespace, workflow_id, now),
+            )
             return True
 
     def read_stream_rows(self, run_id: str, after: int, limit: int = 500) -> StreamPage:
@@ -166,3 +191,45 @@ class StreamOps(SqliteConnection):
                     "UPDATE runs SET stream = ? WHERE run_id = ?", (_stream_rows.EXPIRED, run_id)
                 )
         return len(expired)
+
+    # -- the runs of an external stream store ---------------------------------------------------
+
+    def stream_runs_due(
+        self, namespace: str, written_before: int, checked_before: int, limit: int
+    ) -> list[StreamRunRef]:
+        """Runs of ``namespace`` (or of no recorded namespace: listed by an older version)
+        whose last stream row is older than ``written_before`` and that nobody asked about
+        since ``checked_before``: those that may have closed long enough ago, oldest
+        first."""
+        with self._read() as conn:
+            return [
+                StreamRunRef(str(r[0]), str(r[1]), str(r[2]), int(r[3]))
+                for r in conn.execute(
+                    "SELECT run_id, namespace, workflow_id, last_time FROM stream_runs "
+                    "WHERE last_time < ? AND checked_at < ? AND namespace IN (?, '') "
+                    "ORDER BY last_time LIMIT ?",
+                    (written_before, checked_before, namespace, limit),
+                ).fetchall()
+            ]
+
+    def drop_stream_runs(self, run_ids: Sequence[str], now: int) -> int:
+        """Remove the stream rows of these runs (and their listing). Returns how many
+        rows went."""
+        removed = 0
+        with self._write(now) as tx:
+            for run_id in run_ids:
+                removed += tx.c.execute(
+                    "DELETE FROM stream_events WHERE run_id = ?", (run_id,)
+                ).rowcount
+                tx.c.execute("DELETE FROM stream_runs WHERE run_id = ?", (run_id,))
+        return removed
+
+    def stream_runs_checked(self, run_ids: Sequence[str], now: int) -> None:
+        """These runs were found open (or closed too recently): ask again later."""
+        if not run_ids:
+            return
+        with self._write(now) as tx:
+            tx.c.executemany(
+                "UPDATE stream_runs SET checked_at = ? WHERE run_id = ?",
+                [(now, run_id) for run_id in run_ids],
+            )

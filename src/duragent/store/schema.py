@@ -14,7 +14,7 @@ from .._engine.events import EVENT_SCHEMA_VERSION
 from ..errors import StoreCorruptError, StoreVersionError
 from ._errors import is_busy
 
-SCHEMA_VERSION: Final = 8
+SCHEMA_VERSION: Final = 9
 """Version table:
     1: initial schema.
     2: ``runs.pending_queries`` (queries wait for a pending workflow task, so a query sees a
@@ -40,6 +40,11 @@ SCHEMA_VERSION: Final = 8
     8: the index ``runs_closed_by_status`` (a run list filtered by one closed status, the
        UI's "failed" tab, reads only the runs that have it; partial, so a running run's
        round trips never touch it).
+    9: ``stream_runs`` (in a stream store, the file where workers on Temporal publish token
+       streams: each run with rows there, its namespace, when it last wrote and when a
+       worker last asked Temporal whether it closed), so its rows expire after the run
+       closes as they do on the embedded engine. The migration lists the runs an older
+       stream store holds rows of (with no namespace: see ``_streams.StreamStoreOps``).
 """
 
 STREAM_DDL: Final = (
@@ -131,6 +136,19 @@ CLOSED_BY_STATUS_DDL: Final = (
 )
 """Closed runs of a status, newest first (version 8's migration, and new databases)."""
 
+STREAM_RUNS_DDL: Final = (
+    """CREATE TABLE stream_runs (
+    run_id      TEXT PRIMARY KEY,
+    namespace   TEXT NOT NULL DEFAULT '',
+    workflow_id TEXT NOT NULL DEFAULT '',
+    last_time   INTEGER NOT NULL,
+    checked_at  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID""",
+    "CREATE INDEX stream_runs_by_time ON stream_runs(last_time)",
+)
+"""Runs of another backend (Temporal) whose streams this file keeps (version 9's migration,
+and new databases). Runs of this file's own engine are in ``runs`` and never here."""
+
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
     2: (),
@@ -147,6 +165,11 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         "INSERT INTO run_counts (status, runs) SELECT status, count(*) FROM runs GROUP BY status",
     ),
     7: CLOSED_BY_STATUS_DDL,
+    8: (
+        *STREAM_RUNS_DDL,
+        "INSERT INTO stream_runs (run_id, last_time) SELECT run_id, max(time) "
+        "FROM stream_events WHERE run_id NOT IN (SELECT run_id FROM runs) GROUP BY run_id",
+    ),
 }
 """Statements that take a database from version N to N + 1."""
 
@@ -359,6 +382,7 @@ def open_schema(conn: sqlite3.Connection, path: str) -> None:
                     *RUN_COUNTS_DDL,
                     *RUNS_BY_TYPE_DDL,
                     *CLOSED_BY_STATUS_DDL,
+                    *STREAM_RUNS_DDL,
                 ):
                     if statement.strip():
                         conn.execute(statement)

@@ -232,7 +232,7 @@ class ActivityDispatcher:
         run_id = t.workflow_run_id or ""
         call = int(t.activity_id) if t.activity_id.isdigit() else 0
         stream = (
-            self.streams.open(run_id, call, t.attempt, t.activity_type)
+            self.streams.open(run_id, call, t.attempt, t.activity_type, t.workflow_id or "")
             if self.streams is not None and run_id and call
             else None
         )
@@ -264,7 +264,9 @@ class ActivityDispatcher:
             if stream is not None and self.streams is not None:
                 # Not atomic with the result Temporal records (see duragent.temporal.streams).
                 with contextlib.suppress(StoreError):
-                    self.streams.finish(stream, run_id, call, t.attempt, ok=ok)
+                    self.streams.finish(
+                        stream, run_id, call, t.attempt, ok=ok, workflow_id=t.workflow_id or ""
+                    )
             await beats.flush()
         if beats.usage:
             # What this call paid for, attempts lost to crashes included, goes to history

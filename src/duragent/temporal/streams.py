@@ -17,6 +17,10 @@ built from that client (``Worker(client, ...)``) publish there, and ``handle.str
   are in the run's history, not in this stream (the embedded engine puts them in the same
   offset space). :func:`stream_run` serves a plain ``temporalio`` client.
 
+* Rows expire as on the embedded engine, ``stream_retention`` after the run closed: the
+  store lists each run that wrote there, and the worker asks Temporal which of them closed
+  that long ago (:mod:`._stream_expiry`).
+
 The stream store is a SQLite file: workers and subscribers must share it, so they run on
 one machine.
 """
@@ -57,8 +61,9 @@ class AttemptStreams:
     """Streams of the activity attempts of one Temporal worker, in its stream store (opened
     while the worker runs; closed after, unless it was given open)."""
 
-    def __init__(self, configured: str | Path | SqliteStore) -> None:
+    def __init__(self, configured: str | Path | SqliteStore, namespace: str = "") -> None:
         self.configured = configured
+        self.namespace = namespace
         self._store: SqliteStore | None = None
 
     @property
@@ -84,28 +89,52 @@ class AttemptStreams:
         if store is not None and store is not self.configured:
             store.close()
 
-    def open(self, run_id: str, call: int, attempt: int, activity_type: str) -> AttemptStream:
+    def open(
+        self, run_id: str, call: int, attempt: int, activity_type: str, workflow_id: str = ""
+    ) -> AttemptStream:
         """The stream of one attempt (``activity.context().stream``)."""
-        store = self.store
+        store, namespace = self.store, self.namespace
 
         def write(rows: list[StreamRow], start: bool) -> bool:
-            return store.publish_attempt(run_id, call, attempt, rows, _now(), start=start)
+            return store.publish_attempt(
+                run_id,
+                call,
+                attempt,
+                rows,
+                _now(),
+                start=start,
+                namespace=namespace,
+                workflow_id=workflow_id,
+            )
 
         writer: Writer = write
         return AttemptStream(writer, attempt, activity_type)
 
     def finish(
-        self, stream: AttemptStream, run_id: str, call: int, attempt: int, *, ok: bool
+        self,
+        stream: AttemptStream,
+        run_id: str,
+        call: int,
+        attempt: int,
+        *,
+        ok: bool,
+        workflow_id: str = "",
     ) -> None:
         """Close the attempt's stream: its last rows and the commit marker when it
         succeeded, a failed marker otherwise (nothing if it never streamed)."""
         tail = stream.tail()
         if tail is None:
             return
-        if ok:
-            self.store.publish_attempt(run_id, call, attempt, tail, _now(), end=COMMIT)
-        else:
-            self.store.publish_attempt(run_id, call, attempt, [], _now(), end=FAILED, data="")
+        self.store.publish_attempt(
+            run_id,
+            call,
+            attempt,
+            tail if ok else [],
+            _now(),
+            end=COMMIT if ok else FAILED,
+            namespace=self.namespace,
+            workflow_id=workflow_id,
+        )
 
 
 def _now() -> int:

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -42,7 +43,7 @@ from ..client import Client
 from ..errors import ConfigurationError
 from ..serde import DataConverter
 from ..store.sqlite import SqliteStore
-from ..worker import Worker, retention_ms
+from ..worker import DEFAULT_STREAM_RETENTION, Worker, retention_ms
 from ._activities import ActivityDispatcher
 from ._instance import TemporalWorkflowInstance
 from ._payloads import (
@@ -51,12 +52,17 @@ from ._payloads import (
     TemporalJSONPayloadConverter,
 )
 from ._runtime import WorkerSettings
+from ._stream_expiry import check_period_s, expire_step
 from .backend import TemporalBackend
 from .streams import AttemptStreams
 
 __all__ = ["DuragentWorkflow", "TemporalWorker", "temporal_data_converter"]
 
 log = logging.getLogger("duragent.worker")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def temporal_data_converter(
@@ -174,8 +180,10 @@ class TemporalWorker(Worker):
             history (:mod:`duragent.temporal.streams`). Default: the client's
             (``temporal://...?stream_store=PATH``). Without one, streamed calls answer
             whole (nothing is published).
-        stream_retention: Accepted for the same code on both backends; a stream store's
-            rows are not expired on Temporal yet (a warning says so when it is given).
+        stream_retention: How long a closed run keeps its token stream in the stream
+            store (default 7 days, as on the embedded engine; None: for ever). The worker
+            lists the runs whose streams may be due and asks Temporal which closed that
+            long ago (once a minute, :mod:`duragent.temporal._stream_expiry`).
         run_retention: Accepted for the same code on both backends; closed runs are
             removed by the namespace's retention period instead (a warning says so when
             it is given).
@@ -207,7 +215,7 @@ class TemporalWorker(Worker):
         activity_heartbeat_timeout: timedelta | None = None,
         temporal_options: dict[str, Any] | None = None,
         stream_store: str | Path | SqliteStore | None = None,
-        stream_retention: timedelta | None = None,
+        stream_retention: timedelta | None = DEFAULT_STREAM_RETENTION,
         run_retention: timedelta | None = None,
     ) -> None:
         if not task_queue:
@@ -217,11 +225,7 @@ class TemporalWorker(Worker):
                 "run_retention is not applied on Temporal: the namespace's retention period "
                 "removes closed runs (temporal operator namespace update --retention)"
             )
-        if stream_retention is not None:
-            log.warning(
-                "stream_retention is not applied on Temporal yet: the stream store keeps "
-                "every stream's rows"
-            )
+        self._stream_retention_ms = retention_ms(stream_retention, "stream_retention")
         if max_concurrent_activities < 1:
             raise ConfigurationError("max_concurrent_activities must be >= 1")
         if shared_state_manager is not None:
@@ -292,7 +296,11 @@ class TemporalWorker(Worker):
                 executor=self._executor,
                 worker_id=self.worker_id,
                 client=self.temporal_client,
-                streams=AttemptStreams(stream_store) if stream_store is not None else None,
+                streams=(
+                    AttemptStreams(stream_store, self.temporal_client.namespace)
+                    if stream_store is not None
+                    else None
+                ),
             )
             if activity_defs or dynamic is not None
             else None
@@ -306,6 +314,7 @@ class TemporalWorker(Worker):
         }
         self._worker: temporalio.worker.Worker | None = None
         self._task: asyncio.Task[None] | None = None
+        self._expiry: asyncio.Task[None] | None = None
 
     async def _has_search_attribute(self, name: str) -> bool:
         try:
@@ -336,6 +345,11 @@ class TemporalWorker(Worker):
         )
         if self._dispatcher is not None and self._dispatcher.streams is not None:
             self._dispatcher.streams.start()
+            if self._stream_retention_ms is not None:
+                self._expiry = asyncio.get_running_loop().create_task(
+                    self._expire_streams(self._dispatcher.streams, self._stream_retention_ms),
+                    name=f"duragent-stream-expiry-{self.task_queue}",
+                )
         self._task = asyncio.get_running_loop().create_task(
             self._worker.run(), name=f"duragent-temporal-worker-{self.task_queue}"
         )
@@ -351,8 +365,29 @@ class TemporalWorker(Worker):
         finally:
             await self.shutdown()
 
+    async def _expire_streams(self, streams: AttemptStreams, retention: int) -> None:
+        """Drop the stream-store rows of runs closed longer than ``retention`` ms ago, a
+        batch at a time, until the worker stops (trouble is logged and tried again)."""
+        period = check_period_s(retention)
+        while True:
+            more = False
+            try:
+                more = await expire_step(
+                    streams.store, self.temporal_client, streams.namespace, retention, _now_ms()
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # the store, or Temporal, unavailable for a while
+                log.warning("could not expire token streams: %s", err)
+            await asyncio.sleep(0.05 if more else period)
+
     async def shutdown(self) -> None:
         """Stop polling and let running activities finish (up to the graceful timeout)."""
+        expiry, self._expiry = self._expiry, None
+        if expiry is not None:
+            expiry.cancel()
+            with contextlib.suppress(BaseException):
+                await expiry
         worker, self._worker = self._worker, None
         task, self._task = self._task, None
         if worker is not None:
