@@ -65,6 +65,9 @@ _BATCH_MAX_S: Final = 0.005
 DEFAULT_STREAM_RETENTION: Final = timedelta(days=7)
 _RETENTION_PERIOD_S: Final = 60.0
 """How often a worker with ``run_retention`` looks for closed runs to remove."""
+_PAYLOAD_COLLECT_PERIOD_S: Final = 3600.0
+"""At most how often a worker with ``run_retention`` reclaims payloads, after it removed
+runs (the collection reads every event, in a child process)."""
 _RETENTION_BACKLOG_S: Final = 0.05
 """How soon it takes the next step when the last one removed a full step's worth (a
 backlog, e.g. retention turned on for a file that kept everything): the write lock and the
@@ -149,6 +152,12 @@ class Worker:
         if max_concurrent_activities < 1:
             raise ConfigurationError("max_concurrent_activities must be >= 1")
         self._run_retention_ms = retention_ms(run_retention)
+        self._pruned_runs = False
+        """Runs were removed since the last payload collection."""
+        self._collected_at = -_PAYLOAD_COLLECT_PERIOD_S
+        """When the last payload collection started (loop time)."""
+        self._collecting: asyncio.Task[None] | None = None
+        self._collect_stop = asyncio.Event()
         self.client = client
         self.task_queue = task_queue
         self.workflows: list[type] = list(workflows)
@@ -350,6 +359,12 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._collecting is not None:
+            # Its process stops at its next step (within 10,000 rows read or one sweep
+            # transaction); the next collection finds what it left.
+            self._collect_stop.set()
+            with contextlib.suppress(asyncio.CancelledError, StoreError):
+                await self._collecting
         if self._workflow_tasks.local is not None:
             await self._workflow_tasks.local.shutdown()
         await self._activities.shutdown(self._grace)
@@ -616,7 +631,39 @@ class Worker:
         removed = store.prune_step(now - self._run_retention_ms, now)
         if removed.runs:
             log.debug("run retention removed %d closed runs", removed.runs)
-        return _RETENTION_BACKLOG_S if removed.runs >= PRUNE_STEP else _RETENTION_PERIOD_S
+            self._pruned_runs = True
+        if removed.runs >= PRUNE_STEP:
+            return _RETENTION_BACKLOG_S
+        loop = asyncio.get_running_loop()
+        if (
+            self._pruned_runs
+            and self._collecting is None
+            and loop.time() - self._collected_at >= _PAYLOAD_COLLECT_PERIOD_S
+        ):
+            self._pruned_runs = False
+            self._collected_at = loop.time()
+            self._collecting = loop.create_task(
+                self._collect_payloads(now), name="duragent-payload-collection"
+            )
+        return _RETENTION_PERIOD_S
+
+    async def _collect_payloads(self, now: int) -> None:
+        """Reclaim the payloads the removed runs alone used (see ``store._payload_gc``)."""
+        try:
+            store: WorkerStore = self.client.store
+            report = await store.collect_payloads_apart(now, stop=self._collect_stop)
+            log.info(
+                "payload collection: %d removed (%d bytes), %d in use%s",
+                report.removed,
+                report.removed_bytes,
+                report.kept,
+                f" ({report.skipped})" if report.skipped else "",
+            )
+        except StoreError as err:
+            self._store_trouble("payload collection", err)
+            self._pruned_runs = True  # tried again after the period
+        finally:
+            self._collecting = None
 
 
 def retention_ms(retention: timedelta | None, what: str = "run_retention") -> int | None:

@@ -16,6 +16,7 @@ from duragent.store._retention import PRUNED_TABLES
 from duragent.store._visibility import run_count_drift
 from duragent.store.base import UsageEntry
 
+from ..fixtures.payload_app import Big, keep, payload_rows
 from .conftest import Cli, db_url, spawn_worker, stop_worker
 
 T = timedelta(seconds=10)
@@ -257,3 +258,33 @@ def test_a_worker_started_with_run_retention_removes_old_closed_runs(
     assert bad.exit_code == 2 and "is not a duration" in bad.output
     negative = run_cli("worker", "tests.fixtures.cli_app", "--stream-retention", "-5")
     assert negative.exit_code == 1 and "stream_retention must be a non-negative" in negative.stderr
+
+
+def test_prune_reclaims_the_payloads_no_kept_run_refers_to(run_cli: Cli, cli_db: Path) -> None:
+    async def runs() -> None:
+        client = await Client.connect(db_url(cli_db))
+        async with client, Worker(client, task_queue=QUEUE, workflows=[Big], activities=[keep]):
+            for n in range(3):
+                text = f"document {n}: " + "words " * 400
+                result = await client.execute_workflow(
+                    Big.run, text, id=f"big-{n}", task_queue=QUEUE
+                )
+                assert result == text
+
+    asyncio.run(runs())
+    before = payload_rows(cli_db)
+    assert before >= 3
+    time.sleep(0.2)
+    kept = run_cli.json("prune", "--older-than", "0.1", "--keep-payloads", "--json")
+    assert kept == {"runs": 3, "events": kept["events"], "dry_run": False}
+    assert payload_rows(cli_db) == before  # asked to keep them
+
+    asyncio.run(runs())  # the same payloads again, and three more runs
+    time.sleep(0.2)
+    pruned = run_cli.json("prune", "--older-than", "0.1", "--json")
+    assert pruned["runs"] == 3
+    assert pruned["payloads"]["removed"] == before and pruned["payloads"]["kept"] == 0
+    assert pruned["payloads"]["removed_bytes"] > 3 * 2400
+    assert payload_rows(cli_db) == 0
+    text = run_cli.ok("prune", "--older-than", "0.1").stdout
+    assert "reclaimed 0 payloads (0 B) no kept run refers to; 0 in use" in text

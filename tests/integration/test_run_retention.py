@@ -11,10 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from duragent import Client, ConfigurationError, Worker, WorkflowNotFoundError, workflow
+from duragent import (
+    Client,
+    ConfigurationError,
+    Worker,
+    WorkflowNotFoundError,
+    workflow,
+)
 from duragent.store._retention import PRUNE_STEP, PRUNED_TABLES
+from duragent.store._tx import payloads_in
 from duragent.store._visibility import run_count_drift
 from duragent.store.sqlite import SqliteStore
+
+from ..fixtures.payload_app import Big, keep, payload_rows
 
 QUEUE = "retention"
 HOUR_MS = 3_600_000
@@ -127,5 +136,48 @@ async def test_a_retention_that_is_not_a_positive_duration_is_refused(
     try:
         with pytest.raises(ConfigurationError, match="run_retention must be a positive"):
             Worker(client, task_queue=QUEUE, workflows=[Job], run_retention=bad)  # type: ignore[arg-type]
+    finally:
+        await client.close()
+
+
+async def test_the_worker_reclaims_the_payloads_of_the_runs_it_removed(tmp_path: Path) -> None:
+    db = tmp_path / "payloads.db"
+    clock = MovableClock()
+    client = Client(SqliteStore(str(db)), clock=clock)
+    shared = "shared document " + "words " * 400
+    try:
+        async with Worker(client, task_queue=QUEUE, workflows=[Big], activities=[keep]):
+            await client.execute_workflow(Big.run, shared, id="old-shared", task_queue=QUEUE)
+            await client.execute_workflow(
+                Big.run, "own document " + "words " * 400, id="old-own", task_queue=QUEUE
+            )
+        clock.offset_ms += 2 * HOUR_MS
+        async with Worker(client, task_queue=QUEUE, workflows=[Big], activities=[keep]):
+            await client.execute_workflow(Big.run, shared, id="new", task_queue=QUEUE)
+        in_use = payload_rows(db)
+        async with Worker(
+            client,
+            task_queue=QUEUE,
+            workflows=[Big],
+            activities=[keep],
+            run_retention=timedelta(hours=1),
+        ):
+            await _until_gone(client, "old-own")
+            deadline = time.monotonic() + 20
+            while payload_rows(db) == in_use:
+                assert time.monotonic() < deadline, "the payloads were not reclaimed"
+                await asyncio.sleep(0.05)
+        # The old run's own document went (all of it: what is left is in use); the one
+        # the kept run shares stayed.
+        left = payload_rows(db)
+        assert 0 < left < in_use
+        again = client.store.collect_payloads(clock.now_ms())
+        assert (again.removed, again.kept) == (0, left)
+        assert await client.get_workflow_handle("new").result() == shared
+        for event in client.store.read_history(
+            (await client.get_workflow_handle("new").describe()).run_id
+        ):
+            for payload in payloads_in([event]):
+                assert payload.data  # every payload of the kept run is there
     finally:
         await client.close()

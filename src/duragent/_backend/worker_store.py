@@ -10,6 +10,7 @@ Temporal worker does not use it: temporalio's worker talks to the Temporal serve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,6 +20,7 @@ from .._engine.events import Event
 from .._engine.failure import Failure
 from ..retry import RetryDecision
 from ..serde import Payload
+from ..store._payload_gc import PayloadReport
 from ..store._retention import PRUNE_STEP, PruneReport
 from ..store._stream_rows import StreamRow
 from ..store._tx import EncodedPayload
@@ -167,6 +169,11 @@ class WorkerStore(Protocol):
 
     def prune_step(self, closed_before: int, now: int, *, limit: int = PRUNE_STEP) -> PruneReport:
         """Remove up to ``limit`` runs closed before ``closed_before``, in one transaction."""
+        ...
+
+    async def collect_payloads_apart(self, now: int, *, stop: asyncio.Event) -> PayloadReport:
+        """Remove the payloads no event refers to any more, in a child process (a long
+        read, then short writes); ``stop`` ends it at its next step."""
         ...
 
 

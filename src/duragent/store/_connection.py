@@ -135,6 +135,8 @@ class SqliteConnection:
         """The most CPU time (of the writing thread) a write transaction took, in seconds."""
         self._prefixes = chunks.PrefixIndex()
         self._reader = PayloadReader(conn, self._lock)
+        with contextlib.suppress(sqlite3.Error):  # else read at the first write
+            self._reader.epoch = int(conn.execute("PRAGMA user_version").fetchone()[0]) >> 1
         self.notifier = _notifier_for(path)
         self._checkpointer: Checkpointer | None = None
         self._checkpointer_users = 0
@@ -266,7 +268,7 @@ class SqliteConnection:
         if not large:
             return {}
         with self._lock:  # the prefix index is shared with this connection's writes
-            return encode_ahead(large, self._prefixes)
+            return encode_ahead(large, self._prefixes, self._reader.epoch)
 
     def batch(self, now: int) -> AbstractContextManager[None]:
         """Commit everything written inside the block in one transaction.
@@ -393,7 +395,19 @@ class SqliteConnection:
             self._began = time.monotonic()
             if store.measure_write_cpu:
                 self._began_cpu = time.thread_time()
+            try:
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            except sqlite3.Error as err:
+                store._rollback()
+                raise store._error(err, started) from err
+            if version >> 1 != store._reader.epoch:
+                # Payloads were reclaimed since this connection last wrote: what it knows
+                # exists may not any more (see _payload_gc).
+                store._known_digests.clear()
+                store._prefixes.clear()
+                store._reader.epoch = version >> 1
             tx = Tx(conn, self._now, store._known_digests, store._reader, store._prefixes)
+            tx.rescue = bool(version & 1)
             tx.ahead = self._ahead
             self._tx = store._open_tx = tx
             # Every other process's writes wait while this transaction holds SQLite's write

@@ -2,19 +2,22 @@
 
 A closed run's rows stay until removed here: its events, its activity attempts, its updates,
 its usage ledger entries and its token stream. Running runs are never touched. Payloads are
-not removed: they are shared by content digest between runs (a fork refers to its source's,
-identical inputs to one row), and a worker that has seen a digest writes later events that
-refer to it without writing it again, so no process can tell which payloads nobody will
-need. The bytes a removed run held in its event rows are reused by SQLite for new rows; the
-file itself shrinks only after ``VACUUM``.
+shared by content digest between runs (a fork refers to its source's, identical inputs are
+one row), so removing a run removes none: :meth:`RetentionOps.collect_payloads` then
+reclaims those nothing refers to (see :mod:`._payload_gc`). The bytes removed rows held are
+reused by SQLite for new rows; the file itself shrinks only after ``VACUUM``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from ._connection import SqliteConnection
+from ._payload_gc import PayloadReport, collect_in_subprocess, collect_payloads
 from ._tx import RUNS_TOPIC
 from .base import RunStatus
 
@@ -72,6 +75,35 @@ class RetentionOps(SqliteConnection):
             events += step.events
             if step.runs < PRUNE_STEP:
                 return PruneReport(runs, events)
+
+    def collect_payloads(
+        self,
+        now: int,
+        *,
+        stop: threading.Event | None = None,
+        after_mark: Callable[[], None] | None = None,
+    ) -> PayloadReport:
+        """Remove the payloads no event refers to (any more), through a connection of its
+        own: a long read, then short write transactions (see :mod:`._payload_gc`); an
+        in-memory store has nothing to share with it, and collects nothing."""
+        if self.path == ":memory:":
+            return PayloadReport(0, 0, 0, skipped="an in-memory store is not collected")
+        return collect_payloads(
+            self.path,
+            now,
+            busy_timeout_ms=self._configured_timeout_ms,
+            after_mark=after_mark,
+            stop=stop,
+        )
+
+    async def collect_payloads_apart(self, now: int, *, stop: asyncio.Event) -> PayloadReport:
+        """:meth:`collect_payloads` in a child process (what a worker runs: the mark would
+        otherwise share the interpreter with its loop); ``stop`` ends it at its next step."""
+        if self.path == ":memory:":
+            return PayloadReport(0, 0, 0, skipped="an in-memory store is not collected")
+        return await collect_in_subprocess(
+            self.path, now, busy_timeout_ms=self._configured_timeout_ms, stop=stop
+        )
 
     def prune_step(self, closed_before: int, now: int, *, limit: int = PRUNE_STEP) -> PruneReport:
         """Remove up to ``limit`` of the runs closed before ``closed_before``, oldest first,

@@ -142,6 +142,9 @@ class PayloadReader:
     def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
         self._conn = conn
         self._lock = lock
+        self.epoch = 0
+        """The payload epoch its connection last saw (see ``_payload_gc``): payloads it
+        hands out carry it."""
 
     def fetch(self, key: bytes) -> bytes:
         with self._lock:
@@ -173,14 +176,16 @@ class PayloadReader:
 
 class StoredPayload(Payload):
     """A payload read from this store by reference: written again (a fork's recorded
-    results, say), it is the same reference, not its bytes split and hashed again."""
+    results, say) in the same payload epoch, it is the same reference, not its bytes split
+    and hashed again (after a reclamation, its bytes are stored again)."""
 
-    __slots__ = ("reader", "ref")
+    __slots__ = ("epoch", "reader", "ref")
 
     def __init__(self, ref: Any, reader: PayloadReader, *, load: Callable[[], bytes]) -> None:
         super().__init__(load=load)
         self.ref = ref
         self.reader = reader
+        self.epoch = reader.epoch
 
 
 def encode_payload(
@@ -213,10 +218,12 @@ class EncodedPayload:
     value: Any
     blobs: list[tuple[bytes, bytes]]
     prefixes: dict[bytes, bytes]
+    epoch: int
+    """The payload epoch it was encoded in (it may refer to lists stored before)."""
 
 
 def encode_ahead(
-    payloads: Iterable[Payload], index: chunks.PrefixIndex | None
+    payloads: Iterable[Payload], index: chunks.PrefixIndex | None, epoch: int = 0
 ) -> dict[int, EncodedPayload]:
     """Encode the large ``payloads`` of one write (keyed by ``id``); small ones stay inline
     and need no work. Each refers only to lists already committed (the index), never to
@@ -234,7 +241,7 @@ def encode_ahead(
             blobs.append((key, data))
 
         value = encode_payload(payload.data, store, index, prefixes)
-        out[id(payload)] = EncodedPayload(payload, value, blobs, prefixes)
+        out[id(payload)] = EncodedPayload(payload, value, blobs, prefixes, epoch)
     return out
 
 
@@ -335,6 +342,10 @@ class Tx:
         """The error that made SQLite roll the whole transaction back (a full disk, an
         I/O error): nothing more may run in it."""
         self._known = known_digests
+        self.epoch = reader.epoch
+        """The payload epoch (see ``_payload_gc``): caches of an earlier one are void."""
+        self.rescue = False
+        """A reclamation runs: every payload reference written is listed as in use."""
         self._known_run: tuple[tuple[Any, ...], int] | None = None
         """A run's row as the database holds it, and the connection's count of changed
         rows then (see :meth:`remember_run`)."""
@@ -350,10 +361,26 @@ class Tx:
             self.new_digests.add(key)
 
     def payload_out(self, payload: Payload) -> Any:
-        if isinstance(payload, StoredPayload) and payload.reader is self.reader:
+        """What an event keeps for ``payload`` (its text, or a reference to its stored
+        bytes, which are stored now if need be)."""
+        value = self._payload_value(payload)
+        if self.rescue and not isinstance(value, str):
+            # A reclamation runs, which may not know this payload is in use (see _payload_gc).
+            self.c.execute(
+                "INSERT OR IGNORE INTO payload_rescued (digest) VALUES (?)",
+                (bytes.fromhex(value.get("t") or value["h"]),),
+            )
+        return value
+
+    def _payload_value(self, payload: Payload) -> Any:
+        if (
+            isinstance(payload, StoredPayload)
+            and payload.reader is self.reader
+            and payload.epoch == self.epoch
+        ):
             return payload.ref  # already stored here, under this reference
         ready = self.ahead.get(id(payload)) if self.ahead else None
-        if ready is not None and ready.payload is payload:
+        if ready is not None and ready.payload is payload and ready.epoch == self.epoch:
             # Encoded before the transaction began: only the inserts are left to do.
             for key, data in ready.blobs:
                 self.store_blob(key, data)

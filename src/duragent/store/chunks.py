@@ -87,6 +87,10 @@ class PrefixIndex:
             self._entries.move_to_end(prefix_hash)
         return key
 
+    def clear(self) -> None:
+        """Forget every list (their chunks may have been reclaimed)."""
+        self._entries.clear()
+
     def add(self, entries: dict[bytes, bytes]) -> None:
         for prefix_hash, key in entries.items():
             self._entries[prefix_hash] = key

@@ -44,7 +44,11 @@ SCHEMA_VERSION: Final = 9
        streams: each run with rows there, its namespace, when it last wrote and when a
        worker last asked Temporal whether it closed), so its rows expire after the run
        closes as they do on the embedded engine. The migration lists the runs an older
-       stream store holds rows of (with no namespace: see ``_streams.StreamStoreOps``).
+       stream store holds rows of (with no namespace: see ``duragent.temporal._stream_expiry``).
+       And ``payload_rescued``: while payloads no run refers to are being reclaimed
+       (``_payload_gc``), the payloads writers refer to meanwhile. The database header's
+       ``user_version`` counts reclamations (times 2, plus 1 while one runs): a connection
+       forgets which payloads it knows exist when it changes.
 """
 
 STREAM_DDL: Final = (
@@ -149,6 +153,9 @@ STREAM_RUNS_DDL: Final = (
 """Runs of another backend (Temporal) whose streams this file keeps (version 9's migration,
 and new databases). Runs of this file's own engine are in ``runs`` and never here."""
 
+PAYLOAD_GC_DDL: Final = ("CREATE TABLE payload_rescued (digest BLOB PRIMARY KEY) WITHOUT ROWID",)
+"""Payloads written while a reclamation runs (version 9's migration, and new databases)."""
+
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
     2: (),
@@ -167,6 +174,7 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     7: CLOSED_BY_STATUS_DDL,
     8: (
         *STREAM_RUNS_DDL,
+        *PAYLOAD_GC_DDL,
         "INSERT INTO stream_runs (run_id, last_time) SELECT run_id, max(time) "
         "FROM stream_events WHERE run_id NOT IN (SELECT run_id FROM runs) GROUP BY run_id",
     ),
@@ -383,6 +391,7 @@ def open_schema(conn: sqlite3.Connection, path: str) -> None:
                     *RUNS_BY_TYPE_DDL,
                     *CLOSED_BY_STATUS_DDL,
                     *STREAM_RUNS_DDL,
+                    *PAYLOAD_GC_DDL,
                 ):
                     if statement.strip():
                         conn.execute(statement)
