@@ -360,7 +360,7 @@ class Worker:
                 await task
         self._tasks.clear()
         if self._collecting is not None:
-            # Its process stops at its next step (within 10,000 rows read or one sweep
+            # Its process stops at its next step (within 2,000 rows read or one sweep
             # transaction); the next collection finds what it left.
             self._collect_stop.set()
             with contextlib.suppress(asyncio.CancelledError, StoreError):

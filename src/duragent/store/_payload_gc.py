@@ -53,6 +53,8 @@ STALE_AFTER_MS: Final = 60 * 60 * 1000
 SWEEP_STEP: Final = 250
 """Payloads removed per write transaction (about as long as a removal step of 200 runs)."""
 _STARTED_KEY: Final = "payload_gc_started"
+_READ_AT_ONCE: Final = 2_000
+"""Rows the mark reads per fetch (and between two looks at whether to stop)."""
 
 _EVENT_REF: Final = re.compile(r'"([ht])"\s*:\s*"([0-9a-f]{32})"')
 """A payload reference in an event's attributes: ``{"h": hex}`` (bytes) or ``{"t": hex}``
@@ -179,23 +181,26 @@ class _Collection:
         try:
             trees: list[bytes] = []
             marked = self.marked
-            for n, (attrs,) in enumerate(conn.execute("SELECT attrs FROM events")):
-                if n % 10_000 == 0 and self.stop.is_set():
+            events = conn.execute("SELECT attrs FROM events")
+            while rows := events.fetchmany(_READ_AT_ONCE):
+                if self.stop.is_set():
                     return []
-                for is_tree, key in event_refs(attrs):
+                # One search over many events: the per-row Python work was most of the mark.
+                for is_tree, key in event_refs("\n".join([r[0] for r in rows])):
                     if key not in marked:
                         marked.add(key)
                         if is_tree:
                             trees.append(key)
             every: list[bytes] = []
             children: dict[bytes, list[bytes]] = {}
-            for n, (digest, data) in enumerate(conn.execute("SELECT digest, data FROM payloads")):
-                if n % 10_000 == 0 and self.stop.is_set():
+            payloads = conn.execute("SELECT digest, data FROM payloads")
+            while rows := payloads.fetchmany(_READ_AT_ONCE):
+                if self.stop.is_set():
                     return []
-                key = bytes(digest)
-                every.append(key)
-                if _CHUNK_MARK in data:
-                    children[key] = list(chunk_refs(data))
+                for digest, data in rows:
+                    every.append(digest)
+                    if _CHUNK_MARK in data:
+                        children[digest] = list(chunk_refs(data))
         finally:
             conn.execute("COMMIT")
         while trees:
