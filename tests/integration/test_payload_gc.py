@@ -248,3 +248,28 @@ async def test_a_collection_that_stops_or_dies_half_way_leaves_nothing_lost(
     finally:
         store.close()
     assert _read_everything(path, kept) > 24 * 120
+
+
+def test_no_collection_while_a_worker_of_an_older_version_runs(tmp_path: Path) -> None:
+    """A worker registered before the file was migrated never reads the payload epoch: its
+    caches could refer to what a collection removes. Its row (payload_epochs 0) stops
+    collections while it heartbeats."""
+    path = tmp_path / "gc.db"
+    store = SqliteStore(str(path))
+    try:
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "INSERT INTO workers (worker_id, host, pid, pid_started, task_queue, "
+                "workflow_types, started_at, heartbeat_at, payload_epochs) "
+                "VALUES ('old', 'box', 4242, '0', 'q', '[]', ?, ?, 0)",
+                (_now(), _now()),
+            )
+        refused = store.collect_payloads(_now())
+        assert refused.skipped.startswith("workers of an older Duragent use this file")
+        assert "pid 4242 on box" in refused.skipped
+        with sqlite3.connect(path) as conn:
+            assert int(conn.execute("PRAGMA user_version").fetchone()[0]) == 0
+            conn.execute("UPDATE workers SET heartbeat_at = ?", (_now() - 120_000,))
+        assert store.collect_payloads(_now()).skipped == ""  # it stopped heartbeating
+    finally:
+        store.close()

@@ -51,8 +51,8 @@ class MaintenanceOps(SqliteConnection):
         with self._write(now) as tx:
             tx.c.execute(
                 "INSERT OR REPLACE INTO workers (worker_id, host, pid, pid_started, task_queue, "
-                "workflow_types, activity_types, started_at, heartbeat_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "workflow_types, activity_types, started_at, heartbeat_at, payload_epochs) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 (
                     registration.worker_id,
                     registration.host,

@@ -24,6 +24,10 @@ flag up: writers then keep listing rescued references, which costs a statement p
 until the next collection (``duragent prune``, or a worker with ``run_retention``) takes
 over: one that started more than :data:`STALE_AFTER_MS` ago counts as abandoned.
 
+A collection does not start while a worker of an older version (registered before the file
+was migrated, so it never reads the epoch) heartbeats. Processes that only hold a client of
+an older version are not registered anywhere: restart them before the first collection.
+
 References are found by their JSON shape (``{"h": hex}`` and ``{"t": hex}`` in event
 attributes, ``{"\\u0000r": base64}`` in chunk trees, see :mod:`.chunks`). Text that merely
 looks like one only keeps a payload that could have gone: never the other way round.
@@ -53,6 +57,8 @@ STALE_AFTER_MS: Final = 60 * 60 * 1000
 SWEEP_STEP: Final = 250
 """Payloads removed per write transaction (about as long as a removal step of 200 runs)."""
 _STARTED_KEY: Final = "payload_gc_started"
+_LIVE_WORKER_MS: Final = 60_000
+"""A worker that heartbeat this recently is running (workers heartbeat every 10 s)."""
 _READ_AT_ONCE: Final = 2_000
 """Rows the mark reads per fetch (and between two looks at whether to stop)."""
 
@@ -159,6 +165,17 @@ class _Collection:
             if version & 1 and self.now - started < STALE_AFTER_MS:
                 conn.execute("ROLLBACK")
                 return "another payload collection is running"
+            older = conn.execute(
+                "SELECT host, pid FROM workers WHERE payload_epochs = 0 AND heartbeat_at > ?",
+                (self.now - _LIVE_WORKER_MS,),
+            ).fetchall()
+            if older:
+                conn.execute("ROLLBACK")
+                found = ", ".join(f"pid {pid} on {host}" for host, pid in older)
+                return (
+                    f"workers of an older Duragent use this file ({found}): they may refer "
+                    "to payloads a collection removes; restart them with this version first"
+                )
             self.version = ((version >> 1) + 1) * 2 + 1
             conn.execute(f"PRAGMA user_version = {self.version}")
             conn.execute("DELETE FROM payload_rescued")

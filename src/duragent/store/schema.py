@@ -48,7 +48,8 @@ SCHEMA_VERSION: Final = 9
        And ``payload_rescued``: while payloads no run refers to are being reclaimed
        (``_payload_gc``), the payloads writers refer to meanwhile. The database header's
        ``user_version`` counts reclamations (times 2, plus 1 while one runs): a connection
-       forgets which payloads it knows exist when it changes.
+       forgets which payloads it knows exist when it changes. ``workers.payload_epochs``
+       (1 for a worker that does so: none runs while a worker of an older version does).
 """
 
 STREAM_DDL: Final = (
@@ -153,8 +154,14 @@ STREAM_RUNS_DDL: Final = (
 """Runs of another backend (Temporal) whose streams this file keeps (version 9's migration,
 and new databases). Runs of this file's own engine are in ``runs`` and never here."""
 
-PAYLOAD_GC_DDL: Final = ("CREATE TABLE payload_rescued (digest BLOB PRIMARY KEY) WITHOUT ROWID",)
-"""Payloads written while a reclamation runs (version 9's migration, and new databases)."""
+PAYLOAD_GC_DDL: Final = (
+    "CREATE TABLE payload_rescued (digest BLOB PRIMARY KEY) WITHOUT ROWID",
+    # 1: the worker forgets what it knew of payloads when their epoch changes (a worker
+    # of an older version, registered before the migration, has 0: no collection then).
+    "ALTER TABLE workers ADD COLUMN payload_epochs INTEGER NOT NULL DEFAULT 0",
+)
+"""Payloads written while a reclamation runs, and which workers take part (version 9's
+migration, and new databases)."""
 
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: ("ALTER TABLE runs ADD COLUMN pending_queries INTEGER NOT NULL DEFAULT 0",),
