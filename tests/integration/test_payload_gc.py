@@ -9,6 +9,7 @@ import asyncio
 import base64
 import contextlib
 import sqlite3
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import Any
 
 from duragent import Client, Worker, activity, workflow
 from duragent.errors import StoreError
-from duragent.store._payload_gc import STALE_AFTER_MS, chunk_refs, event_refs
+from duragent.serde import Payload
+from duragent.store._payload_gc import STALE_AFTER_MS, _Collection, chunk_refs, event_refs
 from duragent.store._tx import payloads_in
+from duragent.store.base import StartRequest
 from duragent.store.sqlite import SqliteStore
 
 from ..fixtures.payload_app import payload_rows
@@ -119,7 +122,7 @@ async def test_what_only_removed_runs_used_goes_and_what_kept_runs_reach_stays(
         store.close()
     with sqlite3.connect(path) as conn:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        assert version == 4  # two collections, none running
+        assert version == 8  # two collections (each moves the epoch twice), none running
         assert conn.execute("SELECT count(*) FROM payload_rescued").fetchone()[0] == 0
 
     # Nothing else refers to the removed run's own chunks: all of its tree went.
@@ -244,7 +247,7 @@ async def test_a_collection_that_stops_or_dies_half_way_leaves_nothing_lost(
         report = store.collect_payloads(_now())
         assert report.skipped == "" and report.removed > 0
         with sqlite3.connect(path) as conn:
-            assert int(conn.execute("PRAGMA user_version").fetchone()[0]) == 8
+            assert int(conn.execute("PRAGMA user_version").fetchone()[0]) == 10
     finally:
         store.close()
     assert _read_everything(path, kept) > 24 * 120
@@ -269,7 +272,79 @@ def test_no_collection_while_a_worker_of_an_older_version_runs(tmp_path: Path) -
         assert "pid 4242 on box" in refused.skipped
         with sqlite3.connect(path) as conn:
             assert int(conn.execute("PRAGMA user_version").fetchone()[0]) == 0
-            conn.execute("UPDATE workers SET heartbeat_at = ?", (_now() - 120_000,))
+            conn.execute("UPDATE workers SET heartbeat_at = ?", (_now() - 11 * 60_000,))
         assert store.collect_payloads(_now()).skipped == ""  # it stopped heartbeating
     finally:
         store.close()
+
+
+async def test_bytes_that_are_both_a_payload_and_a_chunk_keep_the_chunks_below(
+    tmp_path: Path,
+) -> None:
+    """A run's raw payload whose bytes are exactly a block of another run's chunk tree: the
+    mark reaches that block first as a plain payload, and must still follow it to the
+    chunks it refers to."""
+    path = tmp_path / "gc.db"
+    client = await Client.connect(str(path))
+    try:
+        async with Worker(client, task_queue=QUEUE, workflows=[Carry], activities=[echo]):
+            kept = await _run(client, "kept", _items("kept", 24))
+            with sqlite3.connect(path) as conn:
+                block = next(
+                    bytes(d)
+                    for (d,) in conn.execute("SELECT data FROM payloads")
+                    if bytes(d).startswith(b'[{"\\u0000r"')
+                )
+            # Started on a queue nobody serves: its input is that block, byte for byte. The
+            # mark reads events by run id: one such run must come before the tree's run.
+            for n in range(40):
+                raw = await client.start_workflow(
+                    "Carry", Payload(block), id=f"raw-{n}", task_queue="nobody"
+                )
+                if (await raw.describe()).run_id < kept:
+                    break
+            else:
+                raise AssertionError("no run id sorted before the kept run's")
+    finally:
+        await client.close()
+    store = SqliteStore(str(path))
+    try:
+        assert store.collect_payloads(_now()).removed == 0  # nothing was pruned
+    finally:
+        store.close()
+    assert _read_everything(path, kept) > 24 * 120
+
+
+async def test_a_payload_read_while_a_collection_runs_is_not_written_by_reference(
+    tmp_path: Path,
+) -> None:
+    """Read after the collection started, their runs removed before the mark: the sweep
+    removes them. Written into a new run during the collection, or after it, neither may
+    be by its reference alone (that would refer to nothing): their bytes go in again."""
+    path = tmp_path / "gc.db"
+    client = await Client.connect(str(path))
+    try:
+        async with Worker(client, task_queue=QUEUE, workflows=[Carry], activities=[echo]):
+            sources = [await _run(client, f"source-{n}", _items(f"s{n}", 24)) for n in (1, 2)]
+    finally:
+        await client.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    collection = _Collection(conn, _now(), threading.Event())
+    assert collection._start() == ""
+    store = SqliteStore(str(path))  # opened in the collection's epoch
+    try:
+        payloads = [store.read_history(r)[0].input[0] for r in sources]  # type: ignore[attr-defined]
+        assert all(p.data for p in payloads)  # read (kept in memory) while it runs
+        _prune(path, sources)
+        assert collection._sweep(collection._mark())[0] > 0
+        written: list[str] = []
+        for name, payload in (("during", payloads[0]), ("after", payloads[1])):
+            if name == "after":
+                collection._finish()
+            request = StartRequest(name, "Carry", QUEUE, input=(payload,))
+            written.append(store.start_workflow(request, _now()).run_id)
+            # Read before anything could write those bytes again:
+            assert _read_everything(path, written[-1]) > 24 * 120, name
+    finally:
+        store.close()
+        conn.close()

@@ -11,15 +11,19 @@ three steps, without stopping writers for longer than a short transaction:
    payloads it knew exist (its digest cache and prefix index; encodings made ahead and
    payloads read before are written again), so from now on it stores again every payload
    it refers to (``INSERT OR IGNORE``). While the flag is up, each payload reference a
-   writer records is also listed in ``payload_rescued``.
+   writer records is also listed in ``payload_rescued``, and a payload read from the store
+   is written again from its bytes, never by its reference alone (it may be one the sweep
+   already removed: then its bytes cannot be read, and the write fails instead of
+   referring to nothing).
 2. **Mark**, in a read snapshot taken after the start (writers go on): every payload an
-   event refers to, and every chunk reachable from those trees.
+   event refers to, and every chunk reachable from it.
 3. **Sweep**, :data:`SWEEP_STEP` rows per write transaction: the payloads the snapshot held and
    did not mark are removed, except those reachable from a rescued reference (read again in
    each sweep transaction, so a payload a writer came to use after the snapshot stays). A
    payload inserted after the snapshot was never a candidate.
 
-Then the flag goes down. A collection that stopped half-way (its process died) leaves the
+Then the flag goes down, in a new epoch: what a connection read or learnt while the
+collection ran is forgotten too. A collection that stopped half-way (its process died) leaves the
 flag up: writers then keep listing rescued references, which costs a statement per payload,
 until the next collection (``duragent prune``, or a worker with ``run_retention``) takes
 over: one that started more than :data:`STALE_AFTER_MS` ago counts as abandoned.
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import contextlib
 import dataclasses
 import json
 import re
@@ -45,7 +50,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -57,8 +62,9 @@ STALE_AFTER_MS: Final = 60 * 60 * 1000
 SWEEP_STEP: Final = 250
 """Payloads removed per write transaction (about as long as a removal step of 200 runs)."""
 _STARTED_KEY: Final = "payload_gc_started"
-_LIVE_WORKER_MS: Final = 60_000
-"""A worker that heartbeat this recently is running (workers heartbeat every 10 s)."""
+_LIVE_WORKER_MS: Final = 10 * 60_000
+"""A worker that heartbeat this recently may be running (workers heartbeat every 10 s; one
+whose loop is stuck for longer than this is missed)."""
 _READ_AT_ONCE: Final = 2_000
 """Rows the mark reads per fetch (and between two looks at whether to stop)."""
 
@@ -80,9 +86,10 @@ class PayloadReport:
     removed_bytes: int
     """Their bytes (the file keeps its size: SQLite reuses the pages; ``VACUUM`` shrinks it)."""
     kept: int
-    """Payload rows in use (as the collection's snapshot saw them)."""
+    """Payloads found in use (what the events and the writers meanwhile refer to, directly
+    or through chunk trees; text that only looks like a reference counts too)."""
     longest_write_ms: float = 0.0
-    """The longest it held the write lock (one sweep transaction), in ms of wall time."""
+    """The longest it held the write lock (one transaction), in ms of wall time."""
     skipped: str = ""
     """Why nothing was done (another collection runs), or empty."""
 
@@ -154,11 +161,27 @@ class _Collection:
             self._finish()
         return PayloadReport(removed, removed_bytes, len(self.marked), self.longest_write_ms)
 
-    def _start(self) -> str:
-        """A new epoch, collecting; or why not (another collection runs)."""
+    @contextlib.contextmanager
+    def _writing(self) -> Generator[sqlite3.Connection]:
+        """A write transaction (committed unless the block rolled it back), timed."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
+        began = time.perf_counter()
         try:
+            yield conn
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            held = (time.perf_counter() - began) * 1000
+            self.longest_write_ms = max(self.longest_write_ms, held)
+
+    def _start(self) -> str:
+        """A new epoch, collecting; or why not (another collection runs)."""
+        with self._writing() as conn:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (_STARTED_KEY,)).fetchone()
             started = int(row[0]) if row is not None else 0
@@ -183,11 +206,6 @@ class _Collection:
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 (_STARTED_KEY, str(self.now)),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return ""
 
     def _mark(self) -> list[bytes]:
@@ -196,35 +214,40 @@ class _Collection:
         conn = self.conn
         conn.execute("BEGIN")
         try:
-            trees: list[bytes] = []
+            walk: list[bytes] = []
             marked = self.marked
             events = conn.execute("SELECT attrs FROM events")
             while rows := events.fetchmany(_READ_AT_ONCE):
                 if self.stop.is_set():
                     return []
                 # One search over many events: the per-row Python work was most of the mark.
-                for is_tree, key in event_refs("\n".join([r[0] for r in rows])):
+                # Every reference is walked, a plain one ({"h": ...}) too: the same bytes may
+                # be a chunk of some tree, whose children must then be marked as well.
+                for _, key in event_refs("\n".join([r[0] for r in rows])):
                     if key not in marked:
                         marked.add(key)
-                        if is_tree:
-                            trees.append(key)
-            every: list[bytes] = []
+                        walk.append(key)
+            every: list[bytes] = [d for (d,) in conn.execute("SELECT digest FROM payloads")]
+            if self.stop.is_set():
+                return []
+            # Only the payloads that hold chunk references come to Python (trees and their
+            # blocks, not the large documents and texts).
             children: dict[bytes, list[bytes]] = {}
-            payloads = conn.execute("SELECT digest, data FROM payloads")
-            while rows := payloads.fetchmany(_READ_AT_ONCE):
+            nodes = conn.execute(
+                "SELECT digest, data FROM payloads WHERE instr(data, ?) > 0", (_CHUNK_MARK,)
+            )
+            while rows := nodes.fetchmany(_READ_AT_ONCE):
                 if self.stop.is_set():
                     return []
                 for digest, data in rows:
-                    every.append(digest)
-                    if _CHUNK_MARK in data:
-                        children[digest] = list(chunk_refs(data))
+                    children[digest] = list(chunk_refs(data))
         finally:
             conn.execute("COMMIT")
-        while trees:
-            for child in children.get(trees.pop(), ()):
+        while walk:
+            for child in children.get(walk.pop(), ()):
                 if child not in marked:
                     marked.add(child)
-                    trees.append(child)
+                    walk.append(child)
         return [key for key in every if key not in marked]
 
     def _reach(self, keys: list[bytes]) -> None:
@@ -242,13 +265,10 @@ class _Collection:
 
     def _sweep(self, candidates: list[bytes]) -> tuple[int, int]:
         removed = removed_bytes = 0
-        conn = self.conn
         for start in range(0, len(candidates), SWEEP_STEP):
             if self.stop.is_set():
                 break
-            conn.execute("BEGIN IMMEDIATE")
-            began = time.perf_counter()
-            try:
+            with self._writing() as conn:
                 if int(conn.execute("PRAGMA user_version").fetchone()[0]) != self.version:
                     conn.execute("ROLLBACK")
                     break  # taken over (this one was thought abandoned): it goes on
@@ -269,29 +289,16 @@ class _Collection:
                     removed += conn.execute(
                         f"DELETE FROM payloads WHERE digest IN ({marks})", batch
                     ).rowcount
-                conn.execute("COMMIT")
-                held = (time.perf_counter() - began) * 1000
-                self.longest_write_ms = max(self.longest_write_ms, held)
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         return removed, removed_bytes
 
     def _finish(self) -> None:
-        """Lower the flag (unless another collection took over)."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        """Lower the flag, in a new epoch again (unless another collection took over): what
+        a connection read while this one ran may be what it removed."""
+        with self._writing() as conn:
             if int(conn.execute("PRAGMA user_version").fetchone()[0]) == self.version:
-                conn.execute(f"PRAGMA user_version = {self.version - 1}")
+                conn.execute(f"PRAGMA user_version = {self.version + 1}")
                 conn.execute("DELETE FROM payload_rescued")
                 conn.execute("DELETE FROM meta WHERE key = ?", (_STARTED_KEY,))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
 
 async def collect_in_subprocess(

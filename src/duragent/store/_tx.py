@@ -377,6 +377,7 @@ class Tx:
             isinstance(payload, StoredPayload)
             and payload.reader is self.reader
             and payload.epoch == self.epoch
+            and not self.rescue  # a collection runs: its bytes go in again (see _payload_gc)
         ):
             return payload.ref  # already stored here, under this reference
         ready = self.ahead.get(id(payload)) if self.ahead else None
