@@ -18,6 +18,7 @@ Subscribers are not hurt: a closed run without rows is rebuilt from its history
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import Any, Final
@@ -27,8 +28,9 @@ from ..store.sqlite import SqliteStore
 
 ASKED_AT_ONCE: Final = 100
 """Runs one visibility query asks about."""
-DROPPED_AT_ONCE: Final = 20
-"""Runs whose rows one transaction removes (a run streams thousands of rows)."""
+DROPPED_AT_ONCE: Final = 5
+"""Runs whose rows one transaction removes (a run streams thousands of rows: the write lock
+is held a few milliseconds per thousand)."""
 RECHECK_MS: Final = 10 * 60 * 1000
 """A run found open is asked about again after this (or after the retention, if shorter,
 but not within a second)."""
@@ -55,14 +57,22 @@ async def expire_step(
     """
     cutoff = now - retention_ms
     recheck = min(RECHECK_MS, max(1000, retention_ms))
-    due = store.stream_runs_due(namespace, cutoff, now - recheck, ASKED_AT_ONCE)
+    # The store's work runs in a thread: a run streams thousands of rows, and deleting
+    # them must not hold the worker's loop (the store takes its own lock).
+    due = await asyncio.to_thread(
+        store.stream_runs_due, namespace, cutoff, now - recheck, ASKED_AT_ONCE
+    )
     asked = [r for r in due if _RUN_ID.match(r.run_id)]
     closed, listed = await _closed_runs(client, [r.run_id for r in asked])
     expired = [r.run_id for r in asked if _expired(r, closed, listed, namespace, now, cutoff)]
     for start in range(0, len(expired), DROPPED_AT_ONCE):
-        store.drop_stream_runs(expired[start : start + DROPPED_AT_ONCE], now)
+        await asyncio.to_thread(
+            store.drop_stream_runs, expired[start : start + DROPPED_AT_ONCE], now
+        )
     gone = set(expired)
-    store.stream_runs_checked([r.run_id for r in due if r.run_id not in gone], now)
+    await asyncio.to_thread(
+        store.stream_runs_checked, [r.run_id for r in due if r.run_id not in gone], now
+    )
     return len(due) == ASKED_AT_ONCE
 
 
