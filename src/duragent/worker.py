@@ -181,7 +181,7 @@ class Worker:
         if not self._workflow_defs and not self._activity_defs and self._dynamic is None:
             raise ConfigurationError("a worker needs at least one workflow or activity")
         self._grace = graceful_shutdown_timeout.total_seconds()
-        self._stream_retention_ms = retention_ms(stream_retention, "stream_retention")
+        self._stream_retention_ms = retention_ms(stream_retention, "stream_retention", zero_ok=True)
         self._own_executor = activity_executor is None
         self._executor = activity_executor or ThreadPoolExecutor(
             max_workers=max_concurrent_activities, thread_name_prefix="duragent-activity"
@@ -666,19 +666,21 @@ class Worker:
             self._collecting = None
 
 
-def retention_ms(retention: timedelta | None, what: str = "run_retention") -> int | None:
+def retention_ms(
+    retention: timedelta | None, what: str = "run_retention", *, zero_ok: bool = False
+) -> int | None:
     """A retention (``run_retention``, or ``what``) in milliseconds (None: keep
-    everything). A run retention must be positive; a stream retention may be 0 (a closed
-    run's stream goes at the next look)."""
+    everything), refused unless positive (or, with ``zero_ok``, at least 0: a stream
+    retention of 0 drops a closed run's stream at the next look)."""
     if retention is None:
         return None
-    least = timedelta(0) if what == "stream_retention" else timedelta(microseconds=1)
+    least = timedelta(0) if zero_ok else timedelta(microseconds=1)
     if not isinstance(retention, timedelta) or retention < least:
-        kind = "positive" if least else "non-negative"
+        kind = "non-negative" if zero_ok else "positive"
         raise ConfigurationError(
             f"{what} must be a {kind} timedelta (or None to keep everything), not {retention!r}"
         )
-    return max(1 if least else 0, int(retention.total_seconds() * 1000))
+    return max(0 if zero_ok else 1, int(retention.total_seconds() * 1000))
 
 
 def _describe_task(task: Any) -> str:

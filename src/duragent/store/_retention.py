@@ -37,6 +37,8 @@ PRUNED_TABLES: Final = (
 _CLOSED_BEFORE: Final = "start_time < ?1 AND status != ?2 AND close_time < ?1"
 """Closed before ``?1`` (``?2``: the running status). A run closes after it starts, so the
 index on start time narrows the walk."""
+_IN_MEMORY: Final = PayloadReport(0, 0, 0, skipped="an in-memory store is not collected")
+"""What a collection of an in-memory store does: nothing (no other connection sees it)."""
 PRUNE_STEP: Final = 200
 """Runs removed per transaction: each holds the write lock for a few milliseconds only."""
 
@@ -87,7 +89,7 @@ class RetentionOps(SqliteConnection):
         own: a long read, then short write transactions (see :mod:`._payload_gc`); an
         in-memory store has nothing to share with it, and collects nothing."""
         if self.path == ":memory:":
-            return PayloadReport(0, 0, 0, skipped="an in-memory store is not collected")
+            return _IN_MEMORY
         return collect_payloads(
             self.path,
             now,
@@ -100,7 +102,7 @@ class RetentionOps(SqliteConnection):
         """:meth:`collect_payloads` in a child process (what a worker runs: the mark would
         otherwise share the interpreter with its loop); ``stop`` ends it at its next step."""
         if self.path == ":memory:":
-            return PayloadReport(0, 0, 0, skipped="an in-memory store is not collected")
+            return _IN_MEMORY
         return await collect_in_subprocess(
             self.path, now, busy_timeout_ms=self._configured_timeout_ms, stop=stop
         )

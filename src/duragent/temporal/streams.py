@@ -101,7 +101,7 @@ class AttemptStreams:
                 call,
                 attempt,
                 rows,
-                _now(),
+                now_ms(),
                 start=start,
                 namespace=namespace,
                 workflow_id=workflow_id,
@@ -130,14 +130,15 @@ class AttemptStreams:
             call,
             attempt,
             tail if ok else [],
-            _now(),
+            now_ms(),
             end=COMMIT if ok else FAILED,
             namespace=self.namespace,
             workflow_id=workflow_id,
         )
 
 
-def _now() -> int:
+def now_ms() -> int:
+    """Wall time in ms since the epoch (the stream store's timestamps)."""
     return time.time_ns() // 1_000_000
 
 

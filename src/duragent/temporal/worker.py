@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -54,15 +53,11 @@ from ._payloads import (
 from ._runtime import WorkerSettings
 from ._stream_expiry import check_period_s, expire_step
 from .backend import TemporalBackend
-from .streams import AttemptStreams
+from .streams import AttemptStreams, now_ms
 
 __all__ = ["DuragentWorkflow", "TemporalWorker", "temporal_data_converter"]
 
 log = logging.getLogger("duragent.worker")
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def temporal_data_converter(
@@ -225,7 +220,7 @@ class TemporalWorker(Worker):
                 "run_retention is not applied on Temporal: the namespace's retention period "
                 "removes closed runs (temporal operator namespace update --retention)"
             )
-        self._stream_retention_ms = retention_ms(stream_retention, "stream_retention")
+        self._stream_retention_ms = retention_ms(stream_retention, "stream_retention", zero_ok=True)
         if max_concurrent_activities < 1:
             raise ConfigurationError("max_concurrent_activities must be >= 1")
         if shared_state_manager is not None:
@@ -373,7 +368,7 @@ class TemporalWorker(Worker):
             more = False
             try:
                 more = await expire_step(
-                    streams.store, self.temporal_client, streams.namespace, retention, _now_ms()
+                    streams.store, self.temporal_client, streams.namespace, retention, now_ms()
                 )
             except asyncio.CancelledError:
                 raise
