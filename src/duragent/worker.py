@@ -49,6 +49,7 @@ from .client import Client
 from .errors import ConfigurationError, StoreError, StoreFileChangedError
 from .store._maintenance import CLOCK_STEP_MS
 from .store._retention import PRUNE_STEP
+from .store._streams import EXPIRE_STEP
 from .store.base import ActivityTask, WorkerRegistration, WorkflowTask
 from .store.liveness import process_start_marker, this_host
 from .store.notify import Listener
@@ -592,6 +593,7 @@ class Worker:
         topics = [f"wf:{self.task_queue}", f"act:{self.task_queue}"]
         last_now = clock.now_ms()
         retention_due = loop.time() if self._run_retention_ms is not None else float("inf")
+        streams_due = loop.time() if self._stream_retention_ms is not None else float("inf")
         while True:
             listener = store.notifier.listen(["timer"])
             try:
@@ -607,9 +609,12 @@ class Worker:
                     store.notifier.notify(topics, remote=False)
                 if loop.time() - last_heartbeat > _WORKER_HEARTBEAT_S:
                     store.heartbeat_worker(self.worker_id, now)
-                    if self._stream_retention_ms is not None:
-                        store.expire_streams(now, self._stream_retention_ms)
                     last_heartbeat = loop.time()
+                if self._stream_retention_ms is not None and loop.time() >= streams_due:
+                    streams_due = loop.time() + _WORKER_HEARTBEAT_S  # if the step fails
+                    expired = store.expire_streams(now, self._stream_retention_ms)
+                    if expired >= EXPIRE_STEP:  # a backlog: the next step soon
+                        streams_due = loop.time() + _RETENTION_BACKLOG_S
                 if self._run_retention_ms is not None and loop.time() >= retention_due:
                     retention_due = loop.time() + _RETENTION_PERIOD_S  # if the step fails
                     retention_due = loop.time() + self._retention_step(now)
@@ -618,7 +623,10 @@ class Worker:
                 next_due = None
                 now = clock.now_ms()
             last_now = now
-            sleep = min(_HOUSEKEEPING_MAX_SLEEP_S, max(0.0, retention_due - loop.time()))
+            sleep = min(
+                _HOUSEKEEPING_MAX_SLEEP_S,
+                max(0.0, min(retention_due, streams_due) - loop.time()),
+            )
             if next_due is not None:
                 sleep = min(sleep, max(0.001, (next_due - clock.now_ms()) / 1000))
             await listener.wait(sleep)

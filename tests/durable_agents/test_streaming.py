@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,8 @@ from duragent.openai_agents import (
     OpenAIAgentsPlugin,
     stream_agent,
 )
+from duragent.store._streams import EXPIRE_STEP
+from duragent.store.sqlite import SqliteStore
 from duragent.streaming import (
     CallCommitted,
     Reset,
@@ -31,6 +34,7 @@ from duragent.streaming import (
     ToolResult,
 )
 from duragent.testing.scripted_model import ScriptedModelProvider
+from duragent.worker import DEFAULT_STREAM_RETENTION
 
 from .agents_app import ACTIVITIES, TASK_QUEUE
 from .stream_app import ANSWER, STREAM_SCRIPTS, STREAM_WORKFLOWS, StreamAgent, TwoStreams
@@ -48,6 +52,7 @@ def _worker(
     *,
     params: ModelActivityParameters | None = None,
     max_cached_workflows: int = 1000,
+    stream_retention: timedelta | None = DEFAULT_STREAM_RETENTION,
 ) -> Worker:
     plugin = (
         OpenAIAgentsPlugin(model_provider=provider, model_params=params)
@@ -61,6 +66,7 @@ def _worker(
         activities=list(ACTIVITIES),
         max_cached_workflows=max_cached_workflows,
         plugins=[plugin],
+        stream_retention=stream_retention,
     )
 
 
@@ -277,3 +283,65 @@ async def test_an_expired_stream_is_rebuilt_from_history(
     assert [type(e).__name__ for e in await _collect(handle.stream(after=live[3].offset))] == [
         "RunClosed"
     ]
+
+
+class _MovableClock:
+    """Wall time that the test moves forward on purpose."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self.offset_ms
+
+
+def _stream_rows_of(db: Path, workflow_id: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM stream_events WHERE run_id IN "
+            "(SELECT run_id FROM runs WHERE workflow_id = ?)",
+            (workflow_id,),
+        ).fetchone()[0]
+
+
+async def test_a_worker_expires_a_backlog_of_streams_a_few_runs_per_transaction(
+    tmp_path: Path, provider: ScriptedModelProvider
+) -> None:
+    """A worker drops the stream rows of runs closed longer ago than its
+    ``stream_retention``, :data:`EXPIRE_STEP` runs per transaction (a streamed run holds
+    thousands of rows: one transaction over a backlog would hold the file's write lock for
+    all of it), the next step at once while a backlog lasts; recent runs keep theirs."""
+    db = tmp_path / "streams.db"
+    clock = _MovableClock()
+    client = Client(SqliteStore(str(db)), clock=clock)
+    old = [f"old-{i}" for i in range(2 * EXPIRE_STEP + 1)]
+    try:
+        async with _worker(client, provider):  # the default retention: a week
+            for workflow_id in old:
+                await _stream_run(client, wf_id=workflow_id)
+        assert all(_stream_rows_of(db, w) > 0 for w in old)
+        clock.offset_ms += 2 * 3_600_000  # they closed two hours ago
+        async with _worker(client, provider):
+            await _stream_run(client, wf_id="new")
+        store = client.store
+        expire = store.expire_streams
+        steps: list[int] = []
+
+        def counted(now: int, retention_ms: int) -> int:
+            steps.append(expire(now, retention_ms))
+            return steps[-1]
+
+        store.expire_streams = counted  # type: ignore[method-assign]
+        async with _worker(client, provider, stream_retention=timedelta(hours=1)):
+            # Three steps: without the backlog's pace they would be 10 s apart.
+            deadline = time.monotonic() + 5
+            while any(_stream_rows_of(db, w) for w in old):
+                assert time.monotonic() < deadline, f"rows left after steps {steps}"
+                await asyncio.sleep(0.02)
+        assert max(steps) == EXPIRE_STEP and sum(steps) == len(old)
+        assert _stream_rows_of(db, "new") > 0
+        # A subscriber to an expired run gets it rebuilt from history.
+        rebuilt = await _collect(client.get_workflow_handle(old[0]).stream())
+        assert _text(rebuilt) == ANSWER
+    finally:
+        await client.close()

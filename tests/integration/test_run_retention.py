@@ -128,6 +128,40 @@ async def test_without_retention_nothing_is_removed(tmp_path: Path) -> None:
         await client.close()
 
 
+@pytest.mark.parametrize(
+    ("runs", "streams"),
+    [(None, None), (timedelta(hours=1), None), (None, timedelta(hours=1))],
+)
+async def test_an_idle_worker_sleeps_whatever_it_keeps(
+    tmp_path: Path, runs: timedelta | None, streams: timedelta | None
+) -> None:
+    """The housekeeping loop sleeps until its next due time (at most half a second) with
+    either retention turned off: a due time never set must not read as one passed."""
+    client = Client(SqliteStore(str(tmp_path / "idle.db")), clock=MovableClock())
+    store = client.store
+    check_file = store.check_file
+    rounds = 0
+
+    def counted() -> None:
+        nonlocal rounds
+        rounds += 1
+        check_file()
+
+    store.check_file = counted  # type: ignore[method-assign]
+    try:
+        async with Worker(
+            client,
+            task_queue=QUEUE,
+            workflows=[Job],
+            run_retention=runs,
+            stream_retention=streams,
+        ):
+            await asyncio.sleep(1.0)
+        assert rounds <= 10  # every 0.5 s, plus a few wake-ups; a spin makes thousands
+    finally:
+        await client.close()
+
+
 @pytest.mark.parametrize("bad", [timedelta(0), timedelta(seconds=-1), 3600])
 async def test_a_retention_that_is_not_a_positive_duration_is_refused(
     tmp_path: Path, bad: object

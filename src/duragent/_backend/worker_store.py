@@ -23,6 +23,7 @@ from ..serde import Payload
 from ..store._payload_gc import PayloadReport
 from ..store._retention import PRUNE_STEP, PruneReport
 from ..store._stream_rows import StreamRow
+from ..store._streams import EXPIRE_STEP
 from ..store._tx import EncodedPayload
 from ..store.base import (
     ActivityTask,
@@ -163,7 +164,10 @@ class WorkerStore(Protocol):
         """Append an attempt's stream rows, fenced by its lease (False: superseded)."""
         ...
 
-    def expire_streams(self, now: int, retention_ms: int) -> int: ...
+    def expire_streams(self, now: int, retention_ms: int, *, limit: int = EXPIRE_STEP) -> int:
+        """Drop the stream rows of up to ``limit`` runs closed at least ``retention_ms``
+        ago, in one transaction; how many runs' rows went."""
+        ...
 
     # -- retention -----------------------------------------------------------------------------
 

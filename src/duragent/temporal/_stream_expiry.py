@@ -23,14 +23,11 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ..store._streams import StreamRunRef
+from ..store._streams import EXPIRE_STEP, StreamRunRef
 from ..store.sqlite import SqliteStore
 
 ASKED_AT_ONCE: Final = 100
 """Runs one visibility query asks about."""
-DROPPED_AT_ONCE: Final = 5
-"""Runs whose rows one transaction removes (a run streams thousands of rows: the write lock
-is held a few milliseconds per thousand)."""
 RECHECK_MS: Final = 10 * 60 * 1000
 """A run found open is asked about again after this (or after the retention, if shorter,
 but not within a second)."""
@@ -65,10 +62,8 @@ async def expire_step(
     asked = [r for r in due if _RUN_ID.match(r.run_id)]
     closed, listed = await _closed_runs(client, [r.run_id for r in asked])
     expired = [r.run_id for r in asked if _expired(r, closed, listed, namespace, now, cutoff)]
-    for start in range(0, len(expired), DROPPED_AT_ONCE):
-        await asyncio.to_thread(
-            store.drop_stream_runs, expired[start : start + DROPPED_AT_ONCE], now
-        )
+    for start in range(0, len(expired), EXPIRE_STEP):
+        await asyncio.to_thread(store.drop_stream_runs, expired[start : start + EXPIRE_STEP], now)
     gone = set(expired)
     await asyncio.to_thread(
         store.stream_runs_checked, [r.run_id for r in due if r.run_id not in gone], now
