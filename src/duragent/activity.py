@@ -21,6 +21,7 @@ from ._definitions import ACTIVITY_ATTR, ActivityDefinition
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from .interceptor import ActivityOutboundInterceptor
     from .store.base import UsageEntry
 
 __all__ = [
@@ -121,6 +122,8 @@ class ActivityContext:
         self.worker_id = worker_id
         self.stream = stream
         """The attempt's durable stream (None where the worker has no stream store)."""
+        self.outbound: ActivityOutboundInterceptor | None = None
+        """The worker's outbound interceptors for this attempt (None: it has none)."""
 
     @property
     def info(self) -> Info:
@@ -237,7 +240,10 @@ def defn(
 
 def info() -> Info:
     """Facts about the running activity attempt."""
-    return _context().info
+    ctx = _context()
+    if ctx.outbound is not None:
+        return ctx.outbound.info()
+    return ctx.info
 
 
 def in_activity() -> bool:
@@ -260,7 +266,10 @@ def heartbeat(*details: Any) -> None:
         from .errors import CancelledError
 
         raise CancelledError("activity cancellation was requested")
-    ctx.heartbeat(details)
+    if ctx.outbound is not None:
+        ctx.outbound.heartbeat(*details)
+    else:
+        ctx.heartbeat(details)
 
 
 class CompleteAsyncError(BaseException):

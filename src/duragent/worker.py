@@ -36,6 +36,7 @@ from ._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
 from ._worker.activities import ActivityRunner
 from ._worker.cache import RunCache
 from ._worker.eager import EagerHandoff
+from ._worker.intercepted import check_interceptors
 from ._worker.invoke import FunctionRunner
 from ._worker.local_activities import LocalActivities
 from ._worker.process_pool import (
@@ -47,6 +48,7 @@ from ._worker.watchdog import Watchdog
 from ._worker.workflow_tasks import WorkflowTaskProcessor
 from .client import Client
 from .errors import ConfigurationError, StoreError, StoreFileChangedError
+from .interceptor import Interceptor
 from .store._maintenance import CLOCK_STEP_MS
 from .store._retention import PRUNE_STEP
 from .store._streams import EXPIRE_STEP
@@ -119,6 +121,9 @@ class Worker:
             minute, at most 200 runs per transaction (a backlog drains a step every 50
             ms). Running runs are never removed. Payloads stay (see ``duragent prune``).
             On Temporal the namespace's retention period applies instead.
+        interceptors: :class:`~duragent.interceptor.Interceptor` instances that wrap
+            every activity attempt (and local activity), the first outermost; see
+            :mod:`duragent.interceptor`.
     """
 
     def __new__(cls, client: Client, *args: Any, **kwargs: Any) -> Worker:
@@ -147,6 +152,7 @@ class Worker:
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
         stream_retention: timedelta | None = DEFAULT_STREAM_RETENTION,
         run_retention: timedelta | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         if not task_queue:
             raise ConfigurationError("a task queue is required")
@@ -164,6 +170,8 @@ class Worker:
         self.workflows: list[type] = list(workflows)
         self.activities: list[Callable[..., Any]] = list(activities)
         self.plugins = tuple(plugins)
+        self.interceptors: list[Interceptor] = list(interceptors)
+        """Wrap every activity attempt (``duragent.interceptor``); plugins may add theirs."""
         self.workflow_failure_exception_types: list[type[BaseException]] = list(
             workflow_failure_exception_types
         )
@@ -193,7 +201,9 @@ class Worker:
                 if defn is not None and not defn.is_async:
                     check_picklable(defn)
         self._shared_state = shared_state_manager
-        self._functions = FunctionRunner(client.converter, self._executor)
+        self._functions = FunctionRunner(
+            client.converter, self._executor, check_interceptors(self.interceptors)
+        )
         self.cache = RunCache(max_cached_workflows)
         self._watchdog = Watchdog(_describe_task)
         store: WorkerStore = client.store

@@ -10,6 +10,7 @@ import pytest
 from duragent import ConfigurationError
 from duragent.cli._common import parse_args, sqlite_file
 from duragent.cli.loading import discover, import_app_module, load_app
+from duragent.interceptor import Interceptor
 from duragent.views.format import fmt_duration
 from tests.fixtures import cli_app
 
@@ -38,6 +39,12 @@ def test_workflows_and_activities_lists_override_discovery() -> None:
     module.ACTIVITIES = cli_app.greet  # type: ignore[attr-defined]
     with pytest.raises(ConfigurationError, match="must be a list"):
         discover(module)
+    module.ACTIVITIES = [cli_app.greet]  # type: ignore[attr-defined]
+    module.INTERCEPTORS = [Interceptor]  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match=r"holds the class Interceptor; list an inst"):
+        discover(module)
+    module.INTERCEPTORS = [Interceptor()]  # type: ignore[attr-defined]
+    assert [type(i) for i in discover(module).interceptors] == [Interceptor]
 
 
 def test_import_by_path_lets_the_module_import_its_siblings(tmp_path: Path) -> None:

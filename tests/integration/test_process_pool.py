@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,7 @@ from duragent import (
     activity,
     workflow,
 )
+from duragent.interceptor import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 FAST = RetryPolicy(initial_interval=timedelta(milliseconds=10), maximum_attempts=3)
 
@@ -241,3 +243,49 @@ def test_an_activity_that_cannot_be_pickled_is_refused_at_worker(
 
     with pytest.raises(ConfigurationError, match=r"'local_fn'.*cannot run in a process pool"):
         Worker(client, task_queue="pp", activities=[local_fn], activity_executor=pool)
+
+
+class _Halving(Interceptor):
+    """Halves ``crunch``'s argument on its way to the pool; or swaps its function."""
+
+    def __init__(self, swap: bool) -> None:
+        self.swap = swap
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        swap = self.swap
+
+        class Inbound(ActivityInboundInterceptor):
+            async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+                if swap:
+                    input.fn = len
+                else:
+                    input.args = [input.args[0] // 2]
+                return await super().execute_activity(input)
+
+        return Inbound(next)
+
+
+@pytest.mark.parametrize("swap", [False, True], ids=["new-arguments", "new-function"])
+async def test_interceptors_wrap_pool_activities_in_the_worker_process(
+    client: Client, pool: ProcessPoolExecutor, swap: bool
+) -> None:
+    """The chain runs in the worker's process: it may change the arguments that cross to
+    the pool, but not the function (which crosses by name): that fails for good."""
+    async with Worker(
+        client,
+        task_queue="pp",
+        workflows=[Crunch],
+        activities=[crunch],
+        activity_executor=pool,
+        interceptors=[_Halving(swap)],
+    ):
+        if not swap:
+            result = await client.execute_workflow(Crunch.run, 1000, id="pp-i", task_queue="pp")
+            assert result["sum"] == sum(i * i for i in range(500))
+            assert result["pid"] != os.getpid()
+            return
+        with pytest.raises(WorkflowFailureError) as failed:
+            await client.execute_workflow(Crunch.run, 1000, id="pp-swap", task_queue="pp")
+    cause = failed.value.__cause__
+    assert isinstance(cause, ActivityError)
+    assert "replaced the function of activity 'crunch'" in str(cause.__cause__)

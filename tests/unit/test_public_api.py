@@ -8,6 +8,7 @@ from typing import Any
 
 import duragent
 import duragent.client
+import duragent.interceptor
 import duragent.models.local
 import duragent.openai_agents
 import duragent.openai_agents.mcp
@@ -153,6 +154,12 @@ PUBLIC = {
         "logger",
         "raise_complete_async",
     ],
+    "duragent.interceptor": [
+        "ActivityInboundInterceptor",
+        "ActivityOutboundInterceptor",
+        "ExecuteActivityInput",
+        "Interceptor",
+    ],
     "duragent.testing": [
         "ReplayResult",
         "ReplayResults",
@@ -283,6 +290,7 @@ MODULES = {
     "duragent.workflow": workflow,
     "duragent.activity": activity,
     "duragent.client": duragent.client,
+    "duragent.interceptor": duragent.interceptor,
     "duragent.testing": duragent.testing,
     "duragent.openai_agents": duragent.openai_agents,
     "duragent.openai_agents.mcp": duragent.openai_agents.mcp,
@@ -410,6 +418,7 @@ async def test_the_activity_context_is_internal_and_hands_out_no_store(client: C
         "heartbeat",
         "info",
         "on_cancel",
+        "outbound",
         "report_usage",
         "stream",
         "worker_id",

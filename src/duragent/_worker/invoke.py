@@ -17,7 +17,9 @@ from .._definitions import ActivityDefinition, check_arg_count
 from .._engine.failure import Failure, FailureKind, failure_from_exception
 from ..activity import ActivityContext, CompleteAsyncError, current_context
 from ..errors import CancelledError, ConfigurationError, SerializationError
+from ..interceptor import ExecuteActivityInput, Interceptor
 from ..serde import DataConverter, Payload
+from .intercepted import is_async, run_intercepted
 from .process_pool import ChildFailedError, SharedStateManager, call_in_pool
 
 log = logging.getLogger("duragent.worker")
@@ -38,9 +40,15 @@ class Outcome:
 class FunctionRunner:
     """Runs activity functions for a worker."""
 
-    def __init__(self, converter: DataConverter, executor: Executor) -> None:
+    def __init__(
+        self,
+        converter: DataConverter,
+        executor: Executor,
+        interceptors: Sequence[Interceptor] = (),
+    ) -> None:
         self.converter = converter
         self.executor = executor
+        self.interceptors = tuple(interceptors)
         self.shared: SharedStateManager | None = None
         """Set when sync activities run in a process pool: carries heartbeats and
         cancellation across the process boundary."""
@@ -85,7 +93,9 @@ class FunctionRunner:
         before_call()
         token = current_context.set(context)
         try:
-            if defn.is_async:
+            if self.interceptors:
+                result = await self._intercepted(defn, args, context, pool_key, on_heartbeat)
+            elif defn.is_async:
                 result = await defn.fn(*args)
             elif self.shared is not None:
                 result = await call_in_pool(
@@ -133,3 +143,40 @@ class FunctionRunner:
         except SerializationError as err:
             return Outcome("failed", failure=self.non_retryable(err), error=err)
         return Outcome("ok", payload=payload)
+
+    async def _intercepted(
+        self,
+        defn: ActivityDefinition,
+        args: list[Any],
+        context: ActivityContext,
+        pool_key: str,
+        on_heartbeat: Callable[[tuple[Any, ...]], None],
+    ) -> Any:
+        """The attempt's call through the worker's interceptors."""
+
+        async def call(input: ExecuteActivityInput) -> Any:
+            if is_async(input, defn.fn, defn.is_async):
+                return await input.fn(*input.args)
+            if self.shared is not None:
+                if input.fn is not defn.fn:
+                    raise ConfigurationError(
+                        f"an interceptor replaced the function of activity {defn.name!r}, "
+                        "which runs on a process pool: only its arguments can change there"
+                    )
+                return await call_in_pool(
+                    self.executor,
+                    self.shared,
+                    defn,
+                    list(input.args),
+                    context,
+                    pool_key,
+                    on_heartbeat,
+                )
+            ctx = contextvars.copy_context()
+            return await asyncio.get_running_loop().run_in_executor(
+                input.executor or self.executor, functools.partial(ctx.run, input.fn, *input.args)
+            )
+
+        executor = None if defn.is_async else self.executor
+        input = ExecuteActivityInput(fn=defn.fn, args=args, executor=executor)
+        return await run_intercepted(self.interceptors, context, input, call)

@@ -27,6 +27,8 @@ class AppDefinitions:
         activities: ``@activity.defn`` functions.
         task_queue: The module's ``TASK_QUEUE``, if it defines one.
         plugins: The module's ``PLUGINS`` (worker plugins, e.g. ``OpenAIAgentsPlugin()``).
+        interceptors: The module's ``INTERCEPTORS`` (``duragent.interceptor.Interceptor``
+            instances, the first outermost).
     """
 
     module: ModuleType
@@ -34,6 +36,7 @@ class AppDefinitions:
     activities: list[Callable[..., Any]]
     task_queue: str | None
     plugins: list[Any] = field(default_factory=lambda: [])
+    interceptors: list[Any] = field(default_factory=lambda: [])
 
     @property
     def workflow_names(self) -> list[str]:
@@ -159,20 +162,27 @@ def _unique(items: Sequence[Any]) -> list[Any]:
     return out
 
 
-def _plugins(module: ModuleType) -> list[Any]:
-    plugins = _listed(module, "PLUGINS") or []
-    for plugin in plugins:
-        if isinstance(plugin, type):
+def _instances(module: ModuleType, attr: str) -> list[Any]:
+    """The module's list ``attr``, refusing classes listed where instances belong."""
+    items = _listed(module, attr) or []
+    for item in items:
+        if isinstance(item, type):
             raise ConfigurationError(
-                f"{module.__name__}.PLUGINS holds the class {plugin.__name__}; "
-                f"list an instance: {plugin.__name__}()"
+                f"{module.__name__}.{attr} holds the class {item.__name__}; "
+                f"list an instance: {item.__name__}()"
             )
+    return _unique(items)
+
+
+def _plugins(module: ModuleType) -> list[Any]:
+    plugins = _instances(module, "PLUGINS")
+    for plugin in plugins:
         if not callable(getattr(plugin, "configure_worker", None)):
             raise ConfigurationError(
                 f"{module.__name__}.PLUGINS holds {plugin!r}, which is not a worker plugin "
                 "(it has no configure_worker method)"
             )
-    return _unique(plugins)
+    return plugins
 
 
 def discover(module: ModuleType, *, require_definitions: bool = True) -> AppDefinitions:
@@ -180,7 +190,8 @@ def discover(module: ModuleType, *, require_definitions: bool = True) -> AppDefi
 
     Every module-level ``@workflow.defn`` class and ``@activity.defn`` function is taken,
     unless the module lists them itself in ``WORKFLOWS`` / ``ACTIVITIES``. Worker plugins
-    come from ``PLUGINS`` (a list of plugin objects, e.g. ``[OpenAIAgentsPlugin()]``).
+    come from ``PLUGINS`` (a list of plugin objects, e.g. ``[OpenAIAgentsPlugin()]``), and
+    activity interceptors from ``INTERCEPTORS``.
 
     Args:
         module: The imported module.
@@ -189,8 +200,8 @@ def discover(module: ModuleType, *, require_definitions: bool = True) -> AppDefi
             of its own (``--agents``).
 
     Raises:
-        ConfigurationError: ``WORKFLOWS``/``ACTIVITIES``/``PLUGINS`` hold something else,
-            or the module defines nothing to run.
+        ConfigurationError: ``WORKFLOWS``/``ACTIVITIES``/``PLUGINS``/``INTERCEPTORS`` hold
+            something else, or the module defines nothing to run.
     """
     members = list(vars(module).values())
     workflows = _listed(module, "WORKFLOWS")
@@ -227,6 +238,8 @@ def discover(module: ModuleType, *, require_definitions: bool = True) -> AppDefi
         activities=_unique(activities),
         task_queue=queue or None,
         plugins=plugins,
+        # Checked further by the worker (check_interceptors).
+        interceptors=_instances(module, "INTERCEPTORS"),
     )
 
 

@@ -83,6 +83,7 @@ def _worker_names(worker: Worker) -> tuple[list[str], list[str]]:
 
 def _banner(state: CliState, plugins: list[Any], queue: str, worker: Worker) -> None:
     workflows, activities = _worker_names(worker)
+    intercepting = [type(i).__name__ for i in worker.interceptors]
     console = err()
     console.print(
         f"[bold]duragent worker[/] [dim]{escape(worker.worker_id)}[/]\n"
@@ -91,6 +92,7 @@ def _banner(state: CliState, plugins: list[Any], queue: str, worker: Worker) -> 
         f"  workflows   {escape(', '.join(workflows) or '-')}\n"
         f"  activities  {escape(', '.join(activities) or '-')}\n"
         f"  plugins     {escape(', '.join(describe_plugin(p) for p in plugins) or '-')}\n"
+        f"  interceptors {escape(', '.join(intercepting) or '-')}\n"
         "[dim]Ctrl+C or SIGTERM stops it gracefully.[/]"
     )
 
@@ -137,6 +139,7 @@ async def _run_worker(
             plugins=plugins,
             run_retention=run_retention,
             stream_retention=stream_retention,
+            interceptors=app.interceptors,
         )
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -251,7 +254,8 @@ def worker_command(
     .py file. Every @workflow.defn class and @activity.defn function at module level is
     registered, unless the module lists them in WORKFLOWS / ACTIVITIES. Worker plugins come
     from the module's PLUGINS list (e.g. [OpenAIAgentsPlugin(model_provider=...)]), which
-    also brings the built-in agent workflows used by `duragent agent run|chat`. The task
+    also brings the built-in agent workflows used by `duragent agent run|chat`, and
+    activity interceptors from its INTERCEPTORS list (duragent.interceptor). The task
     queue defaults to the module's TASK_QUEUE. Runs until SIGINT or SIGTERM, then shuts
     down gracefully.
     """

@@ -35,6 +35,7 @@ from temporalio.common import RawValue
 
 from .._definitions import ActivityDefinition, check_arg_count
 from .._worker.faults import crash_point
+from .._worker.intercepted import is_async, run_intercepted
 from ..activity import ActivityContext, CompleteAsyncError, Info, current_context
 from ..errors import (
     ApplicationError,
@@ -43,6 +44,7 @@ from ..errors import (
     SerializationError,
     StoreError,
 )
+from ..interceptor import ExecuteActivityInput, Interceptor
 from ..retry import RetryPolicy
 from ..store.base import UsageEntry
 from ._failures import INTERRUPTED, retry_delay, to_temporal
@@ -159,8 +161,10 @@ class ActivityDispatcher:
         worker_id: str,
         client: temporalio.client.Client,
         streams: AttemptStreams | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self.client = client
+        self.interceptors = tuple(interceptors)
         self.streams = streams
         """Where streamed model calls publish their deltas (None: nowhere, they answer
         whole)."""
@@ -284,14 +288,24 @@ class ActivityDispatcher:
     ) -> Any:
         token = current_context.set(context)
         future: asyncio.Future[Any] | None = None
-        try:
-            if defn.is_async:
-                return await defn.fn(*args)
+
+        async def call(input: ExecuteActivityInput) -> Any:
+            nonlocal future
+            if is_async(input, defn.fn, defn.is_async):
+                return await input.fn(*input.args)
             ctx = contextvars.copy_context()
             future = asyncio.get_running_loop().run_in_executor(
-                self.executor, functools.partial(ctx.run, defn.fn, *args)
+                input.executor or self.executor, functools.partial(ctx.run, input.fn, *input.args)
             )
             return await asyncio.shield(future)
+
+        try:
+            input = ExecuteActivityInput(
+                fn=defn.fn, args=args, executor=None if defn.is_async else self.executor
+            )
+            if self.interceptors:
+                return await run_intercepted(self.interceptors, context, input, call)
+            return await call(input)
         except asyncio.CancelledError:
             context.cancel_requested = True
             details = ta.cancellation_details()

@@ -37,9 +37,11 @@ from temporalio.common import RawValue
 
 from .._definitions import collect_workflows
 from .._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
+from .._worker.intercepted import check_interceptors
 from .._worker.process_pool import is_process_pool
 from ..client import Client
 from ..errors import ConfigurationError
+from ..interceptor import Interceptor
 from ..serde import DataConverter
 from ..store.sqlite import SqliteStore
 from ..worker import DEFAULT_STREAM_RETENTION, Worker, retention_ms
@@ -212,6 +214,7 @@ class TemporalWorker(Worker):
         stream_store: str | Path | SqliteStore | None = None,
         stream_retention: timedelta | None = DEFAULT_STREAM_RETENTION,
         run_retention: timedelta | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         if not task_queue:
             raise ConfigurationError("a task queue is required")
@@ -242,6 +245,7 @@ class TemporalWorker(Worker):
         self.workflows: list[type] = list(workflows)
         self.activities: list[Callable[..., Any]] = list(activities)
         self.plugins = tuple(plugins)
+        self.interceptors: list[Interceptor] = list(interceptors)
         self.workflow_failure_exception_types: list[type[BaseException]] = list(
             workflow_failure_exception_types
         )
@@ -256,6 +260,7 @@ class TemporalWorker(Worker):
         activity_defs, dynamic = self._collect_activities(self.activities)
         if not definitions and not activity_defs and dynamic is None:
             raise ConfigurationError("a worker needs at least one workflow or activity")
+        interceptors_checked = check_interceptors(self.interceptors)
         self.converter = DataConverter(
             min(client.converter.max_payload_bytes, DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES)
         )
@@ -291,6 +296,7 @@ class TemporalWorker(Worker):
                 executor=self._executor,
                 worker_id=self.worker_id,
                 client=self.temporal_client,
+                interceptors=interceptors_checked,
                 streams=(
                     AttemptStreams(stream_store, self.temporal_client.namespace)
                     if stream_store is not None
