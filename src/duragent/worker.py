@@ -232,6 +232,7 @@ class Worker:
             handoff=handoff,
             continue_as_new_threshold=continue_as_new_threshold,
             run_state_defaults=self.run_state_defaults,
+            interceptors=self._functions.interceptors,
         )
         has_activities = bool(self._activity_defs) or self._dynamic is not None
         handoff.connect(self._workflow_tasks, self._activities if has_activities else None)

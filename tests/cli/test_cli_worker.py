@@ -11,7 +11,7 @@ import pytest
 from .conftest import QUEUE, REPO_ROOT, Cli, db_url, spawn_worker, stop_worker
 
 
-def _greet(tmp_path: Path, module: str, stop_signal: int, expected: str) -> tuple[int, str]:
+def _greet(tmp_path: Path, module: str, stop_signal: int, expected: str) -> tuple[int | None, str]:
     """Run ``duragent worker MODULE``, have it greet "proc" (expecting ``expected``), stop
     it with ``stop_signal``: its exit status and its log."""
     url = db_url(tmp_path / "w.db")

@@ -34,6 +34,7 @@ from .._runtime import (
     WorkflowRuntime,
     current_runtime,
 )
+from .._workflow_interceptors import InterceptedRuntime, intercepted
 from ..errors import (
     ActivityError,
     ConfigurationError,
@@ -41,6 +42,7 @@ from ..errors import (
     QueryError,
     RetryState,
 )
+from ..interceptor import ExecuteWorkflowInput, Interceptor
 from ..serde import DataConverter, Payload
 from ..workflow import (
     ActivityHandle,
@@ -107,8 +109,12 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
         converter: DataConverter,
         continue_as_new_threshold: int = DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
         run_state: Mapping[str, Any] | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self.definition = definition
+        self._interceptors = interceptors
+        self._intercepted: InterceptedRuntime | None = None
+        """The worker's workflow interceptors around this run (made with the object)."""
         self.run_id = run_id
         self._converter = converter
         self._continue_as_new_threshold = continue_as_new_threshold
@@ -227,6 +233,10 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
             self._run_state[FORK_STATE_KEY] = ForkRecording(event.fork, event.fork_results)
         arg_hints, _ = self.definition.hints
         args = self._converter.decode_all(event.input, arg_hints, what="workflow argument")
+        if self._interceptors:
+            self._intercepted = self._context.run(intercepted, self, self._interceptors)
+            if self._intercepted is not None:
+                self._context.run(current_runtime.set, self._intercepted)
         cls = self.definition.cls
         ctx = self._context.copy()
         self._object = ctx.run(cls, *args) if self.definition.init_takes_args else ctx.run(cls)
@@ -236,7 +246,12 @@ class WorkflowInstance(MessageHandling, ChildWorkflows, WorkflowRuntime):
 
     def _start_main(self, args: list[Any]) -> None:
         run = getattr(self._object, self.definition.run_fn.__name__)
-        coro: Coroutine[Any, Any, Any] = run(*args)
+        if self._intercepted is not None:
+            coro: Coroutine[Any, Any, Any] = self._intercepted.inbound.execute_workflow(
+                ExecuteWorkflowInput(type=self.definition.cls, run_fn=run, args=args)
+            )
+        else:
+            coro = run(*args)
         self._main = self._loop.create_task(coro, name="workflow-run", context=self._context.copy())
         if self._cancel_requested:
             self._main.cancel()

@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from .._definitions import HandlerDefinition, WorkflowDefinition
+from .._workflow_interceptors import (
+    InterceptedRuntime,
+    query_handler,
+    signal_handler,
+    update_handler,
+    update_validator,
+)
 from ..errors import ConfigurationError, FailureError, QueryError, UpdateRejectedError
 from ..serde import DataConverter, Payload
 from . import commands as cmd
@@ -49,6 +56,7 @@ class MessageHandling:
     _buffered_signals: dict[str, list[tuple[Payload, ...]]]
     _runtime_handlers: Handlers
     _read_only: str | None
+    _intercepted: InterceptedRuntime | None
     closed: bool
 
     def _fail_task(self, exc: BaseException) -> None:
@@ -66,22 +74,25 @@ class MessageHandling:
 
     def _deliver_signal(self, name: str, payloads: tuple[Payload, ...]) -> None:
         defn = self.definition.signals.get(name)
+        through = self._intercepted
         if defn is not None:
             fn = getattr(self._object, defn.method_name)
             args = self._converter.decode_all(payloads, defn.hints[0], what=f"signal {name!r}")
-            self._start_handler(fn, args, f"signal-{name}")
+            self._start_handler(signal_handler(through, name, fn), args, f"signal-{name}")
             return
         registered = self._runtime_handlers.signals.get(name)
         if registered is not None:
             args = self._converter.decode_all(payloads, (), what=f"signal {name!r}")
-            self._start_handler(registered, args, f"signal-{name}")
+            self._start_handler(signal_handler(through, name, registered), args, f"signal-{name}")
             return
         dynamic = self._runtime_handlers.signals.get(None)
         if dynamic is None and self.definition.dynamic_signal is not None:
             dynamic = getattr(self._object, self.definition.dynamic_signal.method_name)
         if dynamic is not None:
             raw = self._converter.decode_all(payloads, (), what=f"signal {name!r}")
-            self._start_handler(dynamic, [name, raw], f"signal-{name}")
+            self._start_handler(
+                signal_handler(through, name, dynamic), [name, raw], f"signal-{name}"
+            )
             return
         # No handler yet: keep it until one is registered (set_signal_handler).
         self._buffered_signals.setdefault(name, []).append(payloads)
@@ -164,6 +175,7 @@ class MessageHandling:
             else:
                 self._fail_task(exc)
 
+        fn = update_handler(self._intercepted, update_id, event.update_name, fn)
         self._start_handler(fn, args, f"update-{event.update_name}", on_done=done)
 
     def _update_handler(self, name: str) -> tuple[HandlerDefinition, Callable[..., Any]] | None:
@@ -172,7 +184,7 @@ class MessageHandling:
             return None
         return defn, getattr(self._object, defn.method_name)
 
-    def query(self, name: str, args: Sequence[Payload]) -> Payload:
+    def query(self, name: str, args: Sequence[Payload], *, query_id: str = "") -> Payload:
         """Run a query handler against current state and return its encoded result.
 
         Raises:
@@ -191,6 +203,7 @@ class MessageHandling:
             call_args: list[Any] = [name, self._converter.decode_all(args, (), what="query")]
         else:
             call_args = self._converter.decode_all(args, defn.hints[0], what=f"query {name!r}")
+        fn = query_handler(self._intercepted, query_id, name, fn)
         before = dict(_attributes(self._object))
         result = self._read_only_call(f"query {name!r}", fn, call_args, QueryError)
         after = _attributes(self._object)
@@ -206,7 +219,7 @@ class MessageHandling:
             )
         return self._converter.encode(result, what=f"result of query {name!r}")
 
-    def validate_update(self, name: str, args: Sequence[Payload]) -> None:
+    def validate_update(self, name: str, args: Sequence[Payload], *, update_id: str = "") -> None:
         """Run the update's validator (if any); raise ``UpdateRejectedError`` to reject."""
         handler = self._update_handler(name)
         if handler is None:
@@ -221,7 +234,9 @@ class MessageHandling:
             raise UpdateRejectedError(f"update {name!r}: {exc}", cause=exc) from exc
         if defn.validator is None:
             return
-        validator = defn.validator.__get__(self._object)
+        validator = update_validator(
+            self._intercepted, update_id, name, defn.validator.__get__(self._object)
+        )
         call_args: list[Any] = [name, decoded] if defn.name is None else decoded
         self._read_only_call(
             f"validator of update {name!r}", validator, call_args, UpdateRejectedError

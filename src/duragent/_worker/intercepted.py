@@ -24,25 +24,20 @@ Call = Callable[[ExecuteActivityInput], Awaitable[Any]]
 
 def check_interceptors(interceptors: Sequence[Any]) -> tuple[Interceptor, ...]:
     """The worker's interceptors, refused with a clear message when one is not a
-    ``duragent.interceptor.Interceptor`` or asks for what is not supported yet."""
+    ``duragent.interceptor.Interceptor``."""
     for found in interceptors:
         if not isinstance(found, Interceptor):
             kind = type(found)
             hint = (
-                " (temporalio's interceptors see Duragent's own workflow and activity, not "
-                "yours: subclass duragent.interceptor.Interceptor, which has the same "
-                "activity methods)"
+                " (temporalio's interceptors would see Duragent's own workflow and activity, "
+                "not yours: subclass duragent.interceptor.Interceptor, which has the same "
+                "methods)"
                 if any(c.__module__.startswith("temporalio") for c in kind.__mro__)
                 else ""
             )
             raise ConfigurationError(
                 f"interceptors must be duragent.interceptor.Interceptor instances, not "
                 f"{kind.__module__}.{kind.__qualname__}{hint}"
-            )
-        if getattr(found, "workflow_interceptor_class", None) is not None:
-            raise ConfigurationError(
-                f"{type(found).__qualname__} defines workflow_interceptor_class: workflow "
-                "interceptors are not supported yet (activity interceptors are)"
             )
     return tuple(interceptors)
 

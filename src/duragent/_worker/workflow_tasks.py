@@ -28,6 +28,7 @@ from .._engine.failure import Failure, FailureKind, failure_from_exception
 from .._engine.instance import WorkflowInstance
 from .._engine.replay import ActivationFailedError, StaleRunError, WorkflowRun
 from ..errors import NondeterminismError, QueryError, StoreError, UpdateRejectedError
+from ..interceptor import Interceptor
 from ..serde import DataConverter, Payload
 from ..store._stream_rows import StreamRow
 from ..store._tx import EncodedPayload
@@ -84,6 +85,7 @@ class WorkflowTaskProcessor:
         handoff: EagerHandoff,
         continue_as_new_threshold: int,
         run_state_defaults: Mapping[str, Any] | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self.store = store
         self.converter = converter
@@ -95,6 +97,8 @@ class WorkflowTaskProcessor:
         """Claims the activities a completion schedules, and starts them (see eager.py)."""
         self.continue_as_new_threshold = continue_as_new_threshold
         self.run_state_defaults = run_state_defaults or {}
+        self.interceptors = tuple(interceptors)
+        """Wrap every run's entry points and calls (duragent.interceptor)."""
         self.replays = 0
         self.tasks_processed = 0
         self.local: LocalActivities | None = None
@@ -116,7 +120,7 @@ class WorkflowTaskProcessor:
         run: WorkflowRun | None = None
         try:
             run = self._catch_up(query)
-            result = run.instance.query(query.name, query.input)
+            result = run.instance.query(query.name, query.input, query_id=str(query.query_id))
             if run.closed or run.instance.closed:
                 self._discard(query.run_id, run)
             else:
@@ -144,6 +148,7 @@ class WorkflowTaskProcessor:
             converter=self.converter,
             continue_as_new_threshold=self.continue_as_new_threshold,
             run_state=self.run_state_defaults,
+            interceptors=self.interceptors,
         )
         return WorkflowRun(instance)
 
@@ -192,7 +197,9 @@ class WorkflowTaskProcessor:
                 run.construct_pending()
             for update in task.updates:
                 try:
-                    run.instance.validate_update(update.name, update.input)
+                    run.instance.validate_update(
+                        update.name, update.input, update_id=update.update_id
+                    )
                     accepted.append(update)
                 except UpdateRejectedError as err:
                     rejected.append((update.update_id, failure_from_exception(err, self.converter)))

@@ -22,8 +22,16 @@ from temporalio.common import (
 
 from .._definitions import HandlerDefinition, WorkflowDefinition
 from .._engine.fork import FORK_STATE_KEY
-from .._runtime import current_runtime
+from .._runtime import WorkflowRuntime, current_runtime
+from .._workflow_interceptors import (
+    intercepted,
+    query_handler,
+    signal_handler,
+    update_handler,
+    update_validator,
+)
 from ..errors import FailureError, QueryError, UpdateRejectedError
+from ..interceptor import ExecuteWorkflowInput
 from ._failures import to_temporal
 from ._runtime import TemporalRuntime, WorkerSettings
 from .fork import fork_recording
@@ -63,6 +71,11 @@ class TemporalWorkflowInstance:
         self._args = self.bridge.decode_all(args, arg_hints, what="workflow argument")
         token = current_runtime.set(self.runtime)
         try:
+            self.intercepted = intercepted(self.runtime, settings.interceptors)
+            self.visible: WorkflowRuntime = self.intercepted or self.runtime
+            """What the workflow code sees as its runtime."""
+            self.runtime.visible = self.visible
+            current_runtime.set(self.visible)
             cls = definition.cls
             self.object: Any = cls(*self._args) if definition.init_takes_args else cls()
         finally:
@@ -84,10 +97,15 @@ class TemporalWorkflowInstance:
     async def run(self) -> RawValue:
         # Each run, handler and update is its own task with its own context: set, never
         # reset (an evicted run's coroutine is closed from another context).
-        current_runtime.set(self.runtime)
+        current_runtime.set(self.visible)
         try:
             run = getattr(self.object, self.definition.run_fn.__name__)
-            result = await run(*self._args)
+            if self.intercepted is not None:
+                result = await self.intercepted.inbound.execute_workflow(
+                    ExecuteWorkflowInput(type=self.definition.cls, run_fn=run, args=self._args)
+                )
+            else:
+                result = await run(*self._args)
         except BaseException as exc:
             failure = self._to_temporal_failure(exc)
             if failure is exc:
@@ -109,21 +127,24 @@ class TemporalWorkflowInstance:
         self, name: str, raws: Sequence[RawValue]
     ) -> tuple[Callable[..., Any], list[Any]] | None:
         defn = self.definition.signals.get(name)
+        through = self.intercepted
         if defn is not None:
             args = self.bridge.decode_all(raws, defn.hints[0], what=f"signal {name!r}")
-            return getattr(self.object, defn.method_name), args
+            return signal_handler(through, name, getattr(self.object, defn.method_name)), args
         registered = self._signal_handlers.get(name)
         if registered is not None:
-            return registered, self.bridge.decode_all(raws, (), what=f"signal {name!r}")
+            args = self.bridge.decode_all(raws, (), what=f"signal {name!r}")
+            return signal_handler(through, name, registered), args
         dynamic = self._signal_handlers.get(None)
         if dynamic is None and self.definition.dynamic_signal is not None:
             dynamic = getattr(self.object, self.definition.dynamic_signal.method_name)
         if dynamic is not None:
-            return dynamic, [name, self.bridge.decode_all(raws, (), what=f"signal {name!r}")]
+            args = [name, self.bridge.decode_all(raws, (), what=f"signal {name!r}")]
+            return signal_handler(through, name, dynamic), args
         return None
 
     async def _call(self, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
-        current_runtime.set(self.runtime)  # this handler's own task (see run)
+        current_runtime.set(self.visible)  # this handler's own task (see run)
         try:
             result = fn(*args)
             if inspect.isawaitable(result):
@@ -160,14 +181,14 @@ class TemporalWorkflowInstance:
 
     # -- queries --------------------------------------------------------------------------------
 
-    def handle_query(self, name: str, raws: Sequence[RawValue]) -> RawValue:
+    def handle_query(self, name: str, raws: Sequence[RawValue], query_id: str = "") -> RawValue:
         defn = self.definition.queries.get(name) or self.definition.dynamic_query
         if defn is None:
             known = ", ".join(sorted(self.definition.queries)) or "none"
             raise QueryError(
                 f"workflow {self.definition.name!r} has no query {name!r} (known: {known})"
             )
-        fn = getattr(self.object, defn.method_name)
+        fn = query_handler(self.intercepted, query_id, name, getattr(self.object, defn.method_name))
         if defn.name is None:
             args: list[Any] = [name, self.bridge.decode_all(raws, (), what="query")]
         else:
@@ -194,7 +215,7 @@ class TemporalWorkflowInstance:
         args: Sequence[Any],
         error: type[QueryError] | type[UpdateRejectedError],
     ) -> Any:
-        token = current_runtime.set(self.runtime)
+        token = current_runtime.set(self.visible)
         try:
             return fn(*args)
         except (QueryError, UpdateRejectedError):
@@ -216,7 +237,7 @@ class TemporalWorkflowInstance:
             return [name, self.bridge.decode_all(raws, (), what="update")]
         return self.bridge.decode_all(raws, defn.hints[0], what=f"update {name!r}")
 
-    def validate_update(self, name: str, raws: Sequence[RawValue]) -> None:
+    def validate_update(self, name: str, raws: Sequence[RawValue], update_id: str = "") -> None:
         """Run the validator; raise to reject (nothing is recorded)."""
         defn = self._update_handler(name)
         if defn is None:
@@ -230,15 +251,21 @@ class TemporalWorkflowInstance:
             raise UpdateRejectedError(f"update {name!r}: {exc}", cause=exc) from exc
         if defn.validator is None:
             return
-        validator = defn.validator.__get__(self.object)
+        validator = update_validator(
+            self.intercepted, update_id, name, defn.validator.__get__(self.object)
+        )
         self._read_only(f"validator of update {name!r}", validator, args, UpdateRejectedError)
 
-    async def handle_update(self, name: str, raws: Sequence[RawValue]) -> RawValue:
+    async def handle_update(
+        self, name: str, raws: Sequence[RawValue], update_id: str = ""
+    ) -> RawValue:
         defn = self._update_handler(name)
         if defn is None:  # validated first, so only a code change gets here
             raise UpdateRejectedError(f"no update handler {name!r}")
         args = self._update_args(defn, name, raws)
-        fn = getattr(self.object, defn.method_name)
+        fn = update_handler(
+            self.intercepted, update_id, name, getattr(self.object, defn.method_name)
+        )
         try:
             result = await self._call(fn, args)
         except asyncio.CancelledError:

@@ -31,6 +31,7 @@ from .._runtime import (
     current_runtime,
 )
 from ..errors import ActivityError, ConfigurationError, TimeoutError, WorkflowAlreadyStartedError
+from ..interceptor import Interceptor
 from ..retry import RetryPolicy
 from ..workflow import ActivityHandle, ChildWorkflowHandle, ExternalWorkflowHandle, WorkflowInfo
 from ._failures import interrupted, to_duragent
@@ -73,6 +74,8 @@ class WorkerSettings:
     """Heartbeat timeout for other calls that set none (the worker heartbeats for them)."""
     pending_approvals_attribute: bool = False
     """Whether the server has the ``DuragentPendingApprovals`` search attribute."""
+    interceptors: tuple[Interceptor, ...] = ()
+    """The worker's interceptors (their workflow side wraps every run)."""
 
 
 def temporal_retry_policy(
@@ -103,6 +106,9 @@ class TemporalRuntime(WorkflowRuntime):
         self._hash = 0
         self._children = 0
         self._markers = 0
+        self.visible: WorkflowRuntime = self
+        """What workflow code sees as its runtime: this, or the worker's interceptors
+        around it (``_workflow_interceptors``)."""
 
     @property
     def definition(self) -> WorkflowDefinition:
@@ -286,7 +292,7 @@ class TemporalRuntime(WorkflowRuntime):
         def predicate() -> bool:
             # temporalio evaluates conditions outside the waiting task: give the predicate
             # its runtime (it may call workflow functions).
-            token = current_runtime.set(self)
+            token = current_runtime.set(self.visible)
             try:
                 return fn()
             finally:

@@ -141,15 +141,15 @@ class WorkflowInterceptor(temporalio.worker.Interceptor):
                 await self._get().handle_signal(input.signal, input.args[1])
 
             async def handle_query(self, input: temporalio.worker.HandleQueryInput) -> Any:
-                return self._get().handle_query(input.query, input.args[1])
+                return self._get().handle_query(input.query, input.args[1], input.id)
 
             def handle_update_validator(self, input: temporalio.worker.HandleUpdateInput) -> None:
-                self._get().validate_update(input.update, input.args[1])
+                self._get().validate_update(input.update, input.args[1], input.id)
 
             async def handle_update_handler(
                 self, input: temporalio.worker.HandleUpdateInput
             ) -> Any:
-                return await self._get().handle_update(input.update, input.args[1])
+                return await self._get().handle_update(input.update, input.args[1], input.id)
 
         return Inbound
 
@@ -272,6 +272,7 @@ class TemporalWorker(Worker):
             continue_as_new_threshold=continue_as_new_threshold,
             at_most_once_heartbeat=at_most_once_heartbeat_timeout,
             activity_heartbeat=activity_heartbeat_timeout,
+            interceptors=interceptors_checked,
         )
         if activity_executor is not None and is_process_pool(activity_executor):
             raise ConfigurationError(
