@@ -25,6 +25,8 @@ from .interceptor import (
     HandleSignalInput,
     HandleUpdateInput,
     Interceptor,
+    SignalChildWorkflowInput,
+    SignalExternalWorkflowInput,
     StartActivityInput,
     StartChildWorkflowInput,
     StartLocalActivityInput,
@@ -32,9 +34,10 @@ from .interceptor import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
+from .workflow import ExternalWorkflowHandle
 
 if TYPE_CHECKING:
-    from .workflow import ActivityHandle, ChildWorkflowHandle, ExternalWorkflowHandle, WorkflowInfo
+    from .workflow import ActivityHandle, ChildWorkflowHandle, WorkflowInfo
 
 
 def _activity_name(activity: Callable[..., Any] | str) -> str:
@@ -138,6 +141,14 @@ class _RootOutbound(WorkflowOutboundInterceptor):
         target = _target(input.fn, input.workflow, _workflow_name)
         return await self.runtime.start_child_workflow(target, input.args, options, input.ret_type)
 
+    async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
+        assert input.send is not None
+        await input.send(input.signal, input.args)
+
+    async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
+        assert input.send is not None
+        await input.send(input.signal, input.args)
+
     def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
         self.runtime.continue_as_new(input.args, input.workflow, input.task_queue)
 
@@ -218,7 +229,16 @@ class InterceptedRuntime(WorkflowRuntime):
         options: ChildWorkflowOptions,
         result_type: Any,
     ) -> Awaitable[ChildWorkflowHandle[Any]]:
-        return self.outbound.start_child_workflow(
+        return self._start_child(workflow, args, options, result_type)
+
+    async def _start_child(
+        self,
+        workflow: Any,
+        args: Sequence[Any],
+        options: ChildWorkflowOptions,
+        result_type: Any,
+    ) -> ChildWorkflowHandle[Any]:
+        handle = await self.outbound.start_child_workflow(
             StartChildWorkflowInput(
                 workflow=_workflow_name(workflow),
                 args=list(args),
@@ -230,6 +250,19 @@ class InterceptedRuntime(WorkflowRuntime):
                 fn=workflow,
             )
         )
+        send = handle._signal  # pyright: ignore[reportPrivateUsage]
+        if send is not None:
+            outbound, child_id = self.outbound, handle.id
+
+            async def signal(name: str, args: Sequence[Any]) -> None:
+                await outbound.signal_child_workflow(
+                    SignalChildWorkflowInput(
+                        signal=name, args=list(args), child_workflow_id=child_id, send=send
+                    )
+                )
+
+            handle._signal = signal  # pyright: ignore[reportPrivateUsage]
+        return handle
 
     def continue_as_new(
         self, args: Sequence[Any], workflow: Any, task_queue: str | None
@@ -259,7 +292,27 @@ class InterceptedRuntime(WorkflowRuntime):
         return self.inner.patched(patch_id, deprecated=deprecated)
 
     def external_workflow(self, workflow_id: str, run_id: str | None) -> ExternalWorkflowHandle:
-        return self.inner.external_workflow(workflow_id, run_id)
+        handle = self.inner.external_workflow(workflow_id, run_id)
+        send = handle._signal_fn  # pyright: ignore[reportPrivateUsage]
+        outbound = self.outbound
+
+        async def signal(name: str, args: Sequence[Any]) -> None:
+            await outbound.signal_external_workflow(
+                SignalExternalWorkflowInput(
+                    signal=name,
+                    args=list(args),
+                    workflow_id=workflow_id,
+                    workflow_run_id=run_id,
+                    send=send,
+                )
+            )
+
+        return ExternalWorkflowHandle(
+            workflow_id,
+            run_id,
+            signal,
+            handle._cancel_fn,  # pyright: ignore[reportPrivateUsage]
+        )
 
     def set_handler(self, kind: str, name: str | None, fn: Callable[..., Any] | None) -> None:
         self.inner.set_handler(kind, name, fn)

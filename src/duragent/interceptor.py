@@ -28,12 +28,14 @@ Workflows: for each run, ``workflow_interceptor_class`` names a
 :class:`WorkflowInboundInterceptor` class (or None), instantiated with the next inbound
 interceptor; the run, its signals, queries and updates go through the chain, and in
 ``init`` an inbound interceptor may wrap the :class:`WorkflowOutboundInterceptor` through
-which the workflow's ``workflow.info()``, activities, local activities, child workflows
-and ``continue_as_new`` go. Workflow interceptors are workflow code: they must be
-deterministic (they run again on replay) and keep no state across runs.
+which the workflow's ``workflow.info()``, activities, local activities, child workflows,
+signals to children and other workflows, and ``continue_as_new`` go. Workflow
+interceptors are workflow code: they must be deterministic (they run again on replay) and
+keep no state across runs. A replayer needs the same interceptors as the workers that ran
+its histories (``Replayer(..., interceptors=[...])``) when they change what a workflow
+asks for.
 
-What is not there yet: client interceptors, signals to external workflows through the
-outbound chain, interceptors on ``Replayer``, and headers (``input.headers`` is always
+What is not there yet: client interceptors, and headers (``input.headers`` is always
 empty: nothing carries them between workflows and activities). Sync activities on a
 ``ProcessPoolExecutor`` are wrapped in the worker's process, where ``input.fn`` cannot be
 swapped; inside the pool process, ``info()`` and ``heartbeat()`` skip the outbound
@@ -64,6 +66,8 @@ __all__ = [
     "HandleSignalInput",
     "HandleUpdateInput",
     "Interceptor",
+    "SignalChildWorkflowInput",
+    "SignalExternalWorkflowInput",
     "StartActivityInput",
     "StartChildWorkflowInput",
     "StartLocalActivityInput",
@@ -235,6 +239,32 @@ class StartChildWorkflowInput:
 
 
 @dataclass
+class SignalChildWorkflowInput:
+    """A signal to a child: :meth:`WorkflowOutboundInterceptor.signal_child_workflow`."""
+
+    signal: str
+    args: Sequence[Any]
+    child_workflow_id: str
+    headers: Mapping[str, Any] = field(default_factory=_no_headers)
+    send: Callable[[str, Sequence[Any]], Awaitable[None]] | None = field(default=None, repr=False)
+    """Sends it (called by the innermost interceptor)."""
+
+
+@dataclass
+class SignalExternalWorkflowInput:
+    """A signal to another workflow (``workflow.get_external_workflow_handle(...).signal``):
+    :meth:`WorkflowOutboundInterceptor.signal_external_workflow`."""
+
+    signal: str
+    args: Sequence[Any]
+    workflow_id: str
+    workflow_run_id: str | None = None
+    headers: Mapping[str, Any] = field(default_factory=_no_headers)
+    send: Callable[[str, Sequence[Any]], Awaitable[None]] | None = field(default=None, repr=False)
+    """Sends it (called by the innermost interceptor)."""
+
+
+@dataclass
 class ContinueAsNewInput:
     """``workflow.continue_as_new``: :meth:`WorkflowOutboundInterceptor.continue_as_new`."""
 
@@ -269,6 +299,14 @@ class WorkflowOutboundInterceptor:
     ) -> ChildWorkflowHandle[Any]:
         """Called for every child workflow (``execute_child_workflow`` too)."""
         return await self.next.start_child_workflow(input)
+
+    async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
+        """Called for every signal to a child (its handle's ``signal``)."""
+        await self.next.signal_child_workflow(input)
+
+    async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
+        """Called for every signal to another workflow through an external handle."""
+        await self.next.signal_external_workflow(input)
 
     def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
         """Called for ``workflow.continue_as_new`` (raises, as it does)."""

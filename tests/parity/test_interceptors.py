@@ -36,6 +36,8 @@ from duragent.interceptor import (
     HandleSignalInput,
     HandleUpdateInput,
     Interceptor,
+    SignalChildWorkflowInput,
+    SignalExternalWorkflowInput,
     StartActivityInput,
     StartChildWorkflowInput,
     StartLocalActivityInput,
@@ -191,9 +193,17 @@ async def test_what_is_not_supported_is_refused_by_name(
 
 @workflow.defn
 class Kid:
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+
     @workflow.run
     async def run(self, name: str) -> str:
-        return f"kid {name}"
+        await workflow.wait_condition(lambda: len(self.heard) == 2)
+        return f"kid {name} heard {' and '.join(sorted(self.heard))}"
+
+    @workflow.signal
+    def hear(self, word: str) -> None:
+        self.heard.append(word)
 
 
 @workflow.defn
@@ -218,9 +228,15 @@ class Flow:
             workflow.info().workflow_type,
             await workflow.execute_activity(flaky, name, **options),
             await workflow.execute_local_activity(flaky, name, **options),
-            await workflow.execute_child_workflow(Kid.run, name, id=f"{name}-kid"),
+            await self._kid(name),
             self.notes,
         ]
+
+    async def _kid(self, name: str) -> str:
+        kid = await workflow.start_child_workflow(Kid.run, name, id=f"{name}-kid")
+        await kid.signal(Kid.hear, "ping")
+        await workflow.get_external_workflow_handle(f"{name}-kid").signal(Kid.hear, "pong")
+        return await kid
 
     @workflow.signal
     def note(self, text: str) -> None:
@@ -266,6 +282,15 @@ class _FlowOutbound(WorkflowOutboundInterceptor):
     ) -> ChildWorkflowHandle[Any]:
         _log(f"child {input.workflow} {list(input.args)}")
         return await super().start_child_workflow(input)
+
+    async def signal_child_workflow(self, input: SignalChildWorkflowInput) -> None:
+        _log(f"signal child {input.child_workflow_id} {input.signal} {list(input.args)}")
+        await super().signal_child_workflow(input)
+
+    async def signal_external_workflow(self, input: SignalExternalWorkflowInput) -> None:
+        _log(f"signal external {input.workflow_id} {input.signal} {list(input.args)}")
+        input.args = [f"{input.args[0]}!"]
+        await super().signal_external_workflow(input)
 
     def continue_as_new(self, input: ContinueAsNewInput) -> NoReturn:
         _log(f"continue as new {list(input.args)}")
@@ -332,7 +357,7 @@ async def test_a_workflow_s_entry_points_and_calls_go_through_its_chain(
         "Flow (intercepted)",
         1,
         1,
-        f"kid {key}",
+        f"kid {key} heard PING and PONG!",  # the kid's inbound chain uppercased them
         ["GO", "more"],
     ]
     assert again == "done"
@@ -346,10 +371,18 @@ async def test_a_workflow_s_entry_points_and_calls_go_through_its_chain(
         f"activity flaky ['{key}']",
         "local activity flaky",
         f"child Kid ['{key}']",
-        f"run Kid ['{key}']",  # the child is a workflow of this worker: intercepted too
+        f"signal child {key}-kid hear ['ping']",
+        f"signal external {key}-kid hear ['pong']",
     ]
     rest = _seen[:-3]
-    messages = ["signal note ['go']", "validate add ['']", "validate add ['more']"]
+    messages = [
+        "signal note ['go']",
+        "validate add ['']",
+        "validate add ['more']",
+        f"run Kid ['{key}']",  # the child is a workflow of this worker: intercepted too
+        "signal hear ['ping']",
+        "signal hear ['pong!']",
+    ]
     assert sorted(rest) == sorted([*causal, *messages, "query notes_so_far"])
     assert [e for e in rest if e in causal] == causal
     assert rest.index(messages[0]) < rest.index(causal[1])  # the update counted the signal

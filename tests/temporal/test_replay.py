@@ -50,3 +50,22 @@ async def test_temporal_history_replays_and_a_changed_workflow_is_caught(
         await TemporalReplayer(workflows=[ActivitiesChanged]).replay_workflow(history)
     message = str(caught.value)
     assert "describe" in message and "multiply" in message, message
+
+
+async def test_a_replayer_needs_the_interceptors_that_changed_what_the_workflow_asked(
+    tclient: Any, task_queue: str, temporal_worker: Callable[..., AbstractAsyncContextManager[Any]]
+) -> None:
+    from duragent.temporal.replayer import TemporalReplayer
+
+    from ..fixtures.interceptor_app import ACTIVITIES as RENAMED
+    from ..fixtures.interceptor_app import Shouter, Versioned
+
+    async with temporal_worker(workflows=[Shouter], activities=RENAMED, interceptors=[Versioned()]):
+        handle = await tclient.start_workflow(
+            "Shouter", "hey", id=f"rp-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+        )
+        assert await handle.result() == "HEY (v2)"
+    history = await handle.fetch_history()
+    await TemporalReplayer(workflows=[Shouter], interceptors=[Versioned()]).replay_workflow(history)
+    with pytest.raises(NondeterminismError, match="shout_v2"):
+        await TemporalReplayer(workflows=[Shouter]).replay_workflow(history)

@@ -164,6 +164,8 @@ PUBLIC = {
         "HandleSignalInput",
         "HandleUpdateInput",
         "Interceptor",
+        "SignalChildWorkflowInput",
+        "SignalExternalWorkflowInput",
         "StartActivityInput",
         "StartChildWorkflowInput",
         "StartLocalActivityInput",

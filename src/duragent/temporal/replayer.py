@@ -22,7 +22,9 @@ import temporalio.workflow
 
 from .._definitions import collect_workflows
 from .._engine.instance import DEFAULT_CONTINUE_AS_NEW_THRESHOLD
+from .._worker.intercepted import check_interceptors
 from ..errors import NondeterminismError
+from ..interceptor import Interceptor
 from ..serde import DataConverter
 from ._payloads import DEFAULT_TEMPORAL_MAX_PAYLOAD_BYTES, PayloadBridge
 from ._runtime import WorkerSettings
@@ -40,6 +42,7 @@ class TemporalReplayer:
         workflow_failure_exception_types: As on the worker.
         payload_codec: The codec the histories were written with (e.g. a
             :class:`~duragent.temporal.codec.ChunkTreeCodec` on their chunk store).
+        interceptors: As on the workers that ran the histories (:mod:`duragent.interceptor`).
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class TemporalReplayer:
         plugins: Sequence[Any] = (),
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
         payload_codec: temporalio.converter.PayloadCodec | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self.workflows: list[type] = list(workflows)
         self.run_state_defaults: dict[str, Any] = {}
@@ -64,6 +68,7 @@ class TemporalReplayer:
             definitions=collect_workflows(self.workflows, self.workflow_failure_exception_types),
             run_state_defaults=self.run_state_defaults,
             continue_as_new_threshold=DEFAULT_CONTINUE_AS_NEW_THRESHOLD,
+            interceptors=check_interceptors(interceptors),
         )
         self._replayer = temporalio.worker.Replayer(
             workflows=[DuragentWorkflow],

@@ -22,8 +22,10 @@ from .._definitions import WorkflowDefinition, collect_workflows
 from .._engine import events as ev
 from .._engine.instance import WorkflowInstance
 from .._engine.replay import ActivationFailedError, StaleRunError, WorkflowRun
+from .._worker.intercepted import check_interceptors
 from ..errors import ConfigurationError, NondeterminismError, SerializationError
 from ..history import WorkflowHistory
+from ..interceptor import Interceptor
 from ..serde import DataConverter
 
 __all__ = ["HistoryInput", "ReplayResult", "ReplayResults", "Replayer"]
@@ -111,6 +113,8 @@ class Replayer:
             ``OpenAIAgentsPlugin()``): ``plugin.configure_replayer(replayer)`` adds their
             workflows, failure types and run settings, as on a worker.
         workflow_failure_exception_types: As on the workers that ran the histories.
+        interceptors: As on the workers that ran the histories, when their workflow side
+            changes what workflows ask for (:mod:`duragent.interceptor`).
 
     Raises:
         ConfigurationError: A class is not a workflow, or two share a type name.
@@ -123,7 +127,9 @@ class Replayer:
         converter: DataConverter | None = None,
         plugins: Sequence[Any] = (),
         workflow_failure_exception_types: Sequence[type[BaseException]] = (),
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
+        self.interceptors = check_interceptors(interceptors)
         self.workflows: list[type] = list(workflows)
         self.workflow_failure_exception_types: list[type[BaseException]] = list(
             workflow_failure_exception_types
@@ -203,6 +209,7 @@ class Replayer:
             run_id=history.run_id,
             converter=self._converter,
             run_state=self.run_state_defaults,
+            interceptors=self.interceptors,
         )
         run = WorkflowRun(instance)
         try:
