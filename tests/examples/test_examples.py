@@ -42,3 +42,20 @@ def test_operations_example_filters_counts_and_terminates() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     check_operations_output(result.stdout)
     assert result.stderr == ""  # no warning: the embedded worker applies the retention
+
+
+def test_interceptors_example_audits_and_applies_house_rules() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.interceptors"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "charged" in out  # the house retry policy retried the failed first call
+    assert "workflow Checkout got signal confirm" in out
+    assert "activity charge attempt 1 failed: the payment API timed out" in out
+    assert "activity charge attempt 2 ok" in out

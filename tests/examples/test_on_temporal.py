@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from examples import operations, weather_agent
+from examples import interceptors, operations, weather_agent
 
 from ..temporal_server import TemporalServerInfo
 from .conftest import check_operations_output, offline_env
@@ -91,3 +91,15 @@ async def test_operations_example_on_temporal(
     # test_examples.py.
     await operations.main_async(temporal_server.url)
     check_operations_output(capsys.readouterr().out)
+
+
+async def test_interceptors_example_on_temporal(
+    temporal_server: TemporalServerInfo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    interceptors.AUDIT.clear()
+    await interceptors.main_async(temporal_server.url)  # in this process, as above
+    out = capsys.readouterr().out
+    assert "charged" in out
+    assert "workflow Checkout got signal confirm" in out
+    assert "activity charge attempt 1 failed: the payment API timed out" in out
+    assert "activity charge attempt 2 ok" in out
