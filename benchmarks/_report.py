@@ -8,10 +8,12 @@ command wrote each table).
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -97,6 +99,27 @@ def check_figures(targets: list[Target]) -> bool:
     for t in targets:
         print(t.describe())
     return any(not t.met for t in targets)
+
+
+def report_targets(
+    figures: list[Figure],
+    targets: list[Target],
+    load: tuple[float, float],
+    *,
+    check: bool,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Print the targets and a one-line JSON summary (each figure's median, ``extra``, the
+    targets' values, the load average before and after); the exit status: 1 when ``check``
+    and a target is missed."""
+    print()
+    failed = check_figures(targets)
+    summary: dict[str, Any] = {f.key: round(f.median, 4) for f in figures}
+    summary.update(extra or {})
+    summary["targets"] = {t.label: round(t.value, 3) for t in targets}
+    summary["load_avg"] = [round(load[0], 2), round(load[1], 2)]
+    print(json.dumps(summary, ensure_ascii=False))
+    return 1 if check and failed else 0
 
 
 def log(message: str) -> None:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import sqlite3
 import statistics
@@ -48,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import _workloads as wl
-from _report import Figure, Target, check_figures, figures_table, log, markdown_table, num
+from _report import Figure, Target, figures_table, log, markdown_table, num, report_targets
 
 from duragent import (
     ApplicationError,
@@ -324,14 +323,9 @@ async def main(args: argparse.Namespace) -> int:
     print(figures_table(figures(levels)))
     for lv in levels:
         print(f"  {lv.kept:,} kept: {lv.runs:,} runs, {lv.events:,} events, {lv.file_mb:.0f} MB")
-    checks = targets(levels)
-    print()
-    failed = check_figures(checks)
-    summary: dict[str, Any] = {f.key: round(f.median, 4) for f in figures(levels)}
-    summary["targets"] = {c.label: round(c.value, 3) for c in checks}
-    summary["load_avg"] = [round(load_before, 2), round(load_after, 2)]
-    print(json.dumps(summary, ensure_ascii=False))
-    return 1 if args.check and failed else 0
+    return report_targets(
+        figures(levels), targets(levels), (load_before, load_after), check=args.check
+    )
 
 
 def _parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import sqlite3
@@ -47,7 +46,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _workloads as wl
-from _report import Figure, Target, check_figures, figures_table, log, markdown_table
+from _report import Figure, Target, figures_table, log, markdown_table, report_targets
 
 from duragent import Client, Worker, activity, workflow
 from duragent.store._retention import PRUNE_STEP
@@ -311,15 +310,13 @@ async def main(args: argparse.Namespace) -> int:
         f"  reclaimed {results.removed_payloads:,} payloads ({results.removed_mb:.1f} MB) "
         f"of the {results.removed_runs:,} removed runs"
     )
-    checks = targets(results)
-    print()
-    failed = check_figures(checks)
-    summary: dict[str, Any] = {f.key: round(f.median, 4) for f in figures(results)}
-    summary["removed_payloads"] = results.removed_payloads
-    summary["targets"] = {c.label: round(c.value, 3) for c in checks}
-    summary["load_avg"] = [round(load_before, 2), round(load_after, 2)]
-    print(json.dumps(summary, ensure_ascii=False))
-    return 1 if args.check and failed else 0
+    return report_targets(
+        figures(results),
+        targets(results),
+        (load_before, load_after),
+        check=args.check,
+        extra={"removed_payloads": results.removed_payloads},
+    )
 
 
 def _parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -86,3 +86,11 @@ def check_operations_output(out: str) -> None:
     assert sorted(listed) == ["ticket-3", "ticket-4", "ticket-5"]
     assert "Terminated 3 stale tickets." in out
     assert "Runs by status now: {'Completed': 5, 'Terminated': 3}" in out
+
+
+def check_interceptors_output(out: str) -> None:
+    """What ``examples.interceptors`` prints, on either backend."""
+    assert "charged" in out  # the house retry policy retried the failed first call
+    assert "workflow Checkout got signal confirm" in out
+    assert "activity charge attempt 1 failed: the payment API timed out" in out
+    assert "activity charge attempt 2 ok" in out

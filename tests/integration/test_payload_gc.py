@@ -86,19 +86,29 @@ async def _run(client: Client, workflow_id: str, items: list[dict[str, Any]]) ->
     return (await handle.describe()).run_id
 
 
+async def _runs(path: Path, runs: list[tuple[str, list[dict[str, Any]]]]) -> list[str]:
+    """Run ``Carry`` once per (workflow id, items) on the file at ``path``: the run ids."""
+    client = await Client.connect(str(path))
+    try:
+        async with Worker(client, task_queue=QUEUE, workflows=[Carry], activities=[echo]):
+            return [await _run(client, workflow_id, items) for workflow_id, items in runs]
+    finally:
+        await client.close()
+
+
 async def test_what_only_removed_runs_used_goes_and_what_kept_runs_reach_stays(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "gc.db"
-    client = await Client.connect(str(path))
-    try:
-        async with Worker(client, task_queue=QUEUE, workflows=[Carry], activities=[echo]):
-            base = _items("shared", 24)
-            gone = await _run(client, "gone", base)  # its list is the kept run's prefix
-            kept = await _run(client, "kept", [*base, *_items("more", 8)])
-            alone = await _run(client, "alone", _items("alone", 24))
-    finally:
-        await client.close()
+    base = _items("shared", 24)
+    gone, kept, alone = await _runs(
+        path,
+        [
+            ("gone", base),  # its list is the kept run's prefix
+            ("kept", [*base, *_items("more", 8)]),
+            ("alone", _items("alone", 24)),
+        ],
+    )
     kept_bytes = _read_everything(path, kept)
     before = payload_rows(path)
     with sqlite3.connect(path) as conn:  # the kept run reaches chunks of the removed one
@@ -211,13 +221,7 @@ async def test_a_collection_that_stops_or_dies_half_way_leaves_nothing_lost(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "gc.db"
-    client = await Client.connect(str(path))
-    try:
-        async with Worker(client, task_queue=QUEUE, workflows=[Carry], activities=[echo]):
-            gone = await _run(client, "gone", _items("gone", 24))
-            kept = await _run(client, "kept", _items("kept", 24))
-    finally:
-        await client.close()
+    gone, kept = await _runs(path, [("gone", _items("gone", 24)), ("kept", _items("kept", 24))])
     _prune(path, [gone])
     store = SqliteStore(str(path))
     try:
@@ -327,12 +331,7 @@ async def test_a_payload_read_while_a_collection_runs_is_not_written_by_referenc
     removes them. Written into a new run during the collection, or after it, neither may
     be by its reference alone (that would refer to nothing): their bytes go in again."""
     path = tmp_path / "gc.db"
-    client = await Client.connect(str(path))
-    try:
-        async with Worker(client, task_queue=QUEUE, workflows=[Carry], activities=[echo]):
-            sources = [await _run(client, f"source-{n}", _items(f"s{n}", 24)) for n in (1, 2)]
-    finally:
-        await client.close()
+    sources = await _runs(path, [(f"source-{n}", _items(f"s{n}", 24)) for n in (1, 2)])
     conn = sqlite3.connect(path, isolation_level=None)
     collection = _Collection(conn, _now(), threading.Event())
     assert collection._start() == ""

@@ -84,9 +84,9 @@ async def run_intercepted(
     return await inbound.execute_activity(input)
 
 
-def is_async(input: ExecuteActivityInput, fn: Callable[..., Any], fn_is_async: bool) -> bool:
-    """Whether the input's function is awaited (else it runs on the executor): as the
-    definition says, unless an interceptor swapped the function."""
-    if input.fn is fn:
-        return fn_is_async
-    return inspect.iscoroutinefunction(input.fn)
+def is_async(fn: Callable[..., Any], defined: Callable[..., Any], defined_is_async: bool) -> bool:
+    """Whether ``fn`` is awaited (else it runs on the executor): as the definition of
+    ``defined`` says, unless an interceptor swapped in another function."""
+    if fn is defined:
+        return defined_is_async
+    return inspect.iscoroutinefunction(fn)

@@ -95,16 +95,9 @@ class FunctionRunner:
         try:
             if self.interceptors:
                 result = await self._intercepted(defn, args, context, pool_key, on_heartbeat)
-            elif defn.is_async:
-                result = await defn.fn(*args)
-            elif self.shared is not None:
-                result = await call_in_pool(
-                    self.executor, self.shared, defn, args, context, pool_key, on_heartbeat
-                )
             else:
-                ctx = contextvars.copy_context()
-                result = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, functools.partial(ctx.run, defn.fn, *args)
+                result = await self._call(
+                    defn, defn.fn, args, self.executor, context, pool_key, on_heartbeat
                 )
         except CompleteAsyncError:
             return Outcome("async")
@@ -144,6 +137,34 @@ class FunctionRunner:
             return Outcome("failed", failure=self.non_retryable(err), error=err)
         return Outcome("ok", payload=payload)
 
+    async def _call(
+        self,
+        defn: ActivityDefinition,
+        fn: Callable[..., Any],
+        args: Sequence[Any],
+        executor: Executor,
+        context: ActivityContext,
+        pool_key: str,
+        on_heartbeat: Callable[[tuple[Any, ...]], None],
+    ) -> Any:
+        """Call ``fn`` (the activity's function, or an interceptor's replacement): awaited,
+        in the process pool, or on ``executor``."""
+        if is_async(fn, defn.fn, defn.is_async):
+            return await fn(*args)
+        if self.shared is not None:
+            if fn is not defn.fn:
+                raise ConfigurationError(
+                    f"an interceptor replaced the function of activity {defn.name!r}, "
+                    "which runs on a process pool: only its arguments can change there"
+                )
+            return await call_in_pool(
+                self.executor, self.shared, defn, list(args), context, pool_key, on_heartbeat
+            )
+        ctx = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            executor, functools.partial(ctx.run, fn, *args)
+        )
+
     async def _intercepted(
         self,
         defn: ActivityDefinition,
@@ -155,26 +176,9 @@ class FunctionRunner:
         """The attempt's call through the worker's interceptors."""
 
         async def call(input: ExecuteActivityInput) -> Any:
-            if is_async(input, defn.fn, defn.is_async):
-                return await input.fn(*input.args)
-            if self.shared is not None:
-                if input.fn is not defn.fn:
-                    raise ConfigurationError(
-                        f"an interceptor replaced the function of activity {defn.name!r}, "
-                        "which runs on a process pool: only its arguments can change there"
-                    )
-                return await call_in_pool(
-                    self.executor,
-                    self.shared,
-                    defn,
-                    list(input.args),
-                    context,
-                    pool_key,
-                    on_heartbeat,
-                )
-            ctx = contextvars.copy_context()
-            return await asyncio.get_running_loop().run_in_executor(
-                input.executor or self.executor, functools.partial(ctx.run, input.fn, *input.args)
+            executor = input.executor or self.executor
+            return await self._call(
+                defn, input.fn, input.args, executor, context, pool_key, on_heartbeat
             )
 
         executor = None if defn.is_async else self.executor

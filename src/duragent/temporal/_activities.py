@@ -291,7 +291,7 @@ class ActivityDispatcher:
 
         async def call(input: ExecuteActivityInput) -> Any:
             nonlocal future
-            if is_async(input, defn.fn, defn.is_async):
+            if is_async(input.fn, defn.fn, defn.is_async):
                 return await input.fn(*input.args)
             ctx = contextvars.copy_context()
             future = asyncio.get_running_loop().run_in_executor(
